@@ -1,0 +1,60 @@
+# Locates llama.cpp. In order of preference:
+#   1. -DJOULEBENCH_LLAMA_DIR=<llama.cpp source tree>
+#   2. third_party/llama.cpp, fetched by scripts/setup.sh (pinned: node-llama-cpp@3.22.1, commit de3ff81)
+#   3. an installed llama (find_package(llama))
+# Defines the targets `llama` and `ggml` and JOULEBENCH_LLAMA_COMMIT.
+
+set(_jb_llama_src "")
+if(JOULEBENCH_LLAMA_DIR)
+    if(NOT EXISTS "${JOULEBENCH_LLAMA_DIR}/include/llama.h")
+        message(FATAL_ERROR "JOULEBENCH_LLAMA_DIR=${JOULEBENCH_LLAMA_DIR} has no include/llama.h: point it at a llama.cpp source tree")
+    endif()
+    set(_jb_llama_src "${JOULEBENCH_LLAMA_DIR}")
+elseif(EXISTS "${CMAKE_CURRENT_SOURCE_DIR}/third_party/llama.cpp/include/llama.h")
+    set(_jb_llama_src "${CMAKE_CURRENT_SOURCE_DIR}/third_party/llama.cpp")
+endif()
+
+set(JOULEBENCH_LLAMA_COMMIT "unknown")
+if(_jb_llama_src)
+    find_package(Git QUIET)
+    if(GIT_FOUND AND EXISTS "${_jb_llama_src}/.git")
+        execute_process(COMMAND ${GIT_EXECUTABLE} -C "${_jb_llama_src}" rev-parse --short=7 HEAD
+                        OUTPUT_VARIABLE JOULEBENCH_LLAMA_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    endif()
+    message(STATUS "joulebench: llama.cpp from ${_jb_llama_src} (commit ${JOULEBENCH_LLAMA_COMMIT})")
+
+    set(LLAMA_BUILD_TESTS OFF CACHE BOOL "" FORCE)
+    set(LLAMA_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
+    set(LLAMA_BUILD_SERVER OFF CACHE BOOL "" FORCE)
+    set(LLAMA_BUILD_TOOLS OFF CACHE BOOL "" FORCE)
+    set(LLAMA_BUILD_APP OFF CACHE BOOL "" FORCE)
+    set(LLAMA_OPENSSL OFF CACHE BOOL "" FORCE)
+    set(LLAMA_ALL_WARNINGS OFF CACHE BOOL "" FORCE)
+    set(LLAMA_BUILD_COMMON ${JOULEBENCH_LLAMA_TOOLS} CACHE BOOL "" FORCE)
+    set(BUILD_SHARED_LIBS OFF CACHE BOOL "" FORCE)
+    set(GGML_NATIVE ON CACHE BOOL "")
+    if(JOULEBENCH_CUDA)
+        set(GGML_CUDA ON CACHE BOOL "" FORCE)
+        if(NOT CMAKE_CUDA_ARCHITECTURES)
+            set(CMAKE_CUDA_ARCHITECTURES "80;86;89;90" CACHE STRING "" FORCE)
+        endif()
+    endif()
+    add_subdirectory("${_jb_llama_src}" "${CMAKE_BINARY_DIR}/llama.cpp" EXCLUDE_FROM_ALL)
+    if(JOULEBENCH_LLAMA_TOOLS)
+        # The reference tools, from the same build, for parity and overhead benchmarks.
+        # Not built by default: `cmake --build build --target llama-bench llama-perplexity`.
+        add_subdirectory("${_jb_llama_src}/tools/llama-bench" "${CMAKE_BINARY_DIR}/llama-tools/llama-bench" EXCLUDE_FROM_ALL)
+        add_subdirectory("${_jb_llama_src}/tools/perplexity" "${CMAKE_BINARY_DIR}/llama-tools/perplexity" EXCLUDE_FROM_ALL)
+    endif()
+    set(JOULEBENCH_LLAMA_SOURCE_DIR "${_jb_llama_src}")
+else()
+    find_package(llama QUIET)
+    if(NOT llama_FOUND)
+        message(FATAL_ERROR
+            "llama.cpp not found. Run scripts/setup.sh (fetches the pinned llama.cpp into third_party/), "
+            "or pass -DJOULEBENCH_LLAMA_DIR=<llama.cpp source>, or install llama so that find_package(llama) finds it.")
+    endif()
+    message(STATUS "joulebench: installed llama ${llama_VERSION}")
+    set(JOULEBENCH_LLAMA_TOOLS OFF)
+    set(JOULEBENCH_LLAMA_SOURCE_DIR "")
+endif()

@@ -1,0 +1,24 @@
+#pragma once
+// Each subcommand lives in its own cmd_<name>.cpp and registers itself on the app.
+// A command's callback throws jb::Error on bad input; main() prints it and exits non-zero.
+
+#include <CLI/CLI.hpp>
+
+namespace jb::cli {
+
+void add_sensors_command(CLI::App & app);
+void add_measure_command(CLI::App & app);
+void add_eval_command(CLI::App & app);
+void add_synth_command(CLI::App & app);
+void add_quantize_command(CLI::App & app);
+void add_fidelity_command(CLI::App & app);
+void add_sweep_command(CLI::App & app);
+void add_merge_command(CLI::App & app);
+void add_run_command(CLI::App & app);
+void add_report_command(CLI::App & app);
+void add_recommend_command(CLI::App & app);
+
+// Set by a command that wants main() to exit with a particular status (measure: the child's).
+extern int exit_status;
+
+}  // namespace jb::cli

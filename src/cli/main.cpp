@@ -1,0 +1,46 @@
+// joulebench: which quantization on which hardware gives the accuracy you need for the least energy.
+
+#include <cstdio>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "util/error.hpp"
+
+int jb::cli::exit_status = 0;
+
+int main(int argc, char ** argv) {
+    CLI::App app{"joulebench: accuracy and energy of LLM quantization schemes, measured with the hardware's own counters"};
+    app.set_version_flag("--version", "joulebench " JOULEBENCH_VERSION " (llama.cpp " JOULEBENCH_LLAMA_COMMIT ")");
+    app.require_subcommand(1);
+    app.fallthrough(false);
+
+    jb::cli::add_sensors_command(app);
+    jb::cli::add_measure_command(app);
+    jb::cli::add_eval_command(app);
+    jb::cli::add_synth_command(app);
+    jb::cli::add_quantize_command(app);
+    jb::cli::add_fidelity_command(app);
+    jb::cli::add_sweep_command(app);
+    jb::cli::add_merge_command(app);
+    jb::cli::add_run_command(app);
+    jb::cli::add_report_command(app);
+    jb::cli::add_recommend_command(app);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError & e) {
+        return app.exit(e);
+    } catch (const jb::UsageError & e) {
+        fmt::print(stderr, "joulebench: error: {}\nRun with --help for usage.\n", e.what());
+        return 2;
+    } catch (const jb::Error & e) {
+        fmt::print(stderr, "joulebench: error: {}\n", e.what());
+        return 1;
+    } catch (const std::exception & e) {
+        fmt::print(stderr, "joulebench: internal error: {}\n", e.what());
+        return 1;
+    }
+    return jb::cli::exit_status;
+}
