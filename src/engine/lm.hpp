@@ -21,6 +21,10 @@ struct LoglikResult {
     double logprob = 0.0;   // sum of log-probabilities of the continuation's tokens
     int n_tokens = 0;       // tokens in the continuation
     bool is_greedy = false; // every continuation token was the argmax
+    // Per-token detail, for scorers that need it (llama-perplexity's HellaSwag drops the
+    // tokens that all choices share before averaging).
+    std::vector<int32_t> tokens;
+    std::vector<float> token_logprobs;
 };
 
 struct GenRequest {

@@ -1,0 +1,663 @@
+#include "engine/llama_engine.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "ggml-backend.h"
+#include "gguf.h"
+#include "llama.h"
+#include "util/error.hpp"
+
+namespace jb {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct ModelDeleter {
+    void operator()(llama_model * m) const { llama_model_free(m); }
+};
+struct ContextDeleter {
+    void operator()(llama_context * c) const { llama_free(c); }
+};
+struct GgufDeleter {
+    void operator()(gguf_context * g) const { gguf_free(g); }
+};
+using ModelPtr = std::unique_ptr<llama_model, ModelDeleter>;
+using ContextPtr = std::unique_ptr<llama_context, ContextDeleter>;
+using GgufPtr = std::unique_ptr<gguf_context, GgufDeleter>;
+
+// llama.cpp logs through one global callback; joulebench keeps it quiet unless asked.
+bool g_verbose = false;
+void log_callback(ggml_log_level level, const char * text, void *) {
+    if (g_verbose || level == GGML_LOG_LEVEL_ERROR) fputs(text, stderr);
+}
+
+void backend_init_once() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        llama_log_set(log_callback, nullptr);
+        llama_backend_init();
+    });
+}
+
+ggml_type parse_kv_type(const std::string & s) {
+    for (int t = 0; t < GGML_TYPE_COUNT; ++t) {
+        const char * name = ggml_type_name(static_cast<ggml_type>(t));
+        if (name && s == name) return static_cast<ggml_type>(t);
+    }
+    throw UsageError(fmt::format("unknown KV-cache type '{}' (expected f16, bf16, q8_0, q4_0, ...)", s));
+}
+
+std::string meta_string(const llama_model * model, const char * key) {
+    char buf[512];
+    int n = llama_model_meta_val_str(model, key, buf, sizeof(buf));
+    return n >= 0 ? std::string(buf) : std::string();
+}
+
+// log-softmax of one vocabulary row at `token`, and whether `token` is the argmax.
+std::pair<double, bool> token_logprob(const float * logits, int n_vocab, int32_t token) {
+    float max_l = logits[0];
+    int argmax = 0;
+    for (int i = 1; i < n_vocab; ++i) {
+        if (logits[i] > max_l) {
+            max_l = logits[i];
+            argmax = i;
+        }
+    }
+    double sum = 0.0;
+    for (int i = 0; i < n_vocab; ++i) sum += std::exp(double(logits[i]) - max_l);
+    return {double(logits[token]) - max_l - std::log(sum), argmax == token};
+}
+
+int32_t argmax_token(const float * logits, int n_vocab) {
+    return int32_t(std::max_element(logits, logits + n_vocab) - logits);
+}
+
+}  // namespace
+
+EngineParams engine_default_params() { return EngineParams{}; }
+
+// A llama_batch that flushes itself when full and hands each requested output row to a
+// callback with the tag it was added with.
+class BatchRunner {
+public:
+    using OutputFn = std::function<void(int64_t tag, const float * logits)>;
+
+    BatchRunner(llama_context * ctx, int capacity, OutputFn on_output)
+        : ctx_(ctx), capacity_(capacity), on_output_(std::move(on_output)) {
+        batch_ = llama_batch_init(capacity, 0, 1);
+    }
+    ~BatchRunner() { llama_batch_free(batch_); }
+
+    void add(int32_t token, int32_t pos, int32_t seq, bool want_logits, int64_t tag = -1) {
+        if (batch_.n_tokens == capacity_) flush();
+        const int i = batch_.n_tokens++;
+        batch_.token[i] = token;
+        batch_.pos[i] = pos;
+        batch_.n_seq_id[i] = 1;
+        batch_.seq_id[i][0] = seq;
+        batch_.logits[i] = want_logits;
+        if (want_logits) tags_.emplace_back(i, tag);
+    }
+
+    void flush() {
+        if (batch_.n_tokens == 0) return;
+        const int rc = llama_decode(ctx_, batch_);
+        if (rc != 0) {
+            throw RuntimeFailure(rc == 1 ? "llama_decode: no room in the KV cache for the batch (raise --ctx-size)"
+                                         : fmt::format("llama_decode failed with status {}", rc));
+        }
+        ++n_decode_calls;
+        for (auto [i, tag] : tags_) on_output_(tag, llama_get_logits_ith(ctx_, i));
+        tags_.clear();
+        batch_.n_tokens = 0;
+    }
+
+    int64_t n_decode_calls = 0;
+
+private:
+    llama_context * ctx_;
+    int capacity_;
+    OutputFn on_output_;
+    llama_batch batch_;
+    std::vector<std::pair<int, int64_t>> tags_;
+};
+
+struct LlamaEngine::Impl {
+    EngineParams params;
+    ModelInfo info;
+    ModelPtr model;
+    ContextPtr ctx;
+    const llama_vocab * vocab = nullptr;
+    int n_vocab = 0;
+    bool add_bos = false;
+    LmCounters counters;
+
+    llama_memory_t memory() const { return llama_get_memory(ctx.get()); }
+};
+
+LlamaEngine::LlamaEngine(const EngineParams & params, PhaseObserver * observer) : impl_(std::make_unique<Impl>()) {
+    set_phase_observer(observer);
+    auto & im = *impl_;
+    im.params = params;
+    g_verbose = params.verbose;
+    backend_init_once();
+
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_regular_file(params.model_path, ec)) {
+        throw InputError(params.model_path, "model file not found");
+    }
+    if (params.n_ctx < 16 || params.n_batch < 1 || params.n_ubatch < 1 || params.n_seq_max < 1 ||
+        params.n_seq_max > int(llama_max_parallel_sequences())) {
+        throw UsageError(fmt::format("bad engine sizes: ctx {} batch {} ubatch {} sequences {} (max {})", params.n_ctx,
+                                     params.n_batch, params.n_ubatch, params.n_seq_max,
+                                     llama_max_parallel_sequences()));
+    }
+
+    phase(Phase::load);
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = params.n_gpu_layers;
+    mp.main_gpu = params.main_gpu;
+    mp.split_mode = params.split_mode == SplitMode::none    ? LLAMA_SPLIT_MODE_NONE
+                    : params.split_mode == SplitMode::row ? LLAMA_SPLIT_MODE_ROW
+                                                          : LLAMA_SPLIT_MODE_LAYER;
+    std::vector<float> split(llama_max_devices(), 0.0f);
+    if (!params.tensor_split.empty()) {
+        if (params.tensor_split.size() > split.size()) {
+            throw UsageError(fmt::format("--tensor-split names {} devices; this build supports {}",
+                                         params.tensor_split.size(), split.size()));
+        }
+        std::copy(params.tensor_split.begin(), params.tensor_split.end(), split.begin());
+        mp.tensor_split = split.data();
+    }
+    im.model.reset(llama_model_load_from_file(params.model_path.c_str(), mp));
+    if (!im.model) {
+        phase(Phase::idle);
+        throw InputError(params.model_path, "llama.cpp could not load this model (not a GGUF file, truncated, or an "
+                                            "unsupported architecture; run with --verbose for llama.cpp's log)");
+    }
+
+    llama_context_params cp = llama_context_default_params();
+    const int n_threads = params.n_threads > 0 ? params.n_threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    cp.n_ctx = params.n_ctx;
+    cp.n_batch = params.n_batch;
+    cp.n_ubatch = params.n_ubatch;
+    cp.n_seq_max = params.n_seq_max;
+    cp.n_threads = n_threads;
+    cp.n_threads_batch = n_threads;
+    cp.type_k = parse_kv_type(params.type_k);
+    cp.type_v = parse_kv_type(params.type_v);
+    cp.flash_attn_type = params.flash_attn == FlashAttn::on    ? LLAMA_FLASH_ATTN_TYPE_ENABLED
+                         : params.flash_attn == FlashAttn::off ? LLAMA_FLASH_ATTN_TYPE_DISABLED
+                                                               : LLAMA_FLASH_ATTN_TYPE_AUTO;
+    // One pool of KV cells for all sequences: copying a shared prefix to another sequence
+    // then only tags the cells, it copies no data.
+    cp.kv_unified = true;
+    cp.no_perf = true;
+    if (cp.type_v != GGML_TYPE_F16 && params.flash_attn == FlashAttn::off) {
+        phase(Phase::idle);
+        throw UsageError(fmt::format("a quantized V cache ({}) needs flash attention; drop --flash-attn off",
+                                     params.type_v));
+    }
+    im.ctx.reset(llama_init_from_model(im.model.get(), cp));
+    if (!im.ctx) {
+        phase(Phase::idle);
+        throw RuntimeFailure(fmt::format("{}: llama.cpp could not create a context (ctx {}, batch {}, KV {}/{}): "
+                                         "out of memory or an unsupported setting",
+                                         params.model_path, params.n_ctx, params.n_batch, params.type_k,
+                                         params.type_v));
+    }
+    im.vocab = llama_model_get_vocab(im.model.get());
+    im.n_vocab = llama_vocab_n_tokens(im.vocab);
+    im.add_bos = llama_vocab_get_add_bos(im.vocab);
+
+    auto & info = im.info;
+    info.path = params.model_path;
+    info.arch = meta_string(im.model.get(), "general.architecture");
+    info.name = meta_string(im.model.get(), "general.name");
+    char desc[256];
+    llama_model_desc(im.model.get(), desc, sizeof(desc));
+    info.desc = desc;
+    info.n_params = llama_model_n_params(im.model.get());
+    info.size_bytes = llama_model_size(im.model.get());
+    info.n_layer = llama_model_n_layer(im.model.get());
+    info.n_embd = llama_model_n_embd(im.model.get());
+    info.n_vocab = im.n_vocab;
+    info.n_ctx_train = llama_model_n_ctx_train(im.model.get());
+    info.synthetic = meta_string(im.model.get(), "joulebench.synthetic") == "true";
+    auto gpus = llama_gpu_devices();
+    info.gpu_offload = gpus.empty() || params.n_gpu_layers == 0 ? "none" : fmt::format("{}", fmt::join(gpus, "; "));
+    phase(Phase::idle);
+}
+
+LlamaEngine::~LlamaEngine() = default;
+
+const ModelInfo & LlamaEngine::info() const { return impl_->info; }
+const EngineParams & LlamaEngine::params() const { return impl_->params; }
+std::string LlamaEngine::name() const { return impl_->info.path; }
+LmCounters LlamaEngine::counters() const { return impl_->counters; }
+void LlamaEngine::reset_counters() { impl_->counters = {}; }
+
+std::vector<int32_t> LlamaEngine::tokenize(const std::string & text, bool add_bos) const {
+    const auto * vocab = impl_->vocab;
+    int n = -llama_tokenize(vocab, text.data(), int32_t(text.size()), nullptr, 0, add_bos, false);
+    std::vector<int32_t> out(std::max(n, 0));
+    if (n > 0) {
+        int got = llama_tokenize(vocab, text.data(), int32_t(text.size()), out.data(), n, add_bos, false);
+        out.resize(std::max(got, 0));
+    }
+    return out;
+}
+
+// --- log-likelihood ---------------------------------------------------------------------------
+//
+// Requests are tokenized as lm-evaluation-harness does: trailing spaces of the context move to
+// the continuation, the continuation's tokens are those of tok(context + continuation) past
+// len(tok(context)). Requests with the same context form a group: the context is decoded once
+// into one sequence, copied (by reference, kv_unified) to the group's other sequences, and each
+// continuation is decoded on its own sequence. The last context token's logits score every
+// continuation's first token, so single-token continuations (MMLU's " A".." D") cost nothing
+// beyond the context.
+
+std::vector<LoglikResult> LlamaEngine::loglikelihood(std::span<const LoglikRequest> requests) {
+    auto & im = *impl_;
+    std::vector<LoglikResult> results(requests.size());
+    if (requests.empty()) return results;
+
+    struct Tokenized {
+        std::vector<int32_t> ctx;
+        std::vector<int32_t> cont;
+    };
+    std::vector<Tokenized> tok(requests.size());
+    std::map<std::string, size_t> group_of_context;
+    struct Group {
+        std::vector<size_t> reqs;
+        size_t need_cells = 0;
+    };
+    std::vector<Group> groups;
+    const size_t max_cells = size_t(im.params.n_ctx);
+
+    for (size_t r = 0; r < requests.size(); ++r) {
+        std::string context = requests[r].context;
+        std::string continuation = requests[r].continuation;
+        size_t n_spaces = 0;
+        while (n_spaces < context.size() && context[context.size() - 1 - n_spaces] == ' ') ++n_spaces;
+        if (n_spaces > 0) {
+            continuation = context.substr(context.size() - n_spaces) + continuation;
+            context.resize(context.size() - n_spaces);
+        }
+        auto whole = tokenize(context + continuation, im.add_bos);
+        auto ctx_tokens = tokenize(context, im.add_bos);
+        if (ctx_tokens.size() > whole.size()) ctx_tokens.resize(whole.size());
+        std::vector<int32_t> cont(whole.begin() + ctx_tokens.size(), whole.end());
+        if (cont.empty()) {
+            throw InputError("request", long(r), "continuation", "tokenizes to nothing: '" + requests[r].continuation + "'");
+        }
+        if (ctx_tokens.empty()) {
+            ctx_tokens.push_back(llama_vocab_bos(im.vocab) >= 0 ? llama_vocab_bos(im.vocab) : llama_vocab_eos(im.vocab));
+        }
+        // Left-truncate contexts that would not fit, as the harness does at max_length.
+        if (ctx_tokens.size() + cont.size() > max_cells) {
+            if (cont.size() + 1 > max_cells) {
+                throw UsageError(fmt::format("a continuation of {} tokens does not fit --ctx-size {}", cont.size(),
+                                             max_cells));
+            }
+            ctx_tokens.erase(ctx_tokens.begin(), ctx_tokens.end() - (max_cells - cont.size()));
+        }
+        auto [it, fresh] = group_of_context.try_emplace(requests[r].context, groups.size());
+        if (fresh) {
+            groups.emplace_back();
+            groups.back().need_cells = ctx_tokens.size();
+        }
+        Group & g = groups[it->second];
+        // A group that outgrows the cache or the sequence budget starts a new group.
+        if (g.reqs.size() == size_t(im.params.n_seq_max) || g.need_cells + cont.size() - 1 > max_cells) {
+            it->second = groups.size();
+            groups.emplace_back();
+            groups.back().need_cells = ctx_tokens.size();
+        }
+        Group & g2 = groups[it->second];
+        g2.reqs.push_back(r);
+        g2.need_cells += cont.size() - 1;
+        results[r].n_tokens = int(cont.size());
+        results[r].tokens = cont;
+        results[r].token_logprobs.assign(cont.size(), 0.0f);
+        results[r].is_greedy = true;
+        tok[r] = {std::move(ctx_tokens), std::move(cont)};
+    }
+
+    auto score = [&](size_t r, size_t j, const float * logits) {
+        auto [lp, greedy] = token_logprob(logits, im.n_vocab, tok[r].cont[j]);
+        results[r].token_logprobs[j] = float(lp);
+        results[r].logprob += lp;
+        results[r].is_greedy = results[r].is_greedy && greedy;
+    };
+
+    // Output tags: which request(s) a logits row scores. Phase A rows (last context token)
+    // score token 0 of every request in the group; phase B rows score token j+1 of one request.
+    std::vector<std::pair<size_t, size_t>> tag_targets;  // (request, token index) or (group, SIZE_MAX)
+    const size_t group_tag = SIZE_MAX;
+    BatchRunner runner(im.ctx.get(), im.params.n_batch, [&](int64_t tag, const float * logits) {
+        auto [a, j] = tag_targets[size_t(tag)];
+        if (j == group_tag) {
+            for (size_t r : groups[a].reqs) score(r, 0, logits);
+        } else {
+            score(a, j + 1, logits);
+        }
+    });
+
+    phase(Phase::prefill);
+    const auto t0 = Clock::now();
+    int64_t n_tokens = 0;
+    size_t g0 = 0;
+    while (g0 < groups.size()) {
+        // A wave: as many groups as fit in the KV cells and the sequence budget.
+        size_t g1 = g0, cells = 0, seqs = 0;
+        while (g1 < groups.size() && cells + groups[g1].need_cells <= max_cells &&
+               seqs + groups[g1].reqs.size() <= size_t(im.params.n_seq_max)) {
+            cells += groups[g1].need_cells;
+            seqs += groups[g1].reqs.size();
+            ++g1;
+        }
+        llama_memory_clear(im.memory(), true);
+        tag_targets.clear();
+
+        // Phase A: every group's context on the sequence of its first request.
+        int32_t seq = 0;
+        std::vector<int32_t> first_seq(g1 - g0);
+        for (size_t g = g0; g < g1; ++g) {
+            first_seq[g - g0] = seq;
+            const auto & ctx_tokens = tok[groups[g].reqs[0]].ctx;
+            for (size_t i = 0; i < ctx_tokens.size(); ++i) {
+                const bool last = i + 1 == ctx_tokens.size();
+                if (last) tag_targets.emplace_back(g, group_tag);
+                runner.add(ctx_tokens[i], int32_t(i), seq, last, last ? int64_t(tag_targets.size() - 1) : -1);
+            }
+            n_tokens += int64_t(ctx_tokens.size());
+            seq += int32_t(groups[g].reqs.size());
+        }
+        runner.flush();
+
+        // Phase B: the continuations that have more than one token, each on its own sequence.
+        for (size_t g = g0; g < g1; ++g) {
+            const int32_t base = first_seq[g - g0];
+            for (size_t k = 0; k < groups[g].reqs.size(); ++k) {
+                const size_t r = groups[g].reqs[k];
+                if (k > 0 && tok[r].cont.size() > 1) llama_memory_seq_cp(im.memory(), base, base + int32_t(k), -1, -1);
+            }
+        }
+        for (size_t g = g0; g < g1; ++g) {
+            const int32_t base = first_seq[g - g0];
+            for (size_t k = 0; k < groups[g].reqs.size(); ++k) {
+                const size_t r = groups[g].reqs[k];
+                const auto & cont = tok[r].cont;
+                const int32_t pos0 = int32_t(tok[r].ctx.size());
+                for (size_t j = 0; j + 1 < cont.size(); ++j) {
+                    tag_targets.emplace_back(r, j);
+                    runner.add(cont[j], pos0 + int32_t(j), base + int32_t(k), true, int64_t(tag_targets.size() - 1));
+                }
+                n_tokens += int64_t(cont.size() > 0 ? cont.size() - 1 : 0);
+            }
+        }
+        runner.flush();
+        g0 = g1;
+    }
+    llama_memory_clear(im.memory(), true);
+    im.counters.prefill_s += seconds_since(t0);
+    im.counters.prefill_tokens += n_tokens;
+    im.counters.n_decode_calls += runner.n_decode_calls;
+    phase(Phase::idle);
+    return results;
+}
+
+// --- generation -------------------------------------------------------------------------------
+//
+// Greedy decoding of several prompts side by side, one sequence each: all prompts of a wave
+// are prefilled first, then decoded in lock-step, so the meter sees clean prefill and decode
+// phases.
+
+std::vector<GenResult> LlamaEngine::generate(std::span<const GenRequest> requests) {
+    auto & im = *impl_;
+    std::vector<GenResult> results(requests.size());
+    if (requests.empty()) return results;
+
+    struct Seq {
+        size_t req;
+        std::vector<int32_t> prompt;
+        int32_t pos = 0;
+        int32_t next = -1;
+        bool done = false;
+        size_t stop_scan_from = 0;
+    };
+    std::vector<Seq> all(requests.size());
+    const int max_cells = im.params.n_ctx;
+    for (size_t r = 0; r < requests.size(); ++r) {
+        if (requests[r].max_tokens < 1) throw UsageError("generation needs max_tokens >= 1");
+        all[r].req = r;
+        all[r].prompt = tokenize(requests[r].context, im.add_bos);
+        if (all[r].prompt.empty()) all[r].prompt.push_back(llama_vocab_bos(im.vocab));
+        const int budget = max_cells - requests[r].max_tokens;
+        if (budget < 1) throw UsageError(fmt::format("max_tokens {} does not fit --ctx-size {}", requests[r].max_tokens, max_cells));
+        if (int(all[r].prompt.size()) > budget) all[r].prompt.erase(all[r].prompt.begin(), all[r].prompt.end() - budget);
+    }
+
+    std::vector<Seq *> wave;
+    BatchRunner runner(im.ctx.get(), im.params.n_batch, [&](int64_t tag, const float * logits) {
+        wave[size_t(tag)]->next = argmax_token(logits, im.n_vocab);
+    });
+    const auto t_start = Clock::now();
+    bool first_token_seen = im.counters.first_token_s >= 0;
+
+    auto piece = [&](int32_t token) {
+        char buf[256];
+        int n = llama_token_to_piece(im.vocab, token, buf, sizeof(buf), 0, false);
+        return n > 0 ? std::string(buf, size_t(n)) : std::string();
+    };
+
+    // Appends the token's text; returns true when the sequence is finished.
+    auto accept = [&](Seq & s) {
+        const auto & req = requests[s.req];
+        auto & res = results[s.req];
+        res.n_tokens++;
+        if (llama_vocab_is_eog(im.vocab, s.next)) return true;
+        res.text += piece(s.next);
+        for (const auto & stop : req.stop) {
+            if (stop.empty()) continue;
+            size_t from = s.stop_scan_from > stop.size() ? s.stop_scan_from - stop.size() : 0;
+            size_t at = res.text.find(stop, from);
+            if (at != std::string::npos) {
+                res.text.resize(at);
+                return true;
+            }
+        }
+        s.stop_scan_from = res.text.size();
+        return res.n_tokens >= req.max_tokens;
+    };
+
+    size_t r0 = 0;
+    while (r0 < all.size()) {
+        wave.clear();
+        int cells = 0;
+        while (r0 < all.size() && int(wave.size()) < im.params.n_seq_max &&
+               cells + int(all[r0].prompt.size()) + requests[r0].max_tokens <= max_cells) {
+            cells += int(all[r0].prompt.size()) + requests[r0].max_tokens;
+            wave.push_back(&all[r0++]);
+        }
+        llama_memory_clear(im.memory(), true);
+
+        phase(Phase::prefill);
+        const auto t_pre = Clock::now();
+        for (size_t k = 0; k < wave.size(); ++k) {
+            auto & s = *wave[k];
+            for (size_t i = 0; i < s.prompt.size(); ++i) {
+                runner.add(s.prompt[i], int32_t(i), int32_t(k), i + 1 == s.prompt.size(), int64_t(k));
+            }
+            s.pos = int32_t(s.prompt.size());
+            im.counters.prefill_tokens += int64_t(s.prompt.size());
+        }
+        runner.flush();
+        im.counters.prefill_s += seconds_since(t_pre);
+        if (!first_token_seen) {
+            im.counters.first_token_s = seconds_since(t_start);
+            first_token_seen = true;
+        }
+
+        phase(Phase::decode);
+        const auto t_dec = Clock::now();
+        for (auto * s : wave) s->done = accept(*s);
+        for (;;) {
+            bool any = false;
+            for (size_t k = 0; k < wave.size(); ++k) {
+                auto & s = *wave[k];
+                if (s.done) continue;
+                any = true;
+                runner.add(s.next, s.pos++, int32_t(k), true, int64_t(k));
+            }
+            if (!any) break;
+            runner.flush();
+            for (auto * s : wave) {
+                if (!s->done) {
+                    s->done = accept(*s);
+                    im.counters.decode_tokens++;
+                }
+            }
+        }
+        im.counters.decode_s += seconds_since(t_dec);
+    }
+    // The first token of each sequence comes from the prefill's logits; count it as decoded.
+    im.counters.decode_tokens += int64_t(requests.size());
+    im.counters.n_decode_calls += runner.n_decode_calls;
+    llama_memory_clear(im.memory(), true);
+    phase(Phase::idle);
+    return results;
+}
+
+// --- synthetic workloads (llama-bench) ---------------------------------------------------------
+
+namespace {
+std::vector<int32_t> random_tokens(int n, int n_vocab, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int32_t> dist(0, n_vocab - 1);
+    std::vector<int32_t> out(size_t(std::max(n, 0)));
+    for (auto & t : out) t = dist(rng);
+    return out;
+}
+}  // namespace
+
+void LlamaEngine::warmup() {
+    auto & im = *impl_;
+    llama_memory_clear(im.memory(), true);
+    BatchRunner runner(im.ctx.get(), im.params.n_batch, [](int64_t, const float *) {});
+    int32_t bos = llama_vocab_bos(im.vocab);
+    runner.add(bos >= 0 ? bos : 0, 0, 0, true, 0);
+    runner.flush();
+    llama_synchronize(im.ctx.get());
+    llama_memory_clear(im.memory(), true);
+}
+
+BenchResult LlamaEngine::bench_prefill(int n_prompt, int n_seq) {
+    auto & im = *impl_;
+    if (n_prompt < 1 || n_seq < 1 || n_seq > im.params.n_seq_max || n_prompt * n_seq > im.params.n_ctx) {
+        throw UsageError(fmt::format("prefill of {} tokens on {} sequences does not fit (ctx {}, sequences {})",
+                                     n_prompt, n_seq, im.params.n_ctx, im.params.n_seq_max));
+    }
+    llama_memory_clear(im.memory(), true);
+    BatchRunner runner(im.ctx.get(), im.params.n_batch, [](int64_t, const float *) {});
+    auto tokens = random_tokens(n_prompt * n_seq, im.n_vocab, 42);
+    phase(Phase::prefill);
+    const auto t0 = Clock::now();
+    for (int s = 0; s < n_seq; ++s) {
+        for (int i = 0; i < n_prompt; ++i) runner.add(tokens[size_t(s * n_prompt + i)], i, s, i + 1 == n_prompt, 0);
+    }
+    runner.flush();
+    llama_synchronize(im.ctx.get());
+    BenchResult r;
+    r.n_prompt = n_prompt;
+    r.n_seq = n_seq;
+    r.prefill_s = seconds_since(t0);
+    r.prefill_tokens = int64_t(n_prompt) * n_seq;
+    phase(Phase::idle);
+    im.counters.prefill_s += r.prefill_s;
+    im.counters.prefill_tokens += r.prefill_tokens;
+    llama_memory_clear(im.memory(), true);
+    return r;
+}
+
+BenchResult LlamaEngine::bench_decode(int n_gen, int n_seq) {
+    auto & im = *impl_;
+    if (n_gen < 1 || n_seq < 1 || n_seq > im.params.n_seq_max || (n_gen + 1) * n_seq > im.params.n_ctx) {
+        throw UsageError(fmt::format("decode of {} tokens on {} sequences does not fit (ctx {}, sequences {})", n_gen,
+                                     n_seq, im.params.n_ctx, im.params.n_seq_max));
+    }
+    llama_memory_clear(im.memory(), true);
+    BatchRunner runner(im.ctx.get(), im.params.n_batch, [](int64_t, const float *) {});
+    // llama-bench's tg test: a single start token per sequence, then n_gen steps that each feed
+    // one (random) token per sequence. Sampling is not timed there either.
+    auto tokens = random_tokens(n_gen * n_seq + n_seq, im.n_vocab, 43);
+    phase(Phase::decode);
+    const auto t0 = Clock::now();
+    size_t t = 0;
+    for (int step = 0; step < n_gen; ++step) {
+        for (int s = 0; s < n_seq; ++s) runner.add(tokens[t++], step, s, true, 0);
+        runner.flush();
+    }
+    llama_synchronize(im.ctx.get());
+    BenchResult r;
+    r.n_gen = n_gen;
+    r.n_seq = n_seq;
+    r.decode_s = seconds_since(t0);
+    r.decode_tokens = int64_t(n_gen) * n_seq;
+    phase(Phase::idle);
+    im.counters.decode_s += r.decode_s;
+    im.counters.decode_tokens += r.decode_tokens;
+    llama_memory_clear(im.memory(), true);
+    return r;
+}
+
+// --- free functions ---------------------------------------------------------------------------
+
+bool gguf_is_synthetic(const std::string & path) {
+    gguf_init_params p{/*no_alloc =*/true, /*ctx =*/nullptr};
+    GgufPtr g(gguf_init_from_file(path.c_str(), p));
+    if (!g) throw InputError(path, "not a readable GGUF file");
+    int64_t key = gguf_find_key(g.get(), "joulebench.synthetic");
+    return key >= 0 && gguf_get_kv_type(g.get(), key) == GGUF_TYPE_BOOL && gguf_get_val_bool(g.get(), key);
+}
+
+std::string llama_build_commit() { return JOULEBENCH_LLAMA_COMMIT; }
+
+std::string llama_system_info() {
+    backend_init_once();
+    return llama_print_system_info();
+}
+
+std::vector<std::string> llama_gpu_devices() {
+    backend_init_once();
+    std::vector<std::string> out;
+    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        if (ggml_backend_dev_type(dev) != GGML_BACKEND_DEVICE_TYPE_GPU) continue;
+        size_t free_b = 0, total_b = 0;
+        ggml_backend_dev_memory(dev, &free_b, &total_b);
+        out.push_back(fmt::format("{} ({}, {:.1f} GiB)", ggml_backend_dev_name(dev), ggml_backend_dev_description(dev),
+                                  double(total_b) / (1024.0 * 1024 * 1024)));
+    }
+    return out;
+}
+
+}  // namespace jb

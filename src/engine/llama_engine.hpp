@@ -1,0 +1,107 @@
+#pragma once
+// The engine: a thin C++ wrapper over llama.cpp's C API, and the only module that includes
+// llama.h. It answers LanguageModel's two requests with batched, prefix-sharing evaluation,
+// and runs llama-bench-like synthetic workloads (prefill of N tokens, decode of N tokens on
+// S parallel sequences) for energy measurements.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/lm.hpp"
+
+namespace jb {
+
+enum class FlashAttn { auto_, on, off };
+enum class SplitMode { none, layer, row };
+
+struct EngineParams {
+    std::string model_path;
+    int n_gpu_layers = 99;   // layers offloaded to the GPU (ignored by a CPU-only build)
+    int n_threads = 0;       // 0 = all hardware threads
+    int n_ctx = 8192;        // KV cells shared by all sequences of one wave
+    int n_batch = 2048;      // tokens per llama_decode call
+    int n_ubatch = 512;      // physical batch
+    int n_seq_max = 64;      // sequences evaluated side by side
+    FlashAttn flash_attn = FlashAttn::auto_;
+    std::string type_k = "f16";  // KV-cache types: f16, bf16, q8_0, q4_0, ...
+    std::string type_v = "f16";
+    SplitMode split_mode = SplitMode::layer;
+    int main_gpu = 0;
+    std::vector<float> tensor_split;  // share of the model per GPU (empty = llama.cpp's default)
+    bool verbose = false;             // pass llama.cpp's log through to stderr
+};
+
+EngineParams engine_default_params();
+
+// Facts about the loaded model, for provenance and reports.
+struct ModelInfo {
+    std::string path;
+    std::string arch;         // general.architecture
+    std::string name;         // general.name
+    std::string desc;         // llama_model_desc, e.g. "llama 260K all F32"
+    uint64_t n_params = 0;
+    uint64_t size_bytes = 0;  // bytes of weights
+    int n_layer = 0;
+    int n_embd = 0;
+    int n_vocab = 0;
+    int n_ctx_train = 0;
+    bool synthetic = false;   // joulebench.synthetic = true in the GGUF metadata
+    std::string gpu_offload;  // "none", or the backend devices used
+};
+
+// Result of a synthetic workload (llama-bench's pp / tg tests).
+struct BenchResult {
+    int n_prompt = 0;     // tokens per sequence in the prefill
+    int n_gen = 0;        // tokens generated per sequence
+    int n_seq = 1;        // parallel sequences
+    double prefill_s = 0.0;
+    double decode_s = 0.0;
+    int64_t prefill_tokens = 0;
+    int64_t decode_tokens = 0;
+};
+
+class LlamaEngine final : public LanguageModel {
+public:
+    // Loads the model; reports Phase::load to the observer while loading.
+    // Throws InputError for a missing or unloadable file.
+    explicit LlamaEngine(const EngineParams & params, PhaseObserver * observer = nullptr);
+    ~LlamaEngine() override;
+    LlamaEngine(const LlamaEngine &) = delete;
+    LlamaEngine & operator=(const LlamaEngine &) = delete;
+
+    std::vector<LoglikResult> loglikelihood(std::span<const LoglikRequest> requests) override;
+    std::vector<GenResult> generate(std::span<const GenRequest> requests) override;
+    std::string name() const override;
+    LmCounters counters() const override;
+    void reset_counters() override;
+
+    const ModelInfo & info() const;
+    const EngineParams & params() const;
+
+    // Tokenizes as the engine does for requests (BOS added when the vocabulary asks for it).
+    std::vector<int32_t> tokenize(const std::string & text, bool add_bos) const;
+
+    // llama-bench's "pp N": one prefill of n_prompt random tokens on each of n_seq sequences.
+    BenchResult bench_prefill(int n_prompt, int n_seq = 1);
+    // llama-bench's "tg N": n_gen single-token decode steps on each of n_seq sequences.
+    BenchResult bench_decode(int n_gen, int n_seq = 1);
+    // Warm-up: one short decode, so kernel compilation and allocation stay out of measurements.
+    void warmup();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Reads `joulebench.synthetic` and basic metadata from a GGUF without loading weights.
+bool gguf_is_synthetic(const std::string & path);
+
+// llama.cpp build facts for provenance: commit, system info (CPU features, backends).
+std::string llama_build_commit();
+std::string llama_system_info();
+// GPU devices llama.cpp sees (name and memory), empty on a CPU build.
+std::vector<std::string> llama_gpu_devices();
+
+}  // namespace jb
