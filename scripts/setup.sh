@@ -18,7 +18,7 @@ LLAMA_COMMIT=de3ff815ea7d559ee917f063901b8986f038abc6
 LLAMA_DIR="$root/third_party/llama.cpp"
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/joulebench"
 
-PACKAGES=(build-essential cmake ninja-build ccache git pkg-config npm
+PACKAGES=(build-essential cmake ninja-build ccache git pkg-config zlib1g-dev
           libcli11-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libfmt-dev
           googletest libgtest-dev libgmock-dev libbenchmark-dev chromium)
 
@@ -29,6 +29,8 @@ install_packages() {
     for p in "${PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
+    # npm fetches the pinned llama.cpp; a machine with Node.js from elsewhere already has it.
+    command -v npm >/dev/null || missing+=(npm)
     if [ ${#missing[@]} -eq 0 ]; then
         say "Debian packages: all present"
         return
@@ -40,16 +42,8 @@ install_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-fetch_llama() {
-    if [ -n "${JOULEBENCH_LLAMA_DIR:-}" ]; then
-        say "using your llama.cpp at $JOULEBENCH_LLAMA_DIR"
-        return
-    fi
-    if [ -f "$LLAMA_DIR/include/llama.h" ] &&
-       [ "$(git -C "$LLAMA_DIR" rev-parse HEAD 2>/dev/null)" = "$LLAMA_COMMIT" ]; then
-        say "llama.cpp ${LLAMA_COMMIT:0:7}: present"
-        return
-    fi
+# Prints the path of the verified node-llama-cpp tarball, fetching it once into the cache.
+fetch_tarball() {
     mkdir -p "$CACHE_DIR"
     local tgz="$CACHE_DIR/node-llama-cpp-$NLC_VERSION.tgz"
     if [ ! -f "$tgz" ] || ! echo "$NLC_SHA256  $tgz" | sha256sum -c --status; then
@@ -65,6 +59,20 @@ fetch_llama() {
         fi
         mv "$tgz.part" "$tgz"
     fi
+    echo "$tgz"
+}
+
+fetch_llama() {
+    if [ -n "${JOULEBENCH_LLAMA_DIR:-}" ]; then
+        say "using your llama.cpp at $JOULEBENCH_LLAMA_DIR"
+        return
+    fi
+    if [ -f "$LLAMA_DIR/include/llama.h" ] &&
+       [ "$(git -C "$LLAMA_DIR" rev-parse HEAD 2>/dev/null)" = "$LLAMA_COMMIT" ]; then
+        say "llama.cpp ${LLAMA_COMMIT:0:7}: present"
+        return
+    fi
+    local tgz; tgz=$(fetch_tarball)
     say "cloning llama.cpp ${LLAMA_COMMIT:0:7} from the bundle into third_party/llama.cpp"
     local tmp; tmp=$(mktemp -d)
     tar -xzf "$tgz" -C "$tmp" package/llama/gitRelease.bundle
@@ -85,6 +93,9 @@ build() {
     cmake --build "$dir" -j "${JOULEBENCH_JOBS:-$(nproc)}" --target joulebench
 }
 
-install_packages
-fetch_llama
-[ "${1:-}" = "--deps" ] || build
+case "${1:-}" in
+    --tarball) fetch_tarball ;;
+    --deps) install_packages; fetch_llama ;;
+    "") install_packages; fetch_llama; build ;;
+    *) say "unknown option '$1' (expected --deps or --tarball)"; exit 2 ;;
+esac

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Prepares .device-carry/ (ignored) for a run on the lent GPU machine, which has CUDA, CMake
+# and Ninja but no network and none of our Debian libraries. Carried: the pinned llama.cpp
+# bundle (cloned there), the Debian packages joulebench builds against (unpacked there into a
+# prefix), and a slice of the HellaSwag data for the throughput check.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+carry="$root/.device-carry"
+mkdir -p "$carry/debs" "$carry/data"
+grep -qxF "/.device-carry/" "$root/.git/info/exclude" 2>/dev/null || echo "/.device-carry/" >> "$root/.git/info/exclude"
+
+tgz=$("$root/scripts/setup.sh" --tarball)
+tar -xzf "$tgz" -O package/llama/gitRelease.bundle > "$carry/llama.bundle"
+
+(cd "$carry/debs" && rm -f ./*.deb && apt-get download -q libfmt-dev libfmt9 libcli11-dev nlohmann-json3-dev \
+    libsqlite3-dev libsqlite3-0 zlib1g-dev 2>/dev/null)
+for f in "$carry"/debs/*%3a*.deb; do [ -e "$f" ] && mv "$f" "${f//%3a/_}"; done
+
+shared="$root/../shared/datasets"
+if [ -f "$shared/hellaswag/hellaswag_val_full.txt" ]; then
+    mkdir -p "$carry/data/hellaswag"
+    head -n 2400 "$shared/hellaswag/hellaswag_val_full.txt" > "$carry/data/hellaswag/hellaswag_val_full.txt"
+fi
+du -sh "$carry"
