@@ -1,0 +1,42 @@
+#include "energy/discover.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "energy/estimate.hpp"
+#include "energy/nvml.hpp"
+#include "util/error.hpp"
+
+namespace jb::energy {
+
+DiscoverOptions discover_options_from_env() {
+    DiscoverOptions o;
+    if (const char * v = std::getenv("JOULEBENCH_NVML_LIBRARY"); v && *v) o.nvml_library = v;
+    if (const char * v = std::getenv("JOULEBENCH_POWERCAP_ROOT"); v && *v) o.powercap_root = v;
+    if (const char * v = std::getenv("JOULEBENCH_PROC_STAT"); v && *v) o.proc_stat = v;
+    return o;
+}
+
+Discovery discover_sensors(const DiscoverOptions & o) {
+    Discovery out;
+    if (o.gpu) {
+        const char * visible =
+            o.cuda_visible_devices ? o.cuda_visible_devices->c_str() : std::getenv("CUDA_VISIBLE_DEVICES");
+        out.append(discover_nvml(o.nvml_library, visible, o.clock));
+    }
+    if (o.rapl) out.append(discover_rapl(o.powercap_root, o.clock, o.open_file));
+
+    bool cpu_counter = std::any_of(out.sensors.begin(), out.sensors.end(), [](const auto & s) {
+        return s->domain().kind == DomainKind::cpu_package && s->kind() == SensorKind::energy_counter;
+    });
+    if (o.cpu_estimate && !cpu_counter) {
+        try {
+            out.sensors.push_back(std::make_shared<CpuEstimateSensor>(o.cpu_tdp_w, o.proc_stat, o.clock));
+        } catch (const InputError & e) {
+            out.unavailable.push_back({"cpu-package (estimate)", e.what()});
+        }
+    }
+    return out;
+}
+
+}  // namespace jb::energy

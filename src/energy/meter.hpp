@@ -1,0 +1,155 @@
+#pragma once
+// The Meter: samples every sensor from a background thread (100 Hz by default; counters
+// are read at start, end, each mark and each poll), measures an idle baseline before the
+// workload, splits the run into named phases, and turns the readings into joules per
+// domain (gross, net of idle, and how they were obtained), average and peak watts, and a
+// timeline for reports. Zeus-style windows (begin_window/end_window) work on the same data.
+//
+//   Meter meter(discover_sensors().sensors);
+//   meter.measure_idle(5.0);
+//   meter.start("load");  ...  meter.mark("prefill");  ...  meter.mark("decode");  ...
+//   Measurement m = meter.stop();
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "energy/clock.hpp"
+#include "energy/sensor.hpp"
+
+namespace jb::energy {
+
+struct MeterParams {
+    double interval_s = 0.010;  // sampling period of the thread (100 Hz)
+    bool thread = true;         // false: no thread; the caller drives sampling with tick() (tests)
+};
+
+// Energy of one domain over one window.
+struct DomainEnergy {
+    Domain domain;
+    Method method = Method::counter;  // how gross_j was obtained
+    std::string sensor;               // provenance name(s) of the sensors read
+    double duration_s = 0.0;
+    double gross_j = 0.0;
+    std::optional<double> idle_w;     // idle baseline power; absent without one
+    std::optional<double> net_j;      // gross_j - idle_w x duration_s; absent without a baseline
+    std::optional<double> counter_j;  // counter difference, when the domain has a counter
+    std::optional<double> samples_j;  // trapezoid integral of power samples, when it has them
+    double avg_w = 0.0;               // gross_j / duration_s
+    double peak_w = 0.0;              // highest power sample (or counter-derived power)
+    long n_samples = 0;               // power samples (or counter readings) inside the window
+    double counter_update_hz = 0.0;   // observed rate at which the counter's value changed
+    std::string error;                // a sensor failure; the values cover what was read
+
+    bool estimated() const { return method == Method::estimate; }
+};
+
+// A named part of a run: [t_begin_s, t_end_s) relative to Measurement::t_start_s.
+// Where a domain has both a counter and power samples, its phases get the samples'
+// integral scaled so that the phases add up to the counter's total.
+struct Phase {
+    std::string name;
+    double t_begin_s = 0.0;
+    double t_end_s = 0.0;
+    std::vector<DomainEnergy> domains;  // same order as Measurement::domains
+};
+
+struct TimelinePoint {
+    double t_s = 0.0;  // relative to Measurement::t_start_s
+    int domain = 0;    // index into Measurement::domains
+    double power_w = 0.0;
+};
+
+struct Measurement {
+    std::string name;
+    double t_start_s = 0.0;  // Clock::now_s() time base (CLOCK_MONOTONIC with the steady clock)
+    double t_end_s = 0.0;
+    double idle_s = 0.0;  // length of the idle baseline; 0 if none
+    double interval_s = 0.0;
+    long n_ticks = 0;            // polls of all sensors
+    double sampler_cpu_s = 0.0;  // CPU time the sampling thread used (the Meter's overhead)
+
+    std::vector<DomainEnergy> domains;  // sorted: gpu, cpu-package, dram; by index
+    std::vector<Phase> phases;
+    std::vector<TimelinePoint> timeline;
+
+    // Measured (counter or samples) domains only; an estimate never enters these.
+    double total_j = 0.0;
+    std::optional<double> total_net_j;  // absent unless every measured domain has a baseline
+    // Estimated domains, kept apart.
+    double estimated_total_j = 0.0;
+    std::optional<double> estimated_total_net_j;
+
+    double duration_s() const { return t_end_s - t_start_s; }
+    bool has_measured() const;
+    bool has_estimated() const;
+    // Sum of the measured domains of one kind (all GPUs: total_j(DomainKind::gpu)).
+    double total_j_of(DomainKind kind) const;
+    const DomainEnergy * find(Domain domain) const;
+};
+
+class Meter {
+public:
+    // At most one counter and one power sensor per domain (std::invalid_argument otherwise).
+    explicit Meter(SensorList sensors, MeterParams params = {}, std::shared_ptr<Clock> clock = steady_clock());
+    ~Meter();
+    Meter(const Meter &) = delete;
+    Meter & operator=(const Meter &) = delete;
+
+    // Samples for idle_s seconds before the workload starts and sets each domain's idle
+    // power (its own baseline: GPUs and CPUs are subtracted separately). Before start().
+    void measure_idle(double idle_s);
+    // Reads every sensor and starts the sampling thread; the first phase is first_phase.
+    void start(const std::string & first_phase = "run");
+    // Ends the current phase and begins the next one (reads every sensor at the boundary).
+    void mark(const std::string & phase);
+    // One poll of every sensor; the thread calls it, or a test when params.thread is false.
+    void tick();
+    // Stops the thread, reads every sensor, and computes the run.
+    Measurement stop();
+
+    // Zeus-style windows while running; windows may nest or overlap. end_window throws
+    // std::logic_error for a window that was not begun.
+    void begin_window(const std::string & name);
+    Measurement end_window(const std::string & name);
+
+    bool running() const { return running_; }
+    const SensorList & sensors() const { return sensors_; }
+
+private:
+    struct Track;
+    enum class Read {
+        due,       // a regular poll: each sensor at most every min_poll_interval_s()
+        boundary,  // a mark or window edge: every sensor without a minimum interval, others if due
+        all,       // start, stop, idle edges: every sensor
+    };
+    void tick_locked(Read read);
+    void thread_main();
+    DomainEnergy energy_locked(const Track & track, double t0_s, double t1_s) const;
+    Measurement measure_locked(const std::string & name, double t0_s, double t1_s) const;
+
+    SensorList sensors_;
+    MeterParams params_;
+    std::shared_ptr<Clock> clock_;
+    std::vector<std::unique_ptr<Track>> tracks_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::thread thread_;
+    bool running_ = false;
+    bool stop_requested_ = false;
+    long n_ticks_ = 0;
+    double sampler_cpu_s_ = 0.0;
+    double t_start_s_ = 0.0;
+    std::optional<std::pair<double, double>> idle_window_;
+    std::vector<std::pair<std::string, double>> phase_starts_;
+    std::map<std::string, double> windows_;
+    std::vector<Reading> poll_buffer_;
+};
+
+}  // namespace jb::energy

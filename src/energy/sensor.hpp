@@ -1,0 +1,95 @@
+#pragma once
+// What every energy source looks like to the Meter: a domain (gpu:N, cpu-package:N,
+// dram:N), a kind (cumulative energy counter or instantaneous power), a read that returns
+// joules or watts with a monotonic timestamp, and provenance (what, which driver, how fast).
+// Sources: NVML (nvml.hpp), RAPL powercap (rapl.hpp), a TDP x utilisation estimate
+// (estimate.hpp) and scripted traces for tests (synthetic.hpp).
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace jb::energy {
+
+enum class DomainKind { gpu, cpu_package, dram };
+
+struct Domain {
+    DomainKind kind = DomainKind::gpu;
+    int index = 0;
+
+    std::string str() const;  // "gpu:0", "cpu-package:1", "dram:0"
+    auto operator<=>(const Domain &) const = default;
+};
+
+const char * domain_kind_name(DomainKind kind);  // "gpu", "cpu-package", "dram"
+// Parses "gpu:0" and the like; throws jb::UsageError naming the accepted forms.
+Domain parse_domain(const std::string & text);
+
+enum class SensorKind {
+    energy_counter,  // cumulative joules since an arbitrary origin; may wrap (wrap_j())
+    power,           // instantaneous watts
+};
+const char * sensor_kind_name(SensorKind kind);  // "counter", "power"
+
+// How an energy figure was obtained; stored with every value.
+enum class Method {
+    counter,   // difference of an energy counter
+    samples,   // trapezoid integral of power samples
+    estimate,  // a model (TDP x utilisation), never a measurement
+};
+const char * method_name(Method method);  // "counter", "samples", "estimate"
+
+struct Reading {
+    double value = 0.0;  // joules (energy_counter) or watts (power)
+    double t_s = 0.0;    // Clock::now_s() time base
+};
+
+struct Provenance {
+    std::string name;        // what is read: "NVML nvmlDeviceGetTotalEnergyConsumption"
+    std::string driver;      // driver / firmware: "NVIDIA driver 550.54.15", "Linux powercap intel-rapl"
+    double update_hz = 0.0;  // native update rate of the source; 0 = unknown
+    bool estimated = false;  // a model, not a measurement
+    std::vector<std::pair<std::string, std::string>> details;  // device name, UUID, power limit, ...
+};
+
+class Sensor {
+public:
+    virtual ~Sensor() = default;
+
+    virtual Domain domain() const = 0;
+    virtual SensorKind kind() const = 0;
+    virtual const Provenance & provenance() const = 0;
+
+    // One reading now. Throws jb::RuntimeFailure when the source fails.
+    virtual Reading read() = 0;
+    // Appends the readings available now: one read() by default; a source that buffers its
+    // own samples (NVML's power sample buffer) appends every sample recorded since the last call.
+    virtual void poll(std::vector<Reading> & out) { out.push_back(read()); }
+    // Counters: the span after which the counter restarts from 0, in joules; 0 = never wraps.
+    virtual double wrap_j() const { return 0.0; }
+    // The Meter reads this sensor at most this often (a source that is costly to read or
+    // updates slowly), interpolating it at marks and window edges; start and stop always read it.
+    virtual double min_poll_interval_s() const { return 0.0; }
+};
+
+using SensorList = std::vector<std::shared_ptr<Sensor>>;
+
+// estimate if the source is a model, else counter or samples by kind.
+Method method_of(const Sensor & sensor);
+
+// Something that cannot be measured here, and why (one line a user can act on).
+struct Unavailable {
+    std::string what;    // "gpu (NVML)", "cpu-package (RAPL)", "gpu:1 energy counter"
+    std::string reason;  // "libnvidia-ml.so.1 not found (no NVIDIA driver): ..."
+};
+
+// What a discovery step found: usable sensors, and what it could not use.
+struct Discovery {
+    SensorList sensors;
+    std::vector<Unavailable> unavailable;
+
+    void append(Discovery other);
+};
+
+}  // namespace jb::energy
