@@ -1,0 +1,68 @@
+// Generation tasks: one greedy generate-until request per item, scored by the task.
+
+#include "tasks/task_base.hpp"
+#include "tasks/text.hpp"
+#include "util/error.hpp"
+
+namespace jb::tasks {
+
+std::vector<ItemPrompt> GenTask::prompts() const {
+    std::vector<ItemPrompt> out;
+    out.reserve(docs.size());
+    for (const auto & d : docs) {
+        ItemPrompt p;
+        p.id = d.id;
+        p.group = d.group;
+        p.context = d.context;
+        p.stop = d.stop;
+        p.max_tokens = max_tokens_;
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+std::vector<GenRequest> GenTask::gen_requests() const {
+    std::vector<GenRequest> reqs;
+    reqs.reserve(docs.size());
+    for (const auto & d : docs) reqs.push_back(GenRequest{d.context, d.stop, max_tokens_});
+    return reqs;
+}
+
+std::string GenTask::fingerprint() const {
+    Fnv1a h;
+    h.add(name_);
+    h.add(version_);
+    h.add(static_cast<int64_t>(shots_));
+    h.add(static_cast<int64_t>(max_tokens_));
+    h.add(static_cast<int64_t>(docs.size()));
+    for (const auto & d : docs) {
+        h.add(d.context);
+        h.add(static_cast<int64_t>(d.stop.size()));
+        for (const auto & s : d.stop) h.add(s);
+        h.add(d.target);
+    }
+    return h.hex();
+}
+
+TaskResult GenTask::run(LanguageModel & lm) {
+    const std::vector<GenRequest> reqs = gen_requests();
+    const std::vector<GenResult> res = lm.generate(reqs);
+    if (res.size() != reqs.size()) {
+        throw RuntimeFailure(name_ + ": the model answered " + std::to_string(res.size()) + " of " +
+                             std::to_string(reqs.size()) + " generation requests");
+    }
+    TaskResult out;
+    out.task = name_;
+    out.version = version_;
+    out.fingerprint = fingerprint();
+    out.shots = shots_;
+    out.primary_metric = primary_;
+    out.n_requests = static_cast<int64_t>(reqs.size());
+    out.notes = notes_;
+    out.items.reserve(docs.size());
+    for (size_t i = 0; i < docs.size(); ++i) out.items.push_back(score(docs[i], res[i]));
+    out.metrics = aggregate_means(out.items, group_metrics);
+    return out;
+}
+
+}  // namespace jb::tasks
