@@ -1,9 +1,174 @@
+// joulebench synth: writes a synthetic model (real architecture and tokenizer, seeded random
+// weights) for energy and speed measurements where no trained weights can be downloaded.
+
+#include <cstdio>
+#include <iostream>
+
+#include <fmt/format.h>
+
 #include "cli/commands.hpp"
+#include "quant/scheme.hpp"
+#include "quant/synth.hpp"
+#include "report/table.hpp"
+#include "util/error.hpp"
 
 namespace jb::cli {
 
+namespace {
+
+struct SynthArgs {
+    std::string arch;
+    std::string out_path;
+    uint64_t seed = 0;
+    uint32_t n_layers = 0;
+    std::string scale = "1";
+    std::string type = "f16";
+    std::string vocab_dir;
+    std::string format = "table";
+    bool list = false;
+};
+
+// "1/16" or "0.0625"
+double parse_scale(const std::string & s) {
+    try {
+        size_t used = 0;
+        if (const size_t slash = s.find('/'); slash != std::string::npos) {
+            const double num = std::stod(s.substr(0, slash), &used);
+            if (used != slash) {
+                throw std::invalid_argument(s);
+            }
+            const std::string den_s = s.substr(slash + 1);
+            const double den = std::stod(den_s, &used);
+            if (used != den_s.size() || den == 0.0) {
+                throw std::invalid_argument(s);
+            }
+            return num / den;
+        }
+        const double v = std::stod(s, &used);
+        if (used != s.size()) {
+            throw std::invalid_argument(s);
+        }
+        return v;
+    } catch (const std::exception &) {
+        throw UsageError(fmt::format("--scale '{}': expected a number or a fraction such as 1/16", s));
+    }
+}
+
+Table shapes_table() {
+    Table t;
+    t.title = "Synthetic model shapes (joulebench synth --arch NAME)";
+    t.add_column("name", "Name");
+    t.columns.back().right_align = false;
+    t.add_column("model", "Copies");
+    t.columns.back().right_align = false;
+    t.add_column("arch", "llama.cpp arch");
+    t.columns.back().right_align = false;
+    t.add_column("n_embd", "n_embd");
+    t.add_column("n_layer", "Layers");
+    t.add_column("n_head", "Heads");
+    t.add_column("n_head_kv", "KV heads");
+    t.add_column("head_dim", "Head dim");
+    t.add_column("n_ff", "n_ff");
+    t.add_column("n_vocab", "Vocab");
+    t.add_column("n_ctx_train", "Context");
+    t.add_column("rope_freq_base", "RoPE base", 0);
+    t.add_column("rms_eps", "RMS eps", 7);
+    t.add_column("tied_embeddings", "Tied emb");
+    t.add_column("qkv_bias", "QKV bias");
+    t.add_column("params_b", "Params (B)", 2);
+    t.add_column("f16_gib", "F16 size (GiB)", 1);
+    for (const auto & s : synth_shapes()) {
+        t.add_row({s.name, s.description, s.arch, (int64_t) s.n_embd, (int64_t) s.n_layer, (int64_t) s.n_head,
+                   (int64_t) s.n_head_kv, (int64_t) s.head_dim(), (int64_t) s.n_ff, (int64_t) s.n_vocab,
+                   (int64_t) s.n_ctx_train, (double) s.rope_freq_base, (double) s.rms_eps,
+                   std::string(s.tied_embeddings ? "yes" : "no"), std::string(s.qkv_bias ? "yes" : "no"),
+                   s.n_params() / 1e9, s.n_params() * 2.0 / (1024.0 * 1024.0 * 1024.0)});
+    }
+    t.notes.push_back("tokenizers come from llama.cpp's models/ggml-vocab-*.gguf (padded to the embedding's rows)");
+    return t;
+}
+
+std::string shapes_help() {
+    std::string s = "Shapes:\n";
+    for (const auto & sh : synth_shapes()) {
+        s += fmt::format("  {:<14} {:<26} {:>5} x {:>2} layers, {:>2}/{:<2} heads, n_ff {:>5}, vocab {}{}\n", sh.name,
+                         sh.description, sh.n_embd, sh.n_layer, sh.n_head, sh.n_head_kv, sh.n_ff, sh.n_vocab,
+                         sh.tied_embeddings ? ", tied" : "");
+    }
+    s += "Examples:\n"
+         "  joulebench synth --arch qwen2.5-7b -o qwen7b-synth.gguf\n"
+         "  joulebench synth --arch llama-3-8b -o tiny.gguf --layers 2 --scale 1/16\n";
+    return s;
+}
+
+void run_synth(const SynthArgs & a) {
+    const Format fmt_out = parse_format(a.format);
+    if (a.list) {
+        print_table(std::cout, shapes_table(), fmt_out);
+        return;
+    }
+    if (a.arch.empty()) {
+        throw UsageError("synth: --arch is required (see --list)");
+    }
+    if (a.out_path.empty()) {
+        throw UsageError("synth: -o/--output is required");
+    }
+    SynthOptions o;
+    o.seed = a.seed;
+    o.n_layers = a.n_layers;
+    o.scale = parse_scale(a.scale);
+    o.vocab_dir = a.vocab_dir;
+    if (!ggml_type_from_name(a.type, o.type)) {
+        throw UsageError(fmt::format("--type '{}': expected f16, bf16 or f32", a.type));
+    }
+    const SynthShape & base = find_synth_shape(a.arch);
+    const SynthShape shape = scale_shape(base, o.n_layers, o.scale);
+    fmt::print(stderr, "synth: writing {} ({} layers, n_embd {}, {:.3f} B params, {}) to {}\n", base.name, shape.n_layer,
+               shape.n_embd, shape.n_params() / 1e9, ggml_type_name(o.type), a.out_path);
+
+    const SynthResult r = write_synthetic_model(base, a.out_path, o);
+
+    Table t;
+    t.title = "Synthetic model";
+    t.add_column("path", "Path");
+    t.add_column("arch", "Shape");
+    t.add_column("n_layer", "Layers");
+    t.add_column("n_embd", "n_embd");
+    t.add_column("n_head", "Heads");
+    t.add_column("n_head_kv", "KV heads");
+    t.add_column("n_ff", "n_ff");
+    t.add_column("n_vocab", "Vocab");
+    t.add_column("type", "Type");
+    t.add_column("seed", "Seed");
+    t.add_column("n_params", "Params");
+    t.add_column("file_bytes", "Bytes");
+    t.add_row({r.path, base.name, (int64_t) r.shape.n_layer, (int64_t) r.shape.n_embd, (int64_t) r.shape.n_head,
+               (int64_t) r.shape.n_head_kv, (int64_t) r.shape.n_ff, (int64_t) r.shape.n_vocab,
+               std::string(ggml_type_name(o.type)), (int64_t) o.seed, r.n_params, (int64_t) r.file_bytes});
+    t.notes.push_back("synthetic weights: accuracy is chance by construction (joulebench.synthetic = true)");
+    print_table(std::cout, t, fmt_out);
+}
+
+}  // namespace
+
 void add_synth_command(CLI::App & app) {
-    app.add_subcommand("synth", "(not yet implemented)");
+    auto args = std::make_shared<SynthArgs>();
+    CLI::App * cmd = app.add_subcommand(
+        "synth", "Write a synthetic model: a real architecture and tokenizer with seeded random weights");
+    cmd->add_option("--arch", args->arch, "Shape to copy (see --list)");
+    cmd->add_option("-o,--output", args->out_path, "Output GGUF file");
+    cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
+    cmd->add_option("--layers", args->n_layers, "Number of layers (default: the model's)");
+    cmd->add_option("--scale", args->scale, "Width factor in (0,1], e.g. 1/16: keeps head_dim and the GQA ratio")
+        ->capture_default_str();
+    cmd->add_option("--type", args->type, "Type of the 2-D weights: f16, bf16 or f32")->capture_default_str();
+    cmd->add_option("--vocab-dir", args->vocab_dir,
+                    "Directory with llama.cpp's ggml-vocab-*.gguf (default: $JOULEBENCH_VOCAB_DIR, else " +
+                        resolve_vocab_dir("") + ")");
+    cmd->add_option("--format", args->format, "Output format: table, md, csv, json")->capture_default_str();
+    cmd->add_flag("--list", args->list, "List the known shapes and exit");
+    cmd->footer(shapes_help());
+    cmd->callback([args] { run_synth(*args); });
 }
 
 }  // namespace jb::cli
