@@ -1,9 +1,93 @@
+// joulebench merge a.db b.db ... -o all.db: results from several hosts in one database.
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+
 #include "cli/commands.hpp"
+#include "store/store.hpp"
+#include "util/error.hpp"
 
 namespace jb::cli {
 
+namespace {
+
+struct MergeParams {
+    std::vector<std::string> inputs;
+    std::string output;
+};
+
+bool file_exists(const std::string & path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+void print_counts(const std::string & src, const MergeCounts & n) {
+    fmt::print(
+        "{}: cells: {} added, {} replaced, {} skipped; items: {} added; timelines: {} added; "
+        "hosts: {} added, {} known; models: {} added, {} known; schemes: {} added, {} known; "
+        "runs: {} added, {} known\n",
+        src, n.cells_added, n.cells_replaced, n.cells_skipped, n.items_added, n.timelines_added, n.hosts.added,
+        n.hosts.skipped, n.models.added, n.models.skipped, n.schemes.added, n.schemes.skipped, n.runs.added,
+        n.runs.skipped);
+}
+
+void run_merge(const MergeParams & p) {
+    // Check everything before writing anything: an existing output must be a joulebench database
+    // (opening it checks that first), and every input must be one too.
+    const bool created = !file_exists(p.output);
+    if (!created) {
+        Store::open(p.output, false);
+    }
+    for (const std::string & in : p.inputs) {
+        Store::open_readonly(in);
+    }
+
+    std::optional<Store> dst;
+    try {
+        dst.emplace(Store::open(p.output, true));
+        for (const std::string & in : p.inputs) {
+            fmt::print(stderr, "merging {} into {}\n", in, p.output);
+            print_counts(in, merge_into(*dst, in));
+        }
+        const auto cells = dst->list_cells();
+        const auto failed = std::count_if(cells.begin(), cells.end(), [](const CellRecord & c) { return !c.ok(); });
+        fmt::print("{}: {} cells ({} failed), {} hosts, {} models, {} schemes\n", p.output, cells.size(), failed,
+                   dst->list_hosts().size(), dst->list_models().size(), dst->list_schemes().size());
+    } catch (...) {
+        // Each input merges in one transaction, so an existing output holds whole inputs only;
+        // an output this command created is removed, so a failed merge leaves nothing new behind.
+        if (created && dst) {
+            dst.reset();
+            for (const char * suffix : {"", "-wal", "-shm"}) {
+                ::unlink((p.output + suffix).c_str());
+            }
+        }
+        throw;
+    }
+}
+
+}  // namespace
+
 void add_merge_command(CLI::App & app) {
-    app.add_subcommand("merge", "(not yet implemented)");
+    auto params = std::make_shared<MergeParams>();
+    CLI::App * cmd =
+        app.add_subcommand("merge", "Combine result databases (from several hosts) into one, without duplicates");
+    cmd->add_option("inputs", params->inputs, "joulebench databases to merge (only read, never modified)")
+        ->required()
+        ->expected(1, -1);
+    cmd->add_option("-o,--output", params->output,
+                    "database to merge into: created if missing, else must be a joulebench database")
+        ->required();
+    cmd->footer(
+        "Cells with the same (host, model, scheme, task, workload, repeat) become one row: the output's row\n"
+        "stays, unless it failed and the input's succeeded. Hosts, models, schemes and runs are matched by\n"
+        "identity. Merging the same file twice changes nothing.");
+    cmd->callback([params] { run_merge(*params); });
 }
 
 }  // namespace jb::cli

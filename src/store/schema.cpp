@@ -1,0 +1,143 @@
+// The schema, as a list of migrations (docs/schema.md describes every table and column).
+// Each migration runs in its own transaction together with its PRAGMA user_version bump, so a
+// database is always at exactly one version. A released migration is never edited.
+
+#include "store/sql.hpp"
+
+namespace jb::sql {
+
+// STRICT tables: a value of the wrong type is an error, not silently stored (SQLite >= 3.37).
+// JSON columns are checked with json_valid() so a reader can always parse them. Cell ids are
+// AUTOINCREMENT: a replaced cell gets a new id, never one that named another cell before.
+static const char * kMigration1 = R"sql(
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE hosts (
+    id                 INTEGER PRIMARY KEY,
+    fingerprint        TEXT NOT NULL UNIQUE,
+    hostname           TEXT NOT NULL,
+    cpu_model          TEXT NOT NULL,
+    cpu_cores          INTEGER NOT NULL,
+    ram_bytes          INTEGER NOT NULL,
+    gpus_json          TEXT NOT NULL CHECK (json_valid(gpus_json)),
+    driver             TEXT NOT NULL,
+    llama_commit       TEXT NOT NULL,
+    joulebench_version TEXT NOT NULL,
+    os                 TEXT NOT NULL,
+    first_seen_at      TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE models (
+    id         INTEGER PRIMARY KEY,
+    hash       TEXT NOT NULL UNIQUE,
+    path       TEXT NOT NULL,
+    file_name  TEXT NOT NULL,
+    arch       TEXT NOT NULL,
+    n_params   INTEGER NOT NULL,
+    file_bytes INTEGER NOT NULL,
+    synthetic  INTEGER NOT NULL CHECK (synthetic IN (0, 1))
+) STRICT;
+
+CREATE TABLE schemes (
+    id                INTEGER PRIMARY KEY,
+    canonical         TEXT NOT NULL UNIQUE,
+    name              TEXT NOT NULL,
+    default_type      TEXT NOT NULL,
+    kv_type           TEXT NOT NULL,
+    bpw               REAL,
+    file_bytes        INTEGER NOT NULL,
+    tensor_types_json TEXT NOT NULL CHECK (json_valid(tensor_types_json)),
+    sensitivity_json  TEXT CHECK (sensitivity_json IS NULL OR json_valid(sensitivity_json))
+) STRICT;
+
+CREATE TABLE runs (
+    id                 INTEGER PRIMARY KEY,
+    uuid               TEXT NOT NULL UNIQUE,
+    host_id            INTEGER REFERENCES hosts (id),
+    started_at         TEXT NOT NULL,
+    finished_at        TEXT,
+    command_line       TEXT NOT NULL,
+    joulebench_version TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE cells (
+    id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+    host_id              INTEGER NOT NULL REFERENCES hosts (id),
+    model_id             INTEGER NOT NULL REFERENCES models (id),
+    scheme_id            INTEGER NOT NULL REFERENCES schemes (id),
+    task                 TEXT NOT NULL,
+    workload_fp          TEXT NOT NULL,
+    repeat_idx           INTEGER NOT NULL,
+    run_id               INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+    status               TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    error                TEXT NOT NULL,
+    n_items              INTEGER NOT NULL,
+    primary_metric       TEXT NOT NULL,
+    score                REAL,
+    score_stderr         REAL,
+    scores_json          TEXT NOT NULL CHECK (json_valid(scores_json)),
+    energy_j             REAL,
+    energy_net_j         REAL,
+    energy_estimated     INTEGER NOT NULL CHECK (energy_estimated IN (0, 1)),
+    energy_json          TEXT NOT NULL CHECK (json_valid(energy_json)),
+    load_energy_j        REAL,
+    load_energy_net_j    REAL,
+    load_t_s             REAL,
+    prefill_energy_j     REAL,
+    prefill_energy_net_j REAL,
+    prefill_t_s          REAL,
+    prefill_tokens       INTEGER NOT NULL,
+    decode_energy_j      REAL,
+    decode_energy_net_j  REAL,
+    decode_t_s           REAL,
+    decode_tokens        INTEGER NOT NULL,
+    wall_t_s             REAL,
+    prefill_tok_s        REAL,
+    decode_tok_s         REAL,
+    ttft_s               REAL,
+    idle_power_w         REAL,
+    peak_mem_bytes       INTEGER NOT NULL,
+    sensors_json         TEXT NOT NULL CHECK (json_valid(sensors_json)),
+    started_at           TEXT NOT NULL,
+    finished_at          TEXT NOT NULL,
+    committed_at         TEXT NOT NULL,
+    UNIQUE (host_id, model_id, scheme_id, task, workload_fp, repeat_idx)
+) STRICT;
+CREATE INDEX cells_by_model_scheme ON cells (model_id, scheme_id);
+CREATE INDEX cells_by_task ON cells (task, workload_fp);
+CREATE INDEX cells_by_run ON cells (run_id);
+
+CREATE TABLE items (
+    cell_id     INTEGER NOT NULL REFERENCES cells (id) ON DELETE CASCADE,
+    idx         INTEGER NOT NULL,
+    result_json TEXT NOT NULL CHECK (json_valid(result_json)),
+    PRIMARY KEY (cell_id, idx)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE timelines (
+    cell_id      INTEGER PRIMARY KEY REFERENCES cells (id) ON DELETE CASCADE,
+    n_samples    INTEGER NOT NULL,
+    domains_json TEXT NOT NULL CHECK (json_valid(domains_json)),
+    phases_json  TEXT NOT NULL CHECK (json_valid(phases_json)),
+    encoding     TEXT NOT NULL,
+    data         BLOB NOT NULL
+) STRICT;
+
+INSERT INTO meta (key, value) VALUES ('application', 'joulebench');
+)sql";
+
+const std::vector<const char *> & migrations() {
+    static const std::vector<const char *> list = {kMigration1};
+    return list;
+}
+
+const std::vector<const char *> & required_tables() {
+    static const std::vector<const char *> list = {"meta", "hosts", "models", "schemes",
+                                                   "runs", "cells", "items",  "timelines"};
+    return list;
+}
+
+}  // namespace jb::sql
