@@ -1,0 +1,77 @@
+#include "cli/engine_options.hpp"
+
+#include <fmt/format.h>
+
+#include "util/error.hpp"
+
+namespace jb::cli {
+
+void add_engine_options(CLI::App * cmd, EngineOptions & o) {
+    auto & p = o.params;
+    cmd->add_option("--ngl,--n-gpu-layers", p.n_gpu_layers, "Layers to offload to the GPU (CUDA builds)")
+        ->capture_default_str();
+    cmd->add_option("-t,--threads", p.n_threads, "CPU threads (0 = all hardware threads)")->capture_default_str();
+    cmd->add_option("-c,--ctx-size", p.n_ctx, "KV-cache cells shared by the sequences evaluated together")
+        ->capture_default_str();
+    cmd->add_option("-b,--batch-size", p.n_batch, "Tokens per llama_decode call")->capture_default_str();
+    cmd->add_option("--ub,--ubatch-size", p.n_ubatch, "Physical batch size")->capture_default_str();
+    cmd->add_option("--np,--parallel", p.n_seq_max, "Sequences evaluated side by side")->capture_default_str();
+    cmd->add_option("--fa,--flash-attn", o.flash_attn, "Flash attention: on, off or auto")->capture_default_str();
+    cmd->add_option("--ctk,--cache-type-k", p.type_k, "KV cache type for K (f16, bf16, q8_0, q4_0)")
+        ->capture_default_str();
+    cmd->add_option("--ctv,--cache-type-v", p.type_v, "KV cache type for V (a quantized V needs flash attention)")
+        ->capture_default_str();
+    cmd->add_option("--sm,--split-mode", o.split_mode, "Multi-GPU split: none, layer or row")->capture_default_str();
+    cmd->add_option("--mg,--main-gpu", p.main_gpu, "GPU for the whole model with --split-mode none")
+        ->capture_default_str();
+    cmd->add_option("--ts,--tensor-split", o.tensor_split, "Share of the model per GPU, e.g. 3,1");
+    cmd->add_flag("--verbose", p.verbose, "Show llama.cpp's log");
+}
+
+EngineParams EngineOptions::resolve(const std::string & model_path) const {
+    EngineParams p = params;
+    p.model_path = model_path;
+    if (flash_attn == "on") {
+        p.flash_attn = FlashAttn::on;
+    } else if (flash_attn == "off") {
+        p.flash_attn = FlashAttn::off;
+    } else if (flash_attn == "auto") {
+        p.flash_attn = FlashAttn::auto_;
+    } else {
+        throw UsageError(fmt::format("--flash-attn: '{}' is not on, off or auto", flash_attn));
+    }
+    if (split_mode == "none") {
+        p.split_mode = SplitMode::none;
+    } else if (split_mode == "layer") {
+        p.split_mode = SplitMode::layer;
+    } else if (split_mode == "row") {
+        p.split_mode = SplitMode::row;
+    } else {
+        throw UsageError(fmt::format("--split-mode: '{}' is not none, layer or row", split_mode));
+    }
+    p.tensor_split.clear();
+    if (!tensor_split.empty()) {
+        size_t start = 0;
+        while (start <= tensor_split.size()) {
+            size_t comma = tensor_split.find(',', start);
+            std::string part = tensor_split.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            try {
+                size_t used = 0;
+                float v = std::stof(part, &used);
+                if (used != part.size() || v < 0) throw std::invalid_argument(part);
+                p.tensor_split.push_back(v);
+            } catch (const std::exception &) {
+                throw UsageError(fmt::format("--tensor-split: '{}' is not a list of non-negative numbers", tensor_split));
+            }
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+        }
+    }
+    if (p.n_threads < 0) throw UsageError("--threads must be >= 0");
+    if (p.n_ctx < 16) throw UsageError(fmt::format("--ctx-size {} is too small (at least 16)", p.n_ctx));
+    if (p.n_batch < 1 || p.n_ubatch < 1) throw UsageError("--batch-size and --ubatch-size must be >= 1");
+    if (p.n_seq_max < 1) throw UsageError("--parallel must be >= 1");
+    return p;
+}
+
+}  // namespace jb::cli
