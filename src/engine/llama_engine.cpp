@@ -366,9 +366,14 @@ std::vector<LoglikResult> LlamaEngine::loglikelihood(std::span<const LoglikReque
     int64_t n_tokens = 0;
     size_t g0 = 0;
     while (g0 < groups.size()) {
-        // A wave: as many groups as fit in the KV cells and the sequence budget.
+        // A wave: as many groups as fit the sequence budget and about one batch of KV cells.
+        // Every token of a unified cache attends over all cells in use (masked), so a wave of
+        // n_ctx cells would cost O(n_ctx) per token even for short sequences; one batch's worth
+        // keeps the GPU busy without that.
+        const size_t wave_cells = std::min(max_cells, size_t(std::max(im.params.n_batch, 1)));
         size_t g1 = g0, cells = 0, seqs = 0;
         while (g1 < groups.size() && cells + groups[g1].need_cells <= max_cells &&
+               (g1 == g0 || cells + groups[g1].need_cells <= wave_cells) &&
                seqs + groups[g1].reqs.size() <= size_t(im.params.n_seq_max)) {
             cells += groups[g1].need_cells;
             seqs += groups[g1].reqs.size();
