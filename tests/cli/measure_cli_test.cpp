@@ -1,10 +1,5 @@
 // joulebench measure / sensors, run as a child process the way a user runs them.
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -14,97 +9,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-extern char ** environ;
+#include "run_joulebench.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct ChildRun {
-    int status = -1;  // exit status (or 128 + signal)
-    std::string out;
-    std::string err;
-};
-
-std::string slurp(const fs::path & p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string & tag = "data") {
-        path =
-            fs::temp_directory_path() / ("jb-measure-cli-" + std::to_string(getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" + tag);
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
-
-// Runs JB_BINARY with args; env entries ("NAME=value") are added to the environment. The
-// sensors are pinned (no NVML, no powercap unless given) so results do not depend on the host.
-ChildRun joulebench(const std::vector<std::string> & args, std::vector<std::string> env = {}) {
-    TempDir dir("io");
-    std::string out_path = (dir.path / "stdout").string();
-    std::string err_path = (dir.path / "stderr").string();
-
-    std::vector<std::string> argv_s = {JB_BINARY};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char *> argv;
-    for (auto & a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    auto has = [&](const std::string & name) {
-        for (const auto & e : env) {
-            if (e.rfind(name + "=", 0) == 0) return true;
-        }
-        return false;
-    };
-    if (!has("JOULEBENCH_NVML_LIBRARY")) env.push_back("JOULEBENCH_NVML_LIBRARY=libnvidia-ml-absent-in-tests.so.1");
-    if (!has("JOULEBENCH_POWERCAP_ROOT")) env.push_back("JOULEBENCH_POWERCAP_ROOT=/nonexistent-powercap");
-    std::vector<std::string> env_s;
-    for (char ** e = environ; *e; ++e) {
-        std::string entry = *e;
-        if (entry.rfind("JOULEBENCH_", 0) != 0) env_s.push_back(entry);
-    }
-    env_s.insert(env_s.end(), env.begin(), env.end());
-    std::vector<char *> envp;
-    for (auto & e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = -1;
-    ChildRun r;
-    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-        r.err = "cannot spawn " + argv_s[0];
-        return r;
-    }
-    int wstatus = 0;
-    waitpid(pid, &wstatus, 0);
-    r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-    r.out = slurp(out_path);
-    r.err = slurp(err_path);
-    return r;
-}
-
-// The one "joulebench: error: ..." line of stderr.
-std::string error_line(const std::string & err) {
-    std::istringstream in(err);
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind("joulebench: error: ", 0) == 0) return line;
-    }
-    return "";
-}
+using namespace jb_test;
 
 const nlohmann::json * row(const nlohmann::json & doc, const std::string & domain) {
     for (const auto & r : doc["rows"]) {

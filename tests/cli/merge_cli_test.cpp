@@ -13,7 +13,10 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
+
+#include "run_joulebench.hpp"
 
 namespace fs = std::filesystem;
 
@@ -41,15 +44,11 @@ protected:
     };
 
     Result run(const std::string & args) const {
-        const std::string out = file("stdout.txt"), err = file("stderr.txt");
-        const int rc = std::system(fmt::format("'{}' merge {} >'{}' 2>'{}'", JB_BINARY, args, out, err).c_str());
-        Result r;
-        r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-        r.out = read(out);
-        r.err = read(err);
-        fs::remove(out);
-        fs::remove(err);
-        return r;
+        std::vector<std::string> argv = {"merge"};
+        std::istringstream words(args);
+        for (std::string w; words >> w;) argv.push_back(w.size() > 1 && w.front() == '\'' ? w.substr(1, w.size() - 2) : w);
+        const jb_test::ChildRun child = jb_test::joulebench(argv);
+        return {child.status, child.out, child.err};
     }
 
     static std::string read(const std::string & path) {
