@@ -2,6 +2,7 @@
 // with the energy each task cost beside it.
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/eval.hpp"
 #include "cli/engine_options.hpp"
 #include "cli/metered.hpp"
 #include "energy/discover.hpp"
@@ -18,24 +20,13 @@
 
 namespace jb::cli {
 
-namespace {
+std::string shipped_path(const std::string & relative) {
+    std::error_code ec;
+    if (std::filesystem::exists(relative, ec)) return relative;
+    return std::string(JOULEBENCH_SOURCE_DIR) + "/" + relative;
+}
 
-struct EvalOptions {
-    std::string model;
-    std::string tasks = "mmlu,hellaswag,arc_challenge,arc_easy,truthfulqa,gsm8k";
-    std::string data_dir = "data/samples";
-    int limit = -1;
-    int shots = -1;
-    uint64_t seed = 1234;
-    bool token_norm = false;
-    int gen_max_tokens = 256;
-    double idle_s = 2.0;
-    double interval_ms = 10.0;
-    std::string output = "table";
-    std::string save_items;
-    bool groups = false;
-    EngineOptions engine;
-};
+namespace {
 
 std::vector<std::string> split_list(const std::string & s) {
     std::vector<std::string> out;
@@ -76,6 +67,8 @@ nlohmann::json item_json(const tasks::ItemResult & it) {
 }
 
 double nan_if_zero(double v) { return v > 0 ? v : NAN; }
+
+}  // namespace
 
 void run_eval(EvalOptions & o) {
     if (o.model.empty()) throw UsageError("eval needs a model: -m model.gguf");
@@ -221,8 +214,6 @@ void run_eval(EvalOptions & o) {
     std::cout << "\n";
     print_table(std::cout, en, format);
 }
-
-}  // namespace
 
 void add_eval_command(CLI::App & app) {
     auto o = std::make_shared<EvalOptions>();

@@ -1,0 +1,35 @@
+#pragma once
+// joulebench eval's options and body, also used by `joulebench run`.
+
+#include <cstdint>
+#include <string>
+
+#include "cli/engine_options.hpp"
+
+namespace jb::cli {
+
+// A file shipped with joulebench: relative to the working directory if it is there, else
+// in the source tree joulebench was built from.
+std::string shipped_path(const std::string & relative);
+
+struct EvalOptions {
+    std::string model;
+    std::string tasks = "mmlu,hellaswag,arc_challenge,arc_easy,truthfulqa,gsm8k";
+    std::string data_dir = shipped_path("data/samples");
+    int limit = -1;
+    int shots = -1;
+    uint64_t seed = 1234;
+    bool token_norm = false;
+    int gen_max_tokens = 256;
+    double idle_s = 2.0;
+    double interval_ms = 10.0;
+    std::string output = "table";
+    std::string save_items;
+    bool groups = false;
+    EngineOptions engine;
+};
+
+// Runs the tasks on the model with energy metered and prints the tables (or JSON).
+void run_eval(EvalOptions & o);
+
+}  // namespace jb::cli
