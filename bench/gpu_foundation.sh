@@ -43,9 +43,7 @@ cat "$res/parity.txt"
 log "eval with energy (samples, 7B shape)"
 "$BUILD/bin/joulebench" eval -m "$model" --tasks hellaswag,arc_easy,mmlu,gsm8k --limit 12 --max-tokens 64 \
     --ngl 99 -t 16 --idle-s 3 -o json > "$res/eval_7b.json" 2> "$res/eval_7b.log"
-"$BUILD/bin/joulebench" eval -m "$model" --tasks hellaswag,arc_easy,mmlu,gsm8k --limit 12 --max-tokens 64 \
-    --ngl 99 -t 16 --idle-s 3 -o md > "$res/eval_7b.md" 2>> "$res/eval_7b.log"
-cat "$res/eval_7b.md"
+tail -3 "$res/eval_7b.log"
 
 tar -czf "$OUT/gpu_foundation.tar.gz" -C "$(dirname "$res")" "$(basename "$res")"
 cp "$res/hellaswag_parity.md" "$OUT/" 2>/dev/null
