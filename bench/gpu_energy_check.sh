@@ -181,7 +181,7 @@ done
 echo "gpu_energy_check: metering: ${workload[*]}" >&2
 set +e
 "$JB" measure -o json --idle-s "${IDLE_S:-3}" --interval-ms "${INTERVAL_MS:-10}" --timeline "$work/timeline.csv" \
-    -- "${workload[@]}" >"$work/joulebench.json" 2>"$work/joulebench.stderr"
+    --report "$work/joulebench.json" -- "${workload[@]}" >"$work/workload.stdout" 2>"$work/joulebench.stderr"
 status=$?
 set -e
 touch "$work/reader.stop"

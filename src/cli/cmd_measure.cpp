@@ -36,6 +36,7 @@ struct MeasureOptions {
     std::string output = "table";
     double cpu_tdp_w = 0.0;
     std::string timeline_path;
+    std::string report_path;  // the report goes here instead of stdout (the command keeps stdout)
     std::vector<std::string> command;
 };
 
@@ -238,6 +239,12 @@ void run_measure(const MeasureOptions & o) {
     }
     for (const auto & u : found.unavailable) fmt::print(stderr, "joulebench: not metered: {}: {}\n", u.what, u.reason);
 
+    // Opened before the command runs, so a bad path costs no run.
+    std::ofstream report_file;
+    if (!o.report_path.empty()) {
+        report_file.open(o.report_path);
+        if (!report_file) throw InputError(o.report_path, "cannot write the report file (--report)");
+    }
     energy::MeterParams params;
     params.interval_s = o.interval_ms * 1e-3;
     energy::Meter meter(found.sensors, params);
@@ -259,14 +266,15 @@ void run_measure(const MeasureOptions & o) {
 
     if (!o.timeline_path.empty()) write_timeline(o.timeline_path, m);
     Table t = measurement_table(m, command_text);
+    std::ostream & out = o.report_path.empty() ? std::cout : report_file;
     if (format == Format::json) {
         nlohmann::json doc = nlohmann::json::parse(render_table(t, Format::json));
         doc["context"] = context_json(m, o, found, status);
-        std::cout << doc.dump(2) << "\n";
+        out << doc.dump(2) << "\n";
     } else {
-        print_table(std::cout, t, format);
+        print_table(out, t, format);
     }
-    std::cout.flush();
+    out.flush();
 }
 
 }  // namespace
@@ -286,6 +294,8 @@ void add_measure_command(CLI::App & app) {
                     "CPU TDP in watts for the estimate where no CPU counter exists (default: 4 W x logical CPUs)");
     sub->add_option("--timeline", opts->timeline_path,
                     "Also write the power timeline (t_s,domain,power_w) to this CSV file");
+    sub->add_option("--report", opts->report_path,
+                    "Write the report to this file instead of stdout, which the command's output then has alone");
     sub->add_option("command", opts->command, "The command to meter and its arguments (after --)");
     sub->footer(
         "Put -- before the command, so that its own options are not taken for joulebench's.\n"

@@ -129,3 +129,16 @@ TEST(MeasureCli, sensors_lists_what_is_unavailable_and_why) {
     ASSERT_NE(cpu, nullptr);
     EXPECT_EQ((*cpu)["method"], "estimate");
 }
+
+TEST(MeasureCli, report_file_leaves_stdout_to_the_command) {
+    TempDir dir("report");
+    const std::string report = (dir.path / "r.json").string();
+    auto r = joulebench({"measure", "-o", "json", "--report", report, "--", "echo", "hello"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "hello\n");
+    auto doc = nlohmann::json::parse(slurp(report));
+    EXPECT_EQ(doc["context"]["exit_status"], 0);
+    auto bad = joulebench({"measure", "--report", "/nonexistent/dir/r.json", "--", "true"});
+    EXPECT_EQ(bad.status, 1);
+    EXPECT_NE(error_line(bad.err).find("/nonexistent/dir/r.json"), std::string::npos) << bad.err;
+}
