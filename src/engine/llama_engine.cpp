@@ -582,6 +582,49 @@ std::vector<GenResult> LlamaEngine::generate(std::span<const GenRequest> request
     return results;
 }
 
+// --- full distributions (fidelity) --------------------------------------------------------------
+
+LogprobMatrix LlamaEngine::token_distributions(const std::vector<int32_t> & tokens, int chunk) {
+    auto & im = *impl_;
+    if (chunk < 2 || chunk > im.params.n_ctx) {
+        throw UsageError(fmt::format("chunk of {} tokens does not fit --ctx-size {}", chunk, im.params.n_ctx));
+    }
+    LogprobMatrix out;
+    out.n_vocab = im.n_vocab;
+    for (size_t start = 0; start + 1 < tokens.size(); start += size_t(chunk)) {
+        const size_t end = std::min(tokens.size(), start + size_t(chunk));
+        for (size_t i = start + 1; i < end; ++i) out.targets.push_back(tokens[i]);
+    }
+    out.n_rows = int(out.targets.size());
+    out.data.resize(size_t(out.n_rows) * size_t(out.n_vocab));
+
+    size_t row0 = 0;
+    BatchRunner runner(im.ctx.get(), im.params.n_batch, [&](int64_t tag, const float * logits) {
+        float * dst = out.data.data() + size_t(tag) * size_t(im.n_vocab);
+        const float max_l = *std::max_element(logits, logits + im.n_vocab);
+        double sum = 0.0;
+        for (int v = 0; v < im.n_vocab; ++v) sum += double(std::exp(logits[v] - max_l));
+        const float lse = max_l + float(std::log(sum));
+        for (int v = 0; v < im.n_vocab; ++v) dst[v] = logits[v] - lse;
+    }, im.n_threads);
+    phase(Phase::prefill);
+    const auto t0 = Clock::now();
+    for (size_t start = 0; start + 1 < tokens.size(); start += size_t(chunk)) {
+        const size_t end = std::min(tokens.size(), start + size_t(chunk));
+        llama_memory_clear(im.memory(), true);
+        for (size_t i = start; i + 1 < end; ++i) {
+            runner.add(tokens[i], int32_t(i - start), 0, true, int64_t(row0 + (i - start)));
+        }
+        runner.flush();
+        row0 += end - start - 1;
+        im.counters.prefill_tokens += int64_t(end - start - 1);
+    }
+    llama_memory_clear(im.memory(), true);
+    im.counters.prefill_s += seconds_since(t0);
+    phase(Phase::idle);
+    return out;
+}
+
 // --- synthetic workloads (llama-bench) ---------------------------------------------------------
 
 namespace {

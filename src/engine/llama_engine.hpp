@@ -62,6 +62,15 @@ struct BenchResult {
     int64_t decode_tokens = 0;
 };
 
+// Log-probability distributions over the vocabulary, one row per predicted position.
+struct LogprobMatrix {
+    int n_rows = 0;
+    int n_vocab = 0;
+    std::vector<float> data;       // n_rows x n_vocab, log-softmax of the logits
+    std::vector<int32_t> targets;  // the token each row predicts (the text's next token)
+    const float * row(int i) const { return data.data() + size_t(i) * size_t(n_vocab); }
+};
+
 class LlamaEngine final : public LanguageModel {
 public:
     // Loads the model; reports Phase::load to the observer while loading.
@@ -82,6 +91,11 @@ public:
 
     // Tokenizes as the engine does for requests (BOS added when the vocabulary asks for it).
     std::vector<int32_t> tokenize(const std::string & text, bool add_bos) const;
+
+    // The model's next-token distributions over `tokens`, evaluated in independent chunks of
+    // `chunk` tokens as llama-perplexity does (the first token of a chunk is context only).
+    // For fidelity against a reference: KL divergence, top-1 agreement, perplexity.
+    LogprobMatrix token_distributions(const std::vector<int32_t> & tokens, int chunk = 512);
 
     // llama-bench's "pp N": one prefill of n_prompt random tokens on each of n_seq sequences.
     BenchResult bench_prefill(int n_prompt, int n_seq = 1);

@@ -179,3 +179,24 @@ TEST(LlamaEngine, quantized_v_cache_without_flash_attention_is_refused) {
     p.type_v = "nonsense";
     EXPECT_THROW({ jb::LlamaEngine e(p); }, jb::UsageError);
 }
+
+TEST(LlamaEngine, token_distributions_agree_with_loglikelihood) {
+    const std::string text = "Once upon a time, there was a little girl named Lily. She loved to play outside.";
+    auto tokens = engine().tokenize(text, true);
+    auto d = engine().token_distributions(tokens, 64);
+    ASSERT_EQ(d.n_rows, int(tokens.size()) - 1);
+    ASSERT_EQ(d.n_vocab, 512);
+    // Each row is a log-distribution: probabilities sum to 1.
+    double p = 0;
+    for (int v = 0; v < d.n_vocab; ++v) p += std::exp(double(d.row(3)[v]));
+    EXPECT_NEAR(p, 1.0, 1e-4);
+    // Row i scores token i+1, exactly what loglikelihood() gives for the same split.
+    const auto head = engine().tokenize("Once upon a time,", true);
+    jb::LoglikRequest req{"Once upon a time,", text.substr(std::string("Once upon a time,").size())};
+    auto ll = engine().loglikelihood(std::span(&req, 1))[0];
+    ASSERT_EQ(size_t(ll.n_tokens), tokens.size() - head.size());
+    double sum = 0;
+    for (size_t i = head.size(); i < tokens.size(); ++i) sum += d.row(int(i) - 1)[tokens[i]];
+    EXPECT_NEAR(sum, ll.logprob, 1e-3);
+    EXPECT_THROW(engine().token_distributions(tokens, 1), jb::UsageError);
+}
