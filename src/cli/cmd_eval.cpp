@@ -48,24 +48,6 @@ struct TaskRun {
     LabelEnergy energy;
 };
 
-nlohmann::json item_json(const tasks::ItemResult & it) {
-    nlohmann::json j = {{"id", it.id}, {"group", it.group}, {"correct", it.correct}};
-    if (it.gold >= 0) {
-        j["gold"] = it.gold;
-        j["predicted"] = it.predicted;
-        j["predicted_norm"] = it.predicted_norm;
-        j["logprobs"] = it.logprobs;
-        j["n_tokens"] = it.n_tokens;
-    } else {
-        j["generated"] = it.generated;
-        j["target"] = it.target;
-        nlohmann::json ex = nlohmann::json::object();
-        for (const auto & [k, v] : it.extracted) ex[k] = v;
-        j["extracted"] = ex;
-    }
-    return j;
-}
-
 double nan_if_zero(double v) { return v > 0 ? v : NAN; }
 
 }  // namespace

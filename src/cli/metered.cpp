@@ -63,4 +63,26 @@ double joules_per_token(const PhaseEnergy & e, bool measured, int64_t tokens) {
     return (measured ? e.energy_j : e.estimated_j) / double(tokens);
 }
 
+nlohmann::json item_json(const tasks::ItemResult & it) {
+    nlohmann::json j = {{"id", it.id}, {"group", it.group}, {"correct", it.correct}};
+    if (it.gold >= 0) {
+        j["gold"] = it.gold;
+        j["predicted"] = it.predicted;
+        j["predicted_norm"] = it.predicted_norm;
+        j["logprobs"] = it.logprobs;
+        j["n_tokens"] = it.n_tokens;
+        j["n_chars"] = it.n_chars;
+    } else {
+        j["generated"] = it.generated;
+        j["target"] = it.target;
+        nlohmann::json ex = nlohmann::json::object();
+        for (const auto & [k, v] : it.extracted) ex[k] = v;
+        j["extracted"] = ex;
+    }
+    nlohmann::json scores = nlohmann::json::object();
+    for (const auto & [k, v] : it.scores) scores[k] = v;
+    j["scores"] = scores;
+    return j;
+}
+
 }  // namespace jb::cli

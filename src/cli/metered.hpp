@@ -7,8 +7,11 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "energy/meter.hpp"
 #include "engine/lm.hpp"
+#include "tasks/task.hpp"
 
 namespace jb::cli {
 
@@ -45,5 +48,9 @@ LabelEnergy label_energy(const energy::Measurement & m, const std::string & labe
 
 // Joules for tokens, preferring measured over estimated energy; NaN without tokens.
 double joules_per_token(const PhaseEnergy & e, bool measured, int64_t tokens);
+
+// One evaluated item as stored and exported: choices' log-likelihoods or the generated text,
+// the extracted answers and the item's per-metric scores.
+nlohmann::json item_json(const tasks::ItemResult & it);
 
 }  // namespace jb::cli

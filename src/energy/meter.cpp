@@ -200,6 +200,43 @@ void Meter::measure_idle(double idle_s) {
     idle_window_ = {t0_s, t1_s};
 }
 
+std::vector<std::pair<Domain, double>> Meter::idle_power() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<std::pair<Domain, double>> out;
+    for (const auto & t : tracks_) {
+        if (t->idle_w) out.emplace_back(t->domain, *t->idle_w);
+    }
+    return out;
+}
+
+void Meter::set_idle_power(const std::vector<std::pair<Domain, double>> & idle_w) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (running_) throw std::logic_error("Meter::set_idle_power: call it before start()");
+    for (auto & t : tracks_) {
+        t->idle_w.reset();
+        for (const auto & [domain, watts] : idle_w) {
+            if (domain == t->domain) t->idle_w = watts;
+        }
+    }
+}
+
+double Meter::latest_power_w() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    double sum = 0.0;
+    for (const auto & t : tracks_) {
+        if (t->estimated) continue;
+        if (!t->power_pts.empty()) {
+            sum += t->power_pts.back().value;
+        } else if (t->counter_pts.size() >= 2) {
+            // Power from the last counter step: the counter moves in ~100 ms steps.
+            const Reading & a = t->counter_pts[t->counter_pts.size() - 2];
+            const Reading & b = t->counter_pts.back();
+            if (b.t_s > a.t_s) sum += (b.value - a.value) / (b.t_s - a.t_s);
+        }
+    }
+    return sum;
+}
+
 void Meter::start(const std::string & first_phase) {
     {
         std::lock_guard<std::mutex> lock(mutex_);

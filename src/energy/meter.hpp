@@ -104,6 +104,15 @@ public:
     // Samples for idle_s seconds before the workload starts and sets each domain's idle
     // power (its own baseline: GPUs and CPUs are subtracted separately). Before start().
     void measure_idle(double idle_s);
+    // Each domain's idle power (from measure_idle or set_idle_power); domains without one are absent.
+    std::vector<std::pair<Domain, double>> idle_power() const;
+    // Uses a baseline measured earlier instead of measuring one: a sweep measures idle once
+    // and gives every cell's Meter the same baseline. Before start().
+    void set_idle_power(const std::vector<std::pair<Domain, double>> & idle_w);
+    // The most recent power of each measured domain, summed (watts), for a live display;
+    // 0 before the first samples. Estimated domains are left out.
+    double latest_power_w() const;
+
     // Reads every sensor and starts the sampling thread; the first phase is first_phase.
     void start(const std::string & first_phase = "run");
     // Ends the current phase and begins the next one (reads every sensor at the boundary).

@@ -309,3 +309,35 @@ TEST(Meter, thousands_of_phases_still_sum_to_the_total) {
     EXPECT_NEAR(r.domains[0].gross_j, 105.0 * 100 + 105.0 * 100, 1e-6);  // mean 210 W x 100 s
     EXPECT_NEAR(sum, r.domains[0].gross_j, 1e-6);
 }
+
+TEST(Meter, reuses_an_idle_baseline_measured_by_another_meter) {
+    using namespace jb::energy;
+    auto clock = std::make_shared<ManualClock>();
+    // 50 W idle, then 150 W while running.
+    PowerTrace trace({{0.0, 50.0}, {10.0, 150.0}}, TraceShape::steps);
+    auto sensor = std::make_shared<SyntheticSensor>(Domain{DomainKind::gpu, 0}, trace, SyntheticParams{}, clock);
+    MeterParams mp;
+    mp.thread = false;
+    Meter first({sensor}, mp, clock);
+    clock->set(1.0);
+    // measure_idle sleeps through the manual clock.
+    first.measure_idle(2.0);
+    auto idle = first.idle_power();
+    ASSERT_EQ(idle.size(), 1u);
+    EXPECT_NEAR(idle[0].second, 50.0, 1e-9);
+
+    Meter second({sensor}, mp, clock);
+    EXPECT_TRUE(second.idle_power().empty());
+    second.set_idle_power(idle);
+    clock->set(10.0);
+    second.start("run");
+    clock->set(12.0);
+    second.tick();
+    clock->set(14.0);
+    auto m = second.stop();
+    ASSERT_EQ(m.domains.size(), 1u);
+    // 4 s at 150 W = 600 J gross; net = 600 - 50 x 4 = 400 J.
+    EXPECT_NEAR(m.domains[0].gross_j, 600.0, 1e-6);
+    ASSERT_TRUE(m.domains[0].net_j.has_value());
+    EXPECT_NEAR(*m.domains[0].net_j, 400.0, 1e-6);
+}

@@ -1,0 +1,155 @@
+// joulebench sweep as a user runs it: cells committed as they finish, a killed sweep resumed
+// to exactly the rows of an uninterrupted one, Ctrl-C keeping what was done, bad databases.
+
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "run_joulebench.hpp"
+#include "store/store.hpp"
+
+namespace fs = std::filesystem;
+using namespace jb_test;
+
+namespace {
+
+const std::string kModel = JB_TEST_MODEL;
+const std::string kSamples = std::string(JB_SOURCE_DIR) + "/data/samples";
+
+// Two schemes x two tasks; GSM8K cells generate for a few seconds, long enough to be killed in.
+std::vector<std::string> sweep_args(const std::string & db, const std::string & cache) {
+    return {"sweep", "-m", kModel, "--schemes", "fp16,int8", "--tasks", "arc_easy,gsm8k", "--data-dir", kSamples,
+            "--limit", "3", "--max-tokens", "48", "--db", db, "--cache-dir", cache, "--idle-s", "0",
+            "--idle-check-s", "0", "-t", "2", "--no-progress"};
+}
+
+// What must be identical between two sweeps of the same workload (energy and times differ).
+struct CellFacts {
+    std::string scheme, task, status, scores;
+    int64_t repeat, n_items;
+    std::vector<std::string> items;
+    bool operator==(const CellFacts &) const = default;
+};
+
+std::vector<CellFacts> facts(const std::string & db) {
+    auto store = jb::Store::open_readonly(db);
+    std::vector<CellFacts> out;
+    for (const auto & c : store.list_cells()) {
+        CellFacts f{c.scheme_canonical, c.task, c.status, c.scores_json, c.repeat_idx, c.n_items, {}};
+        for (const auto & it : store.cell_items(c.id)) f.items.push_back(it.result_json);
+        out.push_back(std::move(f));
+    }
+    std::sort(out.begin(), out.end(), [](const auto & a, const auto & b) {
+        return std::tie(a.scheme, a.task, a.repeat) < std::tie(b.scheme, b.task, b.repeat);
+    });
+    return out;
+}
+
+// Starts the sweep in the background and kills it with `sig` once `marker` shows on stderr
+// (plus `after`), then waits for it. Returns the exit status (128 + signal if killed).
+int run_and_signal(const std::vector<std::string> & args, const fs::path & err_path, const std::string & marker,
+                   int sig, std::chrono::milliseconds after) {
+    std::vector<std::string> argv_s = {JB_BINARY};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE * err = freopen(err_path.c_str(), "w", stderr);
+        FILE * out = freopen("/dev/null", "w", stdout);
+        (void)err;
+        (void)out;
+        setenv("JOULEBENCH_NVML_LIBRARY", "libnvidia-ml-absent-in-tests.so.1", 1);
+        setenv("JOULEBENCH_POWERCAP_ROOT", "/nonexistent-powercap", 1);
+        std::vector<char *> argv;
+        for (auto & a : argv_s) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (slurp(err_path).find(marker) != std::string::npos) break;
+        int st = 0;
+        if (waitpid(pid, &st, WNOHANG) == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::this_thread::sleep_for(after);
+    kill(pid, sig);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+class SweepCli : public ::testing::Test {
+protected:
+    TempDir dir{"sweep"};
+    std::string cache() const { return (dir.path / "cache").string(); }
+    std::string db(const std::string & name) const { return (dir.path / name).string(); }
+};
+
+}  // namespace
+
+TEST_F(SweepCli, killed_mid_cell_then_resumed_gives_the_rows_of_an_uninterrupted_sweep) {
+    auto whole = joulebench(sweep_args(db("whole.db"), cache()));
+    ASSERT_EQ(whole.status, 0) << whole.err;
+    const auto expected = facts(db("whole.db"));
+    ASSERT_EQ(expected.size(), 4u);
+    for (const auto & f : expected) EXPECT_EQ(f.status, "ok");
+
+    // SIGKILL while the second cell (fp16 gsm8k, several seconds of generation) runs.
+    const fs::path err = dir.path / "killed.err";
+    int status = run_and_signal(sweep_args(db("resumed.db"), cache()), err, "[2/4]", SIGKILL,
+                                std::chrono::milliseconds(700));
+    ASSERT_EQ(status, 128 + SIGKILL) << slurp(err);
+    const auto partial = facts(db("resumed.db"));
+    ASSERT_EQ(partial.size(), 1u) << "only the first cell had finished";
+
+    auto rerun = joulebench(sweep_args(db("resumed.db"), cache()));
+    ASSERT_EQ(rerun.status, 0) << rerun.err;
+    EXPECT_NE(rerun.err.find("3 cells measured, 0 failed, 1 already in"), std::string::npos) << rerun.err;
+    EXPECT_EQ(facts(db("resumed.db")), expected);
+    EXPECT_EQ(jb::Store::open_readonly(db("resumed.db")).integrity_check(), "ok");
+
+    // A third run has nothing left to do.
+    auto again = joulebench(sweep_args(db("resumed.db"), cache()));
+    ASSERT_EQ(again.status, 0);
+    EXPECT_NE(again.err.find("0 cells measured, 0 failed, 4 already in"), std::string::npos) << again.err;
+}
+
+TEST_F(SweepCli, ctrl_c_keeps_finished_cells_and_says_so) {
+    const fs::path err = dir.path / "int.err";
+    int status = run_and_signal(sweep_args(db("int.db"), cache()), err, "[2/4]", SIGINT, std::chrono::milliseconds(200));
+    EXPECT_EQ(status, 128 + SIGINT) << slurp(err);
+    const std::string text = slurp(err);
+    EXPECT_NE(text.find("stopped by signal 2"), std::string::npos) << text;
+    EXPECT_NE(text.find("run the same command again to resume"), std::string::npos) << text;
+    // The running cell finished before the sweep stopped: two cells kept, both complete.
+    const auto kept = facts(db("int.db"));
+    ASSERT_EQ(kept.size(), 2u);
+    for (const auto & f : kept) EXPECT_EQ(f.status, "ok");
+}
+
+TEST_F(SweepCli, corrupt_database_is_refused_and_left_alone) {
+    const std::string bad = db("bad.db");
+    std::ofstream(bad) << "this is not a database, and it holds someone's notes\n";
+    const std::string before = slurp(bad);
+    auto r = joulebench(sweep_args(bad, cache()));
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(error_line(r.err).find(bad), std::string::npos) << r.err;
+    EXPECT_EQ(slurp(bad), before);
+}
+
+TEST_F(SweepCli, unknown_scheme_is_refused_before_any_work) {
+    auto args = sweep_args(db("x.db"), cache());
+    args[4] = "fp16,int7";
+    auto r = joulebench(args);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(error_line(r.err).find("int7"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(db("x.db")));
+}
