@@ -21,6 +21,7 @@
 #include "cli/host_info.hpp"
 #include "cli/metered.hpp"
 #include "cli/sweep.hpp"
+#include "cli/workload.hpp"
 #include "energy/discover.hpp"
 #include "quant/cache.hpp"
 #include "quant/hash.hpp"
@@ -224,14 +225,15 @@ void run_sweep(SweepOptions & o) {
         if (s != "dynamic" && s.rfind("dynamic+", 0) != 0) parse_scheme(s);
     }
 
-    tasks::TaskOptions topt;
-    topt.data_dir = o.data_dir;
-    topt.limit = o.limit;
-    topt.shots = o.shots;
-    topt.seed = o.seed;
-    topt.gen_max_tokens = o.gen_max_tokens;
-    std::vector<std::unique_ptr<tasks::Task>> task_list;
-    for (const auto & name : task_names) task_list.push_back(tasks::make_task(name, topt));
+    WorkloadOptions wopt;
+    wopt.task.data_dir = o.data_dir;
+    wopt.task.limit = o.limit;
+    wopt.task.shots = o.shots;
+    wopt.task.seed = o.seed;
+    wopt.task.gen_max_tokens = o.gen_max_tokens;
+    wopt.bench_min_s = o.bench_min_s;
+    std::vector<std::unique_ptr<Workload>> task_list;
+    for (const auto & name : task_names) task_list.push_back(make_workload(name, wopt));
 
     std::filesystem::path db_path(o.db);
     if (db_path.has_parent_path()) std::filesystem::create_directories(db_path.parent_path());
@@ -510,7 +512,14 @@ void add_sweep_command(CLI::App & app) {
     cmd->add_option("--schemes", o->schemes, "Comma-separated schemes (fp16, bf16, int8, dynamic, q6_k, q4_k_m, "
                                              "any llama.cpp type, +kv8 suffix, or a scheme JSON file)")
         ->capture_default_str();
-    cmd->add_option("--tasks", o->tasks, "Comma-separated tasks")->capture_default_str();
+    cmd->add_option("--tasks", o->tasks,
+                    "Comma-separated tasks (mmlu, hellaswag, arc_challenge, arc_easy, truthfulqa, gsm8k, "
+                    "custom:<file>) and synthetic workloads: pp<N> (prefill N tokens), tg<N> (decode N tokens), "
+                    "tg<N>x<S> (S sequences decoded together)")
+        ->capture_default_str();
+    cmd->add_option("--bench-min-s", o->bench_min_s,
+                    "Synthetic workloads repeat inside a cell until this many seconds have passed")
+        ->capture_default_str();
     cmd->add_option("--data-dir", o->data_dir, "Task data (docs/tasks.md)")->capture_default_str();
     cmd->add_option("--limit", o->limit, "Seeded sample of N items per task");
     cmd->add_option("--shots", o->shots, "Few-shot examples (default: each task's own)");

@@ -67,6 +67,7 @@ public:
     virtual LmCounters counters() const { return {}; }
     virtual void reset_counters() {}
     void set_phase_observer(PhaseObserver * obs) { observer_ = obs; }
+    PhaseObserver * phase_observer() const { return observer_; }
 
 protected:
     void phase(Phase p) {

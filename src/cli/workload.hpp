@@ -1,0 +1,43 @@
+#pragma once
+// What a sweep cell runs: a scored task (MMLU, HellaSwag, ...) or a synthetic llama-bench-like
+// workload (prefill of N tokens, decode of N tokens on S parallel sequences). Both give a
+// TaskResult (the synthetic ones with no scores), so the sweep, the store and the reports treat
+// them alike.
+//
+//   pp2048     prefill of 2048 random tokens on one sequence (llama-bench -p 2048)
+//   tg256      256 single-token decode steps on one sequence (llama-bench -n 256)
+//   tg256x8    the same on 8 sequences decoded together (batched decoding)
+//   pp512x4    prefill of 512 tokens on each of 4 sequences
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/llama_engine.hpp"
+#include "tasks/task.hpp"
+
+namespace jb::cli {
+
+class Workload {
+public:
+    virtual ~Workload() = default;
+    virtual std::string name() const = 0;
+    virtual std::string fingerprint() const = 0;
+    virtual std::string primary_metric() const = 0;  // "" for synthetic workloads
+    virtual size_t n_items() const = 0;
+    virtual tasks::TaskResult run(LlamaEngine & engine) = 0;
+};
+
+struct WorkloadOptions {
+    tasks::TaskOptions task;
+    double bench_min_s = 3.0;  // synthetic workloads repeat inside one cell until this long (energy
+                               // counters update at ~10 Hz: short windows carry ±10-20 %)
+};
+
+// True for names like pp2048, tg256, tg256x8.
+bool is_bench_workload(const std::string & name);
+
+// A task (tasks::make_task) or a synthetic workload; throws UsageError for unknown names.
+std::unique_ptr<Workload> make_workload(const std::string & name, const WorkloadOptions & options);
+
+}  // namespace jb::cli
