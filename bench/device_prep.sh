@@ -22,3 +22,7 @@ if [ -f "$shared/hellaswag/hellaswag_val_full.txt" ]; then
     head -n 2400 "$shared/hellaswag/hellaswag_val_full.txt" > "$carry/data/hellaswag/hellaswag_val_full.txt"
 fi
 du -sh "$carry"
+
+# The committed tree, so a device run builds exactly HEAD whatever is uncommitted here:
+#   mkdir -p /tmp/jb && tar -xf .device-carry/head.tar -C /tmp/jb && ln -s "$PWD/.device-carry" /tmp/jb/ && cd /tmp/jb
+git -C "$root" archive --format=tar -o "$carry/head.tar" HEAD

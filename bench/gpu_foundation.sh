@@ -25,7 +25,9 @@ bench/gpu_build.sh || exit 1
 "$BUILD/bin/joulebench" sensors -o json > "$res/sensors.json" 2>&1
 "$BUILD/bin/joulebench" sensors
 
-model=/tmp/qwen2.5-7b-synth-f16.gguf
+# The campaign (bench/gpu_campaign.sh) reuses this file on a warm machine.
+model=/tmp/jb-campaign/models/qwen2.5-7b-synth-f16.gguf
+mkdir -p "$(dirname "$model")"
 log "synth qwen2.5-7b"
 /usr/bin/time -v "$BUILD/bin/joulebench" synth --arch qwen2.5-7b -o "$model" > "$res/synth.txt" 2> "$res/synth.time" ||
     { cat "$res/synth.time"; exit 1; }

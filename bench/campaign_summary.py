@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Summarises a GPU campaign database (bench/gpu_campaign.sh) as Markdown, with a JSON twin.
+
+usage: campaign_summary.py CAMPAIGN.db LLAMA_BENCH.jsonl GPU.txt [QUANT_JSON_DIR] > summary.md
+
+Per (model, scheme, workload), over repeats (mean ± sample sd): tokens/s, J/token gross and net
+of idle, average and peak GPU W; energy saving vs fp16; decode bandwidth use = model bytes x
+tokens/s / the card's peak memory bandwidth; joulebench tokens/s / llama-bench tokens/s from the
+same build and file."""
+import json, math, os, sqlite3, statistics, sys
+
+PEAK_BW = {  # bytes/s, vendor datasheets
+    "H100 80GB HBM3": 3.35e12, "H100 SXM": 3.35e12, "H100 PCIe": 2.0e12, "H100 NVL": 3.9e12,
+    "H200": 4.8e12, "A100-SXM4-80GB": 2.039e12, "A100 80GB PCIe": 1.935e12, "A100-PCIE-40GB": 1.555e12,
+}
+
+
+def peak_bw(gpu_name):
+    for key, bw in PEAK_BW.items():
+        if key in gpu_name:
+            return key, bw
+    return None, None
+
+
+def ms(values):
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return None, None
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def fmt(m, sd=None, digits=3):
+    if m is None:
+        return ""
+    return f"{m:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd else "")
+
+
+def main():
+    db, lb_path, gpu_path = sys.argv[1:4]
+    quant_dir = sys.argv[4] if len(sys.argv) > 4 else None
+    gpu = open(gpu_path).read().strip()
+    gpu_name = gpu.split(",")[0].strip()
+    bw_key, bw = peak_bw(gpu_name)
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = con.execute("""
+        select m.file_name, m.file_bytes, s.name, c.task, c.repeat_idx, c.status, c.error,
+               c.prefill_tokens, c.decode_tokens, c.prefill_t_s, c.decode_t_s,
+               c.prefill_energy_j, c.prefill_energy_net_j, c.decode_energy_j, c.decode_energy_net_j,
+               c.prefill_tok_s, c.decode_tok_s, c.energy_json, c.idle_power_w
+        from cells c join models m on m.id = c.model_id join schemes s on s.id = c.scheme_id""").fetchall()
+    host = con.execute("select hostname, driver, llama_commit, joulebench_version from hosts").fetchone()
+
+    # llama-bench: avg tokens/s per (model arch, scheme, test)
+    lb = {}
+    if os.path.exists(lb_path):
+        for line in open(lb_path):
+            r = json.loads(line)
+            test = f"pp{r['n_prompt']}" if r.get("n_gen", 0) == 0 else f"tg{r['n_gen']}"
+            lb[(r["jb_model"], r["jb_scheme"], test)] = r["avg_ts"]
+
+    groups = {}
+    failed = []
+    for (model, model_bytes, scheme, task, rep, status, error, ptok, dtok, pt, dt, pj, pjn, dj, djn,
+         pts, dts, energy_json, idle_w) in rows:
+        if status != "ok":
+            failed.append((model, scheme, task, error))
+            continue
+        g = groups.setdefault((model, scheme, task), {"model_bytes": model_bytes, "reps": []})
+        decode = dtok > 0
+        tokens = dtok if decode else ptok
+        joules = dj if decode else pj
+        net = djn if decode else pjn
+        secs = dt if decode else pt
+        peak = max((d.get("peak_w", 0) for d in json.loads(energy_json).get("domains", [])
+                    if d["domain"].startswith("gpu")), default=None)
+        g["reps"].append({"tok_s": dts if decode else pts, "j_tok": joules / tokens if tokens else None,
+                          "net_j_tok": net / tokens if tokens and net is not None else None,
+                          "avg_w": joules / secs if secs else None, "peak_w": peak, "idle_w": idle_w})
+
+    arch_of = lambda f: f.replace("-synth-f16.gguf", "")
+    file_bytes = {}
+    if quant_dir:
+        for name in os.listdir(quant_dir):
+            if name.endswith(".json"):
+                arch, scheme = name[:-5].split(".", 1)
+                try:
+                    file_bytes[(arch, scheme)] = json.load(open(os.path.join(quant_dir, name)))["file_bytes"]
+                except (ValueError, KeyError):
+                    pass
+
+    out = []
+    print(f"# GPU campaign: {gpu}\n")
+    print(f"host {host[0]}, {host[1]}, llama.cpp {host[2]}, joulebench {host[3]}; peak memory bandwidth "
+          f"used for {bw_key or 'unknown card'}: {bw / 1e12 if bw else float('nan'):.2f} TB/s. "
+          f"Models are synthetic (random weights, real shapes): energy and speed are real, accuracy is not.\n")
+    print("| model | scheme | workload | tok/s | J/token | net J/token | avg W | peak W | saving vs fp16 | "
+          "bandwidth use | vs llama-bench |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for (model, scheme, task), g in sorted(groups.items()):
+        reps = g["reps"]
+        tok_s, tok_s_sd = ms([r["tok_s"] for r in reps])
+        jt, jt_sd = ms([r["j_tok"] for r in reps])
+        njt, njt_sd = ms([r["net_j_tok"] for r in reps])
+        avg_w, _ = ms([r["avg_w"] for r in reps])
+        peak_w = max((r["peak_w"] for r in reps if r["peak_w"] is not None), default=None)
+        ref = groups.get((model, "fp16", task))
+        saving = None
+        if ref and jt:
+            ref_jt, _ = ms([r["j_tok"] for r in ref["reps"]])
+            saving = 1 - jt / ref_jt if ref_jt else None
+        arch = arch_of(model)
+        nbytes = file_bytes.get((arch, scheme)) or (g["model_bytes"] if scheme == "fp16" else None)
+        bw_use = nbytes * tok_s / bw if (bw and nbytes and tok_s and task.startswith("tg") and "x" not in task) else None
+        lb_ts = lb.get((arch, scheme, task))
+        ratio = tok_s / lb_ts if (lb_ts and tok_s) else None
+        rec = {"model": model, "scheme": scheme, "workload": task, "n": len(reps), "tok_s": tok_s, "tok_s_sd": tok_s_sd,
+               "j_per_token": jt, "j_per_token_sd": jt_sd, "net_j_per_token": njt, "avg_w": avg_w, "peak_w": peak_w,
+               "saving_vs_fp16": saving, "model_bytes": nbytes, "bandwidth_use": bw_use,
+               "llama_bench_tok_s": lb_ts, "ratio_vs_llama_bench": ratio}
+        out.append(rec)
+        print(f"| {arch} | {scheme} | {task} | {fmt(tok_s, tok_s_sd, 1)} | {fmt(jt, jt_sd, 4)} | {fmt(njt, njt_sd, 4)} | "
+              f"{fmt(avg_w, None, 0)} | {fmt(peak_w, None, 0)} | "
+              f"{'' if saving is None else f'{saving * 100:+.1f} %'} | "
+              f"{'' if bw_use is None else f'{bw_use * 100:.0f} %'} | {'' if ratio is None else f'{ratio:.3f}'} |")
+    if failed:
+        print("\nFailed cells:\n")
+        for f in failed:
+            print(f"- {arch_of(f[0])} {f[1]} {f[2]}: {f[3]}")
+    json.dump({"gpu": gpu, "peak_bandwidth_bytes_s": bw, "rows": out, "failed": failed},
+              open(os.path.splitext(sys.argv[1])[0] + "-summary.json", "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()
