@@ -10,6 +10,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "quant/fidelity.hpp"
 #include "quant/quantize.hpp"
@@ -38,10 +39,12 @@ LogprobMatrix make_matrix(const std::vector<std::vector<double>> & probs, std::v
     return m;
 }
 
+// One thread, flash attention off: see dynamic_test.cpp (stories260K's 8-wide heads, shared cores).
 EngineParams cpu_params() {
     EngineParams p = engine_default_params();
     p.n_gpu_layers = 0;
-    p.n_threads = 2;
+    p.n_threads = 1;
+    p.flash_attn = FlashAttn::off;
     return p;
 }
 
@@ -112,7 +115,7 @@ protected:
         jbtest::quiet_llama_log();
         dir_ = std::make_unique<jbtest::TempDir>("fidelity");
         opts_.cache_dir = dir_->str();
-        opts_.n_threads = 2;
+        opts_.n_threads = 1;
         ref_path_ = quantize_cached(k_model, parse_scheme("fp16"), opts_).path;
         ref_ = std::make_unique<FidelityReference>(compute_reference(
             ref_path_, read_calibration_text(default_calibration_path()), 512, cpu_params(), 128));
@@ -177,4 +180,59 @@ TEST_F(FidelityStories, both_models_from_scratch_agree_with_the_cached_reference
     const Fidelity cached = fidelity_of("int8");
     EXPECT_DOUBLE_EQ(once.mean_kld, cached.mean_kld);
     EXPECT_DOUBLE_EQ(once.top1_agreement, cached.top1_agreement);
+}
+
+// The command, end to end through the binary.
+namespace {
+
+std::string run_stdout(const std::string & cmd, int * status) {
+    std::string out;
+    FILE * p = ::popen((cmd + " 2>/dev/null").c_str(), "r");
+    if (!p) {
+        *status = -1;
+        return out;
+    }
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) {
+        out.append(buf, n);
+    }
+    *status = ::pclose(p);
+    return out;
+}
+
+}  // namespace
+
+TEST(FidelityCli, compares_schemes_and_shows_dynamic_choice) {
+    jbtest::TempDir dir("fidelity-cli");
+    const std::string base = std::string(JB_BINARY) + " fidelity -m " + k_model + " --cache-dir " + dir.str() +
+                             " -t 1 --fa off --tokens 256 --chunk 128";
+    int st = 0;
+    const std::string out = run_stdout(base + " --schemes int8,q4_k_m,dynamic,int8+kv8 -o json", &st);
+    ASSERT_EQ(st, 0) << out;
+    const auto doc = nlohmann::json::parse(out);
+    EXPECT_EQ(doc["calibration"]["n_tokens"], 256);
+    EXPECT_EQ(doc["calibration"]["n_positions"], 254);
+    const auto & rows = doc["results"];
+    ASSERT_EQ(rows.size(), 4u);
+    const double kld8 = rows[0]["fidelity"]["mean_kld"];
+    const double kld4 = rows[1]["fidelity"]["mean_kld"];
+    EXPECT_GT(kld8, 0.0);
+    EXPECT_LT(kld8, kld4);
+    EXPECT_EQ(rows[2]["scheme"], "dynamic");
+    EXPECT_LE(rows[2]["fidelity"]["mean_kld"].get<double>(), 0.01);
+    EXPECT_EQ(rows[2]["dynamic"]["group_types"].size(), 12u);
+    EXPECT_TRUE(rows[2]["dynamic"]["budget_met"].get<bool>());
+    // stories260K's 8-wide heads cannot take a Q8_0 cache: that row fails, the others stand.
+    EXPECT_THAT(rows[3]["error"].get<std::string>(), HasSubstr("multiples of 32"));
+
+    const std::string table = run_stdout(base + " --schemes int8,dynamic", &st);
+    EXPECT_EQ(st, 0);
+    EXPECT_THAT(table, HasSubstr("Mean KLD"));
+    EXPECT_THAT(table, HasSubstr("blk.4.attn"));  // dynamic's group table
+
+    run_stdout(base + " --schemes int8 --calib " + dir.file("missing.txt"), &st);
+    EXPECT_NE(st, 0);
+    run_stdout(base + " --schemes dynamic --candidates q4_k,q7_x", &st);
+    EXPECT_NE(st, 0);
 }
