@@ -1,0 +1,87 @@
+#include "cli/store_rows.hpp"
+
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace jb::cli {
+
+std::string host_device(const HostRecord & host) {
+    std::vector<std::string> names;
+    const auto gpus = nlohmann::json::parse(host.gpus_json, nullptr, /*allow_exceptions=*/false);
+    if (gpus.is_array()) {
+        for (const auto & g : gpus) {
+            std::string name =
+                g.is_object() && g.contains("name") && g["name"].is_string() ? g["name"].get<std::string>() : "";
+            names.push_back(name.empty() ? "GPU" : name);
+        }
+    }
+    if (names.empty()) return host.cpu_model.empty() ? host.hostname : host.cpu_model;
+    bool same = true;
+    for (const auto & n : names) same = same && n == names.front();
+    if (same) return names.size() == 1 ? names.front() : std::to_string(names.size()) + "x " + names.front();
+    std::string out;
+    for (const auto & n : names) out += (out.empty() ? "" : " + ") + n;
+    return out;
+}
+
+std::vector<metrics::Row> load_rows(const Store & store) {
+    std::map<std::string, HostRecord> hosts;
+    for (auto & h : store.list_hosts()) hosts.emplace(h.fingerprint, std::move(h));
+    std::map<std::string, ModelRecord> models;
+    for (auto & m : store.list_models()) models.emplace(m.hash, std::move(m));
+    std::map<std::string, SchemeRecord> schemes;
+    for (auto & s : store.list_schemes()) schemes.emplace(s.canonical, std::move(s));
+
+    const std::vector<CellRecord> cells = store.list_cells();
+    // A scheme row holds one file size; it is a given model's only if no other model used it.
+    std::map<std::string, std::set<std::string>> models_of_scheme;
+    for (const auto & c : cells) models_of_scheme[c.scheme_canonical].insert(c.model_hash);
+
+    std::vector<metrics::Row> rows;
+    rows.reserve(cells.size());
+    for (const CellRecord & c : cells) {
+        metrics::Row r;
+        r.host = c.host_fingerprint;
+        r.host_name = c.host_name;
+        if (auto h = hosts.find(c.host_fingerprint); h != hosts.end()) r.device = host_device(h->second);
+        r.model = c.model_hash;
+        r.model_name = c.model_name;
+        const ModelRecord * model = nullptr;
+        if (auto m = models.find(c.model_hash); m != models.end()) model = &m->second;
+        r.synthetic = model && model->synthetic;
+        r.scheme = c.scheme_name.empty() ? c.scheme_canonical : c.scheme_name;
+        r.scheme_canonical = c.scheme_canonical;
+        r.bpw = c.scheme_bpw;
+        if (auto s = schemes.find(c.scheme_canonical); s != schemes.end()) {
+            if (models_of_scheme[c.scheme_canonical].size() == 1 && s->second.file_bytes > 0) {
+                r.model_bytes = s->second.file_bytes;
+            } else if (model && model->n_params > 0 && std::isfinite(s->second.bpw) && s->second.bpw > 0) {
+                r.model_bytes = int64_t(std::llround(double(model->n_params) * s->second.bpw / 8.0));
+            }
+        }
+        r.task = c.task;
+        r.workload = c.workload_fp;
+        r.repeat = c.repeat_idx;
+        r.ok = c.ok();
+        r.score = c.score;
+        r.score_stderr = c.score_stderr;
+        r.energy_j = c.energy_j;
+        r.energy_net_j = c.energy_net_j;
+        r.estimated = c.energy_estimated;
+        r.wall_s = c.wall_t_s;
+        r.prefill_j = c.prefill_energy_j;
+        r.decode_j = c.decode_energy_j;
+        r.prefill_s = c.prefill_t_s;
+        r.decode_s = c.decode_t_s;
+        r.prefill_tokens = c.prefill_tokens;
+        r.decode_tokens = c.decode_tokens;
+        r.ttft_s = c.ttft_s;
+        r.n_items = c.n_items;
+        rows.push_back(std::move(r));
+    }
+    return rows;
+}
+
+}  // namespace jb::cli

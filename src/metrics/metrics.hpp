@@ -1,0 +1,212 @@
+#pragma once
+// Efficiency metrics over measured cells (DESIGN.md, "Metrics"): EOR, TWEOR, gain and accuracy
+// retention vs the fp16 reference, J/token by phase, tokens/s, TTFT, energy-delay product,
+// carbon and cost; statistics over repeats; the Pareto frontier of (accuracy, energy); and
+// the use-case profiles that turn them into a recommendation. Plain data in, plain data out:
+// no I/O, no store, no engine (the CLI fills Row from the store).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace jb::metrics {
+
+// World-average carbon intensity of electricity generation: 445 g CO2/kWh in 2024 (IEA,
+// "Electricity 2025", Emissions chapter). docs/metrics.md discusses the choice.
+inline constexpr double kWorldGridGPerKwh = 445.0;
+// The edge profile's default cap on the model file: 8 GiB.
+inline constexpr int64_t kEdgeMemoryBytes = int64_t(8) << 30;
+
+// One measured cell as the metrics see it. NaN marks a value that was not measured.
+struct Row {
+    std::string host;        // host fingerprint
+    std::string host_name;   // for display
+    std::string device;      // "NVIDIA H100 80GB HBM3", or the CPU model when no GPU
+    std::string model;       // model content hash
+    std::string model_name;  // for display
+    bool synthetic = false;  // random weights: accuracy is chance by construction
+    std::string scheme;      // scheme name as the user gave it ("fp16" is the reference)
+    std::string scheme_canonical;
+    double bpw = 0.0;
+    int64_t model_bytes = 0;  // file bytes of the quantized model (the edge profile's memory)
+    std::string task;
+    std::string workload;  // workload fingerprint: rows compare only within one
+    int64_t repeat = 0;
+    bool ok = true;      // failed cells are kept out of every metric
+    double score = 0.0;  // primary metric, a fraction in [0, 1]
+    double score_stderr = 0.0;
+    double energy_j = 0.0;  // gross, all measured domains (or the estimate when estimated)
+    double energy_net_j = 0.0;
+    bool estimated = false;  // energy is a model, not a measurement
+    double wall_s = 0.0;     // the workload's wall time
+    double prefill_j = 0.0, decode_j = 0.0;
+    double prefill_s = 0.0, decode_s = 0.0;
+    int64_t prefill_tokens = 0, decode_tokens = 0;
+    double ttft_s = 0.0;
+    int64_t n_items = 0;  // task items evaluated (for seconds per item)
+};
+
+// Mean ± sample standard deviation (n - 1), min…max over repeats.
+struct Stat {
+    int n = 0;
+    double mean = 0.0, sd = 0.0, min = 0.0, max = 0.0;
+};
+Stat stat_of(const std::vector<double> & values);  // NaNs are skipped
+
+struct Options {
+    std::string reference = "fp16";
+    double grid_g_per_kwh = kWorldGridGPerKwh;  // world average grid intensity (docs/metrics.md gives the source)
+    double usd_per_kwh = 0.0;                   // 0: no cost column
+};
+
+// One (host, model, scheme, task, workload) over its repeats, with the ratios to the reference
+// scheme on the same host, model and workload (absent when the reference is missing).
+struct Summary {
+    std::string host, host_name, device, model, model_name, scheme, scheme_canonical, task, workload;
+    bool synthetic = false;
+    bool estimated = false;
+    double bpw = 0.0;
+    int64_t model_bytes = 0;
+    Stat score, score_stderr, energy_j, energy_net_j, wall_s;
+    double energy_wh = 0.0;            // mean gross energy in Wh
+    double eor = 0.0;                  // score (%) / E (Wh)
+    double tweor = 0.0;                // score (%) / (E (Wh) x T / T_ref)
+    double edp_js = 0.0;               // energy-delay product, J x s
+    double prefill_j_per_token = 0.0;  // NaN without prefill tokens
+    double decode_j_per_token = 0.0;   // NaN without decode tokens
+    double prefill_tok_s = 0.0, decode_tok_s = 0.0, ttft_s = 0.0;
+    double gco2e = 0.0;                   // grams CO2-equivalent for the mean energy
+    double usd = 0.0;                     // energy cost, 0 without --usd-per-kwh
+    std::optional<double> retention;      // score / score(reference)
+    std::optional<double> gain;           // EOR / EOR(reference) - 1
+    std::optional<double> energy_saving;  // 1 - E / E(reference)
+    std::string note;                     // why a ratio is missing, or a measured/estimated mix
+    // additions
+    bool mixed_estimate = false;  // the ratios compare an estimated energy with a measured one
+    bool pareto = false;          // on the (score, energy) frontier of its host, model, task, workload
+    double ref_wall_s = 0.0;      // the reference's mean wall time (NaN without a reference)
+    double prefill_tokens = 0.0, decode_tokens = 0.0;  // per repeat (mean)
+    double n_items = 0.0;                              // per repeat (mean)
+};
+
+// The arithmetic, one function per formula (docs/metrics.md). Non-finite or non-positive
+// denominators give NaN, never a division by zero.
+double joules_to_wh(double joules);
+double edp(double energy_j, double wall_s);                   // J x s
+double carbon_g(double energy_j, double grid_g_per_kwh);      // g CO2e = kWh x intensity
+double energy_cost_usd(double energy_j, double usd_per_kwh);  // kWh x price
+double retention(double score, double ref_score);             // score / score(reference)
+double gain(double eor, double ref_eor);                      // EOR / EOR(reference) - 1
+double energy_saving(double energy, double ref_energy);       // 1 - E / E(reference)
+double j_per_token(double energy_j, double tokens);
+double tokens_per_s(double tokens, double seconds);
+
+// EOR = score_pct / energy_wh; TWEOR = score_pct / (energy_wh x wall_s / ref_wall_s).
+double eor(double score_pct, double energy_wh);
+double tweor(double score_pct, double energy_wh, double wall_s, double ref_wall_s);
+
+// Groups rows by (host, model, scheme, task, workload), averages repeats, and fills the ratios
+// to the reference scheme. A measured row is never compared with an estimated reference (or the
+// reverse) without saying so in `note`; rows of other workloads are never compared.
+std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & options = {});
+
+// Accuracy retention of one summary against the reference; throws jb::Error with a clear message
+// naming host, model, task and workload when the reference row is missing.
+double retention_against_reference(const std::vector<Summary> & all, const Summary & s,
+                                   const std::string & reference = "fp16");
+
+// Whether a summary is of the reference scheme (its name, or its canonical form, equals it).
+bool is_reference(const Summary & s, const std::string & reference = "fp16");
+
+// One line per gap that keeps ratios from being computed, for the user to fix: a host and model
+// with no reference cell at all (naming the schemes that did run), or a task and workload that
+// other schemes ran and the reference did not. Empty when every summary has its reference.
+std::vector<std::string> missing_references(const std::vector<Summary> & all, const std::string & reference = "fp16");
+
+// Indices of the points on the Pareto frontier when maximising accuracy and minimising energy:
+// a point is on it unless another is at least as good in both and better in one. Ties (equal
+// accuracy and energy) are all on it. Returned in order of increasing energy.
+struct ParetoPoint {
+    double accuracy = 0.0;
+    double energy = 0.0;
+};
+std::vector<size_t> pareto_frontier(const std::vector<ParetoPoint> & points);
+
+// A scheme on a host for one model, over every task both it and the reference ran with the same
+// workloads: what recommend and the decision matrix compare.
+struct Candidate {
+    std::string host, host_name, device, model, model_name, scheme;
+    bool synthetic = false, estimated = false;
+    double bpw = 0.0;
+    int64_t model_bytes = 0;
+    int n_tasks = 0;
+    double retention = 0.0;      // mean over tasks of score / score(reference)
+    double energy_wh = 0.0;      // sum over tasks
+    double energy_saving = 0.0;  // 1 - energy / energy(reference), same tasks
+    double eor = 0.0;            // mean score (%) / energy (Wh), summed workload
+    double gain = 0.0;           // EOR / EOR(reference) - 1
+    double latency_s = 0.0;      // sum of wall times
+    double ttft_s = 0.0;         // NaN without generation
+    double j_per_token = 0.0;    // energy / (prefill + decode tokens)
+    // additions
+    std::string scheme_canonical;
+    std::string workloads;  // the compared "task@workload" pairs, sorted, comma-separated
+    std::vector<std::string> tasks;
+    int n_reference_tasks = 0;  // (task, workload) pairs the reference ran on this host and model
+    double score = 0.0;         // mean over tasks, a fraction
+    double score_stderr = 0.0;  // standard error of that mean: sqrt(sum se^2) / n_tasks
+    double ref_score = 0.0;     // the reference's mean over the same tasks
+    double ref_energy_wh = 0.0;
+    double ref_latency_s = 0.0;
+    double tweor = 0.0;  // score (%) / (energy (Wh) x latency / ref_latency)
+    double seconds_per_item = 0.0;
+    double gco2e = 0.0;           // sum over tasks
+    double usd = 0.0;             // sum over tasks (0 without a price)
+    bool mixed_estimate = false;  // some ratio compares an estimated energy with a measured one
+    bool pareto = false;          // on the (score, energy) frontier of its host, model and workloads
+    bool is_reference = false;    // the reference scheme itself (retention 1, gain 0, saving 0)
+    std::string note;
+};
+std::vector<Candidate> candidates(const std::vector<Summary> & summaries, const std::string & reference = "fp16");
+
+enum class Objective { max_eor, min_latency, min_energy };
+
+// A use-case profile (docs/metrics.md): a constraint set and what to optimise.
+struct Profile {
+    std::string name;
+    std::string description;
+    double min_retention = 0.0;
+    std::optional<int64_t> max_memory_bytes;
+    std::optional<double> max_latency_s;
+    std::optional<double> max_ttft_s;
+    std::optional<double> max_j_per_token;
+    Objective objective = Objective::max_eor;
+};
+// datacenter (max EOR, retention >= 98 %), enterprise (>= 99 %), research (>= 97 %, lowest
+// latency), edge (memory cap, >= 95 %), budget (>= 94 %, lowest energy).
+std::vector<Profile> builtin_profiles();
+// Throws jb::UsageError for an unknown name, listing the valid ones.
+Profile find_profile(const std::string & name);
+
+struct Recommendation {
+    Profile profile;
+    std::optional<Candidate> best;
+    std::optional<Candidate> runner_up;
+    std::string why;  // one sentence
+    // additions
+    int n_compared = 0;              // candidates ranked (same workloads)
+    int n_feasible = 0;              // of those, meeting every constraint
+    std::vector<std::string> notes;  // synthetic model, estimated energies, candidates left out
+};
+// Compares the candidates it is given (the CLI passes one model's at a time). Only candidates
+// with the same workloads are ranked: the largest such group; the rest are named in `notes`.
+Recommendation recommend(const std::vector<Candidate> & candidates, const Profile & profile);
+
+// "retention >= 98 %, model file <= 8 GiB": the profile's constraints in words.
+std::string describe_constraints(const Profile & profile);
+std::string objective_name(Objective objective);  // "max EOR", "min latency", "min energy"
+// "NVIDIA H100 80GB HBM3 (node1)": what a table calls the hardware of a candidate.
+std::string hardware_label(const std::string & device, const std::string & host_name);
+
+}  // namespace jb::metrics
