@@ -111,8 +111,13 @@ static void print_text(std::ostream & os, const Table & t, bool markdown) {
     if (markdown) {
         os << "|";
         for (size_t c = 0; c < t.columns.size(); ++c) {
-            os << (t.columns[c].right_align ? std::string(width[c] + 1, '-') + ":" : ":" + std::string(width[c] + 1, '-'))
-               << "|";
+            // Written piecewise: GCC 12 warns (-Wrestrict, a false positive) on ":" + std::string(n, '-').
+            const std::string dashes(width[c] + 1, '-');
+            if (t.columns[c].right_align) {
+                os << dashes << ":|";
+            } else {
+                os << ":" << dashes << "|";
+            }
         }
         os << "\n";
     } else {

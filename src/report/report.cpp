@@ -1,0 +1,514 @@
+// The report's analysis, its tables and their text formats (Markdown, CSV, JSON, terminal).
+// The HTML page and its charts are in html.cpp.
+
+#include "report/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <ostream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "report/report_util.hpp"
+#include "util/error.hpp"
+
+namespace jb::report {
+
+namespace {
+
+Value real(double v) {
+    return std::isfinite(v) ? Value(v) : Value();
+}
+Value pct(double fraction) {
+    return std::isfinite(fraction) ? Value(fraction * 100.0) : Value();
+}
+Value pct(const std::optional<double> & fraction) {
+    return fraction ? pct(*fraction) : Value();
+}
+Value text(const std::string & s) {
+    return Value(s);
+}
+
+// A text column: left-aligned in the terminal and Markdown.
+void add_text_column(Table & t, const std::string & name, const std::string & header) {
+    t.add_column(name, header, 0);
+    t.columns.back().right_align = false;
+}
+
+std::string json_string(const nlohmann::json & j, const char * key) {
+    if (!j.is_object()) return "";
+    auto it = j.find(key);
+    if (it == j.end()) return "";
+    if (it->is_string()) return it->get<std::string>();
+    if (it->is_number()) return it->dump();
+    return "";
+}
+
+double json_number(const nlohmann::json & j, const char * key) {
+    if (!j.is_object()) return 0.0;
+    auto it = j.find(key);
+    if (it == j.end()) return 0.0;
+    if (it->is_number()) return it->get<double>();
+    if (it->is_string()) {
+        try {
+            return std::stod(it->get<std::string>());
+        } catch (const std::exception &) {
+            return 0.0;
+        }
+    }
+    return 0.0;
+}
+
+void count_sensor(ReportInput & in, SensorUse use) {
+    for (auto & s : in.sensors) {
+        if (s.host_name == use.host_name && s.domain == use.domain && s.name == use.name && s.method == use.method) {
+            ++s.n_cells;
+            return;
+        }
+    }
+    use.n_cells = 1;
+    in.sensors.push_back(std::move(use));
+}
+
+void count_energy_method(ReportInput & in, const std::string & host, const std::string & domain,
+                         const std::string & method) {
+    for (auto & e : in.energy_methods) {
+        if (e.host_name == host && e.domain == domain && e.method == method) {
+            ++e.n_cells;
+            return;
+        }
+    }
+    in.energy_methods.push_back({host, domain, method, 1});
+}
+
+std::string gib(int64_t bytes) {
+    return bytes > 0 ? fmt::format("{:.1f} GiB", double(bytes) / double(int64_t(1) << 30)) : "";
+}
+
+}  // namespace
+
+void add_cell_provenance(ReportInput & in, const std::string & host_name, const std::string & sensors_json,
+                         const std::string & energy_json) {
+    const auto sensors = nlohmann::json::parse(sensors_json, nullptr, /*allow_exceptions=*/false);
+    if (sensors.is_object() && sensors.contains("sensors") && sensors["sensors"].is_array()) {
+        // The sweep's form: {"sensors": [{domain, kind, method, name, driver, update_hz}], "unavailable": [...]}
+        for (const auto & s : sensors["sensors"]) {
+            count_sensor(in, {host_name, json_string(s, "domain"), json_string(s, "name"), json_string(s, "kind"),
+                              json_string(s, "method"), json_string(s, "driver"), json_number(s, "update_hz"), 0});
+        }
+        if (sensors.contains("unavailable") && sensors["unavailable"].is_array()) {
+            for (const auto & u : sensors["unavailable"]) {
+                const std::string line =
+                    fmt::format("{}: {}: {}", host_name, json_string(u, "what"), json_string(u, "reason"));
+                if (std::find(in.unavailable.begin(), in.unavailable.end(), line) == in.unavailable.end()) {
+                    in.unavailable.push_back(line);
+                }
+            }
+        }
+    } else if (sensors.is_object()) {
+        // The documented form: {"gpu0": {"sensor": "nvml", "method": "counter", "rate_hz": 50, ...}}
+        for (const auto & [domain, s] : sensors.items()) {
+            count_sensor(in, {host_name, domain, json_string(s, "sensor"), json_string(s, "kind"),
+                              json_string(s, "method"), json_string(s, "driver"), json_number(s, "rate_hz"), 0});
+        }
+    }
+
+    const auto energy = nlohmann::json::parse(energy_json, nullptr, /*allow_exceptions=*/false);
+    if (energy.is_object() && energy.contains("domains") && energy["domains"].is_array()) {
+        for (const auto & d : energy["domains"]) {
+            count_energy_method(in, host_name, json_string(d, "domain"), json_string(d, "method"));
+        }
+    } else if (energy.is_object()) {
+        for (const auto & [domain, d] : energy.items()) {
+            if (d.is_object()) count_energy_method(in, host_name, domain, json_string(d, "method"));
+        }
+    }
+}
+
+Analysis analyze(const ReportInput & in) {
+    Analysis a;
+    const std::string & ref = in.options.reference;
+    a.summaries = metrics::summarize(in.rows, in.options);
+    a.candidates = metrics::candidates(a.summaries, ref);
+    a.missing_references = metrics::missing_references(a.summaries, ref);
+
+    // Schemes: the reference first, then by bits per weight, largest first (the order a reader
+    // scans: from the baseline down to the most compressed).
+    std::map<std::string, double> bpw;
+    for (const auto & r : in.rows) {
+        if (!bpw.count(r.scheme)) bpw[r.scheme] = std::isfinite(r.bpw) ? r.bpw : 0.0;
+    }
+    for (const auto & [name, bits] : bpw) a.scheme_order.push_back(name);
+    std::stable_sort(a.scheme_order.begin(), a.scheme_order.end(), [&](const std::string & x, const std::string & y) {
+        if ((x == ref) != (y == ref)) return x == ref;
+        return bpw[x] > bpw[y];
+    });
+
+    // The decision matrix: each builtin profile for each model (recommend compares one model's
+    // candidates at a time; hosts compete within it, which is the point of the matrix).
+    std::vector<std::pair<std::string, std::string>> models;  // (hash, name) in order of appearance
+    for (const auto & s : a.summaries) {
+        if (std::none_of(models.begin(), models.end(), [&](const auto & m) { return m.first == s.model; })) {
+            models.emplace_back(s.model, s.model_name);
+        }
+    }
+    for (const auto & [hash, name] : models) {
+        std::vector<metrics::Candidate> of_model;
+        for (const auto & c : a.candidates) {
+            if (c.model == hash) of_model.push_back(c);
+        }
+        for (const auto & profile : metrics::builtin_profiles()) {
+            a.decisions.push_back({name, metrics::recommend(of_model, profile)});
+        }
+    }
+
+    size_t n_ok = 0, n_estimated = 0;
+    std::set<std::string> synthetic, estimated_hosts;
+    for (const auto & r : in.rows) {
+        if (!r.ok) continue;
+        ++n_ok;
+        if (r.estimated) {
+            ++n_estimated;
+            estimated_hosts.insert(r.host_name);
+        }
+        if (r.synthetic) synthetic.insert(r.model_name);
+    }
+    a.any_estimated = n_estimated > 0;
+    a.any_measured = n_estimated < n_ok;
+    a.any_synthetic = !synthetic.empty();
+    if (a.any_estimated) {
+        a.warnings.push_back({"estimated", fmt::format(
+            "Energies are ESTIMATED, not measured, in {} of {} cells (host{} {}: no energy counter or power sensor "
+            "was available, so joulebench modelled CPU energy as TDP x utilisation). Compare these cells with each "
+            "other only, never with measurements; EOR and J/token inherit the estimate.",
+            n_estimated, n_ok, estimated_hosts.size() > 1 ? "s" : "", join(estimated_hosts, ", "))});
+    }
+    if (a.any_estimated && a.any_measured) {
+        a.warnings.push_back({"mixed",
+                              "This database mixes measured and estimated energies: rows whose notes say so "
+                              "compare an estimate with a measurement."});
+    }
+    if (a.any_synthetic) {
+        a.warnings.push_back({"synthetic", fmt::format(
+            "Synthetic model{} {}: random weights of a real architecture. Accuracy is chance by construction, so "
+            "scores, retention, EOR and the Pareto frontier say nothing about quality; energy and speed are real.",
+            synthetic.size() > 1 ? "s" : "", join(synthetic, ", "))});
+    }
+    if (!in.failed.empty()) {
+        a.warnings.push_back({"failed", fmt::format(
+            "{} cell{} failed and {} left out of every metric (listed under Provenance).", in.failed.size(),
+            in.failed.size() > 1 ? "s" : "", in.failed.size() > 1 ? "are" : "is")});
+    }
+    for (const auto & m : a.missing_references) a.warnings.push_back({"reference", m});
+    return a;
+}
+
+Table summary_table(const std::vector<metrics::Summary> & summaries, const std::vector<std::string> & scheme_order) {
+    Table t;
+    t.title = "Results by scheme and task";
+    add_text_column(t, "host_name", "host");
+    add_text_column(t, "model_name", "model");
+    add_text_column(t, "task", "task");
+    add_text_column(t, "scheme", "scheme");
+    t.add_column("repeats", "n", 0);
+    t.add_column("score_pct", "score (%)", 2);
+    t.add_column("score_stderr_pct", "\u00b1 (%)", 2);
+    t.add_column("retention_pct", "retention (%)", 1);
+    t.add_column("energy_j", "energy (J)", 2);
+    t.add_column("energy_sd_j", "\u00b1 (J)", 2);
+    t.add_column("wall_s", "time (s)", 2);
+    t.add_column("prefill_j_per_token", "prefill J/tok", 5);
+    t.add_column("decode_j_per_token", "decode J/tok", 5);
+    t.add_column("prefill_tok_s", "prefill tok/s", 1);
+    t.add_column("decode_tok_s", "decode tok/s", 1);
+    t.add_column("eor_pct_per_wh", "EOR (%/Wh)", 1);
+    t.add_column("tweor_pct_per_wh", "TWEOR (%/Wh)", 1);
+    t.add_column("gain_pct", "EOR gain (%)", 1);
+    t.add_column("energy_saving_pct", "saving (%)", 1);
+    t.add_column("pareto", "Pareto", 0);
+    t.add_column("energy_estimated", "estimated", 0);
+    add_text_column(t, "note", "note");
+
+    std::vector<const metrics::Summary *> order;
+    for (const auto & s : summaries) order.push_back(&s);
+    auto rank = [&](const std::string & scheme) {
+        auto it = std::find(scheme_order.begin(), scheme_order.end(), scheme);
+        return it - scheme_order.begin();
+    };
+    std::stable_sort(order.begin(), order.end(), [&](const metrics::Summary * x, const metrics::Summary * y) {
+        return std::make_tuple(x->host_name, x->host, x->model_name, x->model, x->task, rank(x->scheme)) <
+               std::make_tuple(y->host_name, y->host, y->model_name, y->model, y->task, rank(y->scheme));
+    });
+    for (const auto * s : order) {
+        t.add_row({text(s->host_name), text(s->model_name), text(s->task), text(s->scheme), int64_t(s->score.n),
+                   pct(s->score.mean), pct(s->score_stderr.mean), pct(s->retention), real(s->energy_j.mean),
+                   s->energy_j.n > 1 ? real(s->energy_j.sd) : Value(), real(s->wall_s.mean),
+                   real(s->prefill_j_per_token), real(s->decode_j_per_token), real(s->prefill_tok_s),
+                   real(s->decode_tok_s), real(s->eor), real(s->tweor), pct(s->gain), pct(s->energy_saving),
+                   int64_t(s->pareto), int64_t(s->estimated), text(s->note)});
+    }
+    t.notes.push_back(
+        "EOR = score (%) / energy (Wh); TWEOR = EOR x T(reference) / T; gain = EOR / EOR(reference) - 1; "
+        "retention = score / score(reference); all against the reference scheme on the same host, model and "
+        "workload.");
+    return t;
+}
+
+Table candidate_table(const Analysis & a) {
+    Table t;
+    t.title = "Schemes over all their tasks";
+    add_text_column(t, "host_name", "host");
+    add_text_column(t, "device", "hardware");
+    add_text_column(t, "model_name", "model");
+    add_text_column(t, "scheme", "scheme");
+    t.add_column("tasks", "tasks", 0);
+    t.add_column("score_pct", "mean score (%)", 2);
+    t.add_column("score_stderr_pct", "\u00b1 (%)", 2);
+    t.add_column("retention_pct", "retention (%)", 1);
+    t.add_column("energy_wh", "energy (Wh)", 5);
+    t.add_column("energy_saving_pct", "saving (%)", 1);
+    t.add_column("latency_s", "time (s)", 2);
+    t.add_column("j_per_token", "J/token", 5);
+    t.add_column("eor_pct_per_wh", "EOR (%/Wh)", 1);
+    t.add_column("tweor_pct_per_wh", "TWEOR (%/Wh)", 1);
+    t.add_column("gain_pct", "EOR gain (%)", 1);
+    t.add_column("pareto", "Pareto", 0);
+    t.add_column("energy_estimated", "estimated", 0);
+    add_text_column(t, "note", "note");
+    std::vector<const metrics::Candidate *> order;
+    for (const auto & c : a.candidates) order.push_back(&c);
+    auto rank = [&](const std::string & scheme) {
+        return std::find(a.scheme_order.begin(), a.scheme_order.end(), scheme) - a.scheme_order.begin();
+    };
+    std::stable_sort(order.begin(), order.end(), [&](const metrics::Candidate * x, const metrics::Candidate * y) {
+        return std::make_tuple(x->model_name, x->model, x->host_name, x->host, rank(x->scheme)) <
+               std::make_tuple(y->model_name, y->model, y->host_name, y->host, rank(y->scheme));
+    });
+    for (const auto * c : order) {
+        t.add_row({text(c->host_name), text(c->device), text(c->model_name), text(c->scheme), int64_t(c->n_tasks),
+                   pct(c->score), pct(c->score_stderr), pct(c->retention), real(c->energy_wh), pct(c->energy_saving),
+                   real(c->latency_s), real(c->j_per_token), real(c->eor), real(c->tweor), pct(c->gain),
+                   int64_t(c->pareto), int64_t(c->estimated), text(c->note)});
+    }
+    t.notes.push_back(
+        "Each scheme over the tasks both it and the reference ran: mean score, summed energy and time; the "
+        "recommendations compare these rows.");
+    return t;
+}
+
+Table decision_table(const Analysis & a, const metrics::Options & options) {
+    Table t;
+    t.title = "Decision matrix";
+    add_text_column(t, "profile", "profile");
+    add_text_column(t, "goal", "goal");
+    add_text_column(t, "model_name", "model");
+    add_text_column(t, "hardware", "hardware");
+    add_text_column(t, "scheme", "scheme");
+    t.add_column("retention_pct", "retention (%)", 1);
+    t.add_column("gain_pct", "EOR gain (%)", 1);
+    t.add_column("energy_saving_pct", "energy saving (%)", 1);
+    t.add_column("energy_wh", "energy (Wh)", 4);
+    t.add_column("cost_usd", "cost (USD)", 4);
+    add_text_column(t, "runner_up", "runner-up");
+    add_text_column(t, "why", "why");
+    std::set<std::string> notes;
+    for (const auto & d : a.decisions) {
+        const auto & r = d.rec;
+        Value hardware, scheme, retention, gain, saving, energy, cost, runner;
+        if (r.best) {
+            hardware = metrics::hardware_label(r.best->device, r.best->host_name);
+            scheme = r.best->scheme;
+            retention = pct(r.best->retention);
+            gain = pct(r.best->gain);
+            saving = pct(r.best->energy_saving);
+            energy = real(r.best->energy_wh);
+            if (options.usd_per_kwh > 0) cost = real(r.best->usd);
+        }
+        if (r.runner_up) {
+            runner = fmt::format("{} on {}", r.runner_up->scheme,
+                                 metrics::hardware_label(r.runner_up->device, r.runner_up->host_name));
+        }
+        t.add_row({text(r.profile.name), text(r.profile.description), text(d.model_name), hardware, scheme, retention,
+                   gain, saving, energy, cost, runner, text(r.why)});
+        for (const auto & n : r.notes) notes.insert(n);
+    }
+    t.notes.assign(notes.begin(), notes.end());
+    if (options.usd_per_kwh <= 0) t.notes.push_back("cost: give --usd-per-kwh to price the energy");
+    return t;
+}
+
+std::vector<std::string> table_names() {
+    return {"summary", "overall", "decision", "hosts", "sensors", "energy", "models", "schemes", "failed", "all"};
+}
+
+std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a) {
+    std::vector<NamedTable> out;
+    out.push_back({"summary", summary_table(a.summaries, a.scheme_order)});
+    out.push_back({"overall", candidate_table(a)});
+    out.push_back({"decision", decision_table(a, in.options)});
+
+    Table hosts;
+    hosts.title = "Hosts";
+    add_text_column(hosts, "hostname", "host");
+    add_text_column(hosts, "cpu_model", "CPU");
+    hosts.add_column("cpu_cores", "cores", 0);
+    add_text_column(hosts, "ram", "RAM");
+    add_text_column(hosts, "gpus", "GPUs");
+    add_text_column(hosts, "driver", "GPU driver");
+    add_text_column(hosts, "os", "OS");
+    add_text_column(hosts, "llama_commit", "llama.cpp");
+    add_text_column(hosts, "joulebench_version", "joulebench");
+    add_text_column(hosts, "fingerprint", "fingerprint");
+    for (const auto & h : in.hosts) {
+        hosts.add_row({h.hostname, h.cpu_model, h.cpu_cores, gib(h.ram_bytes), gpu_names(h.gpus_json), h.driver, h.os,
+                       h.llama_commit, h.joulebench_version, h.fingerprint});
+    }
+    out.push_back({"hosts", std::move(hosts)});
+
+    Table sensors;
+    sensors.title = "Sensors";
+    add_text_column(sensors, "host_name", "host");
+    for (const char * c : {"domain", "sensor", "kind", "method"}) add_text_column(sensors, c, c);
+    sensors.add_column("update_hz", "rate (Hz)", 1);
+    add_text_column(sensors, "driver", "driver");
+    sensors.add_column("cells", "cells", 0);
+    for (const auto & s : in.sensors) {
+        sensors.add_row({s.host_name, s.domain, s.name, s.kind, s.method, s.update_hz > 0 ? Value(s.update_hz) : Value(),
+                         s.driver, s.n_cells});
+    }
+    sensors.notes = in.unavailable;
+    out.push_back({"sensors", std::move(sensors)});
+
+    Table energy;
+    energy.title = "Energy methods";
+    add_text_column(energy, "host_name", "host");
+    for (const char * c : {"domain", "method"}) add_text_column(energy, c, c);
+    energy.add_column("cells", "cells", 0);
+    for (const auto & e : in.energy_methods) energy.add_row({e.host_name, e.domain, e.method, e.n_cells});
+    energy.notes.push_back(
+        "counter: the device's energy counter; samples: integral of power samples; estimate: TDP x utilisation "
+        "(a model, not a measurement)");
+    out.push_back({"energy", std::move(energy)});
+
+    Table models;
+    models.title = "Models";
+    add_text_column(models, "file_name", "file");
+    add_text_column(models, "arch", "architecture");
+    models.add_column("n_params", "parameters", 0);
+    models.add_column("file_bytes", "bytes", 0);
+    models.add_column("synthetic", "synthetic", 0);
+    add_text_column(models, "hash", "hash");
+    for (const auto & m : in.models) {
+        models.add_row({m.file_name, m.arch, m.n_params, m.file_bytes, int64_t(m.synthetic), m.hash});
+    }
+    out.push_back({"models", std::move(models)});
+
+    Table schemes;
+    schemes.title = "Schemes";
+    add_text_column(schemes, "name", "scheme");
+    add_text_column(schemes, "canonical", "canonical");
+    add_text_column(schemes, "default_type", "weights");
+    add_text_column(schemes, "kv_type", "KV cache");
+    schemes.add_column("bpw", "bits/weight", 3);
+    schemes.add_column("file_bytes", "bytes", 0);
+    for (const auto & s : in.schemes) {
+        schemes.add_row({s.name, s.canonical, s.default_type, s.kv_type, real(s.bpw), s.file_bytes});
+    }
+    out.push_back({"schemes", std::move(schemes)});
+
+    Table failed;
+    failed.title = "Failed cells";
+    add_text_column(failed, "host_name", "host");
+    add_text_column(failed, "model_name", "model");
+    for (const char * c : {"scheme", "task"}) add_text_column(failed, c, c);
+    failed.add_column("repeat", "repeat", 0);
+    add_text_column(failed, "error", "error");
+    for (const auto & f : in.failed) {
+        failed.add_row({f.host_name, f.model_name, f.scheme, f.task, f.repeat, f.error});
+    }
+    out.push_back({"failed", std::move(failed)});
+    return out;
+}
+
+void print_report_tables(std::ostream & os, const ReportInput & in, Format format,
+                         const std::vector<std::string> & tables) {
+    std::vector<std::string> chosen = tables;
+    for (const auto & name : chosen) {
+        const auto names = table_names();
+        if (std::find(names.begin(), names.end(), name) == names.end()) {
+            throw UsageError(fmt::format("unknown table '{}' (expected {})", name, join(names, ", ")));
+        }
+    }
+    if (std::find(chosen.begin(), chosen.end(), "all") != chosen.end()) chosen.clear();
+    if (format == Format::csv) {
+        // CSV has no place for a second header: one table per file, the summary unless asked.
+        if (chosen.empty() && !tables.empty()) {
+            throw UsageError("CSV holds one table: choose it with --table (summary, decision, hosts, ...)");
+        }
+        if (chosen.size() > 1) {
+            throw UsageError(fmt::format("CSV holds one table, and --table names {}: choose one", chosen.size()));
+        }
+        if (chosen.empty()) chosen.push_back("summary");
+    }
+
+    const Analysis a = analyze(in);
+    std::vector<NamedTable> all = report_tables(in, a);
+    std::vector<const NamedTable *> shown;
+    for (const auto & t : all) {
+        if (chosen.empty() || std::find(chosen.begin(), chosen.end(), t.name) != chosen.end()) {
+            // Empty provenance tables (no failures) are left out unless asked for by name.
+            if (chosen.empty() && t.table.rows.empty() && t.name == "failed") continue;
+            shown.push_back(&t);
+        }
+    }
+
+    switch (format) {
+        case Format::csv: print_table(os, shown.front()->table, Format::csv); break;
+        case Format::json: {
+            nlohmann::json doc = {{"report", in.title},
+                                  {"source", in.source},
+                                  {"generated_at", in.generated_at},
+                                  {"joulebench_version", JOULEBENCH_VERSION},
+                                  {"reference", in.options.reference},
+                                  {"warnings", nlohmann::json::array()},
+                                  {"tables", nlohmann::json::array()}};
+            for (const auto & w : a.warnings) doc["warnings"].push_back({{"kind", w.kind}, {"text", w.text}});
+            for (const auto * t : shown) {
+                // The table printer's own JSON, so a table reads the same alone or in the report.
+                nlohmann::json j = nlohmann::json::parse(render_table(t->table, Format::json));
+                j["name"] = t->name;
+                doc["tables"].push_back(std::move(j));
+            }
+            os << doc.dump(2) << "\n";
+            break;
+        }
+        case Format::md: {
+            os << "# " << in.title << "\n\n";
+            os << "Source: `" << in.source << "`, generated " << in.generated_at << " by joulebench "
+               << JOULEBENCH_VERSION << ".\n\n";
+            for (const auto & w : a.warnings) os << "> **Warning:** " << w.text << "\n>\n";
+            if (!a.warnings.empty()) os << "\n";
+            for (const auto * t : shown) {
+                os << "## " << t->table.title << "\n\n";
+                print_table(os, t->table, Format::md);
+                os << "\n";
+            }
+            break;
+        }
+        case Format::table: {
+            for (const auto & w : a.warnings) os << "Warning: " << w.text << "\n";
+            if (!a.warnings.empty()) os << "\n";
+            for (size_t i = 0; i < shown.size(); ++i) {
+                if (i) os << "\n";
+                print_table(os, shown[i]->table, Format::table);
+            }
+            break;
+        }
+    }
+}
+
+}  // namespace jb::report

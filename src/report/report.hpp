@@ -1,0 +1,132 @@
+#pragma once
+// The results report: every summary table (terminal, Markdown, CSV, JSON, HTML) and the
+// self-contained HTML page with its SVG charts, built from the metrics of a results database.
+//
+// The CLI fills a ReportInput from the store (rows through cli::load_rows, the host, model and
+// scheme records, the sensors each cell recorded, one cell's power timeline); everything here is
+// plain data in, text out. The store's records are used as plain structs only: this module calls
+// nothing of the store and does not link it.
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "metrics/metrics.hpp"
+#include "report/table.hpp"
+#include "store/store.hpp"
+#include "store/timeline.hpp"
+
+namespace jb::report {
+
+// A sensor as the cells of one host recorded it (cells' sensors_json).
+struct SensorUse {
+    std::string host_name;
+    std::string domain;  // "gpu:0", "cpu-package:0"
+    std::string name;    // "NVML", "RAPL", "TDP x CPU utilisation"
+    std::string kind;    // counter, power, ...
+    std::string method;  // counter, samples, estimate
+    std::string driver;
+    double update_hz = 0.0;  // 0: not recorded
+    int64_t n_cells = 0;     // cells that recorded it
+};
+
+// How the energies of one host's domain were obtained (cells' energy_json), and in how many cells.
+struct EnergyMethodUse {
+    std::string host_name;
+    std::string domain;
+    std::string method;  // counter, samples, estimate
+    int64_t n_cells = 0;
+};
+
+// A failed cell: shown, never measured.
+struct FailedCell {
+    std::string host_name, model_name, scheme, task;
+    int64_t repeat = 0;
+    std::string error;
+};
+
+// The cell whose power timeline the report plots.
+struct TimelineCell {
+    int64_t cell_id = 0;
+    std::string host_name, model_name, scheme, task;
+    bool estimated = false;
+    PowerTimeline timeline;
+};
+
+struct ReportInput {
+    std::string source;        // the database's path, as the user named it
+    std::string generated_at;  // ISO 8601 UTC
+    std::string title = "joulebench report";
+    std::vector<metrics::Row> rows;  // every cell; failed ones (ok = false) are listed, not measured
+    std::vector<HostRecord> hosts;
+    std::vector<ModelRecord> models;
+    std::vector<SchemeRecord> schemes;
+    std::vector<SensorUse> sensors;
+    std::vector<std::string> unavailable;  // "host: what: reason", sensors a host could not use
+    std::vector<EnergyMethodUse> energy_methods;
+    std::vector<FailedCell> failed;
+    std::optional<TimelineCell> timeline;
+    metrics::Options options;
+};
+
+// Adds what one cell recorded about its sensors (sensors_json) and its energy's method
+// (energy_json) to the input's provenance. Tolerates both the documented per-domain object and
+// the sweep's {"sensors": [...], "unavailable": [...]} form; unreadable JSON is skipped (the
+// provenance section says so rather than failing the report).
+void add_cell_provenance(ReportInput & in, const std::string & host_name, const std::string & sensors_json,
+                         const std::string & energy_json);
+
+// A line the report must show before any number: estimated energy, synthetic models, ...
+struct Warning {
+    std::string kind;  // "estimated", "mixed", "synthetic", "failed", "reference"
+    std::string text;
+};
+
+// Everything the outputs show, computed once from the rows.
+struct Analysis {
+    std::vector<metrics::Summary> summaries;  // ok rows only
+    std::vector<metrics::Candidate> candidates;
+    struct Decision {
+        std::string model_name;
+        metrics::Recommendation rec;
+    };
+    std::vector<Decision> decisions;        // builtin profiles x models
+    std::vector<std::string> scheme_order;  // reference first, then by bits per weight, descending
+    std::vector<Warning> warnings;          // banners, in order of severity
+    std::vector<std::string> missing_references;
+    bool any_estimated = false, any_measured = false, any_synthetic = false;
+};
+Analysis analyze(const ReportInput & in);
+
+// Tables, each with a machine name; the same columns in every format.
+struct NamedTable {
+    std::string name;  // "summary", "overall", "decision", "hosts", "sensors", "models", "schemes", "failed"
+    Table table;
+};
+std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a);
+// scheme x task: score ± stderr, retention, energy, J/token by phase, tokens/s, EOR, TWEOR, gain.
+Table summary_table(const std::vector<metrics::Summary> & summaries, const std::vector<std::string> & scheme_order);
+// Each scheme on each host over all the tasks it shares with the reference (metrics::Candidate).
+Table candidate_table(const Analysis & a);
+// Builtin profiles x models: the recommended (hardware, scheme) and why.
+Table decision_table(const Analysis & a, const metrics::Options & options);
+
+// Names accepted by --table: the table names above, and "all".
+std::vector<std::string> table_names();
+
+// Prints the chosen tables (empty: all) in a text format. Markdown gets a heading per table and
+// the banner lines first; JSON is one document {"source", "generated_at", "warnings", "tables"};
+// CSV holds exactly one table (a jb::UsageError otherwise, naming --table).
+void print_report_tables(std::ostream & os, const ReportInput & in, Format format,
+                         const std::vector<std::string> & tables = {});
+
+// The self-contained HTML page: inline CSS, inline SVG, no scripts, no external references.
+std::string render_html(const ReportInput & in);
+
+// A Table as an HTML <table> (class "data", numbers right-aligned, empty cells as a dash). The
+// subrow columns (long text: notes, reasons) go in a second row under each row, across the table.
+std::string html_table(const Table & t, const std::string & id, const std::vector<std::string> & subrow_columns = {});
+
+}  // namespace jb::report

@@ -1,0 +1,247 @@
+// The HTML report is one self-contained, well-formed file with its charts and tables; the text
+// formats carry the same tables.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "report/report.hpp"
+#include "report_fixture.hpp"
+#include "util/error.hpp"
+#include "xml_check.hpp"
+
+namespace {
+
+using namespace jb::report;
+
+size_t count(const std::string & haystack, const std::string & needle) {
+    size_t n = 0;
+    for (size_t pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + 1)) ++n;
+    return n;
+}
+
+class HtmlReport : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        input_ = new ReportInput(jb_test::make_report_input());
+        html_ = new std::string(render_html(*input_));
+    }
+    static void TearDownTestSuite() {
+        delete html_;
+        delete input_;
+    }
+    static ReportInput * input_;
+    static std::string * html_;
+};
+ReportInput * HtmlReport::input_ = nullptr;
+std::string * HtmlReport::html_ = nullptr;
+
+TEST_F(HtmlReport, is_well_formed) {
+    EXPECT_EQ(html_->rfind("<!DOCTYPE html>\n<html lang=\"en\">", 0), 0u);
+    EXPECT_EQ(jb_test::xml_error(*html_), "");
+}
+
+TEST_F(HtmlReport, is_self_contained) {
+    const std::string & h = *html_;
+    // The only URLs are the SVG namespace, once per chart, exactly as written.
+    const std::string xmlns = "xmlns=\"http://www.w3.org/2000/svg\"";
+    const size_t n_svg = count(h, "<svg ");
+    EXPECT_GE(n_svg, 8u);
+    EXPECT_EQ(count(h, xmlns), n_svg);
+    EXPECT_EQ(count(h, "http://"), n_svg);
+    EXPECT_EQ(count(h, "https://"), 0u);
+    EXPECT_EQ(count(h, "//"), n_svg) << "a protocol-relative URL (//host/...) would load from the network";
+    EXPECT_EQ(count(h, "<script"), 0u);
+    EXPECT_EQ(count(h, "<link"), 0u);
+    EXPECT_EQ(count(h, "<img"), 0u);
+    EXPECT_EQ(count(h, "<iframe"), 0u);
+    EXPECT_EQ(count(h, "url("), 0u);
+    EXPECT_EQ(count(h, "@import"), 0u);
+    EXPECT_EQ(count(h, "@font-face"), 0u);
+    EXPECT_EQ(count(h, " src="), 0u);
+    EXPECT_EQ(count(h, "href=\""), count(h, "href=\"#")) << "links are in-page anchors only";
+    EXPECT_NE(h.find("<style>"), std::string::npos);
+    EXPECT_NE(h.find("@media print"), std::string::npos);
+    EXPECT_NE(h.find("system-ui"), std::string::npos);
+}
+
+TEST_F(HtmlReport, has_every_chart_and_section) {
+    const std::string & h = *html_;
+    for (const char * id :
+         {"chart-pareto-0", "chart-pareto-1", "chart-pareto-2", "chart-pareto-3", "chart-eor-0", "chart-tweor-0",
+          "chart-eor-1", "chart-tweor-1", "chart-power", "chart-jtok-prefill-0", "chart-jtok-decode-0",
+          "table-decision", "table-summary", "table-overall", "table-hosts", "table-sensors", "table-energy",
+          "table-models", "table-schemes", "table-failed", "pareto", "efficiency", "power", "jtoken", "decision",
+          "tables", "provenance"}) {
+        EXPECT_NE(h.find(std::string("id=\"") + id + "\""), std::string::npos) << id;
+    }
+    // Every builtin profile has a row in the decision matrix, for each of the two models.
+    for (const auto & p : jb::metrics::builtin_profiles()) {
+        EXPECT_EQ(count(h, "<td>" + p.name + "</td>"), 2u) << p.name;
+    }
+}
+
+TEST_F(HtmlReport, pareto_chart_marks_frontier_and_dominated_schemes) {
+    const std::string & h = *html_;
+    const size_t begin = h.find("id=\"chart-pareto-0\"");
+    const std::string chart = h.substr(begin, h.find("</svg>", begin) - begin);
+    // Fewer bits: less energy and a little less accuracy, so all three are on the frontier.
+    EXPECT_EQ(count(chart, "scheme-point on-frontier"), 3u);
+    EXPECT_EQ(count(chart, "class=\"series pareto-frontier\""), 1u);
+    for (const char * s : {">fp16<", ">int8<", ">q4_k_m<"}) EXPECT_NE(chart.find(s), std::string::npos) << s;
+
+    // A scheme that costs more and scores less is dominated.
+    ReportInput in = jb_test::make_report_input();
+    for (auto & r : in.rows) {
+        if (r.scheme == "q4_k_m") r.energy_j *= 10;
+    }
+    const std::string h2 = render_html(in);
+    const size_t b2 = h2.find("id=\"chart-pareto-0\"");
+    const std::string c2 = h2.substr(b2, h2.find("</svg>", b2) - b2);
+    EXPECT_EQ(count(c2, "scheme-point dominated"), 1u);
+    EXPECT_EQ(count(c2, "scheme-point on-frontier"), 2u);
+}
+
+TEST_F(HtmlReport, escapes_every_name) {
+    const std::string & h = *html_;
+    EXPECT_EQ(h.find("tiny & \"real\" <model>"), std::string::npos);
+    EXPECT_NE(h.find("tiny &amp; &quot;real&quot; &lt;model&gt;"), std::string::npos);
+    EXPECT_EQ(h.find("laptop<1>"), std::string::npos);
+    EXPECT_EQ(h.find("<oops>"), std::string::npos);
+    EXPECT_NE(h.find("results &lt;&amp;&gt; &quot;test&quot;.db"), std::string::npos);
+}
+
+TEST_F(HtmlReport, warns_about_estimates_synthetic_models_and_failures) {
+    const std::string & h = *html_;
+    EXPECT_NE(h.find("id=\"warning-estimated\""), std::string::npos);
+    EXPECT_NE(h.find("id=\"warning-mixed\""), std::string::npos);
+    EXPECT_NE(h.find("id=\"warning-synthetic\""), std::string::npos);
+    EXPECT_NE(h.find("id=\"warning-failed\""), std::string::npos);
+    EXPECT_NE(h.find("qwen2.5-0.5b-synthetic.gguf (random weights"), std::string::npos);
+
+    // A measured, real-model database has no banner.
+    ReportInput in = jb_test::make_report_input();
+    std::erase_if(in.rows, [](const jb::metrics::Row & r) { return r.estimated || r.synthetic || !r.ok; });
+    in.failed.clear();
+    const std::string clean = render_html(in);
+    EXPECT_EQ(clean.find("class=\"banner"), std::string::npos);
+    EXPECT_EQ(jb_test::xml_error(clean), "");
+}
+
+TEST_F(HtmlReport, power_chart_shades_phases_and_decimates_long_timelines) {
+    const std::string & h = *html_;
+    const size_t begin = h.find("id=\"chart-power\"");
+    ASSERT_NE(begin, std::string::npos);
+    const std::string chart = h.substr(begin, h.find("</svg>", begin) - begin);
+    // load, prefill, decode, prefill, decode: idle is not shaded; phases "gsm8k/x" count as "x".
+    EXPECT_EQ(count(chart, "class=\"band\""), 5u);
+    EXPECT_EQ(count(chart, "class=\"series power-series\""), 3u);  // two domains and their total
+    // 5000 samples become at most 2 x 900 per series.
+    const size_t poly = chart.find("<polyline points=\"");
+    const std::string points = chart.substr(poly, chart.find('"', poly + 18) - poly);
+    EXPECT_LE(count(points, ","), 2 * 2 * 900u);
+    EXPECT_NE(chart.find("Power (W)"), std::string::npos);
+
+    // A column shorter than the clock, and a domain without a name, plot what there is.
+    ReportInput odd = jb_test::make_report_input();
+    odd.timeline->timeline.power_w[1].resize(10);
+    odd.timeline->timeline.domains.pop_back();
+    const std::string odd_html = render_html(odd);
+    EXPECT_EQ(jb_test::xml_error(odd_html), "");
+    EXPECT_NE(odd_html.find("domain 1"), std::string::npos);
+
+    ReportInput in = jb_test::make_report_input();
+    in.timeline.reset();
+    const std::string none = render_html(in);
+    EXPECT_EQ(none.find("id=\"chart-power\""), std::string::npos);
+    EXPECT_NE(none.find("No power timeline"), std::string::npos);
+}
+
+TEST_F(HtmlReport, tables_have_one_schema_across_formats) {
+    const Analysis a = analyze(*input_);
+    const jb::Table t = summary_table(a.summaries, a.scheme_order);
+    // scheme x task per host and model: 2 hosts x 2 models x 3 schemes x 2 tasks.
+    EXPECT_EQ(t.rows.size(), 24u);
+    for (const char * c : {"score_pct", "score_stderr_pct", "retention_pct", "energy_j", "prefill_j_per_token",
+                           "decode_j_per_token", "prefill_tok_s", "decode_tok_s", "eor_pct_per_wh", "tweor_pct_per_wh",
+                           "gain_pct"}) {
+        EXPECT_NO_THROW(t.column_index(c)) << c;
+    }
+    // The reference comes first within each task.
+    EXPECT_EQ(std::get<std::string>(t.rows[0][t.column_index("scheme")]), "fp16");
+
+    std::ostringstream csv;
+    print_report_tables(csv, *input_, jb::Format::csv);
+    std::string header = csv.str().substr(0, csv.str().find('\n'));
+    std::string want;
+    for (const auto & c : t.columns) want += (want.empty() ? "" : ",") + c.name;
+    EXPECT_EQ(header, want);
+    EXPECT_EQ(count(csv.str(), "\n"), 25u);
+
+    std::ostringstream json;
+    print_report_tables(json, *input_, jb::Format::json, {"summary", "decision"});
+    const auto doc = nlohmann::json::parse(json.str());
+    ASSERT_EQ(doc["tables"].size(), 2u);
+    EXPECT_EQ(doc["tables"][0]["name"], "summary");
+    EXPECT_EQ(doc["tables"][0]["rows"].size(), 24u);
+    EXPECT_EQ(doc["tables"][1]["name"], "decision");
+    EXPECT_EQ(doc["tables"][1]["rows"].size(), 10u);  // 5 profiles x 2 models
+    EXPECT_EQ(doc["source"], input_->source);
+    EXPECT_GE(doc["warnings"].size(), 3u);
+
+    std::ostringstream md;
+    print_report_tables(md, *input_, jb::Format::md);
+    EXPECT_NE(md.str().find("## Results by scheme and task"), std::string::npos);
+    EXPECT_NE(md.str().find("## Decision matrix"), std::string::npos);
+    EXPECT_NE(md.str().find("> **Warning:** Energies are ESTIMATED"), std::string::npos);
+    EXPECT_NE(md.str().find("## Failed cells"), std::string::npos);
+}
+
+TEST_F(HtmlReport, text_formats_refuse_unknown_tables_and_several_csv_tables) {
+    std::ostringstream out;
+    EXPECT_THROW(print_report_tables(out, *input_, jb::Format::md, {"nope"}), jb::UsageError);
+    EXPECT_THROW(print_report_tables(out, *input_, jb::Format::csv, {"summary", "decision"}), jb::UsageError);
+    EXPECT_THROW(print_report_tables(out, *input_, jb::Format::csv, {"all"}), jb::UsageError);
+    EXPECT_NO_THROW(print_report_tables(out, *input_, jb::Format::csv, {"decision"}));
+}
+
+TEST_F(HtmlReport, provenance_reads_both_sensor_json_forms) {
+    const auto & in = *input_;
+    ASSERT_EQ(in.sensors.size(), 2u);
+    EXPECT_EQ(in.sensors[0].name, "NVML");
+    EXPECT_EQ(in.sensors[0].method, "counter");
+    EXPECT_DOUBLE_EQ(in.sensors[0].update_hz, 50);
+    EXPECT_EQ(in.sensors[1].method, "estimate");
+    EXPECT_EQ(in.sensors[1].host_name, "laptop<1>");
+    ASSERT_EQ(in.unavailable.size(), 1u);
+    EXPECT_EQ(in.unavailable[0], "node1: cpu-package (RAPL): no permission");
+    ASSERT_EQ(in.energy_methods.size(), 2u);
+    EXPECT_EQ(in.energy_methods[0].method, "counter");
+    EXPECT_EQ(in.energy_methods[1].method, "estimate");
+
+    ReportInput again = in;
+    add_cell_provenance(again, "node1", "not json", "{");  // skipped, not fatal
+    add_cell_provenance(again, "node1",
+                        R"({"sensors":[{"domain":"gpu:0","kind":"counter","method":"counter","name":"NVML"}]})", "{}");
+    EXPECT_EQ(again.sensors.size(), 2u);
+    EXPECT_EQ(again.sensors[0].n_cells, 2);
+}
+
+TEST_F(HtmlReport, html_table_moves_long_text_under_its_row) {
+    jb::Table t;
+    t.add_column("a", "A", 1);
+    t.add_column("note", "note", 0);
+    t.add_row({1.5, std::string("x < y")});
+    t.add_row({jb::Value(), std::string()});
+    const std::string h = html_table(t, "t", {"note"});
+    EXPECT_EQ(jb_test::xml_error(h.substr(h.find("<table"), h.find("</table>") + 8 - h.find("<table"))), "");
+    EXPECT_EQ(count(h, "<tr class=\"sub\">"), 1u);  // only the row with a note
+    EXPECT_NE(h.find("<b>note:</b> x &lt; y"), std::string::npos);
+    EXPECT_NE(h.find("<td class=\"num\">1.5</td>"), std::string::npos);
+    EXPECT_NE(h.find("<td class=\"num none\">\u2013</td>"), std::string::npos);
+}
+
+}  // namespace
