@@ -11,6 +11,7 @@
 #include <set>
 
 #include "cli/commands.hpp"
+#include "cli/report_run.hpp"
 #include "cli/store_rows.hpp"
 #include "metrics/metrics.hpp"
 #include "report/table.hpp"
@@ -21,20 +22,6 @@ namespace jb::cli {
 
 namespace {
 
-struct RecommendParams {
-    std::string db;
-    std::string profile = "all";
-    std::string reference = "fp16";
-    std::optional<double> min_retention;
-    std::optional<double> max_memory_gib;
-    std::optional<double> max_latency_s;
-    std::optional<double> max_ttft_s;
-    std::optional<double> max_j_per_token;
-    double grid_g_per_kwh = metrics::kWorldGridGPerKwh;
-    double usd_per_kwh = 0.0;
-    std::string output = "table";
-    bool list_candidates = false;
-};
 
 bool any_constraint(const RecommendParams & p) {
     return p.min_retention || p.max_memory_gib || p.max_latency_s || p.max_ttft_s || p.max_j_per_token;
@@ -166,6 +153,8 @@ void print_candidates(const std::vector<metrics::Candidate> & cands, const Recom
     add_flag_notes(t, syn, est, mixed, partial);
     print_table(std::cout, t, format);
 }
+
+}  // namespace
 
 void run_recommend(const RecommendParams & o) {
     const Format format = parse_format(o.output);
@@ -301,8 +290,6 @@ void run_recommend(const RecommendParams & o) {
             fmt::format("{}: nothing can be recommended: no candidate meets any selected profile's constraints", o.db));
     }
 }
-
-}  // namespace
 
 void add_recommend_command(CLI::App & app) {
     auto o = std::make_shared<RecommendParams>();

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/report_run.hpp"
 #include "cli/store_rows.hpp"
 #include "report/report.hpp"
 #include "store/store.hpp"
@@ -24,20 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char * kDefaultDb = "joulebench-results/results.db";
-constexpr const char * kDefaultHtml = "joulebench-results/report.html";
 
-struct ReportParams {
-    std::string db = kDefaultDb;
-    std::string output;  // a format name, a file, or "-" (stdout)
-    std::string format;  // html, md, csv, json, table; "" = from --output, else html
-    std::vector<std::string> tables;
-    int64_t timeline_cell = 0;
-    std::string reference = "fp16";
-    double usd_per_kwh = 0.0;
-    double grid_g_per_kwh = metrics::kWorldGridGPerKwh;
-    std::string title = "joulebench report";
-};
 
 const std::vector<std::string> kFormats = {"html", "md", "csv", "json", "table"};
 
@@ -164,6 +152,8 @@ std::optional<report::TimelineCell> pick_timeline(const Store & store, const std
     return std::nullopt;
 }
 
+}  // namespace
+
 void run_report(const ReportParams & p) {
     const Destination dest = resolve_destination(p);
     if (p.usd_per_kwh < 0 || !std::isfinite(p.usd_per_kwh)) throw UsageError("--usd-per-kwh must be >= 0");
@@ -213,8 +203,6 @@ void run_report(const ReportParams & p) {
     write_file_atomically(dest.path, text);
     fmt::print(stderr, "report: wrote {} ({}, {} cells from {})\n", dest.path, dest.format, cells.size(), p.db);
 }
-
-}  // namespace
 
 void add_report_command(CLI::App & app) {
     auto p = std::make_shared<ReportParams>();

@@ -24,6 +24,7 @@
 #include "cli/workload.hpp"
 #include "energy/discover.hpp"
 #include "quant/cache.hpp"
+#include "quant/dynamic.hpp"
 #include "quant/hash.hpp"
 #include "quant/quantize.hpp"
 #include "report/table.hpp"
@@ -222,7 +223,7 @@ void run_sweep(SweepOptions & o) {
     }
     // Scheme names are checked before any work (dynamic's types are chosen later).
     for (const auto & s : scheme_names) {
-        if (s != "dynamic" && s.rfind("dynamic+", 0) != 0) parse_scheme(s);
+        if (s != "dynamic") parse_scheme(s);
     }
 
     WorkloadOptions wopt;
@@ -499,6 +500,23 @@ ResolvedScheme resolve_scheme(const std::string & model, const std::string & nam
     q.cache_dir = o.cache_dir;
     q.n_threads = o.engine.params.n_threads;
     q.on_progress = [](const std::string & msg) { fmt::print(stderr, "sweep: {}\n", msg); };
+    if (name == "dynamic") {
+        DynamicOptions d;
+        d.kld_budget = o.kld_budget;
+        d.quant = q;
+        d.engine = o.engine.resolve(model);
+        d.on_progress = q.on_progress;
+        DynamicResult r = build_dynamic_scheme(model, d);
+        if (!r.budget_met) {
+            fmt::print(stderr, "sweep: warning: dynamic could not meet --kld-budget {} on {} (measured {:.5f}); "
+                               "it uses the most precise candidates\n", o.kld_budget, model, r.final_fidelity.mean_kld);
+        }
+        if (!r.kv_note.empty()) fmt::print(stderr, "sweep: dynamic: {}\n", r.kv_note);
+        rs.scheme = r.chosen;
+        rs.file = r.scheme;
+        rs.sensitivity_json = r.sensitivity_json();
+        return rs;
+    }
     rs.scheme = parse_scheme(name);
     rs.file = quantize_cached(model, rs.scheme, q);
     return rs;
