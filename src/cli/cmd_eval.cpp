@@ -17,6 +17,7 @@
 #include "report/table.hpp"
 #include "tasks/task.hpp"
 #include "util/error.hpp"
+#include "util/strings.hpp"
 
 namespace jb::cli {
 
@@ -27,19 +28,6 @@ std::string shipped_path(const std::string & relative) {
 }
 
 namespace {
-
-std::vector<std::string> split_list(const std::string & s) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    while (start <= s.size()) {
-        size_t comma = s.find(',', start);
-        std::string part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (!part.empty()) out.push_back(part);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-    }
-    return out;
-}
 
 struct TaskRun {
     tasks::TaskResult result;
@@ -68,8 +56,7 @@ void run_eval(EvalOptions & o) {
     topt.token_norm = o.token_norm;
     topt.gen_max_tokens = o.gen_max_tokens;
     std::vector<std::unique_ptr<tasks::Task>> task_list;
-    for (const auto & name : split_list(o.tasks)) task_list.push_back(tasks::make_task(name, topt));
-    if (task_list.empty()) throw UsageError("--tasks names no task");
+    for (const auto & name : split_list(o.tasks, "--tasks")) task_list.push_back(tasks::make_task(name, topt));
 
     energy::Discovery found = energy::discover_sensors();
     energy::MeterParams mp;

@@ -21,6 +21,7 @@
 #include "quant/synth.hpp"
 #include "report/table.hpp"
 #include "util/error.hpp"
+#include "util/strings.hpp"
 
 namespace jb::cli {
 
@@ -43,26 +44,6 @@ struct FidelityArgs {
     bool show_types = false;
     bool verbose = false;
 };
-
-std::vector<std::string> split_list(const std::string & s, const std::string & option) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    while (start <= s.size()) {
-        const size_t comma = s.find(',', start);
-        std::string part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        part.erase(0, part.find_first_not_of(" \t"));
-        part.erase(part.find_last_not_of(" \t") + 1);
-        if (part.empty()) {
-            throw UsageError(fmt::format("{}: empty name in '{}'", option, s));
-        }
-        out.push_back(part);
-        if (comma == std::string::npos) {
-            break;
-        }
-        start = comma + 1;
-    }
-    return out;
-}
 
 // One scheme's outcome: a measured row, or the message that replaced it.
 struct Row {

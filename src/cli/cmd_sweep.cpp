@@ -30,6 +30,7 @@
 #include "report/table.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
+#include "util/strings.hpp"
 
 namespace jb::cli {
 
@@ -45,19 +46,6 @@ extern "C" void on_stop_signal(int sig) {
         signal(sig, SIG_DFL);
         raise(sig);
     }
-}
-
-std::vector<std::string> split_list(const std::string & s) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    while (start <= s.size()) {
-        size_t comma = s.find(',', start);
-        std::string part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (!part.empty()) out.push_back(part);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-    }
-    return out;
 }
 
 std::string format_duration(double s) {
@@ -208,12 +196,9 @@ struct LoadedModel {
 }  // namespace
 
 void run_sweep(SweepOptions & o) {
-    const auto models = split_list(o.models);
-    const auto scheme_names = split_list(o.schemes);
-    const auto task_names = split_list(o.tasks);
-    if (models.empty()) throw UsageError("sweep needs at least one model: -m a.gguf[,b.gguf]");
-    if (scheme_names.empty()) throw UsageError("--schemes names no scheme");
-    if (task_names.empty()) throw UsageError("--tasks names no task");
+    const auto models = split_list(o.models, "--models");
+    const auto scheme_names = split_list(o.schemes, "--schemes");
+    const auto task_names = split_list(o.tasks, "--tasks");
     if (o.repeat < 1) throw UsageError(fmt::format("--repeat must be >= 1 (got {})", o.repeat));
     if (o.idle_s < 0 || o.idle_check_s < 0) throw UsageError("--idle-s and --idle-check-s must be >= 0");
     if (o.interval_ms <= 0) throw UsageError(fmt::format("--interval-ms must be > 0 (got {})", o.interval_ms));

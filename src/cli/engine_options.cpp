@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "util/error.hpp"
+#include "util/strings.hpp"
 
 namespace jb::cli {
 
@@ -51,10 +52,7 @@ EngineParams EngineOptions::resolve(const std::string & model_path) const {
     }
     p.tensor_split.clear();
     if (!tensor_split.empty()) {
-        size_t start = 0;
-        while (start <= tensor_split.size()) {
-            size_t comma = tensor_split.find(',', start);
-            std::string part = tensor_split.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        for (const auto & part : split_list(tensor_split, "--tensor-split")) {
             try {
                 size_t used = 0;
                 float v = std::stof(part, &used);
@@ -63,8 +61,6 @@ EngineParams EngineOptions::resolve(const std::string & model_path) const {
             } catch (const std::exception &) {
                 throw UsageError(fmt::format("--tensor-split: '{}' is not a list of non-negative numbers", tensor_split));
             }
-            if (comma == std::string::npos) break;
-            start = comma + 1;
         }
     }
     if (p.n_threads < 0) throw UsageError("--threads must be >= 0");

@@ -11,3 +11,20 @@ TEST(InputError, file_only_message) {
     jb::InputError e("model.gguf", "not a GGUF file");
     EXPECT_STREQ(e.what(), "model.gguf: not a GGUF file");
 }
+
+#include "util/strings.hpp"
+
+TEST(SplitList, trims_and_keeps_order) {
+    EXPECT_EQ(jb::split_list("fp16, int8 ,q4_k_m", "--schemes"), (std::vector<std::string>{"fp16", "int8", "q4_k_m"}));
+    EXPECT_EQ(jb::split_list("mmlu", "--tasks"), (std::vector<std::string>{"mmlu"}));
+}
+
+TEST(SplitList, empty_element_names_the_option) {
+    try {
+        jb::split_list("mmlu,,arc_easy", "--tasks");
+        FAIL() << "expected an error";
+    } catch (const jb::UsageError & e) {
+        EXPECT_STREQ(e.what(), "--tasks: empty name in 'mmlu,,arc_easy'");
+    }
+    EXPECT_THROW(jb::split_list("", "--tasks"), jb::UsageError);
+}
