@@ -244,7 +244,7 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
                std::make_tuple(y->host_name, y->host, y->model_name, y->model, y->task, rank(y->scheme));
     });
     for (const auto * s : order) {
-        t.add_row({text(s->host_name), text(s->model_name), text(s->task), text(s->scheme), int64_t(s->score.n),
+        t.add_row({text(s->host_name), text(s->model_name), text(s->task), text(s->scheme), int64_t(std::max(s->score.n, s->wall_s.n)),
                    pct(s->score.mean), pct(s->score_stderr.mean), pct(s->retention), real(s->energy_j.mean),
                    s->energy_j.n > 1 ? real(s->energy_j.sd) : Value(), real(s->wall_s.mean),
                    real(s->prefill_j_per_token), real(s->decode_j_per_token), real(s->prefill_tok_s),
