@@ -7,7 +7,7 @@ Per (model, scheme, workload), over repeats (mean ± sample sd): tokens/s, J/tok
 of idle, average and peak GPU W; energy saving vs fp16; decode bandwidth use = model bytes x
 tokens/s / the card's peak memory bandwidth; joulebench tokens/s / llama-bench tokens/s from the
 same build and file."""
-import json, math, os, sqlite3, statistics, sys
+import json, math, os, re, sqlite3, statistics, sys
 
 PEAK_BW = {  # bytes/s, vendor datasheets
     "H100 80GB HBM3": 3.35e12, "H100 SXM": 3.35e12, "H100 PCIe": 2.0e12, "H100 NVL": 3.9e12,
@@ -110,8 +110,8 @@ def main():
             saving = 1 - jt / ref_jt if ref_jt else None
         arch = arch_of(model)
         nbytes = file_bytes.get((arch, scheme)) or (g["model_bytes"] if scheme == "fp16" else None)
-        bw_use = nbytes * tok_s / bw if (bw and nbytes and tok_s and task.startswith("tg") and "x" not in task) else None
-        lb_ts = lb.get((arch, scheme, task))
+        bw_use = nbytes * tok_s / bw if (bw and nbytes and tok_s and re.match(r"tg[0-9]+(r[0-9]+)?$", task)) else None
+        lb_ts = lb.get((arch, scheme, re.sub(r"r[0-9]+$", "", task)))
         ratio = tok_s / lb_ts if (lb_ts and tok_s) else None
         rec = {"model": model, "scheme": scheme, "workload": task, "n": len(reps), "tok_s": tok_s, "tok_s_sd": tok_s_sd,
                "j_per_token": jt, "j_per_token_sd": jt_sd, "net_j_per_token": njt, "avg_w": avg_w, "peak_w": peak_w,

@@ -5,15 +5,15 @@
 # first stage builds. Two stages fit the device tool's 10-minute calls:
 #   STAGE=prepare bench/gpu_campaign.sh   build, synthesise, quantize (cached in $WORK)
 #   STAGE=run     bench/gpu_campaign.sh   sweep, llama-bench, summary -> $OUT
-# Settings (environment): MODELS (synth shapes), SCHEMES, WORKLOADS, REPEAT, WORK, BENCH_MIN_S.
+# Settings (environment): MODELS (synth shapes), SCHEMES, WORKLOADS, REPEAT, WORK.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 MODELS=${MODELS:-"qwen2.5-7b llama-3-8b qwen2.5-1.5b"}
 SCHEMES=${SCHEMES:-"fp16,bf16,int8,dynamic,q6_k,q4_k_m,int8+kv8"}
-WORKLOADS=${WORKLOADS:-"tg256,pp2048,tg256x8,tg256x32"}
+# Repetitions chosen so each cell spans a few seconds on an H100 at 7B (see bench/results/h100).
+WORKLOADS=${WORKLOADS:-"tg256r5,pp2048r30,tg256x8r5,tg256x32r3"}
 REPEAT=${REPEAT:-3}
-BENCH_MIN_S=${BENCH_MIN_S:-3}
 WORK=${WORK:-/tmp/jb-campaign}
 OUT=${OUT:-$WORK/out}
 STAGE=${STAGE:-all}
@@ -45,7 +45,7 @@ run() {
     log "sweep $SCHEMES x $WORKLOADS x $REPEAT on $(cat "$WORK/gpu.txt")"
     "$JB" sweep -m "$models" --schemes "$SCHEMES" --tasks "$WORKLOADS" --repeat "$REPEAT" --db "$db" \
         --cache-dir "$WORK/cache" --ngl 99 -t "$(nproc)" -c 16384 --idle-s 5 --idle-check-s 1 \
-        --bench-min-s "$BENCH_MIN_S" --no-progress -o csv > "$WORK/sweep.csv" 2> "$WORK/sweep.log"
+        --no-progress -o csv > "$WORK/sweep.csv" 2> "$WORK/sweep.log"
     tail -3 "$WORK/sweep.log"
     log "llama-bench on the same files"
     : > "$WORK/llama-bench.jsonl"

@@ -217,7 +217,6 @@ void run_sweep(SweepOptions & o) {
     wopt.task.shots = o.shots;
     wopt.task.seed = o.seed;
     wopt.task.gen_max_tokens = o.gen_max_tokens;
-    wopt.bench_min_s = o.bench_min_s;
     std::vector<std::unique_ptr<Workload>> task_list;
     for (const auto & name : task_names) task_list.push_back(make_workload(name, wopt));
 
@@ -518,10 +517,7 @@ void add_sweep_command(CLI::App & app) {
     cmd->add_option("--tasks", o->tasks,
                     "Comma-separated tasks (mmlu, hellaswag, arc_challenge, arc_easy, truthfulqa, gsm8k, "
                     "custom:<file>) and synthetic workloads: pp<N> (prefill N tokens), tg<N> (decode N tokens), "
-                    "tg<N>x<S> (S sequences decoded together)")
-        ->capture_default_str();
-    cmd->add_option("--bench-min-s", o->bench_min_s,
-                    "Synthetic workloads repeat inside a cell until this many seconds have passed")
+                    "tg<N>x<S> (S sequences decoded together), each with an optional r<R> (R repetitions, default 5)")
         ->capture_default_str();
     cmd->add_option("--data-dir", o->data_dir, "Task data (docs/tasks.md)")->capture_default_str();
     cmd->add_option("--limit", o->limit, "Seeded sample of N items per task");

@@ -28,7 +28,6 @@ struct SweepOptions {
     double idle_s = 3.0;
     double idle_check_s = 0.5;
     double interval_ms = 10.0;
-    double bench_min_s = 3.0;
     bool retry_failed = true;
     bool no_progress = false;
     std::string output = "table";

@@ -1,6 +1,5 @@
 #include "cli/workload.hpp"
 
-#include <chrono>
 #include <regex>
 
 #include <fmt/format.h>
@@ -26,12 +25,14 @@ private:
 
 class BenchWorkload final : public Workload {
 public:
-    BenchWorkload(std::string name, bool prefill, int n_tokens, int n_seq, double min_s)
-        : name_(std::move(name)), prefill_(prefill), n_tokens_(n_tokens), n_seq_(n_seq), min_s_(min_s) {}
+    BenchWorkload(std::string name, bool prefill, int n_tokens, int n_seq, int reps)
+        : name_(std::move(name)), prefill_(prefill), n_tokens_(n_tokens), n_seq_(n_seq), reps_(reps) {}
 
     std::string name() const override { return name_; }
     // Random tokens are seeded in the engine: the same name is the same work.
-    std::string fingerprint() const override { return fmt::format("bench-v1:{}:min{:.1f}s", name_, min_s_); }
+    std::string fingerprint() const override {
+        return fmt::format("bench-v2:{}:{}:n{}:s{}:r{}", prefill_ ? "pp" : "tg", n_tokens_, n_tokens_, n_seq_, reps_);
+    }
     std::string primary_metric() const override { return ""; }
     size_t n_items() const override { return 0; }
 
@@ -44,18 +45,13 @@ public:
         engine.set_phase_observer(observer);
         engine.reset_counters();
 
-        const auto t0 = std::chrono::steady_clock::now();
-        int reps = 0;
-        do {
-            once(engine, n_tokens_);
-            ++reps;
-        } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < min_s_);
+        for (int i = 0; i < reps_; ++i) once(engine, n_tokens_);
 
         tasks::TaskResult r;
         r.task = name_;
-        r.version = "bench-v1";
+        r.version = "bench-v2";
         r.fingerprint = fingerprint();
-        r.notes.push_back(fmt::format("{} repetitions of {} in one measured window", reps, name_));
+        r.notes.push_back(fmt::format("{} repetitions in one measured window", reps_));
         return r;
     }
 
@@ -72,11 +68,11 @@ private:
     bool prefill_;
     int n_tokens_;
     int n_seq_;
-    double min_s_;
+    int reps_;
 };
 
 const std::regex & bench_pattern() {
-    static const std::regex re("^(pp|tg)([0-9]+)(?:x([0-9]+))?$");
+    static const std::regex re("^(pp|tg)([0-9]+)(?:x([0-9]+))?(?:r([0-9]+))?$");
     return re;
 }
 
@@ -89,10 +85,12 @@ std::unique_ptr<Workload> make_workload(const std::string & name, const Workload
     if (std::regex_match(name, m, bench_pattern())) {
         const int n = std::stoi(m[2].str());
         const int seqs = m[3].matched ? std::stoi(m[3].str()) : 1;
-        if (n < 1 || n > 1 << 20 || seqs < 1 || seqs > 256) {
-            throw UsageError(fmt::format("workload '{}': tokens must be 1..1048576 and sequences 1..256", name));
+        const int reps = m[4].matched ? std::stoi(m[4].str()) : 5;
+        if (n < 1 || n > 1 << 20 || seqs < 1 || seqs > 256 || reps < 1 || reps > 10000) {
+            throw UsageError(fmt::format(
+                "workload '{}': tokens must be 1..1048576, sequences 1..256 and repetitions 1..10000", name));
         }
-        return std::make_unique<BenchWorkload>(name, m[1] == "pp", n, seqs, options.bench_min_s);
+        return std::make_unique<BenchWorkload>(name, m[1] == "pp", n, seqs, reps);
     }
     return std::make_unique<TaskWorkload>(tasks::make_task(name, options.task));
 }

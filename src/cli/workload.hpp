@@ -8,6 +8,11 @@
 //   tg256      256 single-token decode steps on one sequence (llama-bench -n 256)
 //   tg256x8    the same on 8 sequences decoded together (batched decoding)
 //   pp512x4    prefill of 512 tokens on each of 4 sequences
+//   pp2048r30  any of them repeated 30 times inside the cell (default 5, as llama-bench -r 5)
+//
+// The repetition count is part of the name and the fingerprint, so every scheme does the same
+// work in a cell and cell energies compare; choose it so a fast workload still spans a few
+// seconds (NVML's energy counter updates at ~10 Hz: short windows carry ±10-20 %).
 
 #include <memory>
 #include <string>
@@ -30,11 +35,9 @@ public:
 
 struct WorkloadOptions {
     tasks::TaskOptions task;
-    double bench_min_s = 3.0;  // synthetic workloads repeat inside one cell until this long (energy
-                               // counters update at ~10 Hz: short windows carry ±10-20 %)
 };
 
-// True for names like pp2048, tg256, tg256x8.
+// True for names like pp2048, tg256, tg256x8, tg256r10.
 bool is_bench_workload(const std::string & name);
 
 // A task (tasks::make_task) or a synthetic workload; throws UsageError for unknown names.

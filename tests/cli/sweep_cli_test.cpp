@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -152,4 +153,20 @@ TEST_F(SweepCli, unknown_scheme_is_refused_before_any_work) {
     EXPECT_EQ(r.status, 2);
     EXPECT_NE(error_line(r.err).find("int7"), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(db("x.db")));
+}
+
+TEST_F(SweepCli, synthetic_workloads_do_fixed_work_per_cell) {
+    auto r = joulebench({"sweep", "-m", kModel, "--schemes", "fp16", "--tasks", "tg8r3,tg4x2,pp32r2", "--db",
+                         db("bench.db"), "--cache-dir", cache(), "--idle-s", "0", "--idle-check-s", "0", "-t", "2",
+                         "--no-progress"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto store = jb::Store::open_readonly(db("bench.db"));
+    std::map<std::string, std::pair<int64_t, int64_t>> tokens;  // task -> (prefill, decode)
+    for (const auto & c : store.list_cells()) tokens[c.task] = {c.prefill_tokens, c.decode_tokens};
+    EXPECT_EQ(tokens["tg8r3"], std::make_pair(int64_t(0), int64_t(8 * 3)));
+    EXPECT_EQ(tokens["tg4x2"], std::make_pair(int64_t(0), int64_t(4 * 2 * 5)));  // 5 repetitions by default
+    EXPECT_EQ(tokens["pp32r2"], std::make_pair(int64_t(32 * 2), int64_t(0)));
+    auto bad = joulebench({"sweep", "-m", kModel, "--schemes", "fp16", "--tasks", "tg8r0", "--db", db("x.db")});
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_NE(error_line(bad.err).find("tg8r0"), std::string::npos) << bad.err;
 }
