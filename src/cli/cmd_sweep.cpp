@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -191,6 +192,7 @@ namespace {
 struct LoadedModel {
     std::unique_ptr<LlamaEngine> engine;
     LabelEnergy load_energy;
+    std::string config_json;  // the engine's placement, for provenance
 };
 
 }  // namespace
@@ -220,11 +222,43 @@ void run_sweep(SweepOptions & o) {
     std::vector<std::unique_ptr<Workload>> task_list;
     for (const auto & name : task_names) task_list.push_back(make_workload(name, wopt));
 
+    // Placement options are checked now; with --gpus only those GPUs are metered (the k-th GPU
+    // NVML lists among the visible ones is llama.cpp's GPU k; nvml.hpp says when they differ).
+    const EngineParams placement = o.engine.resolve("");
+    const std::string placement_fp = placement_suffix(placement);
+    if (!placement.gpus.empty()) {
+        const size_t n_gpus = llama_gpu_devices().size();
+        for (int g : placement.gpus) {
+            if (size_t(g) >= n_gpus) {
+                throw UsageError(fmt::format("--gpus: GPU {} does not exist (this build of llama.cpp sees {} GPU{})", g,
+                                             n_gpus, n_gpus == 1 ? "" : "s"));
+            }
+        }
+    }
     std::filesystem::path db_path(o.db);
     if (db_path.has_parent_path()) std::filesystem::create_directories(db_path.parent_path());
     Store store = Store::open(o.db, /*create=*/true);
 
     energy::Discovery found = energy::discover_sensors();
+    if (!placement.gpus.empty()) {
+        std::vector<int> order;
+        for (const auto & sensor : found.sensors) {
+            const auto d = sensor->domain();
+            if (d.kind == energy::DomainKind::gpu && std::find(order.begin(), order.end(), d.index) == order.end()) {
+                order.push_back(d.index);
+            }
+        }
+        energy::SensorList kept;
+        for (const auto & sensor : found.sensors) {
+            const auto d = sensor->domain();
+            if (d.kind == energy::DomainKind::gpu) {
+                const auto pos = int(std::find(order.begin(), order.end(), d.index) - order.begin());
+                if (std::find(placement.gpus.begin(), placement.gpus.end(), pos) == placement.gpus.end()) continue;
+            }
+            kept.push_back(sensor);
+        }
+        found.sensors = std::move(kept);
+    }
     HostRecord host = describe_host(found);
     host.fingerprint = host_fingerprint(host);
     store.upsert_host(host);
@@ -302,7 +336,8 @@ void run_sweep(SweepOptions & o) {
                         break;
                     }
                     CellRecord rec;
-                    rec.set_key({host.fingerprint, model.hash, srec.canonical, task->name(), task->fingerprint(), rep});
+                    rec.set_key({host.fingerprint, model.hash, srec.canonical, task->name(),
+                                 task->fingerprint() + placement_fp, rep});
                     if (store.has_cell(rec.key(), !o.retry_failed)) {
                         ++n_skipped;
                         progress.set_remaining(--remaining);
@@ -341,6 +376,7 @@ void run_sweep(SweepOptions & o) {
                             for (auto & c : ep.type_k) c = char(std::tolower(c));
                             for (auto & c : ep.type_v) c = char(std::tolower(c));
                             if (rs.scheme.flash_attn_required()) ep.flash_attn = FlashAttn::on;
+                            loaded->config_json = engine_config_json(ep);
                             loaded->engine = std::make_unique<LlamaEngine>(ep, &observer);
                             const auto & info = loaded->engine->info();
                             model.arch = info.arch;
@@ -385,6 +421,7 @@ void run_sweep(SweepOptions & o) {
                         rec.idle_power_w = idle_w_total;
                         rec.energy_json = nlohmann::json{{"domains", energy_json(m)},
                                                          {"method", e.method},
+                                                         {"engine", nlohmann::json::parse(loaded->config_json)},
                                                          {"estimated_j", e.total.estimated_j}}
                                               .dump();
                         nlohmann::json scores = nlohmann::json::array();

@@ -1,6 +1,8 @@
 #include "cli/engine_options.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "util/error.hpp"
 #include "util/strings.hpp"
@@ -26,6 +28,8 @@ void add_engine_options(CLI::App * cmd, EngineOptions & o) {
     cmd->add_option("--mg,--main-gpu", p.main_gpu, "GPU for the whole model with --split-mode none")
         ->capture_default_str();
     cmd->add_option("--ts,--tensor-split", o.tensor_split, "Share of the model per GPU, e.g. 3,1");
+    cmd->add_option("--gpus", o.gpus, "GPUs to run on, as llama.cpp numbers them, e.g. 0,1 (default: all); only "
+                                      "their energy is metered");
     cmd->add_flag("--verbose", p.verbose, "Show llama.cpp's log");
 }
 
@@ -63,11 +67,54 @@ EngineParams EngineOptions::resolve(const std::string & model_path) const {
             }
         }
     }
+    p.gpus.clear();
+    if (!gpus.empty()) {
+        for (const auto & part : split_list(gpus, "--gpus")) {
+            size_t used = 0;
+            int g = -1;
+            try {
+                g = std::stoi(part, &used);
+            } catch (const std::exception &) {
+            }
+            if (g < 0 || used != part.size()) {
+                throw UsageError(fmt::format("--gpus: '{}' is not a list of GPU numbers like 0,1", gpus));
+            }
+            p.gpus.push_back(g);
+        }
+    }
     if (p.n_threads < 0) throw UsageError("--threads must be >= 0");
     if (p.n_ctx < 16) throw UsageError(fmt::format("--ctx-size {} is too small (at least 16)", p.n_ctx));
     if (p.n_batch < 1 || p.n_ubatch < 1) throw UsageError("--batch-size and --ubatch-size must be >= 1");
     if (p.n_seq_max < 1) throw UsageError("--parallel must be >= 1");
     return p;
+}
+
+static const char * split_mode_name(SplitMode m) {
+    return m == SplitMode::none ? "none" : m == SplitMode::row ? "row" : "layer";
+}
+
+std::string engine_config_json(const EngineParams & p) {
+    nlohmann::json j = {{"n_gpu_layers", p.n_gpu_layers},
+                        {"gpus", p.gpus},
+                        {"split_mode", split_mode_name(p.split_mode)},
+                        {"main_gpu", p.main_gpu},
+                        {"tensor_split", p.tensor_split},
+                        {"flash_attn", p.flash_attn == FlashAttn::on ? "on" : p.flash_attn == FlashAttn::off ? "off" : "auto"},
+                        {"type_k", p.type_k},
+                        {"type_v", p.type_v},
+                        {"n_ctx", p.n_ctx},
+                        {"n_batch", p.n_batch},
+                        {"n_ubatch", p.n_ubatch},
+                        {"n_threads", p.n_threads}};
+    return j.dump();
+}
+
+std::string placement_suffix(const EngineParams & p) {
+    std::string out;
+    if (!p.gpus.empty()) out += fmt::format("|gpus={}", fmt::join(p.gpus, ","));
+    if (p.split_mode != SplitMode::layer) out += fmt::format("|sm={}", split_mode_name(p.split_mode));
+    if (!p.tensor_split.empty()) out += fmt::format("|ts={}", fmt::join(p.tensor_split, ","));
+    return out;
 }
 
 }  // namespace jb::cli

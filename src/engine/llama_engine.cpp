@@ -206,6 +206,24 @@ LlamaEngine::LlamaEngine(const EngineParams & params, PhaseObserver * observer) 
         std::copy(params.tensor_split.begin(), params.tensor_split.end(), split.begin());
         mp.tensor_split = split.data();
     }
+    std::vector<ggml_backend_dev_t> devices;
+    if (!params.gpus.empty()) {
+        std::vector<ggml_backend_dev_t> all;
+        for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+            ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+            if (ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_GPU) all.push_back(dev);
+        }
+        for (int g : params.gpus) {
+            if (g < 0 || size_t(g) >= all.size()) {
+                phase(Phase::idle);
+                throw UsageError(fmt::format("--gpus: GPU {} does not exist (this build of llama.cpp sees {} GPU{})", g,
+                                             all.size(), all.size() == 1 ? "" : "s"));
+            }
+            devices.push_back(all[size_t(g)]);
+        }
+        devices.push_back(nullptr);
+        mp.devices = devices.data();
+    }
     im.model.reset(llama_model_load_from_file(params.model_path.c_str(), mp));
     if (!im.model) {
         phase(Phase::idle);

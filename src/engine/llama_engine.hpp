@@ -30,6 +30,7 @@ struct EngineParams {
     SplitMode split_mode = SplitMode::layer;
     int main_gpu = 0;
     std::vector<float> tensor_split;  // share of the model per GPU (empty = llama.cpp's default)
+    std::vector<int> gpus;            // GPUs to use, as llama.cpp numbers them (empty = all)
     bool verbose = false;             // pass llama.cpp's log through to stderr
 };
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -169,4 +170,33 @@ TEST_F(SweepCli, synthetic_workloads_do_fixed_work_per_cell) {
     auto bad = joulebench({"sweep", "-m", kModel, "--schemes", "fp16", "--tasks", "tg8r0", "--db", db("x.db")});
     EXPECT_EQ(bad.status, 2);
     EXPECT_NE(error_line(bad.err).find("tg8r0"), std::string::npos) << bad.err;
+}
+
+TEST_F(SweepCli, gpus_that_do_not_exist_are_refused_before_any_work) {
+    auto args = sweep_args(db("gpu.db"), cache());
+    args.insert(args.end(), {"--gpus", "0,1", "--sm", "row"});
+    auto r = joulebench(args);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(error_line(r.err).find("--gpus: GPU 0 does not exist"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(db("gpu.db")));
+}
+
+TEST_F(SweepCli, another_placement_is_another_cell_and_is_recorded) {
+    std::vector<std::string> base = {"sweep", "-m", kModel, "--schemes", "fp16", "--tasks", "tg4r1", "--db",
+                                     db("place.db"), "--cache-dir", cache(), "--idle-s", "0", "--idle-check-s", "0",
+                                     "-t", "2", "--no-progress"};
+    ASSERT_EQ(joulebench(base).status, 0);
+    auto row = base;
+    row.insert(row.end(), {"--sm", "row"});
+    auto r = joulebench(row);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("1 cells measured, 0 failed, 0 already in"), std::string::npos) << r.err;
+    auto store = jb::Store::open_readonly(db("place.db"));
+    auto cells = store.list_cells();
+    ASSERT_EQ(cells.size(), 2u);
+    std::set<std::string> modes;
+    for (const auto & c : cells) {
+        modes.insert(nlohmann::json::parse(c.energy_json)["engine"]["split_mode"].get<std::string>());
+    }
+    EXPECT_EQ(modes, (std::set<std::string>{"layer", "row"}));
 }

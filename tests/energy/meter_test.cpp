@@ -341,3 +341,43 @@ TEST(Meter, reuses_an_idle_baseline_measured_by_another_meter) {
     ASSERT_TRUE(m.domains[0].net_j.has_value());
     EXPECT_NEAR(*m.domains[0].net_j, 400.0, 1e-6);
 }
+
+// A model split over two GPUs: the first works hard, the second mostly waits. Each device's
+// energy is kept apart and its own idle baseline subtracted; the total is their sum.
+TEST(Meter, two_gpus_each_with_its_own_idle_baseline) {
+    Rig rig;
+    // gpu:0 idles at 70 W and runs at 400 W; gpu:1 idles at 60 W and runs at 100 W.
+    auto g0 = rig.counter(gpu0, PowerTrace({{0.0, 70.0}, {10.0, 400.0}}));
+    auto g1 = rig.counter(gpu1, PowerTrace({{0.0, 60.0}, {10.0, 100.0}}));
+    auto m = rig.meter({g0, g1});
+    rig.clock->set(2.0);
+    m->measure_idle(4.0);  // 2..6 s, both idle
+    rig.clock->set(10.0);
+    m->start("prefill");
+    rig.clock->set(13.0);
+    m->mark("decode");
+    rig.clock->set(20.0);
+    auto r = m->stop();
+
+    ASSERT_EQ(r.domains.size(), 2u);
+    const auto * d0 = r.find(gpu0);
+    const auto * d1 = r.find(gpu1);
+    ASSERT_TRUE(d0 && d1);
+    // 10 s: gpu:0 4000 J gross, idle 70 W -> 3300 J net; gpu:1 1000 J gross, idle 60 W -> 400 J net.
+    EXPECT_NEAR(d0->gross_j, 4000.0, 1e-6);
+    EXPECT_NEAR(*d0->idle_w, 70.0, 1e-9);
+    EXPECT_NEAR(*d0->net_j, 3300.0, 1e-6);
+    EXPECT_NEAR(d1->gross_j, 1000.0, 1e-6);
+    EXPECT_NEAR(*d1->idle_w, 60.0, 1e-9);
+    EXPECT_NEAR(*d1->net_j, 400.0, 1e-6);
+    EXPECT_NEAR(r.total_j, 5000.0, 1e-6);
+    ASSERT_TRUE(r.total_net_j.has_value());
+    EXPECT_NEAR(*r.total_net_j, 3700.0, 1e-6);
+    EXPECT_NEAR(r.total_j_of(DomainKind::gpu), 5000.0, 1e-6);
+    // Of the second card's 1000 J, 600 J is what it would have drawn idle: the cost of keeping it on.
+    EXPECT_NEAR(d1->gross_j - *d1->net_j, 600.0, 1e-6);
+    // Phases split per device too: decode is 7 of the 10 s.
+    ASSERT_EQ(r.phases.size(), 2u);
+    EXPECT_NEAR(r.phases[1].domains[0].gross_j, 2800.0, 1e-6);
+    EXPECT_NEAR(r.phases[1].domains[1].gross_j, 700.0, 1e-6);
+}
