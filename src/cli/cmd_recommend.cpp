@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <map>
@@ -184,6 +185,14 @@ void run_recommend(const RecommendParams & o) {
     const std::vector<metrics::Candidate> cands = metrics::candidates(summaries, o.reference);
     const std::vector<std::string> missing = metrics::missing_references(summaries, o.reference);
     for (const auto & m : missing) fmt::print(stderr, "recommend: {}\n", m);
+    if (cands.empty() && std::none_of(summaries.begin(), summaries.end(),
+                                      [](const metrics::Summary & s) { return s.scored; })) {
+        throw Error(fmt::format(
+            "{}: nothing to recommend: recommendations rank accuracy per energy, and every cell is an unscored "
+            "synthetic workload (tg256r5, pp2048r30, ...); sweep a scored task (mmlu, hellaswag, ...), or see "
+            "`joulebench report {}` for J/token and speed",
+            o.db, o.db));
+    }
     if (cands.empty()) {
         std::string why;
         for (const auto & m : missing) why += "\n  " + m;

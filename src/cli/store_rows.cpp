@@ -1,6 +1,8 @@
 #include "cli/store_rows.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -24,6 +26,31 @@ std::string host_device(const HostRecord & host) {
     std::string out;
     for (const auto & n : names) out += (out.empty() ? "" : " + ") + n;
     return out;
+}
+
+void cell_power(const std::string & energy_json, double & avg_w, double & peak_w) {
+    const auto energy = nlohmann::json::parse(energy_json, nullptr, /*allow_exceptions=*/false);
+    std::vector<const nlohmann::json *> domains;
+    if (energy.is_object() && energy.contains("domains") && energy["domains"].is_array()) {
+        for (const auto & d : energy["domains"]) domains.push_back(&d);
+    } else if (energy.is_object()) {
+        for (const auto & [name, d] : energy.items()) domains.push_back(&d);
+    }
+    double sum = 0.0, peak = 0.0;
+    bool any_avg = false, any_peak = false;
+    for (const nlohmann::json * d : domains) {
+        if (!d->is_object()) continue;
+        if (auto it = d->find("avg_w"); it != d->end() && it->is_number() && std::isfinite(it->get<double>())) {
+            sum += it->get<double>();
+            any_avg = true;
+        }
+        if (auto it = d->find("peak_w"); it != d->end() && it->is_number() && it->get<double>() > 0) {
+            peak = std::max(peak, it->get<double>());
+            any_peak = true;
+        }
+    }
+    avg_w = any_avg && sum > 0 ? sum : std::numeric_limits<double>::quiet_NaN();
+    peak_w = any_peak ? peak : std::numeric_limits<double>::quiet_NaN();
 }
 
 std::vector<metrics::Row> load_rows(const Store & store) {
@@ -79,6 +106,7 @@ std::vector<metrics::Row> load_rows(const Store & store) {
         r.decode_tokens = c.decode_tokens;
         r.ttft_s = c.ttft_s;
         r.n_items = c.n_items;
+        cell_power(c.energy_json, r.avg_w, r.peak_w);
         rows.push_back(std::move(r));
     }
     return rows;

@@ -2,6 +2,7 @@
 // The one place where the store's cells become metrics::Row: recommend and report both read
 // results through it, so a column means the same in every output.
 
+#include <string>
 #include <vector>
 
 #include "metrics/metrics.hpp"
@@ -14,6 +15,12 @@ namespace jb::cli {
 // weight, file size). A model's file size under a scheme is the scheme's recorded file size when
 // only that model used the scheme, else parameters x bits per weight / 8 (docs/metrics.md).
 std::vector<metrics::Row> load_rows(const Store & store);
+
+// A cell's power from its energy_json (the sweep's {"domains": [...]} or the documented per-domain
+// object): avg_w = the sum of the domains' mean powers (they draw at once), peak_w = the highest
+// domain's peak (domains peak at different moments, so a sum of peaks would overstate the total).
+// NaN where the record has none.
+void cell_power(const std::string & energy_json, double & avg_w, double & peak_w);
 
 // "NVIDIA H100 80GB HBM3", "2x NVIDIA H100 80GB HBM3", or the CPU model when there is no GPU.
 std::string host_device(const HostRecord & host);

@@ -209,7 +209,9 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
         s.bpw = first.bpw;
         s.model_bytes = first.model_bytes;
 
-        std::vector<double> score, score_se, energy, energy_net, wall, ttft;
+        std::vector<double> score, score_se, energy, energy_net, wall, ttft, avg_w;
+        double tok_j = 0, tok_net_j = 0, tok_energy = 0, tok_net = 0, tok_timed = 0, tok_wall_s = 0;
+        double peak_w = kNaN;
         double prefill_j = 0, prefill_tok = 0, prefill_s = 0, decode_j = 0, decode_tok = 0, decode_s = 0;
         double prefill_tok_timed = 0, decode_tok_timed = 0, prefill_tok_all = 0, decode_tok_all = 0, items = 0;
         int n_estimated = 0;
@@ -224,6 +226,22 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
             prefill_tok_all += double(r->prefill_tokens);
             decode_tok_all += double(r->decode_tokens);
             items += double(r->n_items);
+            avg_w.push_back(r->avg_w);
+            if (std::isfinite(r->peak_w) && !(r->peak_w <= peak_w)) peak_w = r->peak_w;
+            // Whole-cell J/token and tokens/s: ratios of totals over the repeats that have both parts.
+            const double tokens = double(r->prefill_tokens + r->decode_tokens);
+            if (tokens > 0 && std::isfinite(r->energy_j)) {
+                tok_j += r->energy_j;
+                tok_energy += tokens;
+            }
+            if (tokens > 0 && std::isfinite(r->energy_net_j)) {
+                tok_net_j += r->energy_net_j;
+                tok_net += tokens;
+            }
+            if (tokens > 0 && positive(r->wall_s)) {
+                tok_timed += tokens;
+                tok_wall_s += r->wall_s;
+            }
             // Per-token figures are ratios of totals over the repeats that measured both parts.
             if (std::isfinite(r->prefill_j) && r->prefill_tokens > 0) {
                 prefill_j += r->prefill_j;
@@ -270,6 +288,12 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
         s.prefill_tokens = prefill_tok_all / n_rows;
         s.decode_tokens = decode_tok_all / n_rows;
         s.n_items = items / n_rows;
+        s.scored = s.score.n > 0;
+        s.j_per_token = j_per_token(tok_j, tok_energy);
+        s.net_j_per_token = j_per_token(tok_net_j, tok_net);
+        s.tok_s = tokens_per_s(tok_timed, tok_wall_s);
+        s.avg_w = stat_of(avg_w).mean;
+        s.peak_w = peak_w;
         out.push_back(std::move(s));
     }
 
@@ -287,6 +311,20 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
             s.tweor = s.eor;  // T = T_ref by definition
         } else {
             s.tweor = tweor(s.score.mean * 100.0, s.energy_wh, s.wall_s.mean, ref.wall_s.mean);
+        }
+        if (!s.scored) {
+            // A synthetic workload has no accuracy: no EOR, TWEOR, gain or retention (the tables
+            // say so once, not per row). Its saving is per token, so runs that made different
+            // numbers of tokens still compare (docs/metrics.md).
+            s.tweor = kNaN;
+            if (std::isfinite(s.j_per_token) && positive(ref.j_per_token)) {
+                s.energy_saving = energy_saving(s.j_per_token, ref.j_per_token);
+            }
+            if (s.estimated != ref.estimated) {
+                s.mixed_estimate = true;
+                append_note(s.note, mix_note(s.estimated, options.reference));
+            }
+            continue;
         }
         if (positive(ref.score.mean) && std::isfinite(s.score.mean)) {
             s.retention = retention(s.score.mean, ref.score.mean);

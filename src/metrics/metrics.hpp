@@ -6,6 +6,7 @@
 // no I/O, no store, no engine (the CLI fills Row from the store).
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +46,10 @@ struct Row {
     int64_t prefill_tokens = 0, decode_tokens = 0;
     double ttft_s = 0.0;
     int64_t n_items = 0;  // task items evaluated (for seconds per item)
+    // Mean power over the cell (sum of the domains' averages) and the highest domain's peak; NaN
+    // where the cell's energy record has none.
+    double avg_w = std::numeric_limits<double>::quiet_NaN();
+    double peak_w = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Mean ± sample standard deviation (n - 1), min…max over repeats.
@@ -62,6 +67,10 @@ struct Options {
 
 // One (host, model, scheme, task, workload) over its repeats, with the ratios to the reference
 // scheme on the same host, model and workload (absent when the reference is missing).
+//
+// An unscored summary (`scored` false: no repeat has a score, as for the synthetic workloads
+// tg256r5, pp2048r30, tg256x8r5) has no accuracy, so no EOR, TWEOR, gain or retention; its
+// energy_saving is per token, 1 - J/token / J/token(reference) (docs/metrics.md).
 struct Summary {
     std::string host, host_name, device, model, model_name, scheme, scheme_canonical, task, workload;
     bool synthetic = false;
@@ -88,6 +97,12 @@ struct Summary {
     double ref_wall_s = 0.0;      // the reference's mean wall time (NaN without a reference)
     double prefill_tokens = 0.0, decode_tokens = 0.0;  // per repeat (mean)
     double n_items = 0.0;                              // per repeat (mean)
+    bool scored = true;           // some repeat has a score (false: a synthetic workload)
+    double j_per_token = 0.0;     // gross energy / (prefill + decode tokens), NaN without tokens
+    double net_j_per_token = 0.0;  // the same with net energy
+    double tok_s = 0.0;           // (prefill + decode tokens) / wall time
+    double avg_w = 0.0;           // mean over repeats of the cell's mean power (NaN: not recorded)
+    double peak_w = 0.0;          // highest peak over repeats (NaN: not recorded)
 };
 
 // The arithmetic, one function per formula (docs/metrics.md). Non-finite or non-positive
@@ -133,8 +148,9 @@ struct ParetoPoint {
 };
 std::vector<size_t> pareto_frontier(const std::vector<ParetoPoint> & points);
 
-// A scheme on a host for one model, over every task both it and the reference ran with the same
-// workloads: what recommend and the decision matrix compare.
+// A scheme on a host for one model, over every scored task both it and the reference ran with the
+// same workloads: what recommend and the decision matrix compare. Unscored workloads are left out
+// (no accuracy to rank): a database of only those gives no candidate.
 struct Candidate {
     std::string host, host_name, device, model, model_name, scheme;
     bool synthetic = false, estimated = false;

@@ -162,7 +162,7 @@ std::vector<Candidate> candidates(const std::vector<Summary> & summaries, const 
     std::map<Slot, const Summary *> refs;
     std::map<std::pair<std::string, std::string>, int> ref_tasks;
     for (const Summary & s : summaries) {
-        if (!is_reference(s, reference)) continue;
+        if (!is_reference(s, reference) || !s.scored) continue;
         if (refs.emplace(Slot{s.host, s.model, s.task, s.workload}, &s).second) ++ref_tasks[{s.host, s.model}];
     }
 
@@ -171,6 +171,7 @@ std::vector<Candidate> candidates(const std::vector<Summary> & summaries, const 
     std::map<Key, size_t> index;
     std::vector<std::vector<const Summary *>> groups;
     for (const Summary & s : summaries) {
+        if (!s.scored) continue;  // a synthetic workload has no accuracy to rank
         Key k{s.host, s.model, s.scheme_canonical.empty() ? s.scheme : s.scheme_canonical};
         auto [it, inserted] = index.emplace(k, groups.size());
         if (inserted) groups.emplace_back();
@@ -329,7 +330,9 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
     Recommendation rec;
     rec.profile = profile;
     if (all.empty()) {
-        rec.why = "No candidate: no scheme has both its own and the reference's cells on a host and model.";
+        rec.why =
+            "No candidate: no scheme has scored cells of its own and of the reference's on a host and model "
+            "(recommendations rank accuracy per energy, so they need scored tasks).";
         return rec;
     }
 

@@ -227,6 +227,48 @@ std::vector<GroupView> group_views(const ReportInput & in, const Analysis & a) {
     return out;
 }
 
+// The unscored summaries (synthetic workloads) of each host and model, in order of appearance.
+struct UnscoredGroup {
+    std::string host, host_name, device, model, model_name;
+    bool estimated = false, synthetic = false;
+    std::vector<std::string> workloads;               // task names, sorted
+    std::vector<const metrics::Summary *> summaries;  // in scheme order within each workload
+};
+
+std::vector<UnscoredGroup> unscored_groups(const Analysis & a) {
+    std::vector<UnscoredGroup> out;
+    std::map<std::pair<std::string, std::string>, size_t> index;
+    for (const auto & s : a.summaries) {
+        if (s.scored) continue;
+        auto [it, inserted] = index.emplace(std::make_pair(s.host, s.model), out.size());
+        if (inserted) out.push_back({s.host, s.host_name, s.device, s.model, s.model_name, false, false, {}, {}});
+        UnscoredGroup & g = out[it->second];
+        g.estimated = g.estimated || s.estimated;
+        g.synthetic = g.synthetic || s.synthetic;
+        if (std::find(g.workloads.begin(), g.workloads.end(), s.task) == g.workloads.end()) g.workloads.push_back(s.task);
+        g.summaries.push_back(&s);
+    }
+    for (auto & g : out) {
+        std::sort(g.workloads.begin(), g.workloads.end());
+        auto rank = [&](const std::string & scheme) {
+            return std::find(a.scheme_order.begin(), a.scheme_order.end(), scheme) - a.scheme_order.begin();
+        };
+        std::stable_sort(g.summaries.begin(), g.summaries.end(), [&](const auto * x, const auto * y) {
+            return std::make_tuple(x->task, rank(x->scheme)) < std::make_tuple(y->task, rank(y->scheme));
+        });
+    }
+    return out;
+}
+
+// "tg256r5, pp2048r30": the unscored workload names, for the sentences that explain their absence.
+std::string unscored_names(const Analysis & a) {
+    std::set<std::string> names;
+    for (const auto & s : a.summaries) {
+        if (!s.scored) names.insert(s.task);
+    }
+    return join(names, ", ");
+}
+
 std::string group_title(const std::string & what, const GroupView & g) {
     return fmt::format("{}: {} on {}", what, g.model_name, metrics::hardware_label(g.device, g.host_name));
 }
@@ -325,6 +367,12 @@ std::string pareto_charts(const std::vector<GroupView> & groups, const Analysis 
         if (g.synthetic) caption += " Synthetic model: the scores are chance.";
         out += figure(svg::render(c), alone ? "chart-pareto wide" : "chart-pareto", caption);
     }
+    if (out.empty() && a.any_unscored) {
+        return empty_note(fmt::format(
+            "No scheme has both a score and an energy: the synthetic workloads measured here ({}) have no accuracy, "
+            "only speed and energy (see Speed and energy per token).",
+            unscored_names(a)));
+    }
     return out.empty() ? empty_note("No scheme has both a score and an energy.") : out;
 }
 
@@ -350,8 +398,18 @@ std::string efficiency_charts(const std::vector<GroupView> & groups, const Analy
             if (!cands || v.size() > cands->size()) cands = &v;
         }
         if (!cands) {
-            out += empty_note(fmt::format("{}: no EOR gain without the reference scheme ({}).", model_name,
-                                          "see the warnings above"));
+            const bool model_scored = std::any_of(a.summaries.begin(), a.summaries.end(), [&](const auto & s) {
+                return s.model == model && s.scored;
+            });
+            if (!model_scored) {
+                out += empty_note(fmt::format(
+                    "{}: no EOR: EOR is score / energy, and the synthetic workloads it ran ({}) have no accuracy "
+                    "score (see Speed and energy per token).",
+                    model_name, unscored_names(a)));
+            } else {
+                out += empty_note(fmt::format("{}: no EOR gain without the reference scheme ({}).", model_name,
+                                              "see the warnings above"));
+            }
             continue;
         }
         std::vector<std::string> hosts, host_names, schemes;
@@ -554,8 +612,12 @@ std::string power_chart(const ReportInput & in) {
 
 // (4) J/token by phase and scheme: prefill and decode side by side, since quantization saves
 // energy in memory-bound decode and can cost it in compute-bound prefill (DESIGN.md).
-std::string jtoken_charts(const std::vector<GroupView> & groups, const Analysis & a, const std::string & reference) {
-    std::string out;
+std::string unscored_jtoken_charts(const std::vector<UnscoredGroup> & groups, const Analysis & a,
+                                   const std::string & reference);
+
+std::string jtoken_charts(const std::vector<GroupView> & groups, const std::vector<UnscoredGroup> & unscored,
+                          const Analysis & a, const std::string & reference) {
+    std::string out = unscored_jtoken_charts(unscored, a, reference);
     for (size_t gi = 0; gi < groups.size(); ++gi) {
         const GroupView & g = groups[gi];
         if (g.points.empty()) continue;
@@ -600,6 +662,117 @@ std::string jtoken_charts(const std::vector<GroupView> & groups, const Analysis 
         }
     }
     return out.empty() ? empty_note("No phase energies recorded.") : out;
+}
+
+// (4, synthetic workloads) J/token per workload and phase, one chart each: workloads differ by
+// orders of magnitude (one sequence vs a batch of 32), so they do not share an axis.
+std::string unscored_jtoken_charts(const std::vector<UnscoredGroup> & groups, const Analysis & a,
+                                   const std::string & reference) {
+    std::string out;
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+        const UnscoredGroup & g = groups[gi];
+        for (size_t wi = 0; wi < g.workloads.size(); ++wi) {
+            const std::string & workload = g.workloads[wi];
+            for (int phase = 0; phase < 2; ++phase) {
+                const char * name = phase == 0 ? "prefill" : "decode";
+                svg::BarChart c;
+                c.id = fmt::format("chart-jtok-workload-{}-{}-{}", name, gi, wi);
+                c.title = fmt::format("{} J/token: {}", phase == 0 ? "Prefill" : "Decode", workload);
+                c.subtitle = fmt::format("{} on {} \u00b7 synthetic workload (no accuracy)", g.model_name,
+                                         metrics::hardware_label(g.device, g.host_name)) +
+                             (g.estimated ? " \u00b7 energy ESTIMATED" : "") + (g.synthetic ? " \u00b7 synthetic model" : "");
+                c.y = {phase == 0 ? "Prefill" : "Decode", "J/token", false, true, true, std::nullopt, std::nullopt, 6};
+                c.legend = false;
+                c.height = 300;
+                svg::BarSeries ser{name, "#0072B2", {}, {}, {}, {}};
+                double ref_value = NAN;
+                bool any = false;
+                for (const auto * s : g.summaries) {
+                    if (s->task != workload) continue;
+                    const double v = phase == 0 ? s->prefill_j_per_token : s->decode_j_per_token;
+                    if (metrics::is_reference(*s, reference)) ref_value = v;
+                    any = any || std::isfinite(v);
+                }
+                if (!any) continue;  // a decode-only workload has no prefill chart, and the reverse
+                for (const auto * s : g.summaries) {
+                    if (s->task != workload) continue;
+                    const double v = phase == 0 ? s->prefill_j_per_token : s->decode_j_per_token;
+                    c.categories.push_back(s->scheme);
+                    ser.values.push_back(v);
+                    ser.colors.push_back(color_of(a.scheme_order, s->scheme));
+                    ser.labels.push_back(!std::isfinite(v)                       ? ""
+                                         : metrics::is_reference(*s, reference) ? "ref"
+                                         : std::isfinite(ref_value)             ? signed_pct(v / ref_value - 1)
+                                                                                : sig(v));
+                }
+                c.series = {ser};
+                out += figure(svg::render(c), "chart-jtok chart-jtok-workload",
+                              "Labels: change against the reference scheme on the same workload.");
+            }
+        }
+    }
+    return out;
+}
+
+// (5) Speed and energy per token of the synthetic workloads: each scheme relative to the
+// reference on the same workload (the absolute numbers are the labels and the table), so
+// workloads of very different sizes share one chart.
+std::string token_charts(const std::vector<UnscoredGroup> & groups, const Analysis & a, const std::string & reference) {
+    std::string out;
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+        const UnscoredGroup & g = groups[gi];
+        std::vector<std::string> schemes;
+        for (const auto & name : a.scheme_order) {
+            if (std::any_of(g.summaries.begin(), g.summaries.end(), [&](const auto * s) { return s->scheme == name; })) {
+                schemes.push_back(name);
+            }
+        }
+        auto find = [&](const std::string & workload, const std::string & scheme) -> const metrics::Summary * {
+            for (const auto * s : g.summaries) {
+                if (s->task == workload && s->scheme == scheme) return s;
+            }
+            return nullptr;
+        };
+        for (int which = 0; which < 2; ++which) {
+            svg::BarChart c;
+            c.id = fmt::format("chart-{}-{}", which == 0 ? "token-energy" : "token-speed", gi);
+            c.title = fmt::format("{} vs {}: {} on {}", which == 0 ? "Energy per token" : "Tokens per second",
+                                  reference, g.model_name, metrics::hardware_label(g.device, g.host_name));
+            c.subtitle = fmt::format("{} synthetic workload{} (no accuracy){}", g.workloads.size(),
+                                     g.workloads.size() == 1 ? "" : "s", g.estimated ? " \u00b7 energy ESTIMATED" : "");
+            c.categories = g.workloads;
+            c.y = {which == 0 ? "J/token" : "tok/s", fmt::format("% of {}", reference), false, false, true,
+                   std::nullopt, std::nullopt, 6};
+            c.x_label = "workload";
+            c.width = 1100;
+            c.height = 360;
+            bool any = false;
+            for (const auto & scheme : schemes) {
+                svg::BarSeries ser{scheme, color_of(a.scheme_order, scheme), {}, {}, {}, {}};
+                for (const auto & w : g.workloads) {
+                    const auto * s = find(w, scheme);
+                    const auto * r = find(w, reference);
+                    const double v = s ? (which == 0 ? s->j_per_token : s->tok_s) : NAN;
+                    const double rv = r ? (which == 0 ? r->j_per_token : r->tok_s) : NAN;
+                    const double rel = std::isfinite(v) && std::isfinite(rv) && rv > 0 ? 100.0 * v / rv : NAN;
+                    any = any || std::isfinite(rel);
+                    ser.values.push_back(rel);
+                    ser.labels.push_back(!std::isfinite(v) ? "" : v >= 1000 ? fmt::format("{:.0f}", v) : sig(v));
+                }
+                c.series.push_back(std::move(ser));
+            }
+            if (!any) continue;
+            out += figure(svg::render(c), which == 0 ? "chart-token-energy wide" : "chart-token-speed wide",
+                          which == 0 ? "Bars: J/token as % of the reference on the same workload (lower saves "
+                                       "energy); labels: J/token."
+                                     : "Bars: tokens/s as % of the reference on the same workload (higher is "
+                                       "faster); labels: tokens/s.");
+        }
+    }
+    if (out.empty() && !groups.empty()) {
+        out = empty_note(fmt::format("No synthetic workload has both its own and the {} scheme's J/token.", reference));
+    }
+    return out;
 }
 
 // Drops the columns that hold one value in every row and says that value once instead (one
@@ -660,7 +833,7 @@ std::string provenance(const ReportInput & in, const std::vector<NamedTable> & t
                        escape(synthetic.empty() ? "none" : join(synthetic, ", ") + " (random weights: accuracy is chance)"));
     out += "</dl>\n";
     for (const auto & t : tables) {
-        if (t.name == "summary" || t.name == "overall" || t.name == "decision") continue;
+        if (t.name == "summary" || t.name == "overall" || t.name == "tokens" || t.name == "decision") continue;
         if (t.name == "failed" && t.table.rows.empty()) continue;
         out += fmt::format("<h3 id=\"prov-{}\">{}</h3>\n", escape(t.name), escape(t.table.title));
         if (t.table.rows.empty()) {
@@ -728,6 +901,7 @@ std::string html_table(const Table & t, const std::string & id, const std::vecto
 std::string render_html(const ReportInput & in) {
     const Analysis a = analyze(in);
     const std::vector<GroupView> groups = group_views(in, a);
+    const std::vector<UnscoredGroup> unscored = unscored_groups(a);
     std::vector<NamedTable> tables = report_tables(in, a);
     auto table_named = [&](const std::string & name) -> Table & {
         for (auto & t : tables) {
@@ -785,6 +959,7 @@ std::string render_html(const ReportInput & in) {
              {"efficiency", "EOR and TWEOR"},
              {"power", "Power over time"},
              {"jtoken", "J/token by phase"},
+             {"tokens", "Speed and energy per token"},
              {"decision", "Decision matrix"},
              {"tables", "Tables"},
              {"provenance", "Provenance"}}) {
@@ -796,13 +971,26 @@ std::string render_html(const ReportInput & in) {
     h += "<p class=\"lead\">Each scheme's mean score over the tasks every scheme ran on that host and model, against "
          "the energy of running them all. Filled points are on the Pareto frontier: no other scheme is at least as "
          "accurate for less energy.</p>\n";
-    h += "<div class=\"charts\">\n" + pareto_charts(groups, a) + "</div>\n</section>\n";
+    {
+        // Without any chart the section's note says why; with some, one line says where the rest went.
+        const std::string charts = pareto_charts(groups, a);
+        if (a.any_unscored && a.any_scored) {
+            h += fmt::format("<p class=\"lead\">The synthetic workloads ({}) have no accuracy: they are measured for "
+                             "speed and energy only, in sections 4 and 5.</p>\n",
+                             escape(unscored_names(a)));
+        }
+        h += "<div class=\"charts\">\n" + charts + "</div>\n</section>\n";
+    }
 
     h += "<section id=\"efficiency\">\n<h2>2. Energy efficiency: EOR and TWEOR</h2>\n";
     h += "<dl class=\"defs\"><dt>EOR</dt><dd>score (%) / energy (Wh), for one fixed workload</dd>"
          "<dt>TWEOR</dt><dd>score (%) / (energy (Wh) \u00d7 T / T<sub>ref</sub>): EOR penalised for running slower "
          "than the reference</dd><dt>gain</dt><dd>EOR / EOR(reference) \u2212 1, same host, model and "
          "workload</dd></dl>\n";
+    if (a.any_unscored && a.any_scored) {
+        h += "<p class=\"lead\">EOR needs a score, so the synthetic workloads (no accuracy) have none; their "
+             "energy is compared per token in section 5.</p>\n";
+    }
     h += "<div class=\"charts\">\n" + efficiency_charts(groups, a) + "</div>\n</section>\n";
 
     h += "<section id=\"power\">\n<h2>3. Power over time</h2>\n";
@@ -814,11 +1002,35 @@ std::string render_html(const ReportInput & in) {
     h += "<p class=\"lead\">Joules per prompt token (prefill) and per generated token (decode), over the same "
          "tasks as above. Quantization tends to save energy in memory-bound decode and may cost energy in "
          "compute-bound prefill, so the two are shown apart.</p>\n";
-    h += "<div class=\"charts\">\n" + jtoken_charts(groups, a, in.options.reference) + "</div>\n</section>\n";
+    h += "<div class=\"charts\">\n" + jtoken_charts(groups, unscored, a, in.options.reference) +
+         "</div>\n</section>\n";
 
-    h += "<section id=\"decision\">\n<h2>5. Decision matrix</h2>\n";
-    h += "<p class=\"lead\">For each use-case profile, the hardware and scheme that best meet its constraints "
-         "(<code>joulebench recommend</code> gives the same answer for one profile).</p>\n";
+    h += "<section id=\"tokens\">\n<h2>5. Speed and energy per token</h2>\n";
+    if (unscored.empty()) {
+        h += empty_note("No synthetic workloads (tg256r5, pp2048r30, ...) in this database: every task is scored.");
+    } else {
+        h += fmt::format(
+            "<p class=\"lead\">Synthetic workloads (llama-bench style: <code>tg256r5</code> decodes 256 tokens 5 "
+            "times, <code>pp2048r30</code> prefills 2048 tokens 30 times, <code>x8</code> runs 8 sequences) have no "
+            "accuracy. Every scheme does the same work for one name, so they compare on energy per token and "
+            "speed, against <code>{}</code>.</p>\n",
+            escape(in.options.reference));
+        h += "<div class=\"charts\">\n" + token_charts(unscored, a, in.options.reference) + "</div>\n";
+        Table tokens = table_named("tokens");
+        const std::string said = collapse_constant_columns(tokens, {"host_name", "model_name", "repeats", "energy_estimated"});
+        h += "<h3>Per workload and scheme</h3>\n" + table_block(tokens, "table-tokens", said);
+    }
+    h += "</section>\n";
+
+    h += "<section id=\"decision\">\n<h2>6. Decision matrix</h2>\n";
+    if (a.any_scored) {
+        h += "<p class=\"lead\">For each use-case profile, the hardware and scheme that best meet its constraints "
+             "(<code>joulebench recommend</code> gives the same answer for one profile).</p>\n";
+    } else {
+        h += "<p class=\"lead\">Recommendations rank accuracy per energy, so they need scored tasks (mmlu, "
+             "hellaswag, ...); this database holds only synthetic workloads with no accuracy. Their energy and "
+             "speed are in section 5.</p>\n";
+    }
     {
         Table decision = table_named("decision");
         const std::string said = collapse_constant_columns(decision, {"model_name"});
@@ -826,12 +1038,18 @@ std::string render_html(const ReportInput & in) {
     }
     h += "</section>\n";
 
-    h += "<section id=\"tables\">\n<h2>6. Results</h2>\n";
+    h += "<section id=\"tables\">\n<h2>7. Results</h2>\n";
     {
         Table overall = table_named("overall");
         const std::string said =
             collapse_constant_columns(overall, {"host_name", "model_name", "energy_estimated"});
-        h += "<h3>Schemes over all their tasks</h3>\n" + table_block(overall, "table-overall", said);
+        h += "<h3>Schemes over all their tasks</h3>\n";
+        if (overall.rows.empty() && !a.any_scored) {
+            h += fmt::format("<div id=\"table-overall\">{}</div>\n",
+                             empty_note("No scored task: the synthetic workloads are compared in section 5."));
+        } else {
+            h += table_block(overall, "table-overall", said);
+        }
         Table summary = table_named("summary");
         const std::string said2 = collapse_constant_columns(
             summary, {"host_name", "model_name", "repeats", "energy_sd_j", "energy_estimated"});
@@ -839,7 +1057,7 @@ std::string render_html(const ReportInput & in) {
     }
     h += "</section>\n";
 
-    h += "<section id=\"provenance\">\n<h2>7. Provenance</h2>\n";
+    h += "<section id=\"provenance\">\n<h2>8. Provenance</h2>\n";
     h += provenance(in, tables);
     h += "</section>\n";
 

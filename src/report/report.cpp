@@ -156,7 +156,23 @@ Analysis analyze(const ReportInput & in) {
             models.emplace_back(s.model, s.model_name);
         }
     }
+    for (const auto & s : a.summaries) (s.scored ? a.any_scored : a.any_unscored) = true;
     for (const auto & [hash, name] : models) {
+        const bool model_scored = std::any_of(a.summaries.begin(), a.summaries.end(), [&](const metrics::Summary & s) {
+            return s.model == hash && s.scored;
+        });
+        if (!model_scored) {
+            // Synthetic workloads only: nothing to recommend, and the reason is not a missing reference.
+            for (const auto & profile : metrics::builtin_profiles()) {
+                metrics::Recommendation rec;
+                rec.profile = profile;
+                rec.why =
+                    "No recommendation: profiles rank accuracy per energy, and this model ran only unscored "
+                    "synthetic workloads (no accuracy); see Speed and energy per token.";
+                a.decisions.push_back({name, rec});
+            }
+            continue;
+        }
         std::vector<metrics::Candidate> of_model;
         for (const auto & c : a.candidates) {
             if (c.model == hash) of_model.push_back(c);
@@ -255,6 +271,62 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
         "EOR = score (%) / energy (Wh); TWEOR = EOR x T(reference) / T; gain = EOR / EOR(reference) - 1; "
         "retention = score / score(reference); all against the reference scheme on the same host, model and "
         "workload.");
+    if (std::any_of(summaries.begin(), summaries.end(), [](const metrics::Summary & s) { return !s.scored; })) {
+        t.notes.push_back(
+            "Rows without a score are synthetic workloads (tg256r5, pp2048r30, ...): they measure speed and energy "
+            "only, so they have no EOR, TWEOR, gain or retention, and their saving is per token: 1 - J/token / "
+            "J/token(reference).");
+    }
+    return t;
+}
+
+Table token_table(const Analysis & a) {
+    Table t;
+    t.title = "Speed and energy per token";
+    add_text_column(t, "host_name", "host");
+    add_text_column(t, "model_name", "model");
+    add_text_column(t, "task", "workload");
+    add_text_column(t, "scheme", "scheme");
+    t.add_column("repeats", "n", 0);
+    t.add_column("tokens", "tokens/run", 0);
+    t.add_column("tok_s", "tok/s", 1);
+    t.add_column("prefill_tok_s", "prefill tok/s", 1);
+    t.add_column("decode_tok_s", "decode tok/s", 1);
+    t.add_column("j_per_token", "J/token", 4);
+    t.add_column("net_j_per_token", "net J/token", 4);
+    t.add_column("prefill_j_per_token", "prefill J/token", 4);
+    t.add_column("decode_j_per_token", "decode J/token", 4);
+    t.add_column("token_saving_pct", "saving/token (%)", 1);
+    t.add_column("avg_w", "avg W", 1);
+    t.add_column("peak_w", "peak W", 1);
+    t.add_column("energy_estimated", "estimated", 0);
+    add_text_column(t, "note", "note");
+    std::vector<const metrics::Summary *> order;
+    for (const auto & s : a.summaries) {
+        if (!s.scored) order.push_back(&s);
+    }
+    auto rank = [&](const std::string & scheme) {
+        return std::find(a.scheme_order.begin(), a.scheme_order.end(), scheme) - a.scheme_order.begin();
+    };
+    std::stable_sort(order.begin(), order.end(), [&](const metrics::Summary * x, const metrics::Summary * y) {
+        return std::make_tuple(x->host_name, x->host, x->model_name, x->model, x->task, rank(x->scheme)) <
+               std::make_tuple(y->host_name, y->host, y->model_name, y->model, y->task, rank(y->scheme));
+    });
+    for (const auto * s : order) {
+        const double tokens = s->prefill_tokens + s->decode_tokens;
+        t.add_row({text(s->host_name), text(s->model_name), text(s->task), text(s->scheme),
+                   int64_t(std::max(s->energy_j.n, s->wall_s.n)), tokens > 0 ? Value(int64_t(std::llround(tokens))) : Value(),
+                   real(s->tok_s), real(s->prefill_tok_s), real(s->decode_tok_s), real(s->j_per_token),
+                   real(s->net_j_per_token), real(s->prefill_j_per_token), real(s->decode_j_per_token),
+                   pct(s->energy_saving), real(s->avg_w), real(s->peak_w), int64_t(s->estimated), text(s->note)});
+    }
+    if (!t.rows.empty()) {
+        t.notes.push_back(
+            "Synthetic workloads (no accuracy): every scheme does the same work for one name. J/token = energy of the "
+            "cell / (prefill + decode tokens), net subtracts idle power x time; saving/token = 1 - J/token / "
+            "J/token(reference); tok/s = tokens / wall time; avg W sums the domains' means, peak W is the highest "
+            "domain's peak.");
+    }
     return t;
 }
 
@@ -342,13 +414,14 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
 }
 
 std::vector<std::string> table_names() {
-    return {"summary", "overall", "decision", "hosts", "sensors", "energy", "models", "schemes", "failed", "all"};
+    return {"summary", "overall", "tokens", "decision", "hosts", "sensors", "energy", "models", "schemes", "failed", "all"};
 }
 
 std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a) {
     std::vector<NamedTable> out;
     out.push_back({"summary", summary_table(a.summaries, a.scheme_order)});
     out.push_back({"overall", candidate_table(a)});
+    out.push_back({"tokens", token_table(a)});
     out.push_back({"decision", decision_table(a, in.options)});
 
     Table hosts;
@@ -460,8 +533,9 @@ void print_report_tables(std::ostream & os, const ReportInput & in, Format forma
     std::vector<const NamedTable *> shown;
     for (const auto & t : all) {
         if (chosen.empty() || std::find(chosen.begin(), chosen.end(), t.name) != chosen.end()) {
-            // Empty provenance tables (no failures) are left out unless asked for by name.
-            if (chosen.empty() && t.table.rows.empty() && t.name == "failed") continue;
+            // Empty provenance tables (no failures) and the empty per-token table (every task scored) are
+            // left out unless asked for by name.
+            if (chosen.empty() && t.table.rows.empty() && (t.name == "failed" || t.name == "tokens")) continue;
             shown.push_back(&t);
         }
     }

@@ -97,12 +97,14 @@ struct Analysis {
     std::vector<Warning> warnings;          // banners, in order of severity
     std::vector<std::string> missing_references;
     bool any_estimated = false, any_measured = false, any_synthetic = false;
+    // Scored tasks (mmlu, ...) and unscored synthetic workloads (tg256r5, pp2048r30: no accuracy).
+    bool any_scored = false, any_unscored = false;
 };
 Analysis analyze(const ReportInput & in);
 
 // Tables, each with a machine name; the same columns in every format.
 struct NamedTable {
-    std::string name;  // "summary", "overall", "decision", "hosts", "sensors", "models", "schemes", "failed"
+    std::string name;  // "summary", "overall", "tokens", "decision", "hosts", "sensors", "models", "schemes", "failed"
     Table table;
 };
 std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a);
@@ -110,6 +112,9 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
 Table summary_table(const std::vector<metrics::Summary> & summaries, const std::vector<std::string> & scheme_order);
 // Each scheme on each host over all the tasks it shares with the reference (metrics::Candidate).
 Table candidate_table(const Analysis & a);
+// Unscored synthetic workloads x schemes: tokens/s, J/token gross and net and by phase, saving
+// per token against the reference, mean and peak power. Empty when every task is scored.
+Table token_table(const Analysis & a);
 // Builtin profiles x models: the recommended (hardware, scheme) and why.
 Table decision_table(const Analysis & a, const metrics::Options & options);
 

@@ -340,3 +340,100 @@ TEST(Summarize, reference_can_be_named_by_option) {
     EXPECT_NEAR(*find(all, "int8").retention, 0.95, kEps);
     EXPECT_NEAR(retention_against_reference(all, find(all, "int8"), "bf16"), 0.95, kEps);
 }
+
+namespace {
+
+// A synthetic decode workload (tg256r5): no score, decode energy and tokens only.
+Row make_unscored(const std::string & scheme, double energy_j, int64_t decode_tokens, double wall_s) {
+    Row r = make_row(scheme, NAN, energy_j, wall_s, "tg256r5", "bench-tg");
+    r.score_stderr = NAN;
+    r.energy_net_j = energy_j - 100.0;
+    r.decode_j = energy_j - 4.0;
+    r.decode_tokens = decode_tokens;
+    r.decode_s = wall_s - 0.1;
+    r.avg_w = energy_j / wall_s;
+    r.peak_w = 600.0;
+    return r;
+}
+
+}  // namespace
+
+TEST(Summarize, unscored_workload_compares_energy_per_token) {
+    // fp16: 1800 J for 512 tokens; int8 (say, run twice as often by an old sweep): 2300 J for 1024.
+    Row f = make_unscored("fp16", 1800.0, 512, 3.2);
+    Row q = make_unscored("int8", 2300.0, 1024, 4.6);
+    q.peak_w = 650.0;
+    Row q1 = q;
+    q1.repeat = 1;
+    q1.energy_j = 2200.0;
+    q1.energy_net_j = 2100.0;
+    q1.peak_w = 700.0;
+    q1.avg_w = 500.0;
+    const auto all = summarize({f, q, q1});
+    ASSERT_EQ(all.size(), 2u);
+
+    const Summary & fs = find(all, "fp16", "tg256r5");
+    EXPECT_FALSE(fs.scored);
+    EXPECT_DOUBLE_EQ(fs.j_per_token, 1800.0 / 512.0);
+    EXPECT_DOUBLE_EQ(fs.net_j_per_token, 1700.0 / 512.0);
+    EXPECT_DOUBLE_EQ(fs.tok_s, 512.0 / 3.2);
+    EXPECT_DOUBLE_EQ(fs.decode_j_per_token, 1796.0 / 512.0);
+    ASSERT_TRUE(fs.energy_saving);
+    EXPECT_DOUBLE_EQ(*fs.energy_saving, 0.0);
+
+    const Summary & s = find(all, "int8", "tg256r5");
+    EXPECT_FALSE(s.scored);
+    // Totals over repeats: (2300 + 2200) J / 2048 tokens.
+    EXPECT_DOUBLE_EQ(s.j_per_token, 4500.0 / 2048.0);
+    EXPECT_DOUBLE_EQ(s.net_j_per_token, (2200.0 + 2100.0) / 2048.0);
+    EXPECT_DOUBLE_EQ(s.tok_s, 2048.0 / 9.2);
+    EXPECT_DOUBLE_EQ(s.avg_w, (2300.0 / 4.6 + 500.0) / 2.0);
+    EXPECT_DOUBLE_EQ(s.peak_w, 700.0);
+    // Per token, not per cell: 1 - (4500 / 2048) / (1800 / 512) = 0.375; per cell it would be -25 %.
+    ASSERT_TRUE(s.energy_saving);
+    EXPECT_NEAR(*s.energy_saving, 0.375, kEps);
+    // No accuracy: no EOR, TWEOR, gain or retention, and no per-row note saying so.
+    EXPECT_TRUE(std::isnan(s.eor));
+    EXPECT_TRUE(std::isnan(s.tweor));
+    EXPECT_FALSE(s.gain);
+    EXPECT_FALSE(s.retention);
+    EXPECT_FALSE(s.pareto);
+    EXPECT_EQ(s.note, "");
+    EXPECT_EQ(fs.note, "");
+    // Recommendations rank accuracy: unscored workloads give no candidate.
+    EXPECT_TRUE(candidates(all).empty());
+}
+
+TEST(Summarize, unscored_workloads_leave_scored_results_unchanged) {
+    const std::vector<Row> scored = {make_row("fp16", 0.60, 7200.0, 10.0), make_row("int8", 0.57, 5400.0, 20.0)};
+    std::vector<Row> mixed = scored;
+    mixed.push_back(make_unscored("fp16", 1800.0, 512, 3.2));
+    mixed.push_back(make_unscored("int8", 1100.0, 512, 2.3));
+    const auto alone = summarize(scored);
+    const auto both = summarize(mixed);
+    ASSERT_EQ(both.size(), 4u);
+    for (const char * scheme : {"fp16", "int8"}) {
+        const Summary & a = find(alone, scheme);
+        const Summary * b = nullptr;
+        for (const auto & s : both) {
+            if (s.scheme == scheme && s.task == "arc") b = &s;
+        }
+        ASSERT_NE(b, nullptr);
+        EXPECT_TRUE(b->scored);
+        EXPECT_DOUBLE_EQ(b->eor, a.eor);
+        EXPECT_DOUBLE_EQ(b->tweor, a.tweor);
+        EXPECT_EQ(b->retention, a.retention);
+        EXPECT_EQ(b->gain, a.gain);
+        EXPECT_EQ(b->energy_saving, a.energy_saving);  // per cell for a scored task
+        EXPECT_EQ(b->note, a.note);
+    }
+    // The candidates compare the scored task only, with no note about the unscored one.
+    const auto c_alone = candidates(alone), c_both = candidates(both);
+    ASSERT_EQ(c_both.size(), c_alone.size());
+    for (size_t i = 0; i < c_both.size(); ++i) {
+        EXPECT_EQ(c_both[i].workloads, c_alone[i].workloads);
+        EXPECT_DOUBLE_EQ(c_both[i].eor, c_alone[i].eor);
+        EXPECT_DOUBLE_EQ(c_both[i].energy_saving, c_alone[i].energy_saving);
+        EXPECT_EQ(c_both[i].note, c_alone[i].note);
+    }
+}

@@ -245,3 +245,85 @@ TEST_F(HtmlReport, html_table_moves_long_text_under_its_row) {
 }
 
 }  // namespace
+
+namespace {
+
+// Synthetic workloads only (tg256r5 decodes, pp2048r30 prefills): no score anywhere.
+ReportInput make_unscored_input() {
+    ReportInput in = jb_test::make_report_input();
+    in.rows.clear();
+    in.failed.clear();
+    const char * schemes[] = {"fp16", "int8", "q4_k_m"};
+    for (int s = 0; s < 3; ++s) {
+        for (int w = 0; w < 2; ++w) {
+            jb::metrics::Row r;
+            r.host = "hostgpu";
+            r.host_name = "node1";
+            r.device = "NVIDIA H100 80GB HBM3";
+            r.model = "m1";
+            r.model_name = "tiny.gguf";
+            r.scheme = schemes[s];
+            r.scheme_canonical = std::string("w=") + schemes[s];
+            r.bpw = 16.0 / (s + 1);
+            r.task = w == 0 ? "tg256r5" : "pp2048r30";
+            r.workload = w == 0 ? "bench-tg" : "bench-pp";
+            r.score = NAN;
+            r.score_stderr = NAN;
+            r.energy_j = (w == 0 ? 1800.0 : 1200.0) * (1.0 - 0.2 * s);
+            r.energy_net_j = r.energy_j * 0.85;
+            r.wall_s = 3.0;
+            r.prefill_tokens = w == 0 ? 0 : 61440;
+            r.prefill_j = w == 0 ? 0.0 : r.energy_j - 5;
+            r.prefill_s = w == 0 ? 0.0 : 2.9;
+            r.decode_tokens = w == 0 ? 1280 : 0;
+            r.decode_j = w == 0 ? r.energy_j - 5 : 0.0;
+            r.decode_s = w == 0 ? 2.9 : 0.0;
+            r.ttft_s = NAN;
+            r.avg_w = r.energy_j / r.wall_s;
+            r.peak_w = 650.0;
+            in.rows.push_back(r);
+        }
+    }
+    return in;
+}
+
+}  // namespace
+
+TEST(HtmlReportUnscored, shows_jtoken_and_the_per_token_table) {
+    const ReportInput in = make_unscored_input();
+    const std::string h = render_html(in);
+    EXPECT_EQ(jb_test::xml_error(h), "");
+    EXPECT_EQ(h.find("No phase energies recorded"), std::string::npos);
+    EXPECT_NE(h.find("id=\"chart-jtok-workload-decode-0-1\""), std::string::npos);   // tg256r5
+    EXPECT_NE(h.find("id=\"chart-jtok-workload-prefill-0-0\""), std::string::npos);  // pp2048r30
+    EXPECT_NE(h.find("id=\"chart-token-energy-0\""), std::string::npos);
+    EXPECT_NE(h.find("id=\"chart-token-speed-0\""), std::string::npos);
+    EXPECT_NE(h.find("id=\"table-tokens\""), std::string::npos);
+    EXPECT_NE(h.find("Speed and energy per token"), std::string::npos);
+    // The reasons are the missing accuracy, said once, not a missing reference on every row.
+    EXPECT_EQ(h.find("scored nothing"), std::string::npos);
+    EXPECT_EQ(h.find("without the reference scheme"), std::string::npos);
+    EXPECT_EQ(h.find("no scheme has both its own and the reference"), std::string::npos);
+    EXPECT_NE(h.find("need scored tasks"), std::string::npos);
+    EXPECT_NE(h.find("have no accuracy"), std::string::npos);
+
+    // The table: q4_k_m on tg256r5 uses 60 % of fp16's energy for the same tokens: saves 40 % per token.
+    const Analysis a = analyze(in);
+    const jb::Table t = token_table(a);
+    ASSERT_EQ(t.rows.size(), 6u);
+    bool found = false;
+    for (const auto & row : t.rows) {
+        if (std::get<std::string>(row[t.column_index("task")]) != "tg256r5" ||
+            std::get<std::string>(row[t.column_index("scheme")]) != "q4_k_m") {
+            continue;
+        }
+        found = true;
+        EXPECT_NEAR(std::get<double>(row[t.column_index("token_saving_pct")]), 40.0, 1e-9);
+        EXPECT_NEAR(std::get<double>(row[t.column_index("j_per_token")]), 1080.0 / 1280.0, 1e-12);
+        EXPECT_NEAR(std::get<double>(row[t.column_index("tok_s")]), 1280.0 / 3.0, 1e-9);
+        EXPECT_NEAR(std::get<double>(row[t.column_index("peak_w")]), 650.0, 1e-12);
+    }
+    EXPECT_TRUE(found);
+    // The scored fixture has no per-token table.
+    EXPECT_TRUE(token_table(analyze(jb_test::make_report_input())).rows.empty());
+}
