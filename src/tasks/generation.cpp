@@ -30,9 +30,9 @@ std::vector<GenRequest> GenTask::gen_requests() const {
 
 std::string GenTask::fingerprint() const {
     Fnv1a h;
-    h.add(name_);
-    h.add(version_);
-    h.add(static_cast<int64_t>(shots_));
+    h.add(name());
+    h.add(version());
+    h.add(static_cast<int64_t>(shots()));
     h.add(static_cast<int64_t>(max_tokens_));
     h.add(static_cast<int64_t>(docs.size()));
     for (const auto & d : docs) {
@@ -47,18 +47,7 @@ std::string GenTask::fingerprint() const {
 TaskResult GenTask::run(LanguageModel & lm) {
     const std::vector<GenRequest> reqs = gen_requests();
     const std::vector<GenResult> res = lm.generate(reqs);
-    if (res.size() != reqs.size()) {
-        throw RuntimeFailure(name_ + ": the model answered " + std::to_string(res.size()) + " of " +
-                             std::to_string(reqs.size()) + " generation requests");
-    }
-    TaskResult out;
-    out.task = name_;
-    out.version = version_;
-    out.fingerprint = fingerprint();
-    out.shots = shots_;
-    out.primary_metric = primary_;
-    out.n_requests = static_cast<int64_t>(reqs.size());
-    out.notes = notes_;
+    TaskResult out = result_head(reqs.size(), res.size(), "generation");
     out.items.reserve(docs.size());
     for (size_t i = 0; i < docs.size(); ++i) out.items.push_back(score(docs[i], res[i]));
     out.metrics = aggregate_means(out.items, group_metrics);

@@ -200,9 +200,9 @@ std::vector<LoglikRequest> LoglikTask::loglik_requests() const {
 
 std::string LoglikTask::fingerprint() const {
     Fnv1a h;
-    h.add(name_);
-    h.add(version_);
-    h.add(static_cast<int64_t>(shots_));
+    h.add(name());
+    h.add(version());
+    h.add(static_cast<int64_t>(shots()));
     h.add(static_cast<int64_t>(docs.size()));
     for (const auto & d : docs) {
         h.add(d.context);
@@ -219,29 +219,33 @@ std::vector<Metric> LoglikTask::aggregate(const std::vector<ItemResult> & items)
     return aggregate_means(items, group_metrics);
 }
 
-TaskResult LoglikTask::run(LanguageModel & lm) {
-    std::vector<std::vector<size_t>> map;
-    const std::vector<LoglikRequest> reqs = build_requests(&map);
-    const std::vector<LoglikResult> res = lm.loglikelihood(reqs);
-    if (res.size() != reqs.size()) {
-        throw RuntimeFailure(name_ + ": the model answered " + std::to_string(res.size()) + " of " +
-                             std::to_string(reqs.size()) + " log-likelihood requests");
+TaskResult TaskBase::result_head(size_t n_requests, size_t n_answers, const char * kind) const {
+    if (n_answers != n_requests) {
+        throw RuntimeFailure(name_ + ": the model answered " + std::to_string(n_answers) + " of " +
+                             std::to_string(n_requests) + " " + kind + " requests");
     }
-
     TaskResult out;
     out.task = name_;
     out.version = version_;
     out.fingerprint = fingerprint();
     out.shots = shots_;
     out.primary_metric = primary_;
-    out.n_requests = static_cast<int64_t>(reqs.size());
+    out.n_requests = static_cast<int64_t>(n_requests);
     out.notes = notes_;
+    return out;
+}
+
+TaskResult LoglikTask::run(LanguageModel & lm) {
+    std::vector<std::vector<size_t>> map;
+    const std::vector<LoglikRequest> reqs = build_requests(&map);
+    const std::vector<LoglikResult> res = lm.loglikelihood(reqs);
+    TaskResult out = result_head(reqs.size(), res.size(), "log-likelihood");
     out.items.reserve(docs.size());
     std::vector<LoglikResult> doc_res;
     for (size_t d = 0; d < docs.size(); ++d) {
         doc_res.clear();
         for (const size_t ri : map[d]) doc_res.push_back(res[ri]);
-        out.items.push_back(score_mc(docs[d], doc_res, token_norm_, primary_));
+        out.items.push_back(score_mc(docs[d], doc_res, token_norm_, primary_metric()));
     }
     out.metrics = aggregate(out.items);
     return out;

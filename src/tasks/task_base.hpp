@@ -49,28 +49,43 @@ ItemResult score_mc(const McDoc & doc, const std::vector<LoglikResult> & results
 // Mean and stderr of every per-item score, over all items ("" group) and, if by_group, per group.
 std::vector<Metric> aggregate_means(const std::vector<ItemResult> & items, bool by_group);
 
-class LoglikTask : public Task {
+// What every built-in task has: a name, a prompt/scoring version, a shot count, a primary
+// metric and notes; and the head of the TaskResult it returns.
+class TaskBase : public Task {
 public:
-    LoglikTask(std::string name, std::string version, int shots, std::string primary_metric, bool token_norm)
-        : name_(std::move(name)),
-          version_(std::move(version)),
-          shots_(shots),
-          primary_(std::move(primary_metric)),
-          token_norm_(token_norm) {}
+    TaskBase(std::string name, std::string version, int shots, std::string primary_metric)
+        : name_(std::move(name)), version_(std::move(version)), shots_(shots), primary_(std::move(primary_metric)) {}
 
     std::string name() const override { return name_; }
     std::string version() const override { return version_; }
-    bool generative() const override { return false; }
     int shots() const override { return shots_; }
     std::string primary_metric() const override { return primary_; }
+
+    void add_note(std::string note) { notes_.push_back(std::move(note)); }
+
+protected:
+    // Checks the model answered every request (`kind`: "log-likelihood" or "generation") and
+    // fills the result's identity; the caller adds items and metrics.
+    TaskResult result_head(size_t n_requests, size_t n_answers, const char * kind) const;
+
+private:
+    std::string name_, version_;
+    int shots_;
+    std::string primary_;
+};
+
+class LoglikTask : public TaskBase {
+public:
+    LoglikTask(std::string name, std::string version, int shots, std::string primary_metric, bool token_norm)
+        : TaskBase(std::move(name), std::move(version), shots, std::move(primary_metric)), token_norm_(token_norm) {}
+
+    bool generative() const override { return false; }
     std::vector<ItemPrompt> prompts() const override;
     size_t n_items() const override { return docs.size(); }
     std::vector<LoglikRequest> loglik_requests() const override;
     std::vector<GenRequest> gen_requests() const override { return {}; }
     std::string fingerprint() const override;
     TaskResult run(LanguageModel & lm) override;
-
-    void add_note(std::string note) { notes_.push_back(std::move(note)); }
 
     // Filled by the task's factory, then left alone.
     std::vector<McDoc> docs;
@@ -83,26 +98,15 @@ private:
     // Requests with identical (context, continuation) sent once; map[doc][choice] -> request.
     std::vector<LoglikRequest> build_requests(std::vector<std::vector<size_t>> * map) const;
 
-    std::string name_, version_;
-    int shots_;
-    std::string primary_;
     bool token_norm_;
 };
 
-class GenTask : public Task {
+class GenTask : public TaskBase {
 public:
     GenTask(std::string name, std::string version, int shots, std::string primary_metric, int max_tokens)
-        : name_(std::move(name)),
-          version_(std::move(version)),
-          shots_(shots),
-          primary_(std::move(primary_metric)),
-          max_tokens_(max_tokens) {}
+        : TaskBase(std::move(name), std::move(version), shots, std::move(primary_metric)), max_tokens_(max_tokens) {}
 
-    std::string name() const override { return name_; }
-    std::string version() const override { return version_; }
     bool generative() const override { return true; }
-    int shots() const override { return shots_; }
-    std::string primary_metric() const override { return primary_; }
     std::vector<ItemPrompt> prompts() const override;
     size_t n_items() const override { return docs.size(); }
     std::vector<LoglikRequest> loglik_requests() const override { return {}; }
@@ -113,16 +117,11 @@ public:
     // Scores one item from the model's text (exposed for tests).
     virtual ItemResult score(const GenDoc & doc, const GenResult & result) const = 0;
 
-    void add_note(std::string note) { notes_.push_back(std::move(note)); }
-
     // Filled by the task's factory, then left alone.
     std::vector<GenDoc> docs;
     bool group_metrics = false;
 
 private:
-    std::string name_, version_;
-    int shots_;
-    std::string primary_;
     int max_tokens_;
 };
 
