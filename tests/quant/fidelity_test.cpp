@@ -185,21 +185,8 @@ TEST_F(FidelityStories, both_models_from_scratch_agree_with_the_cached_reference
 // The command, end to end through the binary.
 namespace {
 
-std::string run_stdout(const std::string & cmd, int * status) {
-    std::string out;
-    FILE * p = ::popen((cmd + " 2>/dev/null").c_str(), "r");
-    if (!p) {
-        *status = -1;
-        return out;
-    }
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) {
-        out.append(buf, n);
-    }
-    *status = ::pclose(p);
-    return out;
-}
+// The command with its stderr dropped.
+std::string run_stdout(const std::string & cmd, int * status) { return jbtest::run_shell(cmd + " 2>/dev/null", status); }
 
 }  // namespace
 

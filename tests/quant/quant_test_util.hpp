@@ -128,4 +128,20 @@ inline DecodeCheck decode_prompt(const std::string & path, ggml_type kv_type = G
     return r;
 }
 
+// Runs a shell command (the caller adds any redirection) and returns what it wrote to stdout;
+// *status gets pclose()'s status (-1 if it could not start).
+inline std::string run_shell(const std::string & cmd, int * status) {
+    std::string out;
+    FILE * p = ::popen(cmd.c_str(), "r");
+    if (!p) {
+        *status = -1;
+        return out;
+    }
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+    *status = ::pclose(p);
+    return out;
+}
+
 }  // namespace jbtest

@@ -242,21 +242,8 @@ TEST(Synth, fp16_of_an_f16_model_is_the_model_itself_not_a_copy) {
 // The commands, end to end through the binary.
 namespace {
 
-std::string run_cmd(const std::string & cmd, int * status) {
-    std::string out;
-    FILE * p = ::popen((cmd + " 2>&1").c_str(), "r");
-    if (!p) {
-        *status = -1;
-        return out;
-    }
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) {
-        out.append(buf, n);
-    }
-    *status = ::pclose(p);
-    return out;
-}
+// The command with its stderr merged into stdout.
+std::string run_cmd(const std::string & cmd, int * status) { return jbtest::run_shell(cmd + " 2>&1", status); }
 
 }  // namespace
 
