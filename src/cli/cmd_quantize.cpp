@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/dynamic_plan.hpp"
+#include "quant/dynamic.hpp"
 #include "quant/cache.hpp"
 #include "quant/gguf_file.hpp"
 #include "quant/quantize.hpp"
@@ -27,6 +29,8 @@ struct QuantizeArgs {
     std::string scheme;
     std::string cache_dir;
     std::string imatrix;
+    std::string dynamic_from;
+    double kld_budget = 0.01;
     std::string format = "table";
     int n_threads = 0;
     bool force = false;
@@ -175,7 +179,20 @@ void run_quantize(const QuantizeArgs & a) {
     o.verbose = a.verbose;
     o.on_progress = [](const std::string & msg) { fmt::print(stderr, "quantize: {}\n", msg); };
 
-    const SchemeResult r = quantize_cached(a.model, scheme, o);
+    SchemeResult r;
+    if (scheme.needs_tensor_types()) {  // dynamic: search (or read from the cache) the per-tensor types
+        DynamicOptions d;
+        d.kld_budget = a.kld_budget;
+        d.quant = o;
+        d.engine.n_threads = a.n_threads;
+        d.on_progress = o.on_progress;
+        d.plan_from = dynamic_plan_source(a.model, a.dynamic_from);
+        const DynamicResult dr = build_dynamic_scheme(a.model, d);
+        if (!dr.kv_note.empty()) fmt::print(stderr, "quantize: dynamic: {}\n", dr.kv_note);
+        r = dr.scheme;
+    } else {
+        r = quantize_cached(a.model, scheme, o);
+    }
     if (r.is_source) {
         fmt::print(stderr, "quantize: {} already has the scheme's types: using it as it is\n", r.path);
     } else if (r.cache_hit) {
@@ -201,6 +218,10 @@ void add_quantize_command(CLI::App & app) {
                     "optionally +kv8/+kv4, or a JSON scheme file");
     cmd->add_option("--cache-dir", args->cache_dir, "Cache directory (default: " + default_cache_dir() + ")");
     cmd->add_option("--imatrix", args->imatrix, "Importance matrix file (llama-imatrix output)");
+    cmd->add_option("--kld-budget", args->kld_budget, "dynamic: mean KL divergence budget vs fp16")->capture_default_str();
+    cmd->add_option("--dynamic-from", args->dynamic_from,
+                    "dynamic: follow the plan measured on this model, by relative depth (default for synthetic "
+                    "models: the shipped stories260K)");
     cmd->add_option("-t,--threads", args->n_threads, "Threads (0: all)")->capture_default_str();
     cmd->add_option("-o,--output-format", args->format, "Output format: table, md, csv, json")->capture_default_str();
     cmd->add_flag("--tensors", args->tensors, "List every tensor with its type instead of counts per type");

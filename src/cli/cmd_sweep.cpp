@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/dynamic_plan.hpp"
 #include "cli/eval.hpp"
 #include "cli/host_info.hpp"
 #include "cli/metered.hpp"
@@ -527,6 +528,7 @@ ResolvedScheme resolve_scheme(const std::string & model, const std::string & nam
         d.quant = q;
         d.engine = o.engine.resolve(model);
         d.on_progress = q.on_progress;
+        d.plan_from = dynamic_plan_source(model, o.dynamic_from);
         DynamicResult r = build_dynamic_scheme(model, d);
         if (!r.budget_met) {
             fmt::print(stderr, "sweep: warning: dynamic could not meet --kld-budget {} on {} (measured {:.5f}); "
@@ -565,6 +567,9 @@ void add_sweep_command(CLI::App & app) {
     cmd->add_option("--db", o->db, "Result database (created if missing)")->capture_default_str();
     cmd->add_option("--cache-dir", o->cache_dir, "Quantized-file cache (default under $XDG_CACHE_HOME)");
     cmd->add_option("--kld-budget", o->kld_budget, "dynamic: mean KL divergence budget vs fp16")->capture_default_str();
+    cmd->add_option("--dynamic-from", o->dynamic_from,
+                    "dynamic: follow the plan measured on this model, by relative depth (default for synthetic "
+                    "models: the shipped stories260K)");
     cmd->add_option("--idle-s", o->idle_s, "Idle baseline measured once before the sweep")->capture_default_str();
     cmd->add_option("--idle-check-s", o->idle_check_s, "Idle re-check between cells (0: none)")->capture_default_str();
     cmd->add_option("--interval-ms", o->interval_ms, "Power sampling period")->capture_default_str();

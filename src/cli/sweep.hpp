@@ -25,6 +25,7 @@ struct SweepOptions {
     std::string db = "joulebench-results/results.db";
     std::string cache_dir;
     double kld_budget = 0.01;
+    std::string dynamic_from;  // see dynamic_plan_source()
     double idle_s = 3.0;
     double idle_check_s = 0.5;
     double interval_ms = 10.0;

@@ -360,12 +360,151 @@ std::string DynamicResult::sensitivity_json() const {
         {"search_s", search_s},
         {"calib_path", calib_path},
         {"calib_tokens", calib_tokens},
+        {"plan_from", plan_from},
         {"sensitivity", rows},
     };
     return j.dump(2);
 }
 
+std::map<std::string, std::string> transfer_group_plan(const std::map<std::string, std::string> & from,
+                                                        const std::vector<std::string> & to_groups,
+                                                        const std::vector<std::string> & candidate_order) {
+    if (from.empty()) {
+        throw UsageError("dynamic: the reference plan has no groups to transfer");
+    }
+    // The reference's layers: index -> {"attn": candidate, "ffn": candidate}.
+    std::map<long, std::map<std::string, std::string>> ref_layers;
+    std::string most_precise;
+    auto rank = [&](const std::string & c) {
+        const auto it = std::find(candidate_order.begin(), candidate_order.end(), c);
+        return it == candidate_order.end() ? -1 : long(it - candidate_order.begin());
+    };
+    for (const auto & [group, cand] : from) {
+        const auto [layer, part] = group_order(group);
+        if (layer >= 0 && layer < LONG_MAX - 1) {
+            ref_layers[layer][part == 0 ? "attn" : "ffn"] = cand;
+        }
+        if (most_precise.empty() || rank(cand) > rank(most_precise)) {
+            most_precise = cand;
+        }
+    }
+    long n_to = 0;
+    for (const auto & g : to_groups) {
+        const long layer = group_order(g).first;
+        if (layer >= 0 && layer < LONG_MAX - 1) {
+            n_to = std::max(n_to, layer + 1);
+        }
+    }
+    const long n_ref = ref_layers.empty() ? 0 : ref_layers.rbegin()->first + 1;
+    std::map<std::string, std::string> out;
+    for (const auto & g : to_groups) {
+        const auto [layer, part] = group_order(g);
+        std::string cand;
+        if (layer >= 0 && layer < LONG_MAX - 1 && n_ref > 0) {
+            const long ref_layer = n_to <= 1 ? 0 : std::lround(double(layer) * double(n_ref - 1) / double(n_to - 1));
+            const auto it = ref_layers.find(ref_layer);
+            if (it != ref_layers.end()) {
+                const auto jt = it->second.find(part == 0 ? "attn" : "ffn");
+                if (jt != it->second.end()) {
+                    cand = jt->second;
+                }
+            }
+        } else if (const auto it = from.find(g); it != from.end()) {
+            cand = it->second;  // token_embd, output
+        }
+        out[g] = cand.empty() ? most_precise : cand;
+    }
+    return out;
+}
+
+namespace {
+
+// dynamic for a source whose own sensitivity would be meaningless (a synthetic model): the plan
+// searched on opt.plan_from, carried over by relative depth, then one quantization of `source`.
+// No fidelity is measured on the source (its outputs are noise); the result reports the
+// reference's measured fidelity and budget.
+DynamicResult transfer_dynamic_plan(const std::string & source, const DynamicOptions & opt) {
+    const auto t0 = Clock::now();
+    DynamicOptions ref_opt = opt;
+    ref_opt.plan_from.clear();
+    const DynamicResult ref = build_dynamic_scheme(opt.plan_from, ref_opt);
+
+    const std::vector<Candidate> candidates = parse_candidates(opt.candidate_types);
+    std::vector<Candidate> by_bits = candidates;
+    std::stable_sort(by_bits.begin(), by_bits.end(), [](const Candidate & a, const Candidate & b) {
+        return double(ggml_type_size(a.type)) / double(ggml_blck_size(a.type)) <
+               double(ggml_type_size(b.type)) / double(ggml_blck_size(b.type));
+    });
+    std::vector<std::string> order;
+    std::map<std::string, ggml_type> type_of;
+    for (const auto & c : by_bits) {
+        order.push_back(c.name);
+        type_of[c.name] = c.type;
+    }
+
+    const std::map<std::string, std::string> tensor_groups = dynamic_groups(source);
+    std::vector<std::string> group_names;
+    for (const auto & [_, g] : tensor_groups) {
+        if (std::find(group_names.begin(), group_names.end(), g) == group_names.end()) {
+            group_names.push_back(g);
+        }
+    }
+    if (group_names.empty()) {
+        throw InputError(source, "no weight matrices to choose types for (expected blk.N.attn_*/ffn_* tensors)");
+    }
+    const std::map<std::string, std::string> plan = transfer_group_plan(ref.group_types, group_names, order);
+    std::map<std::string, ggml_type> types;
+    for (const auto & [tensor, group] : tensor_groups) {
+        const auto it = type_of.find(plan.at(group));
+        if (it == type_of.end()) {
+            throw UsageError(fmt::format("dynamic: the plan of {} uses {}, which is not among the candidates",
+                                         opt.plan_from, plan.at(group)));
+        }
+        types[tensor] = it->second;
+    }
+
+    DynamicResult r;
+    r.plan_from = opt.plan_from;
+    r.budget = ref.budget;
+    r.calib_path = ref.calib_path;
+    r.calib_tokens = ref.calib_tokens;
+    r.kv_kld = ref.kv_kld;
+    r.predicted_kld = ref.predicted_kld;
+    r.final_fidelity = ref.final_fidelity;
+    r.budget_met = ref.budget_met;
+    r.rounds = ref.rounds;
+    r.n_evaluations = ref.n_evaluations;
+    r.sensitivity = ref.sensitivity;
+    r.sensitivity_cache_hit = ref.sensitivity_cache_hit;
+    r.group_types = plan;
+
+    QuantizeOptions quiet = opt.quant;
+    quiet.on_progress = nullptr;
+    const SchemeResult src_file = quantize_cached(source, parse_scheme("fp16"), quiet);
+    ggml_type kv_k = opt.kv_type_k;
+    ggml_type kv_v = opt.kv_type_v;
+    if (const std::string why = kv_cache_problem(src_file.path, kv_k, kv_v); !why.empty()) {
+        r.kv_note = why + "; the result keeps an F16 KV cache";
+        kv_k = kv_v = GGML_TYPE_F16;
+    }
+    r.chosen = final_scheme(types, kv_k, kv_v);
+    if (opt.on_progress) {
+        opt.on_progress(fmt::format("plan of {} (measured there: mean KLD {:.6f}, budget {}) carried over to {} groups by "
+                                    "relative depth; quantizing", opt.plan_from, ref.final_fidelity.mean_kld, ref.budget,
+                                    group_names.size()));
+    }
+    r.scheme = quantize_cached(source, r.chosen, quiet);
+    r.cache_hit = ref.cache_hit && r.scheme.cache_hit;
+    r.search_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    return r;
+}
+
+}  // namespace
+
 DynamicResult build_dynamic_scheme(const std::string & source, const DynamicOptions & opt) {
+    if (!opt.plan_from.empty()) {
+        return transfer_dynamic_plan(source, opt);
+    }
     const auto t0 = Clock::now();
     auto progress = [&](const std::string & msg) {
         if (opt.on_progress) {

@@ -40,6 +40,11 @@ struct DynamicOptions {
     ggml_type kv_type_v = GGML_TYPE_Q8_0;
     int max_rounds = 4;          // quantize-and-measure rounds of the final scheme at most
     bool keep_probe_files = false;  // keep the single-group files in the quant cache (big: one model each)
+    // A model whose measured plan to use instead of measuring `source` (empty: measure
+    // `source`). For synthetic models, whose random weights make any sensitivity noise: the plan
+    // is searched on this real model and carried over group by group at the same relative depth
+    // (transfer_dynamic_plan()). The CLI defaults it to the shipped stories260K for synthetic models.
+    std::string plan_from;
     EngineParams engine;         // threads, GPU layers, flash attention, verbosity for the evaluations
     QuantizeOptions quant;       // threads, cache directory, imatrix for the quantizations
     std::function<void(const std::string &)> on_progress;  // one line per step (CLI: stderr)
@@ -74,6 +79,7 @@ struct DynamicResult {
     double search_s = 0.0;        // wall time of the search (as first measured, on a hit)
     int calib_tokens = 0;         // tokens actually used (the text may be shorter than asked)
     std::string calib_path;
+    std::string plan_from;        // the model whose plan was transferred ("" when measured on the source)
 
     // Everything above but `scheme` as one JSON document (the cache file's content).
     std::string sensitivity_json() const;
@@ -83,6 +89,15 @@ struct DynamicResult {
 // GGUF). Throws jb::InputError for a missing or empty calibration file or an unusable source,
 // jb::UsageError for a bad option (unknown candidate type, budget <= 0).
 DynamicResult build_dynamic_scheme(const std::string & source, const DynamicOptions & opt);
+
+// The plan of `from` (group -> candidate, as asked) mapped onto the groups of `to`: layer i of
+// n takes the plan of the reference layer at the same relative depth, round(i (m - 1) / (n - 1))
+// of m, for attention and feed-forward alike; token_embd and output take the reference's (or, when
+// the reference has no such group, e.g. a tied output, its most precise choice). Pure: tested
+// without files.
+std::map<std::string, std::string> transfer_group_plan(const std::map<std::string, std::string> & from,
+                                                        const std::vector<std::string> & to_groups,
+                                                        const std::vector<std::string> & candidate_order);
 
 // The tensor groups of a model (n_dims >= 2 weights only): tensor name -> group name, by the
 // rules above. Tensors in no group keep the reference precision.

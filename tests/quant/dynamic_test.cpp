@@ -14,7 +14,12 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -280,4 +285,76 @@ TEST(Dynamic, q8_0_kv_cache_where_the_heads_allow_it) {
     EXPECT_GE(r.kv_kld, 0.0);
     EXPECT_TRUE(r.budget_met);
     EXPECT_EQ(r.group_types.size(), 4u);  // token_embd, blk.0.attn, blk.0.ffn, output
+}
+
+// The plan of a 5-layer reference carried over to 28 layers by relative depth: layer i takes
+// reference layer round(i * 4 / 27); token_embd and output keep the reference's choice, and a
+// group the reference lacks (a tied output) gets its most precise candidate.
+TEST(Dynamic, plan_transfer_by_relative_depth) {
+    const std::map<std::string, std::string> ref = {
+        {"token_embd", "q4_k"},     {"blk.0.attn", "q8_0"}, {"blk.0.ffn", "q6_k"}, {"blk.1.attn", "q4_k"},
+        {"blk.1.ffn", "q4_k"},      {"blk.2.attn", "q4_k"}, {"blk.2.ffn", "q4_k"}, {"blk.3.attn", "q6_k"},
+        {"blk.3.ffn", "q4_k"},      {"blk.4.attn", "q4_k"}, {"blk.4.ffn", "q8_0"},
+    };
+    std::vector<std::string> to = {"token_embd", "output"};
+    for (int i = 0; i < 28; ++i) {
+        to.push_back("blk." + std::to_string(i) + ".attn");
+        to.push_back("blk." + std::to_string(i) + ".ffn");
+    }
+    const auto plan = transfer_group_plan(ref, to, {"q4_k", "q6_k", "q8_0"});
+    ASSERT_EQ(plan.size(), to.size());
+    EXPECT_EQ(plan.at("token_embd"), "q4_k");
+    EXPECT_EQ(plan.at("output"), "q8_0");       // not in the reference: its most precise choice
+    EXPECT_EQ(plan.at("blk.0.attn"), "q8_0");   // round(0) = 0
+    EXPECT_EQ(plan.at("blk.3.ffn"), "q6_k");    // round(12/27 = 0.44) = 0
+    EXPECT_EQ(plan.at("blk.4.attn"), "q4_k");   // round(16/27 = 0.59) = 1
+    EXPECT_EQ(plan.at("blk.20.attn"), "q6_k");  // round(80/27 = 2.96) = 3
+    EXPECT_EQ(plan.at("blk.27.ffn"), "q8_0");   // round(108/27) = 4
+    EXPECT_EQ(plan.at("blk.27.attn"), "q4_k");
+    // A one-layer target takes the reference's first layer.
+    const auto one = transfer_group_plan(ref, {"blk.0.attn", "blk.0.ffn"}, {"q4_k", "q6_k", "q8_0"});
+    EXPECT_EQ(one.at("blk.0.attn"), "q8_0");
+    EXPECT_EQ(one.at("blk.0.ffn"), "q6_k");
+    EXPECT_THROW(transfer_group_plan({}, to, {"q4_k"}), UsageError);
+}
+
+// dynamic on a synthetic model follows stories260K's measured plan: the file's types are the
+// transferred plan's, no fidelity is measured on the random weights, and the result names its
+// source.
+TEST_F(DynamicStories, synthetic_model_takes_the_reference_plan_by_depth) {
+    SynthShape shape = find_synth_shape("mistral-7b");
+    shape.n_layer = 3;
+    shape.n_embd = 256;
+    shape.n_head = 4;
+    shape.n_head_kv = 4;
+    shape.n_ff = 512;
+    SynthOptions so;
+    so.n_threads = 1;
+    const std::string model = dir_->file("synth-3layer.gguf");
+    write_synthetic_model(shape, model, so);
+
+    const DynamicResult ref = build_dynamic_scheme(k_model, options(0.01));
+    DynamicOptions o = options(0.01);
+    o.plan_from = k_model;
+    const DynamicResult r = build_dynamic_scheme(model, o);
+    EXPECT_EQ(r.plan_from, k_model);
+    EXPECT_EQ(r.n_evaluations, 0);  // the reference's search is cached by now
+    EXPECT_DOUBLE_EQ(r.final_fidelity.mean_kld, ref.final_fidelity.mean_kld);
+    ASSERT_EQ(r.group_types.size(), 8u);  // token_embd, output, 3 x (attn, ffn)
+    // 3 layers onto 5: layer i -> reference layer round(2 i) = 0, 2, 4.
+    for (const auto & [i, j] : std::vector<std::pair<int, int>>{{0, 0}, {1, 2}, {2, 4}}) {
+        for (const char * part : {"attn", "ffn"}) {
+            EXPECT_EQ(r.group_types.at(fmt::format("blk.{}.{}", i, part)), ref.group_types.at(fmt::format("blk.{}.{}", j, part)))
+                << i << part;
+        }
+    }
+    // The file holds those types (its tensors are wide enough for every candidate), with a Q8_0 KV cache.
+    const GgufSummary g = inspect_gguf(r.scheme.path);
+    const ggml_type want = r.group_types.at("blk.1.ffn") == "q4_k" ? GGML_TYPE_Q4_K
+                           : r.group_types.at("blk.1.ffn") == "q6_k" ? GGML_TYPE_Q6_K
+                                                                     : GGML_TYPE_Q8_0;
+    ASSERT_NE(g.find("blk.1.ffn_up.weight"), nullptr);
+    EXPECT_EQ(g.find("blk.1.ffn_up.weight")->type, want);
+    EXPECT_EQ(r.chosen.kv_type_k, GGML_TYPE_Q8_0);
+    EXPECT_THAT(r.sensitivity_json(), HasSubstr("\"plan_from\""));
 }
