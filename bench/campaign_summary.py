@@ -46,7 +46,7 @@ def main():
         select m.file_name, m.file_bytes, s.name, c.task, c.repeat_idx, c.status, c.error,
                c.prefill_tokens, c.decode_tokens, c.prefill_t_s, c.decode_t_s,
                c.prefill_energy_j, c.prefill_energy_net_j, c.decode_energy_j, c.decode_energy_net_j,
-               c.prefill_tok_s, c.decode_tok_s, c.energy_json, c.idle_power_w
+               c.prefill_tok_s, c.decode_tok_s, c.energy_json, c.idle_power_w, c.load_energy_j
         from cells c join models m on m.id = c.model_id join schemes s on s.id = c.scheme_id""").fetchall()
     host = con.execute("select hostname, driver, llama_commit, joulebench_version from hosts").fetchone()
 
@@ -61,7 +61,7 @@ def main():
     groups = {}
     failed = []
     for (model, model_bytes, scheme, task, rep, status, error, ptok, dtok, pt, dt, pj, pjn, dj, djn,
-         pts, dts, energy_json, idle_w) in rows:
+         pts, dts, energy_json, idle_w, lj) in rows:
         if status != "ok":
             failed.append((model, scheme, task, error))
             continue
@@ -75,7 +75,8 @@ def main():
                     if d["domain"].startswith("gpu")), default=None)
         g["reps"].append({"tok_s": dts if decode else pts, "j_tok": joules / tokens if tokens else None,
                           "net_j_tok": net / tokens if tokens and net is not None else None,
-                          "avg_w": joules / secs if secs else None, "peak_w": peak, "idle_w": idle_w})
+                          "avg_w": joules / secs if secs else None, "peak_w": peak, "idle_w": idle_w,
+                          "phase_j": [x if x is not None else 0.0 for x in (lj, pj, dj)]})
 
     arch_of = lambda f: f.replace("-synth-f16.gguf", "")
     file_bytes = {}
@@ -94,8 +95,8 @@ def main():
           f"used for {bw_key or 'unknown card'}: {bw / 1e12 if bw else float('nan'):.2f} TB/s. "
           f"Models are synthetic (random weights, real shapes): energy and speed are real, accuracy is not.\n")
     print("| model | scheme | workload | tok/s | J/token | net J/token | avg W | peak W | saving vs fp16 | "
-          "bandwidth use | vs llama-bench |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "bandwidth use | vs llama-bench | energy by phase: load / prefill / decode |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for (model, scheme, task), g in sorted(groups.items()):
         reps = g["reps"]
         tok_s, tok_s_sd = ms([r["tok_s"] for r in reps])
@@ -113,7 +114,11 @@ def main():
         bw_use = nbytes * tok_s / bw if (bw and nbytes and tok_s and re.match(r"tg[0-9]+(r[0-9]+)?$", task)) else None
         lb_ts = lb.get((arch, scheme, re.sub(r"r[0-9]+$", "", task)))
         ratio = tok_s / lb_ts if (lb_ts and tok_s) else None
+        phase = [statistics.mean(r["phase_j"][i] for r in reps) for i in range(3)]
+        total = sum(phase)
+        split = " / ".join(f"{p / total * 100:.0f} %" for p in phase) if total > 0 else ""
         rec = {"model": model, "scheme": scheme, "workload": task, "n": len(reps), "tok_s": tok_s, "tok_s_sd": tok_s_sd,
+               "phase_j_load_prefill_decode": phase,
                "j_per_token": jt, "j_per_token_sd": jt_sd, "net_j_per_token": njt, "avg_w": avg_w, "peak_w": peak_w,
                "saving_vs_fp16": saving, "model_bytes": nbytes, "bandwidth_use": bw_use,
                "llama_bench_tok_s": lb_ts, "ratio_vs_llama_bench": ratio}
@@ -121,7 +126,7 @@ def main():
         print(f"| {arch} | {scheme} | {task} | {fmt(tok_s, tok_s_sd, 1)} | {fmt(jt, jt_sd, 4)} | {fmt(njt, njt_sd, 4)} | "
               f"{fmt(avg_w, None, 0)} | {fmt(peak_w, None, 0)} | "
               f"{'' if saving is None else f'{saving * 100:+.1f} %'} | "
-              f"{'' if bw_use is None else f'{bw_use * 100:.0f} %'} | {'' if ratio is None else f'{ratio:.3f}'} |")
+              f"{'' if bw_use is None else f'{bw_use * 100:.0f} %'} | {'' if ratio is None else f'{ratio:.3f}'} | {split} |")
     if failed:
         print("\nFailed cells:\n")
         for f in failed:

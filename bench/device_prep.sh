@@ -2,22 +2,33 @@
 # Prepares .device-carry/ (ignored) for a run on the lent GPU machine, which has CUDA, CMake
 # and Ninja but no network and none of our Debian libraries. Carried: the pinned llama.cpp
 # bundle (cloned there), the Debian packages joulebench builds against (unpacked there into a
-# prefix), and a slice of the HellaSwag data for the throughput check.
+# prefix), the tokenizer vocabularies of the synthetic shapes, and (HELLASWAG=1) a slice of the
+# HellaSwag data for the throughput check. Prebuilt CUDA binaries that a device run sent back
+# (jb-cuda.tar.xz.part*, see bench/gpu_campaign.sh) are kept: put them in .device-carry/ and
+# pass NO_BUILD_INPUTS=1 to leave out the bundle and packages (the 64 MiB carry limit).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 carry="$root/.device-carry"
 mkdir -p "$carry/debs" "$carry/data"
 grep -qxF "/.device-carry/" "$root/.git/info/exclude" 2>/dev/null || echo "/.device-carry/" >> "$root/.git/info/exclude"
 
-tgz=$("$root/scripts/setup.sh" --tarball)
-tar -xzf "$tgz" -O package/llama/gitRelease.bundle > "$carry/llama.bundle"
+if [ "${NO_BUILD_INPUTS:-0}" = 1 ]; then
+    rm -rf "$carry/llama.bundle" "$carry/debs"
+else
+    tgz=$("$root/scripts/setup.sh" --tarball)
+    tar -xzf "$tgz" -O package/llama/gitRelease.bundle > "$carry/llama.bundle"
+    (cd "$carry/debs" && rm -f ./*.deb && apt-get download -q libfmt-dev libfmt9 libcli11-dev nlohmann-json3-dev \
+        libsqlite3-dev libsqlite3-0 zlib1g-dev 2>/dev/null)
+    for f in "$carry"/debs/*%3a*.deb; do [ -e "$f" ] && mv "$f" "${f//%3a/_}"; done
+fi
 
-(cd "$carry/debs" && rm -f ./*.deb && apt-get download -q libfmt-dev libfmt9 libcli11-dev nlohmann-json3-dev \
-    libsqlite3-dev libsqlite3-0 zlib1g-dev 2>/dev/null)
-for f in "$carry"/debs/*%3a*.deb; do [ -e "$f" ] && mv "$f" "${f//%3a/_}"; done
+mkdir -p "$carry/vocab"
+cp "$root/third_party/llama.cpp/models/ggml-vocab-qwen2.gguf" "$root/third_party/llama.cpp/models/ggml-vocab-llama-bpe.gguf" \
+    "$carry/vocab/"
 
+rm -rf "$carry/data"
 shared="$root/../shared/datasets"
-if [ -f "$shared/hellaswag/hellaswag_val_full.txt" ]; then
+if [ "${HELLASWAG:-0}" = 1 ] && [ -f "$shared/hellaswag/hellaswag_val_full.txt" ]; then
     mkdir -p "$carry/data/hellaswag"
     head -n 2400 "$shared/hellaswag/hellaswag_val_full.txt" > "$carry/data/hellaswag/hellaswag_val_full.txt"
 fi

@@ -1,77 +1,147 @@
 #!/usr/bin/env bash
-# The GPU campaign (issue "GPU campaign on the H100"): synthetic models of real shapes under
-# every scheme, llama-bench-like workloads metered per phase, llama-bench itself from the same
-# build for the overhead ratio, and a Markdown/JSON summary. Plan for a bare machine: the
-# first stage builds. Two stages fit the device tool's 10-minute calls:
-#   STAGE=prepare bench/gpu_campaign.sh   build, synthesise, quantize (cached in $WORK)
-#   STAGE=run     bench/gpu_campaign.sh   sweep, llama-bench, summary -> $OUT
-# Settings (environment): MODELS (synth shapes), SCHEMES, WORKLOADS, REPEAT, WORK.
+# The GPU campaign (issue "GPU campaign on the H100"; the same script makes the H200 run):
+# synthetic models of real shapes under every scheme, llama-bench-like workloads metered per
+# phase, llama-bench itself from the same build on the same files for the overhead ratio, and a
+# Markdown/JSON summary.
+#
+# Resumable, one model at a time, inside a deadline: the device tool's calls last at most 10
+# minutes, so the same command is simply run again until it prints "campaign: complete". Each
+# call picks up where the last stopped (the sweep skips finished cells; synthesis, quantization
+# and llama-bench skip what exists) and always leaves the database and logs in $OUT.
+#
+#   bench/gpu_campaign.sh                     on the lent GPU machine, from the repository root
+#
+# Binaries: a prebuilt CUDA build carried as .device-carry/jb-cuda.tar.gz (bench/device_prep.sh
+# --cuda makes it here, where nvcc is the device's 13.0) is used when its libraries resolve;
+# otherwise bench/gpu_build.sh builds on the device (about 5 minutes).
+# Storage: one model's files at a time (a 7B shape under seven schemes is ~50 GB) in a tmpfs
+# when one can be mounted, else on disk; a finished model's files are deleted.
+#
+# Settings (environment): MODELS (synth shapes, in order), SCHEMES, REPEAT, WORK, OUT,
+# DEADLINE_S (seconds this call may spend before copying out; default 540); for a quick local
+# test: JB, LB (binaries), WORKLOADS, SYNTH_ARGS ("--layers 2 --scale 1/16"), NGL.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-MODELS=${MODELS:-"qwen2.5-7b llama-3-8b qwen2.5-1.5b"}
+t_start=$(date +%s)
+MODELS=${MODELS:-"qwen2.5-1.5b qwen2.5-7b llama-3-8b"}
 SCHEMES=${SCHEMES:-"fp16,bf16,int8,dynamic,q6_k,q4_k_m,int8+kv8"}
-# Repetitions chosen so each cell spans a few seconds on an H100 at 7B (see bench/results/h100).
-WORKLOADS=${WORKLOADS:-"tg256r5,pp2048r30,tg256x8r5,tg256x32r3"}
 REPEAT=${REPEAT:-3}
 WORK=${WORK:-/tmp/jb-campaign}
 OUT=${OUT:-$WORK/out}
-STAGE=${STAGE:-all}
-export BUILD="$root/build-cuda"
-JB="$BUILD/bin/joulebench"
-mkdir -p "$WORK/models" "$WORK/cache" "$OUT"
-log() { echo "[$(date +%T)] $*"; }
-
-prepare() {
-    if [ ! -x "$JB" ] || [ ! -x "$BUILD/bin/llama-bench" ]; then
-        log "build"
-        bench/gpu_build.sh || exit 1
-    fi
-    for arch in $MODELS; do
-        m="$WORK/models/$arch-synth-f16.gguf"
-        [ -f "$m" ] || { log "synth $arch"; "$JB" synth --arch "$arch" -o "$m" >/dev/null || exit 1; }
-        for s in ${SCHEMES//,/ }; do
-            log "quantize $arch $s"
-            "$JB" quantize -m "$m" --scheme "$s" --cache-dir "$WORK/cache" -o json > "$WORK/models/$arch.$s.json" \
-                2> "$WORK/models/$arch.$s.log" || { tail -3 "$WORK/models/$arch.$s.log"; }
-        done
-    done
+DEADLINE_S=${DEADLINE_S:-540}
+carry="$root/.device-carry"
+log() { echo "[$(date +%T)] $*" | tee -a "$WORK/campaign.log"; }
+left() { echo $((DEADLINE_S - ($(date +%s) - t_start))); }
+# timed LABEL CMD...: runs CMD, appends "LABEL: N s" to logs/time.log
+timed() {
+    local label=$1 t0 rc
+    shift
+    t0=$(date +%s.%N)
+    "$@"
+    rc=$?
+    echo "$label: $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s (exit $rc)" >> "$WORK/logs/time.log"
+    return $rc
 }
 
-run() {
-    local db="$WORK/campaign.db" models=""
-    for arch in $MODELS; do models+="${models:+,}$WORK/models/$arch-synth-f16.gguf"; done
-    nvidia-smi --query-gpu=name,driver_version,power.limit,memory.total --format=csv,noheader > "$WORK/gpu.txt"
-    log "sweep $SCHEMES x $WORKLOADS x $REPEAT on $(cat "$WORK/gpu.txt")"
-    "$JB" sweep -m "$models" --schemes "$SCHEMES" --tasks "$WORKLOADS" --repeat "$REPEAT" --db "$db" \
-        --cache-dir "$WORK/cache" --ngl 99 -t "$(nproc)" -c 16384 --idle-s 5 --idle-check-s 1 \
-        --no-progress -o csv > "$WORK/sweep.csv" 2> "$WORK/sweep.log"
-    tail -3 "$WORK/sweep.log"
-    log "llama-bench on the same files"
-    : > "$WORK/llama-bench.jsonl"
-    for arch in $MODELS; do
-        for s in ${SCHEMES//,/ }; do
-            f=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['path'])" "$WORK/models/$arch.$s.json" 2>/dev/null) || continue
-            kv=()
-            case "$s" in *+kv8) kv=(-ctk q8_0 -ctv q8_0 -fa 1) ;; dynamic*) kv=(-ctk q8_0 -ctv q8_0 -fa 1) ;; esac
-            "$BUILD/bin/llama-bench" -m "$f" -ngl 99 -p 2048 -n 256 -r "$REPEAT" "${kv[@]}" -o json 2>/dev/null |
-                python3 -c "import json,sys; [print(json.dumps(dict(r, jb_model=sys.argv[1], jb_scheme=sys.argv[2]))) for r in json.load(sys.stdin)]" \
-                    "$arch" "$s" >> "$WORK/llama-bench.jsonl"
-        done
-    done
-    log "summary"
-    python3 bench/campaign_summary.py "$db" "$WORK/llama-bench.jsonl" "$WORK/gpu.txt" "$WORK/models" > "$WORK/summary.md"
+# Workloads per shape, sized so each cell spans seconds on an H100 (DESIGN.md: windows under
+# ~2 s carry 10-20 % error): decode 256 tokens at 1, 8 and 32 parallel sequences, prefill 2048.
+workloads_for() {
+    [ -n "${WORKLOADS:-}" ] && { echo "$WORKLOADS"; return; }
+    case "$1" in
+        *0.5b | *1.5b | *3b) echo "tg256r4,pp2048r40,tg256x8r3,tg256x32r2" ;;
+        *) echo "tg256r2,pp2048r10,tg256x8r1,tg256x32r1" ;;
+    esac
+}
+
+mkdir -p "$WORK" "$OUT"
+if ! mountpoint -q "$WORK/models" 2>/dev/null; then
+    mkdir -p "$WORK/models"
+    mount -t tmpfs -o size=100g tmpfs "$WORK/models" 2>/dev/null && log "models on a tmpfs" || log "models on disk"
+fi
+mkdir -p "$WORK/models/cache" "$WORK/quant" "$WORK/logs"
+
+# --- binaries ---------------------------------------------------------------------------------
+export LD_LIBRARY_PATH="$WORK/bin/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+JB="${JB:-$WORK/bin/joulebench}"   # JB/LB: other binaries (a local CPU test of this script)
+LB="${LB:-$WORK/bin/llama-bench}"
+if [ ! -x "$JB" ] && compgen -G "$carry/jb-cuda.tar.xz.part*" > /dev/null; then
+    mkdir -p "$WORK/bin" && cat "$carry"/jb-cuda.tar.xz.part* | tar -xJ -C "$WORK/bin"
+fi
+if [ ! -x "$JB" ] || ldd "$JB" "$LB" | grep -q "not found"; then
+    ldd "$JB" "$LB" 2>&1 | grep "not found" | sort -u
+    log "no usable prebuilt binaries: building here"
+    timed build env BUILD="$WORK/build-cuda" TARGETS="joulebench llama-bench" bench/gpu_build.sh || exit 1
+    mkdir -p "$WORK/bin" && cp "$WORK/build-cuda/bin/joulebench" "$WORK/build-cuda/bin/llama-bench" "$WORK/bin/"
+    strip "$WORK/bin/joulebench" "$WORK/bin/llama-bench"
+    # The binaries come back (files of at most 16 MiB) so a later machine need not build:
+    # copy them into .device-carry/ there (bench/device_prep.sh keeps them).
+    tar -cf - -C "$WORK/bin" joulebench llama-bench | xz -T0 -6 | split -b 15m -d - "$OUT/jb-cuda.tar.xz.part"
+    ls -la "$OUT"/jb-cuda.tar.xz.part* | tee -a "$WORK/campaign.log"
+fi
+export JOULEBENCH_VOCAB_DIR="${JOULEBENCH_VOCAB_DIR:-$carry/vocab}"
+[ -f "$WORK/gpu.txt" ] || nvidia-smi --query-gpu=name,driver_version,power.limit,memory.total --format=csv,noheader > "$WORK/gpu.txt" ||
+    echo "no GPU, none, 0, 0" > "$WORK/gpu.txt"
+"$JB" --version > "$WORK/version.txt" 2>&1
+
+DB="$WORK/campaign.db"
+LBJ="$WORK/llama-bench.jsonl"
+touch "$LBJ"
+
+copy_out() {
+    python3 bench/campaign_summary.py "$DB" "$LBJ" "$WORK/gpu.txt" "$WORK/quant" > "$WORK/summary.md" 2> "$WORK/logs/summary.err"
+    cp "$DB" "$LBJ" "$WORK/summary.md" "$OUT/" 2>/dev/null
     cp "$WORK/campaign-summary.json" "$OUT/" 2>/dev/null
-    cat "$WORK/summary.md"
-    cp "$db" "$OUT/campaign.db"
-    cp "$WORK/summary.md" "$OUT/summary.md"
-    cp "$WORK/llama-bench.jsonl" "$OUT/llama-bench.jsonl"
-    tar -czf "$OUT/logs.tar.gz" -C "$WORK" sweep.log sweep.csv gpu.txt models --exclude='*.gguf'
+    tar -czf "$OUT/logs.tar.gz" -C "$WORK" campaign.log gpu.txt version.txt quant logs 2>/dev/null
+}
+trap copy_out EXIT
+
+# --- one model --------------------------------------------------------------------------------
+kv_args() { case "$1" in *+kv8 | dynamic*) echo "-ctk q8_0 -ctv q8_0 -fa 1" ;; esac; }
+
+do_model() {
+    local arch=$1 src="$WORK/models/$arch-synth-f16.gguf" wl
+    wl=$(workloads_for "$arch")
+    [ -f "$WORK/done.$arch" ] && return 0
+    if [ ! -f "$src" ]; then
+        [ "$(left)" -gt 90 ] || return 1
+        log "synth $arch"
+        timed "synth $arch" "$JB" synth --arch "$arch" ${SYNTH_ARGS:-} -o "$src" > /dev/null 2>> "$WORK/logs/synth.log" || return 1
+    fi
+    for s in ${SCHEMES//,/ }; do
+        local q="$WORK/quant/$arch.$s.json"
+        [ -s "$q" ] && [ -f "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['path'])" "$q" 2>/dev/null)" ] && continue
+        [ "$(left)" -gt 120 ] || return 1
+        log "quantize $arch $s"
+        timed "quantize $arch $s" "$JB" quantize -m "$src" --scheme "$s" --cache-dir "$WORK/models/cache" \
+            -o json > "$q" 2> "$WORK/logs/quantize.$arch.$s.log" || { tail -3 "$WORK/logs/quantize.$arch.$s.log"; rm -f "$q"; }
+    done
+    [ "$(left)" -gt 60 ] || return 1
+    log "sweep $arch: $SCHEMES x $wl x $REPEAT ($(left) s left)"
+    timed "sweep $arch" timeout -s INT -k 30 "$(( $(left) - 20 ))" "$JB" sweep -m "$src" --schemes "$SCHEMES" --tasks "$wl" --repeat "$REPEAT" \
+        --db "$DB" --cache-dir "$WORK/models/cache" --ngl "${NGL:-99}" -t "$(nproc)" -c 16384 --idle-s 5 --idle-check-s 0.5 \
+        --no-progress -o csv > "$WORK/logs/sweep.$arch.csv" 2>> "$WORK/logs/sweep.$arch.log"
+    local rc=$?
+    tail -2 "$WORK/logs/sweep.$arch.log"
+    [ $rc -eq 0 ] || { log "sweep $arch stopped (exit $rc)"; return 1; }
+    for s in ${SCHEMES//,/ }; do
+        grep -q "\"jb_model\": \"$arch\", \"jb_scheme\": \"$s\"" "$LBJ" && continue
+        [ "$(left)" -gt 45 ] || return 1
+        local f
+        f=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['path'])" "$WORK/quant/$arch.$s.json" 2>/dev/null) || continue
+        log "llama-bench $arch $s"
+        # shellcheck disable=SC2046
+        "$LB" -m "$f" -ngl "${NGL:-99}" -p 2048 -n 256 -r "$REPEAT" $(kv_args "$s") -o json 2>> "$WORK/logs/llama-bench.log" |
+            python3 -c "import json,sys; [print(json.dumps(dict(r, jb_model=sys.argv[1], jb_scheme=sys.argv[2]))) for r in json.load(sys.stdin)]" \
+                "$arch" "$s" >> "$LBJ"
+    done
+    touch "$WORK/done.$arch"
+    log "done $arch: deleting its files"
+    find "$WORK/models/cache" -maxdepth 1 -name "$arch-synth-f16*" -delete
+    rm -f "$src"
 }
 
-case "$STAGE" in
-    prepare) prepare ;;
-    run) run ;;
-    all) prepare; run ;;
-    *) echo "STAGE must be prepare, run or all" >&2; exit 2 ;;
-esac
+for arch in $MODELS; do
+    do_model "$arch" || { log "deadline: stopping ($(left) s left); run again to continue"; exit 0; }
+done
+log "campaign: complete"
