@@ -72,11 +72,15 @@ if [ ! -x "$JB" ] || ldd "$JB" "$LB" | grep -q "not found"; then
     ldd "$JB" "$LB" 2>&1 | grep "not found" | sort -u
     log "no usable prebuilt binaries: building here"
     timed build env BUILD="$WORK/build-cuda" TARGETS="joulebench llama-bench" bench/gpu_build.sh || exit 1
-    mkdir -p "$WORK/bin" && cp "$WORK/build-cuda/bin/joulebench" "$WORK/build-cuda/bin/llama-bench" "$WORK/bin/"
+    mkdir -p "$WORK/bin/lib" && cp "$WORK/build-cuda/bin/joulebench" "$WORK/build-cuda/bin/llama-bench" "$WORK/bin/"
     strip "$WORK/bin/joulebench" "$WORK/bin/llama-bench"
+    # The carried Debian libraries (fmt, sqlite) travel with the binaries.
+    LD_LIBRARY_PATH="/opt/jbdeps/usr/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH" ldd "$WORK/bin/joulebench" |
+        awk '$3 ~ /^\/opt\/jbdeps/ {print $3}' | xargs -r -I{} cp -L {} "$WORK/bin/lib/"
+    ldd "$WORK/bin/joulebench" "$WORK/bin/llama-bench" | grep "not found" && { log "libraries missing after the build"; exit 1; }
     # The binaries come back (files of at most 16 MiB) so a later machine need not build:
     # copy them into .device-carry/ there (bench/device_prep.sh keeps them).
-    tar -cf - -C "$WORK/bin" joulebench llama-bench | xz -T0 -6 | split -b 15m -d - "$OUT/jb-cuda.tar.xz.part"
+    tar -cf - -C "$WORK/bin" joulebench llama-bench lib | xz -T0 -6 | split -b 15m -d - "$OUT/jb-cuda.tar.xz.part"
     ls -la "$OUT"/jb-cuda.tar.xz.part* | tee -a "$WORK/campaign.log"
 fi
 export JOULEBENCH_VOCAB_DIR="${JOULEBENCH_VOCAB_DIR:-$carry/vocab}"
