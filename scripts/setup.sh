@@ -20,7 +20,8 @@ CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/joulebench"
 
 PACKAGES=(build-essential cmake ninja-build ccache git pkg-config zlib1g-dev
           libcli11-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libfmt-dev
-          googletest libgtest-dev libgmock-dev libbenchmark-dev chromium)
+          googletest libgtest-dev libgmock-dev libbenchmark-dev chromium
+          slurm-wlm munge)  # slurm-wlm, munge: the single-node cluster of the `slurm` tests (docs/cluster.md)
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 

@@ -12,9 +12,14 @@
 #include <set>
 
 #include "cli/commands.hpp"
+#include "cli/cost_model.hpp"
+#include "cli/family.hpp"
 #include "cli/report_run.hpp"
 #include "cli/store_rows.hpp"
+#include "metrics/cost.hpp"
+#include "metrics/family.hpp"
 #include "metrics/metrics.hpp"
+#include "report/report.hpp"
 #include "report/table.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
@@ -86,19 +91,26 @@ std::string flags_of(const metrics::Candidate & c) {
     if (c.estimated) add("estimated");
     if (c.mixed_estimate) add("mixed");
     if (c.n_tasks < c.n_reference_tasks) add("partial");
+    if (c.projected) add("projected");
     return f;
 }
 
-void add_flag_notes(Table & t, bool synthetic, bool estimated, bool mixed, bool partial) {
+void add_flag_notes(Table & t, bool synthetic, bool estimated, bool mixed, bool partial, bool projected) {
     if (synthetic) t.notes.push_back("synthetic: random-weight model, accuracy is chance; retention is meaningless");
     if (estimated)
         t.notes.push_back("estimated: energy is a model of the hardware (TDP x utilisation), not a measurement");
     if (mixed) t.notes.push_back("mixed: a ratio compares an estimated energy with a measured one");
     if (partial) t.notes.push_back("partial: compared on fewer tasks than the reference ran");
+    if (projected) {
+        t.notes.push_back(
+            "projected: modelled for that GPU from measurements on other hardware (joulebench project), not measured "
+            "on it");
+    }
 }
 
-void print_candidates(const std::vector<metrics::Candidate> & cands, const RecommendParams & o, Format format) {
-    const bool cost = o.usd_per_kwh > 0;
+void print_candidates(const std::vector<metrics::Candidate> & cands, const RecommendParams & o, Format format,
+                      const std::vector<std::string> & cost_notes) {
+    const bool cost = o.cost.usd_per_kwh > 0;
     Table t;
     t.title = fmt::format("Candidates vs {} (grid {:g} gCO2e/kWh)", o.reference, o.grid_g_per_kwh);
     for (const char * name : {"model", "hardware", "scheme", "tasks"}) {
@@ -118,14 +130,20 @@ void print_candidates(const std::vector<metrics::Candidate> & cands, const Recom
     t.add_column("j_per_token", "J/token", 5);
     t.add_column("model_mib", "model (MiB)", 2);
     t.add_column("gco2e_g", "gCO2e", 4);
-    if (cost) t.add_column("cost_usd", "cost (USD)", 6);
+    t.add_column("tok_s", "tok/s", 1);
+    t.add_column("cost_tier");
+    t.columns.back().right_align = false;
+    if (cost) {
+        t.add_column("cost_usd", "energy cost (USD)", 6);
+        t.add_column("usd_per_mtok", "cost (USD/Mtok)", 4);
+    }
     t.add_column("pareto", "Pareto", 0);
     t.add_column("flags");
     t.columns.back().right_align = false;
-    bool syn = false, est = false, mixed = false, partial = false;
+    bool syn = false, est = false, mixed = false, partial = false, proj = false;
     for (const auto & c : cands) {
         std::vector<Value> row = {c.model_name,
-                                  metrics::hardware_label(c.device, c.host_name),
+                                  metrics::candidate_hardware(c),
                                   c.scheme,
                                   int64_t(c.n_tasks),
                                   pct_value(c.score),
@@ -140,8 +158,13 @@ void print_candidates(const std::vector<metrics::Candidate> & cands, const Recom
                                   real_value(c.ttft_s),
                                   real_value(c.j_per_token),
                                   c.model_bytes > 0 ? Value(double(c.model_bytes) / double(1 << 20)) : Value(),
-                                  real_value(c.gco2e)};
-        if (cost) row.push_back(real_value(c.usd));
+                                  real_value(c.gco2e),
+                                  real_value(c.tok_s),
+                                  c.cost_tier};
+        if (cost) {
+            row.push_back(real_value(c.usd));
+            row.push_back(real_value(c.usd_per_mtok));
+        }
         row.push_back(std::string(c.pareto ? "yes" : ""));
         row.push_back(flags_of(c));
         t.add_row(std::move(row));
@@ -149,9 +172,12 @@ void print_candidates(const std::vector<metrics::Candidate> & cands, const Recom
         est = est || c.estimated;
         mixed = mixed || c.mixed_estimate;
         partial = partial || c.n_tasks < c.n_reference_tasks;
+        proj = proj || c.projected;
         if (!c.note.empty()) t.notes.push_back(fmt::format("{} {}: {}", c.scheme, c.host_name, c.note));
     }
-    add_flag_notes(t, syn, est, mixed, partial);
+    add_flag_notes(t, syn, est, mixed, partial, proj);
+    t.notes.insert(t.notes.end(), cost_notes.begin(), cost_notes.end());
+    if (cost) t.notes.push_back(cost_formula_note(o.cost));
     print_table(std::cout, t, format);
 }
 
@@ -161,7 +187,7 @@ void run_recommend(const RecommendParams & o) {
     const Format format = parse_format(o.output);
     if (!(o.grid_g_per_kwh >= 0.0))
         throw UsageError(fmt::format("--grid-g-per-kwh must be >= 0 (got {})", o.grid_g_per_kwh));
-    if (!(o.usd_per_kwh >= 0.0)) throw UsageError(fmt::format("--usd-per-kwh must be >= 0 (got {})", o.usd_per_kwh));
+    check_cost_params(o.cost);
     check_positive("--max-memory-gb", o.max_memory_gib);
     check_positive("--max-latency-s", o.max_latency_s);
     check_positive("--max-ttft-s", o.max_ttft_s);
@@ -180,9 +206,27 @@ void run_recommend(const RecommendParams & o) {
     metrics::Options mo;
     mo.reference = o.reference;
     mo.grid_g_per_kwh = o.grid_g_per_kwh;
-    mo.usd_per_kwh = o.usd_per_kwh;
+    mo.usd_per_kwh = o.cost.usd_per_kwh;
     const std::vector<metrics::Summary> summaries = metrics::summarize(rows, mo);
-    const std::vector<metrics::Candidate> cands = metrics::candidates(summaries, o.reference);
+    std::vector<metrics::Candidate> cands = metrics::candidates(summaries, o.reference);
+    std::vector<std::string> cost_notes;
+    metrics::price_candidates(cands, cost_model(rows, o.cost, cost_notes));
+    std::vector<std::string> family_notes;
+    const std::vector<metrics::FamilyComparison> families =
+        metrics::compare_families(summaries, load_family_members(store), o.reference, &family_notes);
+    if (o.list_families) {
+        if (families.empty()) {
+            std::string why;
+            for (const auto & n : family_notes) why += "\n  " + n;
+            throw Error(fmt::format(
+                "{}: no model family to compare (record one with joulebench sweep --family "
+                "base=teacher.gguf,distilled=student.gguf){}",
+                o.db, why));
+        }
+        Table ft = report::family_table(families, family_notes, o.reference);
+        print_table(std::cout, ft, format);
+        return;
+    }
     const std::vector<std::string> missing = metrics::missing_references(summaries, o.reference);
     for (const auto & m : missing) fmt::print(stderr, "recommend: {}\n", m);
     if (cands.empty() && std::none_of(summaries.begin(), summaries.end(),
@@ -200,7 +244,7 @@ void run_recommend(const RecommendParams & o) {
                                 o.db, o.reference, why));
     }
     if (o.list_candidates) {
-        print_candidates(cands, o, format);
+        print_candidates(cands, o, format, cost_notes);
         return;
     }
 
@@ -213,7 +257,7 @@ void run_recommend(const RecommendParams & o) {
         by_model[c.model].push_back(c);
     }
 
-    const bool cost = o.usd_per_kwh > 0;
+    const bool cost = o.cost.usd_per_kwh > 0;
     const bool why_column = format == Format::csv || format == Format::json;
     Table t;
     t.title = fmt::format("Recommendation per profile vs {} (decision matrix)", o.reference);
@@ -222,13 +266,18 @@ void run_recommend(const RecommendParams & o) {
         t.columns.back().right_align = false;
     }
     t.add_column("retention_pct", "accuracy retention (%)", 2);
-    t.add_column("eor_gain_pct", "EOR gain (%)", 1);
+    t.add_column("eor_gain_pct", "efficiency gain (EOR, %)", 1);
     t.add_column("energy_saving_pct", "energy saving (%)", 1);
     t.add_column("eor", "EOR (%/Wh)", 1);
     t.add_column("energy_wh", "energy (Wh)", 5);
     t.add_column("latency_s", "latency (s)", 2);
     t.add_column("gco2e_g", "gCO2e", 4);
-    if (cost) t.add_column("cost_usd", "cost (USD)", 6);
+    t.add_column("cost_tier", "cost tier");
+    t.columns.back().right_align = false;
+    if (cost) {
+        t.add_column("cost_usd", "energy cost (USD)", 6);
+        t.add_column("usd_per_mtok", "cost (USD/Mtok)", 4);
+    }
     t.add_column("flags");
     t.columns.back().right_align = false;
     if (why_column) {
@@ -236,7 +285,7 @@ void run_recommend(const RecommendParams & o) {
         t.columns.back().right_align = false;
     }
 
-    bool syn = false, est = false, mixed = false, partial = false, any_best = false;
+    bool syn = false, est = false, mixed = false, partial = false, proj = false, any_best = false;
     std::set<std::string> seen_notes;
     std::vector<std::string> whys, notes;
     for (const auto & model : model_order) {
@@ -248,19 +297,27 @@ void run_recommend(const RecommendParams & o) {
                 std::vector<Value> row = {profile.name, model_name, std::string(rank)};
                 if (c) {
                     row.insert(row.end(),
-                               {metrics::hardware_label(c->device, c->host_name), c->scheme, pct_value(c->retention),
+                               {metrics::candidate_hardware(*c), c->scheme, pct_value(c->retention),
                                 pct_value(c->gain), pct_value(c->energy_saving), real_value(c->eor),
-                                real_value(c->energy_wh), real_value(c->latency_s), real_value(c->gco2e)});
-                    if (cost) row.push_back(real_value(c->usd));
+                                real_value(c->energy_wh), real_value(c->latency_s), real_value(c->gco2e),
+                                c->cost_tier});
+                    if (cost) {
+                        row.push_back(real_value(c->usd));
+                        row.push_back(real_value(c->usd_per_mtok));
+                    }
                     row.push_back(flags_of(*c));
                     syn = syn || c->synthetic;
                     est = est || c->estimated;
                     mixed = mixed || c->mixed_estimate;
                     partial = partial || c->n_tasks < c->n_reference_tasks;
+                    proj = proj || c->projected;
                 } else {
-                    row.insert(row.end(),
-                               {Value(), Value(), Value(), Value(), Value(), Value(), Value(), Value(), Value()});
-                    if (cost) row.push_back(Value());
+                    row.insert(row.end(), {Value(), Value(), Value(), Value(), Value(), Value(), Value(), Value(),
+                                           Value(), Value()});
+                    if (cost) {
+                        row.push_back(Value());
+                        row.push_back(Value());
+                    }
                     row.push_back(std::string());
                 }
                 if (why_column) row.push_back(why);
@@ -287,13 +344,21 @@ void run_recommend(const RecommendParams & o) {
     }
     t.notes.insert(t.notes.end(), notes.begin(), notes.end());
     for (const auto & m : missing) t.notes.push_back(m);
-    add_flag_notes(t, syn, est, mixed, partial);
+    add_flag_notes(t, syn, est, mixed, partial, proj);
+    t.notes.insert(t.notes.end(), cost_notes.begin(), cost_notes.end());
     t.notes.push_back(fmt::format("carbon at {:g} gCO2e/kWh{}", o.grid_g_per_kwh,
                                   o.grid_g_per_kwh == metrics::kWorldGridGPerKwh
                                       ? " (world average 2024, IEA Electricity 2025; set --grid-g-per-kwh)"
                                       : ""));
-    if (cost) t.notes.push_back(fmt::format("cost at {:g} USD/kWh", o.usd_per_kwh));
+    if (cost) t.notes.push_back(cost_formula_note(o.cost));
     print_table(std::cout, t, format);
+    // Families (sweep --family) follow the matrix in the formats that hold several tables; CSV and
+    // JSON hold one, so they get it with --families.
+    if (!families.empty() && (format == Format::table || format == Format::md)) {
+        std::cout << "\n";
+        if (format == Format::md) std::cout << "## Distilled vs base model\n\n";
+        print_table(std::cout, report::family_table(families, family_notes, o.reference), format);
+    }
     if (!any_best) {
         throw Error(
             fmt::format("{}: nothing can be recommended: no candidate meets any selected profile's constraints", o.db));
@@ -320,11 +385,12 @@ void add_recommend_command(CLI::App & app) {
     cmd->add_option("--grid-g-per-kwh", o->grid_g_per_kwh,
                     "Grid carbon intensity, gCO2e/kWh (default: world average 2024, IEA)")
         ->capture_default_str();
-    cmd->add_option("--usd-per-kwh", o->usd_per_kwh, "Electricity price; 0 leaves the cost column out")
-        ->capture_default_str();
+    add_cost_options(cmd, o->cost);
     cmd->add_option("--reference", o->reference, "Reference scheme of every ratio")->capture_default_str();
     cmd->add_flag("--candidates", o->list_candidates,
                   "List every candidate with its metrics and Pareto flag instead of recommending");
+    cmd->add_flag("--families", o->list_families,
+                  "Print the distilled vs base comparison of the model families (sweep --family) instead");
     cmd->add_option("-o,--output", o->output, "table, md, csv or json")->capture_default_str();
     cmd->footer(
         "Profiles (docs/metrics.md): datacenter = max EOR at >= 98 % retention; enterprise = max EOR at >= 99 %;\n"
@@ -332,7 +398,11 @@ void add_recommend_command(CLI::App & app) {
         "budget = lowest energy at >= 94 %; custom = max EOR within the constraint options given.\n"
         "Constraint options tighten a single named profile; with --profile all they define custom, and\n"
         "--max-memory-gb also sets edge's cap. Retention is per task vs fp16 on the same host, model and\n"
-        "workload, averaged over the tasks both ran. Exits non-zero when nothing can be recommended.");
+        "workload, averaged over the tasks both ran. Exits non-zero when nothing can be recommended.\n"
+        "Cost: the hardware's tier comes from the GPU catalogue; with --usd-per-kwh and a price (catalogue list\n"
+        "price or --gpu-price-usd), cost per million tokens = energy + price / (--lifetime-years x --utilisation)\n"
+        "spread over the seconds a million tokens take (docs/metrics.md). Rows projected to another GPU\n"
+        "(joulebench project) are flagged 'projected'.");
     cmd->callback([o] { run_recommend(*o); });
 }
 

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/family.hpp"
 #include "cli/report_run.hpp"
 #include "cli/store_rows.hpp"
 #include "report/report.hpp"
@@ -156,7 +157,7 @@ std::optional<report::TimelineCell> pick_timeline(const Store & store, const std
 
 void run_report(const ReportParams & p) {
     const Destination dest = resolve_destination(p);
-    if (p.usd_per_kwh < 0 || !std::isfinite(p.usd_per_kwh)) throw UsageError("--usd-per-kwh must be >= 0");
+    check_cost_params(p.cost);
     if (p.grid_g_per_kwh < 0 || !std::isfinite(p.grid_g_per_kwh)) throw UsageError("--grid-g-per-kwh must be >= 0");
 
     const Store store = Store::open_readonly(p.db);  // the store's one-line error for a bad file
@@ -171,9 +172,12 @@ void run_report(const ReportParams & p) {
     in.generated_at = jb::utc_now_iso();
     in.title = p.title;
     in.options.reference = p.reference;
-    in.options.usd_per_kwh = p.usd_per_kwh;
+    in.options.usd_per_kwh = p.cost.usd_per_kwh;
     in.options.grid_g_per_kwh = p.grid_g_per_kwh;
     in.rows = load_rows(store);
+    in.cost = cost_model(in.rows, p.cost, in.cost_notes);
+    in.cost_formula = cost_formula_note(p.cost);
+    in.families = load_family_members(store);
     in.hosts = store.list_hosts();
     in.models = store.list_models();
     in.schemes = store.list_schemes();
@@ -215,14 +219,14 @@ void add_report_command(CLI::App & app) {
                         std::string(kDefaultHtml) + "; a format name other than html prints to stdout");
     cmd->add_option("--format", p->format, "Force the format: html, md, csv, json or table");
     cmd->add_option("--table", p->tables,
-                    "Text formats: tables to print (summary, overall, decision, hosts, sensors, energy, models, "
-                    "schemes, failed, all; default all, and summary for CSV, which holds one)")
+                    "Text formats: tables to print (summary, overall, tokens, decision, hardware, families, hosts, "
+                    "sensors, energy, models, schemes, failed, all; default all, and summary for CSV, which holds one)")
         ->delimiter(',');
     cmd->add_option("--timeline-cell", p->timeline_cell,
                     "HTML: the cell id whose power timeline to plot (default: the longest fp16 or int8 cell)");
     cmd->add_option("--reference", p->reference, "Reference scheme for retention, gain and TWEOR")
         ->capture_default_str();
-    cmd->add_option("--usd-per-kwh", p->usd_per_kwh, "Electricity price, for the cost column (0: no cost)");
+    add_cost_options(cmd, p->cost);
     cmd->add_option("--grid-g-per-kwh", p->grid_g_per_kwh, "Grid carbon intensity, g CO2e per kWh")
         ->capture_default_str();
     cmd->add_option("--title", p->title, "Title of the report")->capture_default_str();

@@ -20,8 +20,11 @@
 #include "cli/commands.hpp"
 #include "cli/dynamic_plan.hpp"
 #include "cli/eval.hpp"
+#include "cli/family.hpp"
 #include "cli/host_info.hpp"
 #include "cli/metered.hpp"
+#include "cli/shared_gpu.hpp"
+#include "cli/slurm_cli.hpp"
 #include "cli/sweep.hpp"
 #include "cli/workload.hpp"
 #include "energy/discover.hpp"
@@ -186,6 +189,16 @@ struct ResolvedScheme {
 
 }  // namespace
 
+WorkloadOptions sweep_workload_options(const SweepOptions & o) {
+    WorkloadOptions w;
+    w.task.data_dir = o.data_dir;
+    w.task.limit = o.limit;
+    w.task.shots = o.shots;
+    w.task.seed = o.seed;
+    w.task.gen_max_tokens = o.gen_max_tokens;
+    return w;
+}
+
 ResolvedScheme resolve_scheme(const std::string & model, const std::string & name, const SweepOptions & o);
 
 namespace {
@@ -199,7 +212,13 @@ struct LoadedModel {
 }  // namespace
 
 void run_sweep(SweepOptions & o) {
-    const auto models = split_list(o.models, "--models");
+    // --family: its models are swept too (appended when -m lacks them) and related in the store.
+    const std::vector<FamilySpec> families = parse_families(o.families);
+    if (o.models.empty() && families.empty()) throw UsageError("--models is required (or give --family)");
+    auto models = o.models.empty() ? std::vector<std::string>{} : split_list(o.models, "--models");
+    if (!o.models_fixed) {
+        for (const auto & m : family_models_missing(families, models)) models.push_back(m);
+    }
     const auto scheme_names = split_list(o.schemes, "--schemes");
     const auto task_names = split_list(o.tasks, "--tasks");
     if (o.repeat < 1) throw UsageError(fmt::format("--repeat must be >= 1 (got {})", o.repeat));
@@ -214,12 +233,7 @@ void run_sweep(SweepOptions & o) {
         if (s != "dynamic") parse_scheme(s);
     }
 
-    WorkloadOptions wopt;
-    wopt.task.data_dir = o.data_dir;
-    wopt.task.limit = o.limit;
-    wopt.task.shots = o.shots;
-    wopt.task.seed = o.seed;
-    wopt.task.gen_max_tokens = o.gen_max_tokens;
+    const WorkloadOptions wopt = sweep_workload_options(o);
     std::vector<std::unique_ptr<Workload>> task_list;
     for (const auto & name : task_names) task_list.push_back(make_workload(name, wopt));
 
@@ -264,6 +278,7 @@ void run_sweep(SweepOptions & o) {
     host.fingerprint = host_fingerprint(host);
     store.upsert_host(host);
     const std::string sensors = sensors_json(found);
+    energy::SharingWatch sharing(found.sensors, unsigned(getpid()));  // other processes on the metered GPUs
     const int64_t run_id = store.begin_run(o.command_line, host.fingerprint);
 
     energy::MeterParams mp;
@@ -305,6 +320,11 @@ void run_sweep(SweepOptions & o) {
         model.file_bytes = int64_t(std::filesystem::file_size(model_path));
         model.synthetic = gguf_is_synthetic(model_path);
         bool model_recorded = false;
+        if (const auto roles = family_roles_of(families, model_path); !roles.empty()) {
+            store.upsert_model(model);  // a relation points at a model row
+            model_recorded = true;
+            for (const auto & [family, role] : roles) store.set_model_relation(family, role, model.hash);
+        }
 
         for (const auto & scheme_name : scheme_names) {
             if (stopped) break;
@@ -328,6 +348,7 @@ void run_sweep(SweepOptions & o) {
             srec.tensor_types_json = types.dump();
             srec.sensitivity_json = rs.sensitivity_json;
             store.upsert_scheme(srec);
+            bool size_recorded = !scheme_error.empty();  // this model's size under the scheme (model_schemes)
 
             std::unique_ptr<LoadedModel> loaded;
             for (auto & task : task_list) {
@@ -350,6 +371,10 @@ void run_sweep(SweepOptions & o) {
                         store.upsert_model(model);
                         model_recorded = true;
                     }
+                    if (!size_recorded) {
+                        store.upsert_model_scheme(model.hash, srec.canonical, srec.bpw, srec.file_bytes);
+                        size_recorded = true;
+                    }
                     const std::string what = fmt::format("{} {} {}{}", model.file_name, scheme_name, task->name(),
                                                          o.repeat > 1 ? fmt::format(" #{}", rep + 1) : "");
                     rec.run_id = run_id;
@@ -368,6 +393,7 @@ void run_sweep(SweepOptions & o) {
                         meter.set_idle_power(idle);
                         MeterObserver observer(meter);
                         progress.begin_cell(index, what, &meter);
+                        sharing.begin();
                         meter.start("idle");
                         if (!loaded) {
                             loaded = std::make_unique<LoadedModel>();
@@ -394,6 +420,7 @@ void run_sweep(SweepOptions & o) {
                         meter.mark(task->name() + "/idle");
                         engine.set_phase_observer(nullptr);
                         energy::Measurement m = meter.stop();
+                        const auto shared = sharing.end();
                         progress.end_cell(std::chrono::duration<double>(Clock::now() - t_cell).count());
 
                         const LmCounters c = engine.counters();
@@ -420,11 +447,12 @@ void run_sweep(SweepOptions & o) {
                         rec.decode_tok_s = or_nan(c.decode_s > 0, double(c.decode_tokens) / c.decode_s);
                         rec.ttft_s = or_nan(c.first_token_s >= 0, c.first_token_s);
                         rec.idle_power_w = idle_w_total;
-                        rec.energy_json = nlohmann::json{{"domains", energy_json(m)},
-                                                         {"method", e.method},
-                                                         {"engine", nlohmann::json::parse(loaded->config_json)},
-                                                         {"estimated_j", e.total.estimated_j}}
-                                              .dump();
+                        nlohmann::json ej = {{"domains", energy_json(m)},
+                                             {"method", e.method},
+                                             {"engine", nlohmann::json::parse(loaded->config_json)},
+                                             {"estimated_j", e.total.estimated_j}};
+                        mark_shared_gpu(ej, shared, what);
+                        rec.energy_json = ej.dump();
                         nlohmann::json scores = nlohmann::json::array();
                         for (const auto & metric : result.metrics) {
                             scores.push_back({{"name", metric.name},
@@ -549,7 +577,11 @@ void add_sweep_command(CLI::App & app) {
     auto o = std::make_shared<SweepOptions>();
     auto * cmd = app.add_subcommand("sweep", "Run every (model, scheme, task) cell with energy metered, into SQLite; "
                                              "resumes where a killed sweep stopped");
-    cmd->add_option("-m,--models", o->models, "Comma-separated GGUF models")->required();
+    cmd->add_option("-m,--models", o->models, "Comma-separated GGUF models (required unless --family gives them)");
+    cmd->add_option("--family", o->families,
+                    "A model family: [NAME:]base=teacher.gguf,distilled=student.gguf (NAME default 'distill'); its "
+                    "models are swept too, and report/recommend compare the distilled model with its base. Repeatable")
+        ->allow_extra_args(false);
     cmd->add_option("--schemes", o->schemes, "Comma-separated schemes (fp16, bf16, int8, dynamic, q6_k, q4_k_m, "
                                              "any llama.cpp type, +kv8 suffix, or a scheme JSON file)")
         ->capture_default_str();
@@ -578,12 +610,14 @@ void add_sweep_command(CLI::App & app) {
     cmd->add_flag("--no-progress", o->no_progress, "No live progress line on stderr");
     cmd->add_option("-o,--output", o->output, "Summary format: table, md, csv or json")->capture_default_str();
     add_engine_options(cmd, o->engine);
+    auto slurm = add_slurm_sweep_options(cmd);  // --slurm, --cell: slurm_cli.hpp
     cmd->footer("A cell is committed in one transaction when it finishes. Killed at any moment, the same command "
                 "started again skips finished cells and redoes the interrupted one. Ctrl-C stops after the current "
                 "cell; a second Ctrl-C stops at once.");
-    cmd->callback([o, &app] {
+    cmd->callback([o, slurm, cmd, &app] {
         o->command_line = "joulebench sweep";
         for (const auto & a : app.remaining_for_passthrough()) o->command_line += " " + a;
+        if (slurm_sweep(*cmd, *o, *slurm)) return;
         run_sweep(*o);
     });
 }

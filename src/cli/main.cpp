@@ -27,6 +27,9 @@ int main(int argc, char ** argv) {
     jb::cli::add_run_command(app);
     jb::cli::add_report_command(app);
     jb::cli::add_recommend_command(app);
+    jb::cli::add_hardware_command(app);
+    jb::cli::add_project_command(app);
+    jb::cli::add_status_command(app);
 
     try {
         app.parse(argc, argv);

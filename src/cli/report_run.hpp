@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/cost_model.hpp"
 #include "metrics/metrics.hpp"
 
 namespace jb::cli {
@@ -19,7 +20,7 @@ struct ReportParams {
     std::vector<std::string> tables;
     int64_t timeline_cell = 0;
     std::string reference = "fp16";
-    double usd_per_kwh = 0.0;
+    CostParams cost;  // --usd-per-kwh, --gpu-price-usd, --lifetime-years, --utilisation
     double grid_g_per_kwh = metrics::kWorldGridGPerKwh;
     std::string title = "joulebench report";
 };
@@ -36,9 +37,10 @@ struct RecommendParams {
     std::optional<double> max_ttft_s;
     std::optional<double> max_j_per_token;
     double grid_g_per_kwh = metrics::kWorldGridGPerKwh;
-    double usd_per_kwh = 0.0;
+    CostParams cost;  // --usd-per-kwh, --gpu-price-usd, --lifetime-years, --utilisation
     std::string output = "table";
     bool list_candidates = false;
+    bool list_families = false;  // --families: the distilled vs base table instead
 };
 
 void run_recommend(const RecommendParams & o);

@@ -81,11 +81,13 @@ std::vector<metrics::Row> load_rows(const Store & store) {
         r.scheme = c.scheme_name.empty() ? c.scheme_canonical : c.scheme_name;
         r.scheme_canonical = c.scheme_canonical;
         r.bpw = c.scheme_bpw;
-        if (auto s = schemes.find(c.scheme_canonical); s != schemes.end()) {
+        if (c.scheme_file_bytes > 0) {
+            r.model_bytes = c.scheme_file_bytes;  // this model's quantized file (model_schemes)
+        } else if (auto s = schemes.find(c.scheme_canonical); s != schemes.end()) {
             if (models_of_scheme[c.scheme_canonical].size() == 1 && s->second.file_bytes > 0) {
                 r.model_bytes = s->second.file_bytes;
-            } else if (model && model->n_params > 0 && std::isfinite(s->second.bpw) && s->second.bpw > 0) {
-                r.model_bytes = int64_t(std::llround(double(model->n_params) * s->second.bpw / 8.0));
+            } else if (model && model->n_params > 0 && std::isfinite(c.scheme_bpw) && c.scheme_bpw > 0) {
+                r.model_bytes = int64_t(std::llround(double(model->n_params) * c.scheme_bpw / 8.0));
             }
         }
         r.task = c.task;
@@ -107,6 +109,7 @@ std::vector<metrics::Row> load_rows(const Store & store) {
         r.ttft_s = c.ttft_s;
         r.n_items = c.n_items;
         cell_power(c.energy_json, r.avg_w, r.peak_w);
+        r.projected = c.projected();  // schema 2: origin "projected" (joulebench project), marked everywhere
         rows.push_back(std::move(r));
     }
     return rows;

@@ -2,9 +2,11 @@
 // joulebench sweep's options and body, also used by `joulebench run`.
 
 #include <string>
+#include <vector>
 
 #include "cli/engine_options.hpp"
 #include "cli/eval.hpp"
+#include "cli/workload.hpp"
 
 namespace jb {
 class Store;
@@ -14,6 +16,7 @@ namespace jb::cli {
 
 struct SweepOptions {
     std::string models;
+    std::vector<std::string> families;  // --family [NAME:]base=a.gguf,distilled=b.gguf (cli/family.hpp)
     std::string schemes = "fp16,int8,dynamic,q4_k_m";
     std::string tasks = "mmlu,hellaswag,arc_challenge,arc_easy,truthfulqa,gsm8k";
     std::string data_dir = shipped_path("data/samples");
@@ -33,11 +36,14 @@ struct SweepOptions {
     bool no_progress = false;
     std::string output = "table";
     std::string command_line;
+    bool models_fixed = false;  // --cell: exactly --models (a family's other models are other cells)
     EngineOptions engine;
 };
 
 // Runs the sweep; prints a summary of the database's cells unless stopped by a signal.
 void run_sweep(SweepOptions & o);
+// The task options of a sweep's workloads (data, sample, shots, seed, generation length).
+WorkloadOptions sweep_workload_options(const SweepOptions & o);
 void print_sweep_summary(const Store & store, const std::string & output);
 
 }  // namespace jb::cli

@@ -135,6 +135,8 @@ std::shared_ptr<NvmlLibrary> NvmlLibrary::open(const std::string & library) {
     load_symbol(h, api.device_get_clock_info, "nvmlDeviceGetClockInfo");
     load_symbol(h, api.device_get_max_clock_info, "nvmlDeviceGetMaxClockInfo");
     load_symbol(h, api.device_get_temperature, "nvmlDeviceGetTemperature");
+    load_symbol(h, api.device_get_compute_running_processes, "nvmlDeviceGetComputeRunningProcesses_v3",
+                "nvmlDeviceGetComputeRunningProcesses_v2");
     return make(std::move(handle), api, library);
 }
 
@@ -222,6 +224,36 @@ std::vector<unsigned> cuda_visible_nvml_indices(const char * cuda_visible_device
         out.push_back(static_cast<unsigned>(match));
     }
     return out;
+}
+
+std::optional<std::vector<unsigned>> nvml_compute_pids(const NvmlLibrary & lib, nvml::Device device,
+                                                       std::string * error) {
+    auto fn = lib.api().device_get_compute_running_processes;
+    if (!fn) {
+        if (error) *error = "nvmlDeviceGetComputeRunningProcesses_v3: not exported by this NVML";
+        return std::nullopt;
+    }
+    std::vector<nvml::ProcessInfo> infos(16);
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        unsigned int count = static_cast<unsigned int>(infos.size());
+        nvml::Return rc = fn(device, &count, infos.data());
+        if (rc == nvml::ERROR_INSUFFICIENT_SIZE) {
+            // count now says how many there are; more may start before the next call.
+            infos.resize(std::max<size_t>(count + 8, infos.size() * 2));
+            continue;
+        }
+        if (rc != nvml::SUCCESS) {
+            if (error) *error = "nvmlDeviceGetComputeRunningProcesses_v3: " + lib.error(rc);
+            return std::nullopt;
+        }
+        std::vector<unsigned> pids;
+        for (unsigned int i = 0; i < std::min<size_t>(count, infos.size()); ++i) pids.push_back(infos[i].pid);
+        std::sort(pids.begin(), pids.end());
+        pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
+        return pids;
+    }
+    if (error) *error = "nvmlDeviceGetComputeRunningProcesses_v3: the process list kept growing";
+    return std::nullopt;
 }
 
 NvmlEnergySensor::NvmlEnergySensor(std::shared_ptr<NvmlLibrary> lib, nvml::Device device, unsigned index,

@@ -3,9 +3,11 @@
 // build-time dependency, and a binary that runs (and says why there is no GPU) without a
 // driver. Per device: the energy counter nvmlDeviceGetTotalEnergyConsumption (preferred),
 // power samples from the driver's buffer (nvmlDeviceGetSamples, about 50 Hz on an H100),
-// or nvmlDeviceGetPowerUsage polling as the fallback. Read-only: no NVML setter is called.
+// or nvmlDeviceGetPowerUsage polling as the fallback; the processes on each GPU
+// (nvmlDeviceGetComputeRunningProcesses) for telling a shared GPU. Read-only: no NVML setter is called.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +72,13 @@ struct Utilization {  // nvmlUtilization_t
     unsigned int memory;
 };
 
+struct ProcessInfo {  // nvmlProcessInfo_t (= nvmlProcessInfo_v2_t, for the _v2 and _v3 process queries)
+    unsigned int pid;
+    unsigned long long usedGpuMemory;  // bytes; NVML_VALUE_NOT_AVAILABLE on some platforms
+    unsigned int gpuInstanceId;        // MIG; 0xFFFFFFFF otherwise
+    unsigned int computeInstanceId;
+};
+
 double value_as_double(int value_type, const Value & value);
 }  // namespace nvml
 
@@ -96,6 +105,9 @@ struct NvmlApi {
     nvml::Return (*device_get_clock_info)(nvml::Device dev, int clock_type, unsigned int * mhz) = nullptr;
     nvml::Return (*device_get_max_clock_info)(nvml::Device dev, int clock_type, unsigned int * mhz) = nullptr;
     nvml::Return (*device_get_temperature)(nvml::Device dev, int sensor, unsigned int * celsius) = nullptr;
+    // nvmlDeviceGetComputeRunningProcesses_v3 (or _v2, same struct): who else uses the GPU.
+    nvml::Return (*device_get_compute_running_processes)(nvml::Device dev, unsigned int * count,
+                                                         nvml::ProcessInfo * infos) = nullptr;
 };
 
 // "NVML_ERROR_NO_PERMISSION (4): <text>": the one table of NVML return codes. The text is
@@ -142,6 +154,12 @@ private:
 std::vector<unsigned> cuda_visible_nvml_indices(const char * cuda_visible_devices,
                                                 const std::vector<std::string> & uuids, std::string * note = nullptr);
 
+// The ids of the processes with a compute context on `device` now (NVML reports them in the host's
+// PID namespace), or nullopt when NVML cannot tell (*error says why: function missing, no
+// permission, ...). Retries with a larger buffer while processes come and go.
+std::optional<std::vector<unsigned>> nvml_compute_pids(const NvmlLibrary & lib, nvml::Device device,
+                                                       std::string * error = nullptr);
+
 // gpu:N's cumulative energy, nvmlDeviceGetTotalEnergyConsumption (mJ since driver load).
 class NvmlEnergySensor : public Sensor {
 public:
@@ -155,6 +173,7 @@ public:
     // The H100's counter changes about every 100 ms (measured: 9.8 Hz) and each NVML call
     // costs ~1 ms of CPU; reading it at 20 Hz still sees every update within 50 ms.
     double min_poll_interval_s() const override { return 0.05; }
+    std::optional<std::vector<unsigned>> device_pids() override { return nvml_compute_pids(*lib_, device_); }
 
 private:
     std::shared_ptr<NvmlLibrary> lib_;
@@ -183,6 +202,7 @@ public:
     // The driver buffers its ~50 Hz samples with their own time stamps, so fetching the
     // buffer 5 times a second loses nothing; polling has no buffer and keeps the Meter's rate.
     double min_poll_interval_s() const override { return source_ == Source::samples ? 0.2 : 0.0; }
+    std::optional<std::vector<unsigned>> device_pids() override { return nvml_compute_pids(*lib_, device_); }
 
 private:
     std::shared_ptr<NvmlLibrary> lib_;

@@ -6,6 +6,7 @@
 // (estimate.hpp) and scripted traces for tests (synthetic.hpp).
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -71,6 +72,11 @@ public:
     // The Meter reads this sensor at most this often (a source that is costly to read or
     // updates slowly), interpolating it at marks and window edges; start and stop always read it.
     virtual double min_poll_interval_s() const { return 0.0; }
+    // The processes that use this sensor's device now (a GPU: those with a compute context,
+    // from NVML), or nullopt when the source cannot tell (CPU domains, synthetic, estimate).
+    // A measurement is only this process's if no other process shares the device
+    // (energy/gpu_sharing.hpp).
+    virtual std::optional<std::vector<unsigned>> device_pids() { return std::nullopt; }
 };
 
 using SensorList = std::vector<std::shared_ptr<Sensor>>;

@@ -214,8 +214,9 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
         double peak_w = kNaN;
         double prefill_j = 0, prefill_tok = 0, prefill_s = 0, decode_j = 0, decode_tok = 0, decode_s = 0;
         double prefill_tok_timed = 0, decode_tok_timed = 0, prefill_tok_all = 0, decode_tok_all = 0, items = 0;
-        int n_estimated = 0;
+        int n_estimated = 0, n_projected = 0;
         for (const Row * r : g) {
+            n_projected += r->projected ? 1 : 0;
             score.push_back(r->score);
             score_se.push_back(r->score_stderr);
             energy.push_back(r->energy_j);
@@ -262,6 +263,12 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
         }
         const double n_rows = double(g.size());
         s.estimated = n_estimated > 0;
+        s.projected = n_projected > 0;
+        if (n_projected > 0 && n_projected < int(g.size())) {
+            append_note(s.note, fmt::format("{} of {} repeats are projected, not measured: the mean mixes projections "
+                                            "with measurements",
+                                            n_projected, g.size()));
+        }
         if (n_estimated > 0 && n_estimated < int(g.size())) {
             append_note(s.note, fmt::format("{} of {} repeats have estimated energy: the mean mixes estimates with "
                                             "measurements",
@@ -326,6 +333,11 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
             }
             continue;
         }
+        if (s.projected != ref.projected) {
+            append_note(s.note, fmt::format("{} is {}, {}'s is {}: the ratios compare a projection with a measurement",
+                                            s.scheme, s.projected ? "projected" : "measured", options.reference,
+                                            ref.projected ? "projected" : "measured"));
+        }
         if (positive(ref.score.mean) && std::isfinite(s.score.mean)) {
             s.retention = retention(s.score.mean, ref.score.mean);
         } else {
@@ -342,9 +354,10 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
         }
     }
 
-    // Pareto frontier of (score, energy) within each host, model, task and workload.
-    std::map<CellSlot, std::vector<size_t>> by_slot;
-    for (size_t i = 0; i < out.size(); ++i) by_slot[slot_of(out[i])].push_back(i);
+    // Pareto frontier of (score, energy) within each host, model, task and workload; projected
+    // points have their own frontier (a projection never dominates a measurement, or the reverse).
+    std::map<std::pair<CellSlot, bool>, std::vector<size_t>> by_slot;
+    for (size_t i = 0; i < out.size(); ++i) by_slot[{slot_of(out[i]), out[i].projected}].push_back(i);
     for (const auto & [slot, members] : by_slot) {
         std::vector<ParetoPoint> points;
         for (size_t i : members) points.push_back({out[i].score.mean, out[i].energy_j.mean});

@@ -50,6 +50,9 @@ struct Row {
     // where the cell's energy record has none.
     double avg_w = std::numeric_limits<double>::quiet_NaN();
     double peak_w = std::numeric_limits<double>::quiet_NaN();
+    // Projected from another GPU's measurements (the store's origin "projected"), not measured;
+    // `device` is then the catalogue GPU's name. Every table marks such rows.
+    bool projected = false;
 };
 
 // Mean ± sample standard deviation (n - 1), min…max over repeats.
@@ -103,6 +106,7 @@ struct Summary {
     double tok_s = 0.0;           // (prefill + decode tokens) / wall time
     double avg_w = 0.0;           // mean over repeats of the cell's mean power (NaN: not recorded)
     double peak_w = 0.0;          // highest peak over repeats (NaN: not recorded)
+    bool projected = false;       // some repeat is projected, not measured (a mix says so in `note`)
 };
 
 // The arithmetic, one function per formula (docs/metrics.md). Non-finite or non-positive
@@ -183,6 +187,15 @@ struct Candidate {
     bool pareto = false;          // on the (score, energy) frontier of its host, model and workloads
     bool is_reference = false;    // the reference scheme itself (retention 1, gain 0, saving 0)
     std::string note;
+    bool projected = false;  // some compared task is projected from another GPU, not measured
+    double tok_s = 0.0;      // (prefill + decode tokens) / latency: the throughput that cost amortises over
+    // Cost (metrics/cost.hpp, price_candidates): the hardware's tier and price, and the cost per
+    // million processed tokens. Empty / NaN until priced, and where the price is unknown.
+    std::string cost_tier;  // "datacenter", "consumer", ... ("" when the device is not in the catalogue)
+    double hardware_price_usd = std::numeric_limits<double>::quiet_NaN();
+    double energy_usd_per_mtok = std::numeric_limits<double>::quiet_NaN();
+    double hardware_usd_per_mtok = std::numeric_limits<double>::quiet_NaN();
+    double usd_per_mtok = std::numeric_limits<double>::quiet_NaN();  // energy + amortised hardware
 };
 std::vector<Candidate> candidates(const std::vector<Summary> & summaries, const std::string & reference = "fp16");
 
@@ -214,6 +227,7 @@ struct Recommendation {
     int n_compared = 0;              // candidates ranked (same workloads)
     int n_feasible = 0;              // of those, meeting every constraint
     std::vector<std::string> notes;  // synthetic model, estimated energies, candidates left out
+    bool projected = false;          // the best candidate is projected, not measured
 };
 // Compares the candidates it is given (the CLI passes one model's at a time). Only candidates
 // with the same workloads are ranked: the largest such group; the rest are named in `notes`.
@@ -224,5 +238,7 @@ std::string describe_constraints(const Profile & profile);
 std::string objective_name(Objective objective);  // "max EOR", "min latency", "min energy"
 // "NVIDIA H100 80GB HBM3 (node1)": what a table calls the hardware of a candidate.
 std::string hardware_label(const std::string & device, const std::string & host_name);
+// The same for a candidate, with " [projected]" when it is projected rather than measured.
+std::string candidate_hardware(const Candidate & c);
 
 }  // namespace jb::metrics

@@ -38,7 +38,7 @@ std::string bytes_text(int64_t bytes) {
 }
 
 std::string label(const Candidate & c) {
-    return fmt::format("{} on {}", c.scheme, hardware_label(c.device, c.host_name));
+    return fmt::format("{} on {}", c.scheme, candidate_hardware(c));
 }
 
 // The first constraint a candidate misses, or "" when it meets them all.
@@ -131,6 +131,11 @@ std::string hardware_label(const std::string & device, const std::string & host_
     return device + " (" + host_name + ")";
 }
 
+std::string candidate_hardware(const Candidate & c) {
+    const std::string base = hardware_label(c.device, c.host_name);
+    return c.projected ? base + " [projected]" : base;
+}
+
 std::string objective_name(Objective objective) {
     switch (objective) {
         case Objective::max_eor:
@@ -215,7 +220,7 @@ std::vector<Candidate> candidates(const std::vector<Summary> & summaries, const 
 
         double retention_sum = 0, score_sum = 0, se2_sum = 0, ref_score_sum = 0;
         double energy_j = 0, ref_energy_j = 0, latency = 0, ref_latency = 0, tokens = 0, items = 0;
-        double gco2e = 0, usd = 0;
+        double gco2e = 0, usd = 0, timed_tokens = 0, timed_s = 0;
         std::vector<double> ttfts;
         for (const auto & [s, r] : pairs) {
             c.tasks.push_back(s->task);
@@ -229,11 +234,16 @@ std::vector<Candidate> candidates(const std::vector<Summary> & summaries, const 
             latency += s->wall_s.mean;
             ref_latency += r->wall_s.mean;
             tokens += s->prefill_tokens + s->decode_tokens;
+            if (s->prefill_tokens + s->decode_tokens > 0 && positive(s->wall_s.mean)) {
+                timed_tokens += s->prefill_tokens + s->decode_tokens;
+                timed_s += s->wall_s.mean;
+            }
             items += s->n_items;
             gco2e += s->gco2e;
             usd += s->usd;
             ttfts.push_back(s->ttft_s);
             c.estimated = c.estimated || s->estimated;
+            c.projected = c.projected || s->projected;
             c.mixed_estimate = c.mixed_estimate || s->mixed_estimate || s->estimated != r->estimated;
         }
         const double n = double(pairs.size());
@@ -253,6 +263,7 @@ std::vector<Candidate> candidates(const std::vector<Summary> & summaries, const 
         c.tweor = tweor(c.score * 100.0, c.energy_wh, latency, ref_latency);
         c.ttft_s = stat_of(ttfts).mean;
         c.j_per_token = j_per_token(energy_j, tokens);
+        c.tok_s = tokens_per_s(timed_tokens, timed_s);
         c.seconds_per_item = items > 0 ? latency / items : kNaN;
         c.gco2e = gco2e;
         c.usd = usd;
@@ -270,9 +281,12 @@ std::vector<Candidate> candidates(const std::vector<Summary> & summaries, const 
         out.push_back(std::move(c));
     }
 
-    // Pareto frontier of (score, energy) per host, model and compared workloads.
-    std::map<std::tuple<std::string, std::string, std::string>, std::vector<size_t>> fronts;
-    for (size_t i = 0; i < out.size(); ++i) fronts[{out[i].host, out[i].model, out[i].workloads}].push_back(i);
+    // Pareto frontier of (score, energy) per host, model and compared workloads; projected
+    // candidates form their own frontier, never mixed with measured ones.
+    std::map<std::tuple<std::string, std::string, std::string, bool>, std::vector<size_t>> fronts;
+    for (size_t i = 0; i < out.size(); ++i) {
+        fronts[{out[i].host, out[i].model, out[i].workloads, out[i].projected}].push_back(i);
+    }
     for (const auto & [key, members] : fronts) {
         std::vector<ParetoPoint> points;
         for (size_t i : members) points.push_back({out[i].score, out[i].energy_wh});
@@ -377,6 +391,7 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
                               closest ? label(*closest) : std::string("none"), closest_reason);
     } else {
         rec.best = *feasible[0];
+        rec.projected = rec.best->projected;
         if (feasible.size() > 1) rec.runner_up = *feasible[1];
         rec.why =
             fmt::format("{} {} of the {} of {} candidates that meet {}", label(*rec.best),
@@ -385,12 +400,17 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
             rec.why += "; " + runner_up_phrase(*rec.best, *rec.runner_up, profile.objective);
         }
         rec.why += ".";
+        if (rec.projected) {
+            rec.why +=
+                " This recommendation is PROJECTED from another GPU's measurements, not measured on that hardware.";
+        }
     }
 
     // What the reader must know before trusting the numbers.
     std::set<std::string> synthetic_models;
-    bool any_estimated = false, any_measured = false, any_mixed = false;
+    bool any_estimated = false, any_measured = false, any_mixed = false, any_projected = false, any_real = false;
     for (const Candidate * c : *group) {
+        (c->projected ? any_projected : any_real) = true;
         if (c->synthetic) synthetic_models.insert(c->model_name.empty() ? c->model : c->model_name);
         (c->estimated ? any_estimated : any_measured) = true;
         any_mixed = any_mixed || c->mixed_estimate;
@@ -408,6 +428,13 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
     }
     if (any_mixed) {
         rec.notes.push_back("some ratios to the reference compare an estimated energy with a measured one");
+    }
+    if (any_projected && any_real) {
+        rec.notes.push_back(
+            "the ranking compares projected candidates (marked [projected]: modelled from another GPU's "
+            "measurements) with measured ones");
+    } else if (any_projected) {
+        rec.notes.push_back("every ranked candidate is projected from another GPU's measurements, none measured");
     }
     return rec;
 }

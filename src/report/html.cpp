@@ -132,7 +132,7 @@ struct SchemePoint {
 
 struct GroupView {
     std::string host, host_name, device, model, model_name;
-    bool estimated = false, synthetic = false;
+    bool estimated = false, synthetic = false, projected = false;
     std::vector<std::string> tasks;  // the common tasks
     std::vector<SchemePoint> points;  // in scheme order
     std::vector<std::string> left_out;  // schemes sharing no task with the others
@@ -158,6 +158,7 @@ std::vector<GroupView> group_views(const ReportInput & in, const Analysis & a) {
         GroupView & g = out[it->second];
         g.estimated = g.estimated || s.estimated;
         g.synthetic = g.synthetic || s.synthetic;
+        g.projected = g.projected || s.projected;
         if (std::isfinite(s.score.mean) && std::isfinite(s.energy_wh) && s.energy_wh > 0) {
             by_scheme[it->second][s.scheme][{s.task, s.workload}] = &s;
         }
@@ -277,6 +278,7 @@ std::string group_subtitle(const GroupView & g) {
     std::string s = fmt::format("{} task{}: {}", g.tasks.size(), g.tasks.size() == 1 ? "" : "s", join(g.tasks, ", "));
     if (g.estimated) s += " \u00b7 energy ESTIMATED";
     if (g.synthetic) s += " \u00b7 synthetic model";
+    if (g.projected) s += " \u00b7 PROJECTED, not measured";
     return s;
 }
 
@@ -417,7 +419,7 @@ std::string efficiency_charts(const std::vector<GroupView> & groups, const Analy
         for (const auto * c : *cands) {
             if (std::find(hosts.begin(), hosts.end(), c->host) == hosts.end()) {
                 hosts.push_back(c->host);
-                host_names.push_back(metrics::hardware_label(c->device, c->host_name));
+                host_names.push_back(metrics::candidate_hardware(*c));
             }
             estimated = estimated || c->estimated;
         }
@@ -793,6 +795,8 @@ std::string collapse_constant_columns(Table & t, const std::vector<std::string> 
         if (!constant) continue;
         if (name == "energy_estimated") {
             said.push_back(first == "1" ? "all energies estimated" : "all energies measured");
+        } else if (name == "projected") {
+            said.push_back(first == "1" ? "all rows PROJECTED (not measured)" : "no projected rows");
         } else if (name == "repeats") {
             said.push_back(fmt::format("{} repeat{} per cell", first, first == "1" ? "" : "s"));
         } else if (!first.empty()) {
@@ -833,7 +837,10 @@ std::string provenance(const ReportInput & in, const std::vector<NamedTable> & t
                        escape(synthetic.empty() ? "none" : join(synthetic, ", ") + " (random weights: accuracy is chance)"));
     out += "</dl>\n";
     for (const auto & t : tables) {
-        if (t.name == "summary" || t.name == "overall" || t.name == "tokens" || t.name == "decision") continue;
+        if (t.name == "summary" || t.name == "overall" || t.name == "tokens" || t.name == "decision" ||
+            t.name == "hardware" || t.name == "families") {
+            continue;  // shown in their own sections
+        }
         if (t.name == "failed" && t.table.rows.empty()) continue;
         out += fmt::format("<h3 id=\"prov-{}\">{}</h3>\n", escape(t.name), escape(t.table.title));
         if (t.table.rows.empty()) {
@@ -947,6 +954,7 @@ std::string render_html(const ReportInput & in) {
                             : w.kind == "synthetic" ? "Synthetic model."
                             : w.kind == "failed"    ? "Failed cells."
                             : w.kind == "reference" ? "Missing reference."
+                            : w.kind == "projected" ? "Projected rows."
                                                     : "Note.";
         h += fmt::format("<div class=\"banner{}\" id=\"warning-{}\" role=\"note\"><strong>{}</strong> {}</div>\n",
                          severe ? " severe" : "", escape(w.kind), lead, escape(w.text));
@@ -961,6 +969,8 @@ std::string render_html(const ReportInput & in) {
              {"jtoken", "J/token by phase"},
              {"tokens", "Speed and energy per token"},
              {"decision", "Decision matrix"},
+             {"hardware", "Hardware side by side"},
+             {"families", "Distillation"},
              {"tables", "Tables"},
              {"provenance", "Provenance"}}) {
         h += fmt::format("<a href=\"#{}\">{}</a>", id, name);
@@ -1017,7 +1027,7 @@ std::string render_html(const ReportInput & in) {
             escape(in.options.reference));
         h += "<div class=\"charts\">\n" + token_charts(unscored, a, in.options.reference) + "</div>\n";
         Table tokens = table_named("tokens");
-        const std::string said = collapse_constant_columns(tokens, {"host_name", "model_name", "repeats", "energy_estimated"});
+        const std::string said = collapse_constant_columns(tokens, {"host_name", "model_name", "repeats", "energy_estimated", "device", "projected"});
         h += "<h3>Per workload and scheme</h3>\n" + table_block(tokens, "table-tokens", said);
     }
     h += "</section>\n";
@@ -1033,16 +1043,51 @@ std::string render_html(const ReportInput & in) {
     }
     {
         Table decision = table_named("decision");
-        const std::string said = collapse_constant_columns(decision, {"model_name"});
+        const std::string said = collapse_constant_columns(decision, {"model_name", "origin"});
         h += table_block(decision, "table-decision", said);
+    }
+    h += "<h3 id=\"hardware\">Hardware side by side</h3>\n";
+    {
+        Table hardware = table_named("hardware");
+        if (hardware.rows.empty()) {
+            h += fmt::format("<div id=\"table-hardware\">{}</div>\n",
+                             empty_note(a.n_hosts > 1
+                                            ? "The hosts share no model, scheme and task set, so none compare side "
+                                              "by side."
+                                            : "One host: measure on another (or project to a catalogue GPU) and "
+                                              "joulebench merge the databases to compare hardware side by side."));
+        } else {
+            h += "<p class=\"lead\">The same model, scheme and tasks on each host: the device, its energy against "
+                 "the most frugal host, speed and cost.</p>\n";
+            const std::string said = collapse_constant_columns(hardware, {"model_name", "projected", "energy_estimated"});
+            h += table_block(hardware, "table-hardware", said);
+        }
+    }
+    h += "<h3 id=\"families\">Distillation: distilled vs base model</h3>\n";
+    {
+        Table families = table_named("families");
+        if (families.rows.empty()) {
+            h += fmt::format("<div id=\"table-families\">{}</div>\n",
+                             empty_note(a.family_notes.empty()
+                                            ? "No model family in this database (joulebench sweep --family "
+                                              "base=teacher.gguf,distilled=student.gguf records one)."
+                                            : join(a.family_notes, "; ")));
+        } else {
+            h += "<p class=\"lead\">";
+            for (const auto & line : family_headlines(a.families, in.options.reference)) h += escape(line) + " ";
+            h += "</p>\n";
+            const std::string said =
+                collapse_constant_columns(families, {"family", "host_name", "device", "projected", "energy_estimated"});
+            h += table_block(families, "table-families", said);
+        }
     }
     h += "</section>\n";
 
     h += "<section id=\"tables\">\n<h2>7. Results</h2>\n";
     {
         Table overall = table_named("overall");
-        const std::string said =
-            collapse_constant_columns(overall, {"host_name", "model_name", "energy_estimated"});
+        const std::string said = collapse_constant_columns(
+            overall, {"host_name", "device", "model_name", "energy_estimated", "projected", "cost_tier", "usd_per_mtok"});
         h += "<h3>Schemes over all their tasks</h3>\n";
         if (overall.rows.empty() && !a.any_scored) {
             h += fmt::format("<div id=\"table-overall\">{}</div>\n",
@@ -1052,7 +1097,7 @@ std::string render_html(const ReportInput & in) {
         }
         Table summary = table_named("summary");
         const std::string said2 = collapse_constant_columns(
-            summary, {"host_name", "model_name", "repeats", "energy_sd_j", "energy_estimated"});
+            summary, {"host_name", "model_name", "repeats", "energy_sd_j", "energy_estimated", "device", "projected"});
         h += "<h3>By scheme and task</h3>\n" + table_block(summary, "table-summary", said2);
     }
     h += "</section>\n";

@@ -9,6 +9,7 @@
 #include <ostream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -134,7 +135,9 @@ Analysis analyze(const ReportInput & in) {
     const std::string & ref = in.options.reference;
     a.summaries = metrics::summarize(in.rows, in.options);
     a.candidates = metrics::candidates(a.summaries, ref);
+    metrics::price_candidates(a.candidates, in.cost);  // before the decisions copy them
     a.missing_references = metrics::missing_references(a.summaries, ref);
+    a.families = metrics::compare_families(a.summaries, in.families, ref, &a.family_notes);
 
     // Schemes: the reference first, then by bits per weight, largest first (the order a reader
     // scans: from the baseline down to the most compressed).
@@ -182,26 +185,37 @@ Analysis analyze(const ReportInput & in) {
         }
     }
 
-    size_t n_ok = 0, n_estimated = 0;
-    std::set<std::string> synthetic, estimated_hosts;
+    size_t n_ok = 0, n_estimated = 0, n_projected = 0, n_cpu_estimated = 0;
+    std::set<std::string> synthetic, estimated_hosts, projected_devices, host_set;
     for (const auto & r : in.rows) {
         if (!r.ok) continue;
         ++n_ok;
+        host_set.insert(r.host);
+        if (r.projected) {
+            ++n_projected;
+            projected_devices.insert(r.device);
+        }
         if (r.estimated) {
             ++n_estimated;
-            estimated_hosts.insert(r.host_name);
+            // Projected cells are estimates too, but of another kind: their own banner says so.
+            if (!r.projected) {
+                ++n_cpu_estimated;
+                estimated_hosts.insert(r.host_name);
+            }
         }
         if (r.synthetic) synthetic.insert(r.model_name);
     }
     a.any_estimated = n_estimated > 0;
     a.any_measured = n_estimated < n_ok;
     a.any_synthetic = !synthetic.empty();
-    if (a.any_estimated) {
+    a.any_projected = n_projected > 0;
+    a.n_hosts = host_set.size();
+    if (n_cpu_estimated > 0) {
         a.warnings.push_back({"estimated", fmt::format(
             "Energies are ESTIMATED, not measured, in {} of {} cells (host{} {}: no energy counter or power sensor "
             "was available, so joulebench modelled CPU energy as TDP x utilisation). Compare these cells with each "
             "other only, never with measurements; EOR and J/token inherit the estimate.",
-            n_estimated, n_ok, estimated_hosts.size() > 1 ? "s" : "", join(estimated_hosts, ", "))});
+            n_cpu_estimated, n_ok, estimated_hosts.size() > 1 ? "s" : "", join(estimated_hosts, ", "))});
     }
     if (a.any_estimated && a.any_measured) {
         a.warnings.push_back({"mixed",
@@ -213,6 +227,13 @@ Analysis analyze(const ReportInput & in) {
             "Synthetic model{} {}: random weights of a real architecture. Accuracy is chance by construction, so "
             "scores, retention, EOR and the Pareto frontier say nothing about quality; energy and speed are real.",
             synthetic.size() > 1 ? "s" : "", join(synthetic, ", "))});
+    }
+    if (a.any_projected) {
+        a.warnings.push_back({"projected", fmt::format(
+            "{} of {} cells are PROJECTED to {} from measurements on other hardware (joulebench project), not "
+            "measured. Every table marks them (projected, [projected]); they have their own Pareto frontier, and a "
+            "recommendation of one says so.",
+            n_projected, n_ok, join(projected_devices, ", "))});
     }
     if (!in.failed.empty()) {
         a.warnings.push_back({"failed", fmt::format(
@@ -247,6 +268,8 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
     t.add_column("energy_saving_pct", "saving (%)", 1);
     t.add_column("pareto", "Pareto", 0);
     t.add_column("energy_estimated", "estimated", 0);
+    add_text_column(t, "device", "hardware");
+    t.add_column("projected", "projected", 0);
     add_text_column(t, "note", "note");
 
     std::vector<const metrics::Summary *> order;
@@ -265,7 +288,8 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
                    s->energy_j.n > 1 ? real(s->energy_j.sd) : Value(), real(s->wall_s.mean),
                    real(s->prefill_j_per_token), real(s->decode_j_per_token), real(s->prefill_tok_s),
                    real(s->decode_tok_s), real(s->eor), real(s->tweor), pct(s->gain), pct(s->energy_saving),
-                   int64_t(s->pareto), int64_t(s->estimated), text(s->note)});
+                   int64_t(s->pareto), int64_t(s->estimated), text(s->device), int64_t(s->projected),
+                   text(s->note)});
     }
     t.notes.push_back(
         "EOR = score (%) / energy (Wh); TWEOR = EOR x T(reference) / T; gain = EOR / EOR(reference) - 1; "
@@ -300,6 +324,8 @@ Table token_table(const Analysis & a) {
     t.add_column("avg_w", "avg W", 1);
     t.add_column("peak_w", "peak W", 1);
     t.add_column("energy_estimated", "estimated", 0);
+    add_text_column(t, "device", "hardware");
+    t.add_column("projected", "projected", 0);
     add_text_column(t, "note", "note");
     std::vector<const metrics::Summary *> order;
     for (const auto & s : a.summaries) {
@@ -318,7 +344,8 @@ Table token_table(const Analysis & a) {
                    int64_t(std::max(s->energy_j.n, s->wall_s.n)), tokens > 0 ? Value(int64_t(std::llround(tokens))) : Value(),
                    real(s->tok_s), real(s->prefill_tok_s), real(s->decode_tok_s), real(s->j_per_token),
                    real(s->net_j_per_token), real(s->prefill_j_per_token), real(s->decode_j_per_token),
-                   pct(s->energy_saving), real(s->avg_w), real(s->peak_w), int64_t(s->estimated), text(s->note)});
+                   pct(s->energy_saving), real(s->avg_w), real(s->peak_w), int64_t(s->estimated),
+                   text(s->device), int64_t(s->projected), text(s->note)});
     }
     if (!t.rows.empty()) {
         t.notes.push_back(
@@ -348,8 +375,12 @@ Table candidate_table(const Analysis & a) {
     t.add_column("eor_pct_per_wh", "EOR (%/Wh)", 1);
     t.add_column("tweor_pct_per_wh", "TWEOR (%/Wh)", 1);
     t.add_column("gain_pct", "EOR gain (%)", 1);
+    t.add_column("tok_s", "tok/s", 1);
+    add_text_column(t, "cost_tier", "cost tier");
+    t.add_column("usd_per_mtok", "USD/Mtok", 3);
     t.add_column("pareto", "Pareto", 0);
     t.add_column("energy_estimated", "estimated", 0);
+    t.add_column("projected", "projected", 0);
     add_text_column(t, "note", "note");
     std::vector<const metrics::Candidate *> order;
     for (const auto & c : a.candidates) order.push_back(&c);
@@ -364,7 +395,8 @@ Table candidate_table(const Analysis & a) {
         t.add_row({text(c->host_name), text(c->device), text(c->model_name), text(c->scheme), int64_t(c->n_tasks),
                    pct(c->score), pct(c->score_stderr), pct(c->retention), real(c->energy_wh), pct(c->energy_saving),
                    real(c->latency_s), real(c->j_per_token), real(c->eor), real(c->tweor), pct(c->gain),
-                   int64_t(c->pareto), int64_t(c->estimated), text(c->note)});
+                   real(c->tok_s), text(c->cost_tier), real(c->usd_per_mtok), int64_t(c->pareto),
+                   int64_t(c->estimated), int64_t(c->projected), text(c->note)});
     }
     t.notes.push_back(
         "Each scheme over the tasks both it and the reference ran: mean score, summed energy and time; the "
@@ -373,6 +405,7 @@ Table candidate_table(const Analysis & a) {
 }
 
 Table decision_table(const Analysis & a, const metrics::Options & options) {
+    // The study's columns: hardware, scheme, accuracy retention, efficiency gain, cost.
     Table t;
     t.title = "Decision matrix";
     add_text_column(t, "profile", "profile");
@@ -380,41 +413,213 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
     add_text_column(t, "model_name", "model");
     add_text_column(t, "hardware", "hardware");
     add_text_column(t, "scheme", "scheme");
-    t.add_column("retention_pct", "retention (%)", 1);
-    t.add_column("gain_pct", "EOR gain (%)", 1);
+    t.add_column("retention_pct", "accuracy retention (%)", 1);
+    t.add_column("gain_pct", "efficiency gain (EOR, %)", 1);
     t.add_column("energy_saving_pct", "energy saving (%)", 1);
     t.add_column("energy_wh", "energy (Wh)", 4);
-    t.add_column("cost_usd", "cost (USD)", 4);
+    add_text_column(t, "cost_tier", "cost tier");
+    t.add_column("usd_per_mtok", "cost (USD/Mtok)", 3);
+    t.add_column("cost_usd", "energy cost (USD)", 4);
+    add_text_column(t, "origin", "origin");
     add_text_column(t, "runner_up", "runner-up");
     add_text_column(t, "why", "why");
     std::set<std::string> notes;
+    bool any_projected = false, any_tier = false, any_mtok = false;
     for (const auto & d : a.decisions) {
         const auto & r = d.rec;
-        Value hardware, scheme, retention, gain, saving, energy, cost, runner;
+        Value hardware, scheme, retention, gain, saving, energy, tier, mtok, cost, origin, runner;
         if (r.best) {
-            hardware = metrics::hardware_label(r.best->device, r.best->host_name);
+            hardware = metrics::candidate_hardware(*r.best);
             scheme = r.best->scheme;
             retention = pct(r.best->retention);
             gain = pct(r.best->gain);
             saving = pct(r.best->energy_saving);
             energy = real(r.best->energy_wh);
+            if (!r.best->cost_tier.empty()) tier = r.best->cost_tier;
+            mtok = real(r.best->usd_per_mtok);
             if (options.usd_per_kwh > 0) cost = real(r.best->usd);
+            origin = std::string(r.best->projected ? "projected" : "measured");
+            any_projected = any_projected || r.best->projected;
+            any_tier = any_tier || !r.best->cost_tier.empty();
+            any_mtok = any_mtok || std::isfinite(r.best->usd_per_mtok);
         }
-        if (r.runner_up) {
-            runner = fmt::format("{} on {}", r.runner_up->scheme,
-                                 metrics::hardware_label(r.runner_up->device, r.runner_up->host_name));
-        }
+        if (r.runner_up) runner = fmt::format("{} on {}", r.runner_up->scheme, metrics::candidate_hardware(*r.runner_up));
         t.add_row({text(r.profile.name), text(r.profile.description), text(d.model_name), hardware, scheme, retention,
-                   gain, saving, energy, cost, runner, text(r.why)});
+                   gain, saving, energy, tier, mtok, cost, origin, runner, text(r.why)});
         for (const auto & n : r.notes) notes.insert(n);
     }
     t.notes.assign(notes.begin(), notes.end());
-    if (options.usd_per_kwh <= 0) t.notes.push_back("cost: give --usd-per-kwh to price the energy");
+    if (any_projected) {
+        t.notes.push_back(
+            "origin projected / [projected]: modelled for that GPU from measurements on other hardware (joulebench "
+            "project), not measured on it");
+    }
+    if (options.usd_per_kwh <= 0) {
+        t.notes.push_back(
+            "cost: give --usd-per-kwh to price the energy and, with a hardware price (catalogue or --gpu-price-usd), "
+            "the cost per million tokens");
+    } else if (!any_mtok) {
+        t.notes.push_back(
+            "cost per Mtok needs a hardware price: the catalogue has none for these devices; give --gpu-price-usd");
+    }
+    if (!any_tier) t.notes.push_back("cost tier: none of these devices is in the hardware catalogue");
     return t;
 }
 
+Table hardware_table(const Analysis & a) {
+    Table t;
+    t.title = "Hardware side by side";
+    add_text_column(t, "model_name", "model");
+    add_text_column(t, "scheme", "scheme");
+    add_text_column(t, "host_name", "host");
+    add_text_column(t, "device", "hardware");
+    t.add_column("projected", "projected", 0);
+    t.add_column("energy_estimated", "estimated", 0);
+    t.add_column("tasks", "tasks", 0);
+    t.add_column("retention_pct", "retention (%)", 1);
+    t.add_column("energy_wh", "energy (Wh)", 5);
+    t.add_column("energy_vs_best_pct", "energy vs best host (%)", 1);
+    t.add_column("j_per_token", "J/token", 5);
+    t.add_column("tok_s", "tok/s", 1);
+    t.add_column("latency_s", "time (s)", 2);
+    t.add_column("eor_pct_per_wh", "EOR (%/Wh)", 1);
+    t.add_column("gain_pct", "EOR gain (%)", 1);
+    add_text_column(t, "cost_tier", "cost tier");
+    t.add_column("usd_per_mtok", "USD/Mtok", 3);
+    // Hosts compare only on the same model, scheme and compared workloads.
+    using Key = std::tuple<std::string, std::string, std::string>;
+    std::map<Key, std::vector<const metrics::Candidate *>> groups;
+    for (const auto & c : a.candidates) groups[{c.model, c.scheme, c.workloads}].push_back(&c);
+    auto rank = [&](const std::string & scheme) {
+        return std::find(a.scheme_order.begin(), a.scheme_order.end(), scheme) - a.scheme_order.begin();
+    };
+    std::vector<const std::vector<const metrics::Candidate *> *> order;
+    for (auto & [key, members] : groups) {
+        std::set<std::string> hosts;
+        for (const auto * c : members) hosts.insert(c->host);
+        if (hosts.size() < 2) continue;
+        std::stable_sort(members.begin(), members.end(), [](const metrics::Candidate * x, const metrics::Candidate * y) {
+            return std::make_tuple(x->projected, x->host_name, x->host) < std::make_tuple(y->projected, y->host_name, y->host);
+        });
+        order.push_back(&members);
+    }
+    std::stable_sort(order.begin(), order.end(), [&](const auto * x, const auto * y) {
+        const auto & cx = *x->front();
+        const auto & cy = *y->front();
+        return std::make_tuple(cx.model_name, cx.model, rank(cx.scheme), -cx.n_tasks) <
+               std::make_tuple(cy.model_name, cy.model, rank(cy.scheme), -cy.n_tasks);
+    });
+    for (const auto * members : order) {
+        double best = INFINITY;
+        for (const auto * c : *members) {
+            if (std::isfinite(c->energy_wh) && c->energy_wh > 0) best = std::min(best, c->energy_wh);
+        }
+        for (const auto * c : *members) {
+            const double vs = std::isfinite(best) && std::isfinite(c->energy_wh) ? c->energy_wh / best - 1.0 : NAN;
+            t.add_row({text(c->model_name), text(c->scheme), text(c->host_name), text(c->device), int64_t(c->projected),
+                       int64_t(c->estimated), int64_t(c->n_tasks), pct(c->retention), real(c->energy_wh), pct(vs),
+                       real(c->j_per_token), real(c->tok_s), real(c->latency_s), real(c->eor), pct(c->gain),
+                       text(c->cost_tier), real(c->usd_per_mtok)});
+        }
+    }
+    if (!t.rows.empty()) {
+        t.notes.push_back(
+            "Each scheme of a model on every host that ran the same tasks with the same workloads: energy vs best "
+            "host = energy / the least energy among these hosts - 1. Retention and gain are against the reference "
+            "on the same host.");
+        bool est = false, meas = false;
+        for (const auto * m : order) {
+            for (const auto * c : *m) (c->estimated ? est : meas) = true;
+        }
+        if (est && meas) t.notes.push_back("estimated energies sit beside measured ones here: compare them with care");
+    }
+    return t;
+}
+
+Table family_table(const std::vector<metrics::FamilyComparison> & rows, const std::vector<std::string> & notes,
+                   const std::string & reference) {
+    Table t;
+    t.title = "Distilled vs base model";
+    add_text_column(t, "family", "family");
+    add_text_column(t, "host_name", "host");
+    add_text_column(t, "device", "hardware");
+    add_text_column(t, "base_model", "base");
+    add_text_column(t, "distilled_model", "distilled");
+    add_text_column(t, "scheme", "scheme");
+    add_text_column(t, "task", "task");
+    t.add_column("tasks", "tasks", 0);
+    t.add_column("base_energy_j", "base energy (J)", 3);
+    t.add_column("distilled_energy_j", "distilled energy (J)", 3);
+    t.add_column("energy_reduction_pct", "energy reduction (%)", 1);
+    t.add_column("base_j_per_token", "base J/token", 5);
+    t.add_column("distilled_j_per_token", "distilled J/token", 5);
+    t.add_column("base_score_pct", "base score (%)", 2);
+    t.add_column("distilled_score_pct", "distilled score (%)", 2);
+    t.add_column("retention_pct", "retention (%)", 1);
+    t.add_column("combined_energy_reduction_pct", fmt::format("vs base {}: energy reduction (%)", reference), 1);
+    t.add_column("combined_retention_pct", fmt::format("vs base {}: retention (%)", reference), 1);
+    t.add_column("energy_estimated", "estimated", 0);
+    t.add_column("projected", "projected", 0);
+    add_text_column(t, "note", "note");
+    for (const auto & c : rows) {
+        t.add_row({text(c.family), text(c.host_name), text(c.device), text(c.base_model_name),
+                   text(c.distilled_model_name), text(c.scheme), text(c.task), int64_t(c.n_tasks),
+                   real(c.base_energy_j), real(c.distilled_energy_j), pct(c.energy_reduction),
+                   real(c.base_j_per_token), real(c.distilled_j_per_token), pct(c.base_score),
+                   pct(c.distilled_score), pct(c.retention), pct(c.combined_energy_reduction),
+                   pct(c.combined_retention), int64_t(c.estimated), int64_t(c.projected), text(c.note)});
+    }
+    if (!rows.empty()) {
+        for (const auto & h : family_headlines(rows, reference)) t.notes.push_back(h);
+        t.notes.push_back(fmt::format(
+            "energy reduction = 1 - E(distilled) / E(base), same host, scheme and workload (per token for synthetic "
+            "workloads); retention = score(distilled) / score(base); the last two columns compare the distilled "
+            "model under the row's scheme with the base under {}: distillation and quantization together. task "
+            "\"all\": energies summed over the scored tasks, retention averaged.",
+            reference));
+    }
+    for (const auto & n : notes) t.notes.push_back(n);
+    return t;
+}
+
+std::vector<std::string> family_headlines(const std::vector<metrics::FamilyComparison> & rows,
+                                          const std::string & reference) {
+    std::vector<std::string> out;
+    std::vector<std::tuple<std::string, std::string, std::string>> seen;  // (family, host, host_name)
+    for (const auto & c : rows) {
+        const auto key = std::make_tuple(c.family, c.host, c.host_name);
+        if (std::find(seen.begin(), seen.end(), key) == seen.end()) seen.push_back(key);
+    }
+    for (const auto & [family, host, host_name] : seen) {
+        // Under the reference scheme when the family ran it, else the first scheme it ran.
+        const metrics::FamilyComparison * c = metrics::family_overall(rows, family, host, reference);
+        if (!c) {
+            for (const auto & r : rows) {
+                if (r.family == family && r.host == host && r.scored) {
+                    c = metrics::family_overall(rows, family, host, r.scheme);
+                    if (c) break;
+                }
+            }
+        }
+        if (!c) continue;
+        std::string line = fmt::format(
+            "{} on {} ({} vs {}, {}, {} task{}): distillation {} {:.1f} % energy at {} accuracy retention; the study "
+            "reports a further {:.1f} % energy reduction from distillation",
+            family, metrics::hardware_label(c->device, host_name), c->distilled_model_name, c->base_model_name,
+            c->scheme, c->n_tasks, c->n_tasks == 1 ? "" : "s", c->energy_reduction >= 0 ? "saves" : "costs",
+            std::abs(c->energy_reduction) * 100.0,
+            std::isfinite(c->retention) ? fmt::format("{:.1f} %", c->retention * 100.0) : std::string("unknown"),
+            metrics::kStudyDistillationEnergyReduction * 100.0);
+        if (c->estimated) line += " (our energies are ESTIMATED)";
+        if (c->projected) line += " (PROJECTED, not measured)";
+        out.push_back(line + ".");
+    }
+    return out;
+}
+
 std::vector<std::string> table_names() {
-    return {"summary", "overall", "tokens", "decision", "hosts", "sensors", "energy", "models", "schemes", "failed", "all"};
+    return {"summary", "overall", "tokens",  "decision", "hardware", "families", "hosts",
+            "sensors", "energy",  "models", "schemes",  "failed",   "all"};
 }
 
 std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a) {
@@ -423,6 +628,10 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
     out.push_back({"overall", candidate_table(a)});
     out.push_back({"tokens", token_table(a)});
     out.push_back({"decision", decision_table(a, in.options)});
+    for (const auto & n : in.cost_notes) out.back().table.notes.push_back(n);
+    if (!in.cost_formula.empty() && in.options.usd_per_kwh > 0) out.back().table.notes.push_back(in.cost_formula);
+    out.push_back({"hardware", hardware_table(a)});
+    out.push_back({"families", family_table(a.families, a.family_notes, in.options.reference)});
 
     Table hosts;
     hosts.title = "Hosts";
@@ -535,7 +744,10 @@ void print_report_tables(std::ostream & os, const ReportInput & in, Format forma
         if (chosen.empty() || std::find(chosen.begin(), chosen.end(), t.name) != chosen.end()) {
             // Empty provenance tables (no failures) and the empty per-token table (every task scored) are
             // left out unless asked for by name.
-            if (chosen.empty() && t.table.rows.empty() && (t.name == "failed" || t.name == "tokens")) continue;
+            if (chosen.empty() && t.table.rows.empty() &&
+                (t.name == "failed" || t.name == "tokens" || t.name == "hardware" || t.name == "families")) {
+                continue;
+            }
             shown.push_back(&t);
         }
     }

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "metrics/cost.hpp"
+#include "metrics/family.hpp"
 #include "metrics/metrics.hpp"
 #include "report/table.hpp"
 #include "store/store.hpp"
@@ -69,6 +71,13 @@ struct ReportInput {
     std::vector<FailedCell> failed;
     std::optional<TimelineCell> timeline;
     metrics::Options options;
+    // Hardware tiers and prices per device (the CLI matches devices to the hardware catalogue):
+    // the decision matrix's Cost, and the cost per million tokens with --usd-per-kwh.
+    metrics::CostModel cost;
+    std::vector<std::string> cost_notes;  // where each device's price came from
+    std::string cost_formula;             // the formula with its parameters, said under the tables
+    // The store's model relations (sweep --family): distilled vs base comparisons.
+    std::vector<metrics::FamilyMember> families;
 };
 
 // Adds what one cell recorded about its sensors (sensors_json) and its energy's method
@@ -93,10 +102,14 @@ struct Analysis {
         metrics::Recommendation rec;
     };
     std::vector<Decision> decisions;        // builtin profiles x models
+    std::vector<metrics::FamilyComparison> families;  // distilled vs base (metrics::compare_families)
+    std::vector<std::string> family_notes;            // families that could not be compared, and why
     std::vector<std::string> scheme_order;  // reference first, then by bits per weight, descending
     std::vector<Warning> warnings;          // banners, in order of severity
     std::vector<std::string> missing_references;
     bool any_estimated = false, any_measured = false, any_synthetic = false;
+    bool any_projected = false;  // some rows are projected to another GPU, not measured
+    size_t n_hosts = 0;          // distinct hosts with successful cells
     // Scored tasks (mmlu, ...) and unscored synthetic workloads (tg256r5, pp2048r30: no accuracy).
     bool any_scored = false, any_unscored = false;
 };
@@ -104,7 +117,9 @@ Analysis analyze(const ReportInput & in);
 
 // Tables, each with a machine name; the same columns in every format.
 struct NamedTable {
-    std::string name;  // "summary", "overall", "tokens", "decision", "hosts", "sensors", "models", "schemes", "failed"
+    // "summary", "overall", "tokens", "decision", "hardware", "families", "hosts", "sensors", "energy", "models",
+    // "schemes", "failed"
+    std::string name;
     Table table;
 };
 std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a);
@@ -115,8 +130,20 @@ Table candidate_table(const Analysis & a);
 // Unscored synthetic workloads x schemes: tokens/s, J/token gross and net and by phase, saving
 // per token against the reference, mean and peak power. Empty when every task is scored.
 Table token_table(const Analysis & a);
-// Builtin profiles x models: the recommended (hardware, scheme) and why.
+// Builtin profiles x models: the recommended (hardware, scheme) and why, with the hardware's cost
+// tier and cost per million tokens, and whether the row is projected.
 Table decision_table(const Analysis & a, const metrics::Options & options);
+// Each scheme of each model on every host that ran it, hosts side by side (sorted by model, scheme,
+// then host), with the energy against the most frugal host for that scheme. Empty with one host.
+Table hardware_table(const Analysis & a);
+// Distilled vs base per family, host, scheme and task (metrics::FamilyComparison), with the study's
+// 19.8 % next to ours in the notes. Empty without families.
+Table family_table(const std::vector<metrics::FamilyComparison> & rows, const std::vector<std::string> & notes,
+                   const std::string & reference);
+// "fam on node1 (fp16, 2 tasks): distillation saves 30.0 % energy at 95.0 % retention; the study reports 19.8 %":
+// one sentence per family and host under the reference scheme (or the first scheme when it has none).
+std::vector<std::string> family_headlines(const std::vector<metrics::FamilyComparison> & rows,
+                                          const std::string & reference);
 
 // Names accepted by --table: the table names above, and "all".
 std::vector<std::string> table_names();

@@ -76,6 +76,23 @@ MergeCounts merge_into(Store & dst, const std::string & src_path) {
     for (const ModelRecord & m : src.list_models()) count(n.models, insert_model_if_absent(db, path, m));
     for (const SchemeRecord & s : src.list_schemes()) count(n.schemes, insert_scheme_if_absent(db, path, s));
 
+    // Per-model scheme sizes and model relations: present (same pair / same family and role) ->
+    // the destination's row stays, as for the descriptions above.
+    for (const ModelSchemeRecord & r : src.list_model_schemes()) {
+        Stmt s(db, path,
+               "INSERT INTO model_schemes (model_id, scheme_id, bpw, file_bytes) SELECT m.id, s.id, ?, ?"
+               " FROM models m, schemes s WHERE m.hash = ? AND s.canonical = ? ON CONFLICT DO NOTHING");
+        s.bind(1, r.bpw).bind(2, r.file_bytes).bind(3, r.model_hash).bind(4, r.scheme_canonical).run();
+        count(n.model_schemes, sqlite3_changes(db) == 1);
+    }
+    for (const Store::ModelRelation & r : src.model_relations()) {
+        Stmt s(db, path,
+               "INSERT INTO model_relations (family, role, model_id) SELECT ?, ?, id FROM models WHERE hash = ?"
+               " ON CONFLICT DO NOTHING");
+        s.bind(1, r.family).bind(2, r.role).bind(3, r.model_hash).run();
+        count(n.model_relations, sqlite3_changes(db) == 1);
+    }
+
     std::map<int64_t, int64_t> run_ids;  // source id -> destination id
     for (const RunRecord & r : src.list_runs()) {
         count(n.runs, insert_run_if_absent(db, path, r));

@@ -80,11 +80,14 @@ const std::vector<CellField> & cell_fields() {
         JB_FIELD(model_n_params, integer, false, "m.n_params"),
         JB_FIELD(scheme_canonical, text, false, "s.canonical"),
         JB_FIELD(scheme_name, text, false, "s.name"),
-        JB_FIELD(scheme_bpw, real, false, "s.bpw"),
+        // model_schemes is LEFT JOINed as ms (select_cells); no row: the scheme's bpw, size unknown
+        JB_FIELD(scheme_bpw, real, false, "CASE WHEN ms.model_id IS NULL THEN s.bpw ELSE ms.bpw END"),
+        JB_FIELD(scheme_file_bytes, integer, false, "coalesce(ms.file_bytes, 0)"),
         JB_CELL(task, text),
         JB_CELL(workload_fp, text),
         JB_CELL(repeat_idx, integer),
         JB_FIELD(run_id, integer, false, "coalesce(c.run_id, 0)"),  // written as NULL when 0 (foreign key)
+        JB_CELL(origin, text),
         JB_CELL(status, text),
         JB_CELL(error, text),
         JB_CELL(n_items, integer),
@@ -114,6 +117,12 @@ const std::vector<CellField> & cell_fields() {
         JB_CELL(idle_power_w, real),
         JB_CELL(peak_mem_bytes, integer),
         JB_CELL(sensors_json, json),
+        // nullable JSON: "" is stored as NULL (json_valid('') is false)
+        CellField{"projection_json", FieldType::json, true, "c.projection_json",
+                  [](const CellRecord & r) {
+                      return r.projection_json.empty() ? FieldValue{} : FieldValue{r.projection_json};
+                  },
+                  &set_member<&CellRecord::projection_json>},
         JB_CELL(started_at, text),
         JB_CELL(finished_at, text),
         JB_CELL(committed_at, text),

@@ -36,6 +36,8 @@ struct CellKey {
 
 inline constexpr const char * kStatusOk = "ok";
 inline constexpr const char * kStatusFailed = "failed";
+inline constexpr const char * kOriginMeasured = "measured";
+inline constexpr const char * kOriginProjected = "projected";
 
 struct CellRecord {
     int64_t id = 0;  // cells.id, set by the store (0 before commit); not stable across merges
@@ -53,9 +55,19 @@ struct CellRecord {
     std::string model_name;  // file name of the source model
     int64_t model_n_params = 0;
     std::string scheme_name;
+    // This model's bits per weight and file size under the scheme (model_schemes; schema 2). For
+    // a pair without a model_schemes row, bpw falls back to the scheme row's and the size is 0
+    // (unknown): the scheme row's size may be another model's.
     double scheme_bpw = kUnmeasured;
+    int64_t scheme_file_bytes = 0;
 
     int64_t run_id = 0;  // runs.id of the run that measured it, 0 = none
+
+    // "measured" on its host, or "projected" to another GPU from measured cells (joulebench
+    // project); a projected cell's projection_json says from what and with which parameters
+    // (docs/projection.md), "" (NULL) for a measured one.
+    std::string origin = kOriginMeasured;
+    std::string projection_json;
 
     std::string status = kStatusOk;  // "ok" or "failed"
     std::string error;               // why a failed cell failed (one line)
@@ -105,6 +117,7 @@ struct CellRecord {
     CellKey key() const { return {host_fingerprint, model_hash, scheme_canonical, task, workload_fp, repeat_idx}; }
     void set_key(const CellKey & k);
     bool ok() const { return status == kStatusOk; }
+    bool projected() const { return origin == kOriginProjected; }
 };
 
 // One result per task item (the request, the model's answer, whether it was right), JSON.

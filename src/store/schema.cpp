@@ -129,8 +129,45 @@ CREATE TABLE timelines (
 INSERT INTO meta (key, value) VALUES ('application', 'joulebench');
 )sql";
 
+// Schema 2 (issue #9): per-model scheme sizes, projected cells, model relations.
+//   model_schemes: a scheme's bits per weight and file size depend on the model (tied embeddings,
+//     tensors kept at higher precision), but schemes.bpw/file_bytes hold one model's. Backfilled
+//     from the cells, only for schemes that exactly one model used: then the scheme row's values
+//     are that model's. A scheme several models shared gets no row (its values belong to whichever
+//     model was swept last), and readers fall back as schema 1 did.
+//   cells.origin / projection_json: a cell is measured on its host, or projected to a GPU from a
+//     measured cell (joulebench project); the JSON says from what and with which parameters.
+//   model_relations: named roles of models in a family (teacher / distilled student, ...).
+static const char * kMigration2 = R"sql(
+CREATE TABLE model_schemes (
+    model_id   INTEGER NOT NULL REFERENCES models (id),
+    scheme_id  INTEGER NOT NULL REFERENCES schemes (id),
+    bpw        REAL,
+    file_bytes INTEGER NOT NULL,
+    PRIMARY KEY (model_id, scheme_id)
+) STRICT;
+
+INSERT INTO model_schemes (model_id, scheme_id, bpw, file_bytes)
+    SELECT u.model_id, s.id, s.bpw, s.file_bytes
+    FROM (SELECT scheme_id, min(model_id) AS model_id FROM cells GROUP BY scheme_id
+          HAVING count(DISTINCT model_id) = 1) u
+    JOIN schemes s ON s.id = u.scheme_id;
+
+ALTER TABLE cells ADD COLUMN origin TEXT NOT NULL DEFAULT 'measured'
+    CHECK (origin IN ('measured', 'projected'));
+ALTER TABLE cells ADD COLUMN projection_json TEXT
+    CHECK (projection_json IS NULL OR json_valid(projection_json));
+
+CREATE TABLE model_relations (
+    family   TEXT NOT NULL,
+    role     TEXT NOT NULL,
+    model_id INTEGER NOT NULL REFERENCES models (id),
+    PRIMARY KEY (family, role)
+) STRICT;
+)sql";
+
 const std::vector<const char *> & migrations() {
-    static const std::vector<const char *> list = {kMigration1};
+    static const std::vector<const char *> list = {kMigration1, kMigration2};
     return list;
 }
 

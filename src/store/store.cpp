@@ -352,9 +352,19 @@ Store Store::open_readonly(const std::string & path) {
     SqlitePtr db = open_connection(path, SQLITE_OPEN_READONLY);
     const int version = check_identity(db.get(), path);
     if (version < store_schema_version()) {
-        throw InputError(path, fmt::format("schema version {} is older than this build's {}; open it once for writing "
-                                           "(joulebench merge {} -o {}) to migrate it",
-                                           version, store_schema_version(), path, path));
+        // An older file is read through a migrated copy in memory: reports and projections work
+        // on it and the file itself is never written (a committed result stays byte for byte).
+        SqlitePtr mem = open_connection(":memory:", SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY);
+        sqlite3_backup * b = sqlite3_backup_init(mem.get(), "main", db.get(), "main");
+        const int rc = b ? sqlite3_backup_step(b, -1) : sqlite3_errcode(mem.get());
+        sqlite3_backup_finish(b);
+        if (rc != SQLITE_DONE) {
+            throw InputError(path, fmt::format("cannot read it to migrate a copy from schema version {}: {}", version,
+                                               sqlite3_errmsg(mem.get())));
+        }
+        sql::exec(mem.get(), path, "PRAGMA foreign_keys = ON");
+        apply_migrations(mem.get(), path);
+        return Store(path, std::move(mem), true);
     }
     return Store(path, std::move(db), true);
 }
@@ -534,6 +544,63 @@ static int64_t lookup_id(sqlite3 * db, const std::string & path, const char * sq
     return s.step() ? s.int64(0) : 0;
 }
 
+void Store::upsert_model_scheme(const std::string & model_hash, const std::string & scheme_canonical, double bpw,
+                                int64_t file_bytes) {
+    require_writable("upsert_model_scheme");
+    const int64_t model_id = lookup_id(db_.get(), path_, "SELECT id FROM models WHERE hash = ?", model_hash);
+    const int64_t scheme_id = lookup_id(db_.get(), path_, "SELECT id FROM schemes WHERE canonical = ?", scheme_canonical);
+    if (!model_id || !scheme_id) {
+        throw Error(fmt::format("{}: upsert_model_scheme ({}, {}): {} is not in the store (upsert it first)", path_,
+                                model_hash, scheme_canonical, !model_id ? "model" : "scheme"));
+    }
+    if (file_bytes < 0) {
+        throw Error(fmt::format("{}: upsert_model_scheme ({}, {}): field 'file_bytes' is negative ({})", path_,
+                                model_hash, scheme_canonical, file_bytes));
+    }
+    Stmt s(db_.get(), path_,
+           "INSERT INTO model_schemes (model_id, scheme_id, bpw, file_bytes) VALUES (?, ?, ?, ?)"
+           " ON CONFLICT (model_id, scheme_id) DO UPDATE SET bpw = excluded.bpw, file_bytes = excluded.file_bytes");
+    s.bind(1, model_id).bind(2, scheme_id).bind(3, bpw).bind(4, file_bytes).run();
+}
+
+std::vector<ModelSchemeRecord> Store::list_model_schemes() const {
+    Stmt s(db_.get(), path_,
+           "SELECT m.hash, s.canonical, ms.bpw, ms.file_bytes FROM model_schemes ms JOIN models m ON m.id = ms.model_id"
+           " JOIN schemes s ON s.id = ms.scheme_id ORDER BY ms.model_id, ms.scheme_id");
+    std::vector<ModelSchemeRecord> out;
+    while (s.step()) {
+        out.push_back({s.text(0), s.text(1), s.real(2), s.int64(3)});
+    }
+    return out;
+}
+
+void Store::set_model_relation(const std::string & family, const std::string & role, const std::string & model_hash) {
+    require_writable("set_model_relation");
+    if (family.empty() || role.empty()) {
+        throw Error(fmt::format("{}: set_model_relation: field '{}' is empty", path_, family.empty() ? "family" : "role"));
+    }
+    const int64_t model_id = lookup_id(db_.get(), path_, "SELECT id FROM models WHERE hash = ?", model_hash);
+    if (!model_id) {
+        throw Error(fmt::format("{}: set_model_relation ({}, {}): model '{}' is not in the store (upsert it first)",
+                                path_, family, role, model_hash));
+    }
+    Stmt s(db_.get(), path_,
+           "INSERT INTO model_relations (family, role, model_id) VALUES (?, ?, ?)"
+           " ON CONFLICT (family, role) DO UPDATE SET model_id = excluded.model_id");
+    s.bind(1, family).bind(2, role).bind(3, model_id).run();
+}
+
+std::vector<Store::ModelRelation> Store::model_relations() const {
+    Stmt s(db_.get(), path_,
+           "SELECT r.family, r.role, m.hash FROM model_relations r JOIN models m ON m.id = r.model_id"
+           " ORDER BY r.family, r.role");
+    std::vector<ModelRelation> out;
+    while (s.step()) {
+        out.push_back({s.text(0), s.text(1), s.text(2)});
+    }
+    return out;
+}
+
 int64_t Store::begin_run(const std::string & command_line, const std::string & host_fp) {
     require_writable("begin_run");
     int64_t host_id = 0;
@@ -592,7 +659,8 @@ std::vector<CellRecord> Store::select_cells(const std::string & where, const std
         q += fields[i].select_sql;
     }
     q += " FROM cells c JOIN hosts h ON h.id = c.host_id JOIN models m ON m.id = c.model_id"
-         " JOIN schemes s ON s.id = c.scheme_id";
+         " JOIN schemes s ON s.id = c.scheme_id"
+         " LEFT JOIN model_schemes ms ON ms.model_id = c.model_id AND ms.scheme_id = c.scheme_id";
     if (!where.empty()) {
         q += " WHERE " + where;
     }
@@ -628,6 +696,9 @@ std::vector<CellRecord> Store::list_cells(const CellFilter & f) const {
     any_of("c.workload_fp", f.workload_fps);
     if (!f.status.empty()) {
         any_of("c.status", {f.status});
+    }
+    if (!f.origin.empty()) {
+        any_of("c.origin", {f.origin});
     }
     return select_cells(where, args);
 }
@@ -673,6 +744,10 @@ int64_t Store::insert_cell(const CellRecord & rec, int64_t run_id, const std::ve
     }
     if (rec.task.empty()) {
         throw Error(fmt::format("{}: {}: field 'task' is empty", path_, what));
+    }
+    if (rec.origin != kOriginMeasured && rec.origin != kOriginProjected) {
+        throw Error(fmt::format("{}: {}: field 'origin': must be 'measured' or 'projected', not '{}'", path_, what,
+                                rec.origin));
     }
     const int64_t host_id =
         lookup_id(db_.get(), path_, "SELECT id FROM hosts WHERE fingerprint = ?", rec.host_fingerprint);

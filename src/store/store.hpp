@@ -71,6 +71,14 @@ struct SchemeRecord {
     std::string sensitivity_json;          // measured per-tensor sensitivity; "" = none (NULL)
 };
 
+// One model's size under one scheme (model_schemes, schema 2).
+struct ModelSchemeRecord {
+    std::string model_hash;
+    std::string scheme_canonical;
+    double bpw = kUnmeasured;
+    int64_t file_bytes = 0;
+};
+
 struct RunRecord {
     int64_t id = 0;
     std::string uuid;  // identity across merged databases
@@ -89,6 +97,7 @@ struct CellFilter {
     std::vector<std::string> tasks;
     std::vector<std::string> workload_fps;
     std::string status;  // "", "ok" or "failed"
+    std::string origin;  // "", "measured" or "projected"
 };
 
 struct MergeCounts {
@@ -97,6 +106,7 @@ struct MergeCounts {
         int64_t skipped = 0;  // already present (same identity)
     };
     Pair hosts, models, schemes, runs;
+    Pair model_schemes, model_relations;  // matched by (model hash, scheme canonical) / (family, role)
     int64_t cells_added = 0;
     int64_t cells_replaced = 0;  // a failed cell in the destination replaced by an ok one
     int64_t cells_skipped = 0;   // the destination already had the key (ok, or both failed)
@@ -138,6 +148,21 @@ public:
     std::vector<ModelRecord> list_models() const;
     std::vector<SchemeRecord> list_schemes() const;
     std::vector<RunRecord> list_runs() const;
+
+    // Size of one model under one scheme (a scheme's bpw and file size depend on the model).
+    // Filled by the sweep for every (model, scheme) it measures; list_cells() joins it into
+    // CellRecord::scheme_bpw and CellRecord::scheme_file_bytes (the quantized file's size).  [schema 2]
+    void upsert_model_scheme(const std::string & model_hash, const std::string & scheme_canonical, double bpw,
+                             int64_t file_bytes);
+    std::vector<ModelSchemeRecord> list_model_schemes() const;
+
+    // Named relations between models, e.g. family "llama-distill": role "base" -> teacher's hash,
+    // role "distilled" -> student's hash (sweep --family). One model per (family, role).  [schema 2]
+    struct ModelRelation {
+        std::string family, role, model_hash;
+    };
+    void set_model_relation(const std::string & family, const std::string & role, const std::string & model_hash);
+    std::vector<ModelRelation> model_relations() const;
 
     // A run = one invocation of a sweep; cells point at it. host_fingerprint may be "".
     int64_t begin_run(const std::string & command_line, const std::string & host_fingerprint = "");

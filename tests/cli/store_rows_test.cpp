@@ -183,6 +183,33 @@ TEST(StoreRows, cells_become_rows_with_their_host_model_and_scheme) {
     EXPECT_FALSE(failed.ok);
 }
 
+// Schema 2: each model's own size under a scheme (model_schemes) wins over the scheme row and the
+// parameters x bpw estimate; pairs without a row keep the older rules.
+TEST(StoreRows, per_model_scheme_sizes_are_used_where_recorded) {
+    Fixture f;
+    f.build();
+    {
+        Store st = Store::open(f.db);
+        st.upsert_model_scheme("m1", f.int8.canonical, 8.25, 1031250000);
+        st.upsert_model_scheme("m2", f.int8.canonical, 8.75, 546875000);
+    }
+    const Store st = Store::open_readonly(f.db);
+    const auto rows = jb::cli::load_rows(st);
+    auto find = [&](const std::string & model, const std::string & scheme) {
+        for (const auto & r : rows) {
+            if (r.model == model && r.scheme == scheme) return r;
+        }
+        throw std::runtime_error("no row");
+    };
+    EXPECT_EQ(find("m1", "int8").model_bytes, 1031250000);
+    EXPECT_DOUBLE_EQ(find("m1", "int8").bpw, 8.25);
+    EXPECT_EQ(find("m2", "int8").model_bytes, 546875000);
+    EXPECT_DOUBLE_EQ(find("m2", "int8").bpw, 8.75);
+    // no row, and m2 has a (failed) q4_k_m cell too: parameters x bpw / 8 = 1e9 x 4.5 / 8
+    EXPECT_EQ(find("m1", "q4_k_m").model_bytes, 562500000);
+    EXPECT_DOUBLE_EQ(find("m1", "q4_k_m").bpw, 4.5);
+}
+
 TEST(RecommendCli, picks_per_profile_and_model_from_the_database) {
     Fixture f;
     f.build();

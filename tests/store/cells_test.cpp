@@ -139,7 +139,8 @@ TEST(StoreCells, recommit_replaces_without_duplicates) {
                                  " load_energy_net_j, load_t_s, prefill_energy_j, prefill_energy_net_j, prefill_t_s,"
                                  " prefill_tokens, decode_energy_j, decode_energy_net_j, decode_t_s, decode_tokens,"
                                  " wall_t_s, prefill_tok_s, decode_tok_s, ttft_s, idle_power_w, peak_mem_bytes,"
-                                 " sensors_json, started_at, finished_at, committed_at FROM cells LIMIT 1",
+                                 " sensors_json, started_at, finished_at, committed_at, origin, projection_json"
+                                 " FROM cells LIMIT 1",
                                  -1, &dup, nullptr),
               SQLITE_OK);
     EXPECT_EQ(sqlite3_step(dup) & 0xFF, SQLITE_CONSTRAINT);
