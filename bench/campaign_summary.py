@@ -83,7 +83,7 @@ def main():
     if quant_dir:
         for name in os.listdir(quant_dir):
             if name.endswith(".json"):
-                arch, scheme = name[:-5].split(".", 1)
+                arch, scheme = name[:-5].rsplit(".", 1)  # "qwen2.5-7b.int8+kv8.json"
                 try:
                     file_bytes[(arch, scheme)] = json.load(open(os.path.join(quant_dir, name)))["file_bytes"]
                 except (ValueError, KeyError):
@@ -95,7 +95,7 @@ def main():
           f"used for {bw_key or 'unknown card'}: {bw / 1e12 if bw else float('nan'):.2f} TB/s. "
           f"Models are synthetic (random weights, real shapes): energy and speed are real, accuracy is not.\n")
     print("| model | scheme | workload | tok/s | J/token | net J/token | avg W | peak W | saving vs fp16 | "
-          "bandwidth use | vs llama-bench | energy by phase: load / prefill / decode |")
+          "bandwidth use | vs llama-bench | energy by phase: prefill / decode |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for (model, scheme, task), g in sorted(groups.items()):
         reps = g["reps"]
@@ -114,9 +114,12 @@ def main():
         bw_use = nbytes * tok_s / bw if (bw and nbytes and tok_s and re.match(r"tg[0-9]+(r[0-9]+)?$", task)) else None
         lb_ts = lb.get((arch, scheme, re.sub(r"r[0-9]+$", "", task)))
         ratio = tok_s / lb_ts if (lb_ts and tok_s) else None
+        # The workload's own energy by phase; the model load (once per scheme, reported with each
+        # cell) is shown apart.
         phase = [statistics.mean(r["phase_j"][i] for r in reps) for i in range(3)]
-        total = sum(phase)
-        split = " / ".join(f"{p / total * 100:.0f} %" for p in phase) if total > 0 else ""
+        work = phase[1] + phase[2]
+        split = (f"{phase[1] / work * 100:.0f} % / {phase[2] / work * 100:.0f} % (load {phase[0]:.0f} J)"
+                 if work > 0 else "")
         rec = {"model": model, "scheme": scheme, "workload": task, "n": len(reps), "tok_s": tok_s, "tok_s_sd": tok_s_sd,
                "phase_j_load_prefill_decode": phase,
                "j_per_token": jt, "j_per_token_sd": jt_sd, "net_j_per_token": njt, "avg_w": avg_w, "peak_w": peak_w,
