@@ -30,6 +30,7 @@
 #include "energy/discover.hpp"
 #include "quant/cache.hpp"
 #include "quant/dynamic.hpp"
+#include "quant/fidelity.hpp"
 #include "quant/hash.hpp"
 #include "quant/quantize.hpp"
 #include "report/table.hpp"
@@ -336,6 +337,12 @@ void run_sweep(SweepOptions & o) {
                 scheme_error = e.what();
                 rs.scheme.name = scheme_name;
             }
+            // A quantized KV cache the model's head sizes cannot take fails every cell with the
+            // reason, not with llama.cpp's "could not create a context".
+            std::string kv_problem;
+            if (scheme_error.empty() && (rs.scheme.kv_type_k != GGML_TYPE_F16 || rs.scheme.kv_type_v != GGML_TYPE_F16)) {
+                kv_problem = kv_cache_problem(rs.file.path, rs.scheme.kv_type_k, rs.scheme.kv_type_v);
+            }
             SchemeRecord srec;
             srec.name = scheme_name;
             srec.canonical = scheme_error.empty() ? rs.file.scheme : "unresolved:" + scheme_name;
@@ -389,6 +396,7 @@ void run_sweep(SweepOptions & o) {
                     PowerTimeline timeline;
                     try {
                         if (!scheme_error.empty()) throw RuntimeFailure("scheme " + scheme_name + ": " + scheme_error);
+                        if (!kv_problem.empty()) throw RuntimeFailure("scheme " + scheme_name + ": " + kv_problem);
                         energy::Meter meter(found.sensors, mp);
                         meter.set_idle_power(idle);
                         MeterObserver observer(meter);

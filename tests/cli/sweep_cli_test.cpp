@@ -200,3 +200,22 @@ TEST_F(SweepCli, another_placement_is_another_cell_and_is_recorded) {
     }
     EXPECT_EQ(modes, (std::set<std::string>{"layer", "row"}));
 }
+
+// stories260K's 8-wide heads cannot take a Q8_0 KV cache: the cell fails and says why (not
+// llama.cpp's "could not create a context"), and the sweep goes on with the next scheme.
+TEST_F(SweepCli, kv_cache_the_heads_cannot_take_fails_the_cell_with_the_reason) {
+    auto r = joulebench({"sweep", "-m", kModel, "--schemes", "int8+kv8,fp16", "--tasks", "tg4r1", "--db",
+                         db("kv.db"), "--cache-dir", cache(), "--idle-s", "0", "--idle-check-s", "0", "-t", "2",
+                         "--no-progress"});
+    EXPECT_NE(r.err.find("1 cells measured, 1 failed"), std::string::npos) << r.err;
+    auto store = jb::Store::open_readonly(db("kv.db"));
+    int n_failed = 0;
+    for (const auto & c : store.list_cells()) {
+        if (c.ok()) continue;
+        ++n_failed;
+        EXPECT_EQ(c.scheme_name, "int8+kv8");
+        EXPECT_NE(c.error.find("multiples of 32"), std::string::npos) << c.error;
+        EXPECT_NE(c.error.find("are 8"), std::string::npos) << c.error;
+    }
+    EXPECT_EQ(n_failed, 1);
+}
