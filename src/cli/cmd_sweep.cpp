@@ -411,6 +411,13 @@ void run_sweep(SweepOptions & o) {
                             for (auto & c : ep.type_k) c = char(std::tolower(c));
                             for (auto & c : ep.type_v) c = char(std::tolower(c));
                             if (rs.scheme.flash_attn_required()) ep.flash_attn = FlashAttn::on;
+                            // Only synthetic workloads: as many sequences as the widest needs (one
+                            // sequence lets the engine skip the unified KV pool and its per-call cost).
+                            int widest = 0;
+                            for (const auto & w : task_list) {
+                                widest = w->sequences() == 0 ? -1 : (widest < 0 ? -1 : std::max(widest, w->sequences()));
+                            }
+                            if (widest > 0) ep.n_seq_max = std::min(ep.n_seq_max, widest);
                             loaded->config_json = engine_config_json(ep);
                             loaded->engine = std::make_unique<LlamaEngine>(ep, &observer);
                             const auto & info = loaded->engine->info();

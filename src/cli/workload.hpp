@@ -31,6 +31,9 @@ public:
     virtual std::string primary_metric() const = 0;  // "" for synthetic workloads
     virtual size_t n_items() const = 0;
     virtual tasks::TaskResult run(LlamaEngine & engine) = 0;
+    // Sequences it decodes side by side: a synthetic workload's S (tgNxS), 0 for a task (as many
+    // as the engine allows).
+    virtual int sequences() const { return 0; }
 };
 
 struct WorkloadOptions {

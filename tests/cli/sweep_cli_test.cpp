@@ -219,3 +219,27 @@ TEST_F(SweepCli, kv_cache_the_heads_cannot_take_fails_the_cell_with_the_reason) 
     }
     EXPECT_EQ(n_failed, 1);
 }
+
+// A sweep of single-sequence synthetic workloads runs its engine with one sequence (no unified
+// KV pool: llama.cpp then checks each decode call against one sequence, not 256); one that also
+// decodes 2 sequences side by side gets 2; a scored task keeps the default pool of 64.
+TEST_F(SweepCli, engine_takes_as_many_sequences_as_its_workloads_need) {
+    auto engine_of = [&](const std::string & name, const std::string & tasks) {
+        std::vector<std::string> args = {"sweep", "-m", kModel, "--schemes", "fp16", "--tasks", tasks, "--data-dir",
+                                         kSamples, "--limit", "2", "--db", db(name), "--cache-dir", cache(),
+                                         "--idle-s", "0", "--idle-check-s", "0", "-t", "2", "--no-progress"};
+        auto r = joulebench(args);
+        EXPECT_EQ(r.status, 0) << r.err;
+        auto store = jb::Store::open_readonly(db(name));
+        auto cells = store.list_cells();
+        return cells.empty() ? nlohmann::json() : nlohmann::json::parse(cells.front().energy_json)["engine"];
+    };
+    auto one = engine_of("one.db", "tg4r1,pp8r1");
+    EXPECT_EQ(one["n_seq_max"], 1);
+    EXPECT_EQ(one["kv_unified"], false);
+    auto two = engine_of("two.db", "tg4r1,tg4x2r1");
+    EXPECT_EQ(two["n_seq_max"], 2);
+    EXPECT_EQ(two["kv_unified"], true);
+    auto task = engine_of("task.db", "arc_easy");
+    EXPECT_EQ(task["n_seq_max"], 64);
+}
