@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -145,6 +146,18 @@ int QuantCache::remove_stale_parts() const {
         }
     }
     return n_removed;
+}
+
+void write_file_atomic(const std::string & path, const std::string & text) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << text;
+        if (!out) {
+            throw InputError(tmp, "cannot write");
+        }
+    }
+    fs::rename(tmp, path);
 }
 
 }  // namespace jb

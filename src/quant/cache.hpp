@@ -71,4 +71,8 @@ private:
     std::string dir_;
 };
 
+// Writes a cache side file (metadata, search results) through path + ".tmp" and a rename, so a
+// reader sees the old text or the new, never half; jb::InputError naming the file if it fails.
+void write_file_atomic(const std::string & path, const std::string & text);
+
 }  // namespace jb

@@ -159,18 +159,6 @@ std::optional<json> read_cached(const std::string & path, const std::string & ke
     return std::nullopt;
 }
 
-void write_atomic(const std::string & path, const std::string & text) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out) {
-            throw InputError(tmp, "cannot write");
-        }
-    }
-    fs::rename(tmp, path);
-}
-
 // Removes a quantized file this call created and no longer needs (probe files are as big as
 // the model); a cache hit belongs to someone else and stays.
 void drop_file(const SchemeResult & r, bool keep) {
@@ -722,7 +710,7 @@ DynamicResult build_dynamic_scheme(const std::string & source, const DynamicOpti
                 row["tensor_types"] = types_to_json(p.types);
                 rows.push_back(row);
             }
-            write_atomic(json_path(sens_entry), json{{"key", sens_key}, {"probes", rows}}.dump(1) + "\n");
+            write_file_atomic(json_path(sens_entry), json{{"key", sens_key}, {"probes", rows}}.dump(1) + "\n");
         }
     }
 
@@ -811,7 +799,7 @@ DynamicResult build_dynamic_scheme(const std::string & source, const DynamicOpti
     doc["source"] = fs::absolute(source).string();
     doc["source_xxh64"] = hex64(src_hash);
     doc["llama_commit"] = JOULEBENCH_LLAMA_COMMIT;
-    write_atomic(json_path(result_entry), doc.dump(2) + "\n");
+    write_file_atomic(json_path(result_entry), doc.dump(2) + "\n");
     return r;
 }
 

@@ -254,18 +254,6 @@ std::vector<TypeFallback> fallbacks_from_json(const nlohmann::json & a) {
     return out;
 }
 
-void write_file_atomic(const std::string & path, const std::string & text) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out) {
-            throw InputError(tmp, "cannot write");
-        }
-    }
-    fs::rename(tmp, path);
-}
-
 }  // namespace
 
 SchemeResult describe_model(const std::string & path) {
