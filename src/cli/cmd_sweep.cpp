@@ -237,6 +237,14 @@ void run_sweep(SweepOptions & o) {
     const WorkloadOptions wopt = sweep_workload_options(o);
     std::vector<std::unique_ptr<Workload>> task_list;
     for (const auto & name : task_names) task_list.push_back(make_workload(name, wopt));
+    // Only synthetic workloads: the engine runs as many sequences as the widest needs (one
+    // sequence spares it the unified KV pool's per-call cost, kv_unified()).
+    bool synthetic_only = true;
+    int widest = 1;
+    for (const auto & w : task_list) {
+        synthetic_only = synthetic_only && w->sequences() > 0;
+        widest = std::max(widest, w->sequences());
+    }
 
     // Placement options are checked now; with --gpus only those GPUs are metered (the k-th GPU
     // NVML lists among the visible ones is llama.cpp's GPU k; nvml.hpp says when they differ).
@@ -411,13 +419,7 @@ void run_sweep(SweepOptions & o) {
                             for (auto & c : ep.type_k) c = char(std::tolower(c));
                             for (auto & c : ep.type_v) c = char(std::tolower(c));
                             if (rs.scheme.flash_attn_required()) ep.flash_attn = FlashAttn::on;
-                            // Only synthetic workloads: as many sequences as the widest needs (one
-                            // sequence lets the engine skip the unified KV pool and its per-call cost).
-                            int widest = 0;
-                            for (const auto & w : task_list) {
-                                widest = w->sequences() == 0 ? -1 : (widest < 0 ? -1 : std::max(widest, w->sequences()));
-                            }
-                            if (widest > 0) ep.n_seq_max = std::min(ep.n_seq_max, widest);
+                            if (synthetic_only) ep.n_seq_max = std::min(ep.n_seq_max, widest);
                             loaded->config_json = engine_config_json(ep);
                             loaded->engine = std::make_unique<LlamaEngine>(ep, &observer);
                             const auto & info = loaded->engine->info();

@@ -106,7 +106,7 @@ std::string engine_config_json(const EngineParams & p) {
                         {"n_batch", p.n_batch},
                         {"n_ubatch", p.n_ubatch},
                         {"n_seq_max", p.n_seq_max},
-                        {"kv_unified", p.n_seq_max > 1},
+                        {"kv_unified", kv_unified(p)},
                         {"n_threads", p.n_threads}};
     return j.dump();
 }

@@ -276,12 +276,10 @@ LlamaEngine::LlamaEngine(const EngineParams & params, PhaseObserver * observer) 
     cp.flash_attn_type = params.flash_attn == FlashAttn::on    ? LLAMA_FLASH_ATTN_TYPE_ENABLED
                          : params.flash_attn == FlashAttn::off ? LLAMA_FLASH_ATTN_TYPE_DISABLED
                                                                : LLAMA_FLASH_ATTN_TYPE_AUTO;
-    // One pool of KV cells for all sequences: copying a shared prefix to another sequence
-    // then only tags the cells, it copies no data. Not for a single sequence: there it saves
-    // nothing, and with a unified pool llama.cpp checks every decode call against all 256
-    // possible sequences (llama_batch_allocr::init: 27 % of a small model's decode time on the
-    // CPU, and the main part of the 3-10 % gap to llama-bench's decode speed on the H100).
-    cp.kv_unified = params.n_seq_max > 1;
+    // One pool of KV cells for all sequences, so that copying a shared prefix only tags cells;
+    // not for one sequence (kv_unified(): llama_batch_allocr::init was 27 % of a small model's
+    // single-sequence decode time on the CPU with a pool).
+    cp.kv_unified = kv_unified(params);
     cp.no_perf = true;
     if (cp.type_v != GGML_TYPE_F16 && params.flash_attn == FlashAttn::off) {
         phase(Phase::idle);

@@ -36,6 +36,11 @@ struct EngineParams {
 
 EngineParams engine_default_params();
 
+// Whether the engine's context shares one KV pool among its sequences: only for more than one.
+// A shared pool lets a common prefix be copied by tagging cells, but makes llama.cpp check every
+// decode call against all 256 possible sequences, which a single sequence need not pay for.
+inline bool kv_unified(const EngineParams & p) { return p.n_seq_max > 1; }
+
 // Facts about the loaded model, for provenance and reports.
 struct ModelInfo {
     std::string path;
