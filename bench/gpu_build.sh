@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the lent GPU machine (bare each session): unpack the carried Debian packages into a
 # prefix, clone the carried llama.cpp bundle, and build joulebench with CUDA for sm_90.
-#   BUILD=build-cuda bench/gpu_build.sh [extra targets...]
+#   BUILD=build-cuda [CMAKE_ARGS="-D..."] bench/gpu_build.sh [extra targets...]
 # Prepare the carry on the development machine first: bench/device_prep.sh.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,7 +21,7 @@ fi
 
 t0=$(date +%s)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DJOULEBENCH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-    -DJOULEBENCH_TESTS=OFF -DJOULEBENCH_BENCH=OFF -DCMAKE_PREFIX_PATH="$prefix/usr" >"$build.configure.log" 2>&1 ||
+    -DJOULEBENCH_TESTS=OFF -DJOULEBENCH_BENCH=OFF -DCMAKE_PREFIX_PATH="$prefix/usr" ${CMAKE_ARGS:-} >"$build.configure.log" 2>&1 ||
     { tail -40 "$build.configure.log"; exit 1; }
 cmake --build "$build" -j "$(nproc)" --target ${TARGETS:-joulebench llama-bench llama-perplexity} "$@" >"$build.log" 2>&1 ||
     { grep -E "error|FAILED" "$build.log" | head -40; exit 1; }

@@ -11,11 +11,9 @@
 #
 #   bench/gpu_campaign.sh                     on the lent GPU machine, from the repository root
 #
-# Binaries: a prebuilt CUDA build carried as .device-carry/jb-cuda.tar.gz (bench/device_prep.sh
-# --cuda makes it here, where nvcc is the device's 13.0) is used when its libraries resolve;
-# otherwise bench/gpu_build.sh builds on the device (about 5 minutes).
-# Storage: one model's files at a time (a 7B shape under seven schemes is ~50 GB) in a tmpfs
-# when one can be mounted, else on disk; a finished model's files are deleted.
+# Binaries and storage: bench/gpu_common.sh (carried CUDA binaries from an earlier machine, else
+# a build here, about 5 minutes; one model's files at a time on a tmpfs, a finished model's
+# files deleted).
 #
 # Settings (environment): MODELS (synth shapes, in order), SCHEMES, REPEAT, WORK, OUT,
 # DEADLINE_S (seconds this call may spend before copying out; default 540); for a quick local
@@ -23,26 +21,13 @@
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-t_start=$(date +%s)
 MODELS=${MODELS:-"qwen2.5-1.5b qwen2.5-7b llama-3-8b"}
 SCHEMES=${SCHEMES:-"fp16,bf16,int8,dynamic,q6_k,q4_k_m,int8+kv8"}
 REPEAT=${REPEAT:-3}
 WORK=${WORK:-/tmp/jb-campaign}
 OUT=${OUT:-$WORK/out}
 DEADLINE_S=${DEADLINE_S:-540}
-carry="$root/.device-carry"
-log() { echo "[$(date +%T)] $*" | tee -a "$WORK/campaign.log"; }
-left() { echo $((DEADLINE_S - ($(date +%s) - t_start))); }
-# timed LABEL CMD...: runs CMD, appends "LABEL: N s" to logs/time.log
-timed() {
-    local label=$1 t0 rc
-    shift
-    t0=$(date +%s.%N)
-    "$@"
-    rc=$?
-    echo "$label: $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s (exit $rc)" >> "$WORK/logs/time.log"
-    return $rc
-}
+. bench/gpu_common.sh
 
 # Workloads per shape, sized so each cell spans seconds on an H100 (DESIGN.md: windows under
 # ~2 s carry 10-20 % error): decode 256 tokens at 1, 8 and 32 parallel sequences, prefill 2048.
@@ -54,39 +39,10 @@ workloads_for() {
     esac
 }
 
-mkdir -p "$WORK" "$OUT"
-if ! mountpoint -q "$WORK/models" 2>/dev/null; then
-    mkdir -p "$WORK/models"
-    mount -t tmpfs -o size=100g tmpfs "$WORK/models" 2>/dev/null && log "models on a tmpfs" || log "models on disk"
-fi
-mkdir -p "$WORK/models/cache" "$WORK/quant" "$WORK/logs"
-
-# --- binaries ---------------------------------------------------------------------------------
-export LD_LIBRARY_PATH="$WORK/bin/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-JB="${JB:-$WORK/bin/joulebench}"   # JB/LB: other binaries (a local CPU test of this script)
-LB="${LB:-$WORK/bin/llama-bench}"
-if [ ! -x "$JB" ] && compgen -G "$carry/jb-cuda.tar.xz.part*" > /dev/null; then
-    mkdir -p "$WORK/bin" && cat "$carry"/jb-cuda.tar.xz.part* | tar -xJ -C "$WORK/bin"
-fi
-if [ ! -x "$JB" ] || ldd "$JB" "$LB" | grep -q "not found"; then
-    ldd "$JB" "$LB" 2>&1 | grep "not found" | sort -u
-    log "no usable prebuilt binaries: building here"
-    timed build env BUILD="$WORK/build-cuda" TARGETS="joulebench llama-bench" bench/gpu_build.sh || exit 1
-    mkdir -p "$WORK/bin/lib" && cp "$WORK/build-cuda/bin/joulebench" "$WORK/build-cuda/bin/llama-bench" "$WORK/bin/"
-    strip "$WORK/bin/joulebench" "$WORK/bin/llama-bench"
-    # The carried Debian libraries (fmt, sqlite) travel with the binaries.
-    LD_LIBRARY_PATH="/opt/jbdeps/usr/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH" ldd "$WORK/bin/joulebench" |
-        awk '$3 ~ /^\/opt\/jbdeps/ {print $3}' | xargs -r -I{} cp -L {} "$WORK/bin/lib/"
-    ldd "$WORK/bin/joulebench" "$WORK/bin/llama-bench" | grep "not found" && { log "libraries missing after the build"; exit 1; }
-    # The binaries come back (files of at most 16 MiB) so a later machine need not build:
-    # copy them into .device-carry/ there (bench/device_prep.sh keeps them).
-    tar -cf - -C "$WORK/bin" joulebench llama-bench lib | xz -T0 -6 | split -b 15m -d - "$OUT/jb-cuda.tar.xz.part"
-    ls -la "$OUT"/jb-cuda.tar.xz.part* | tee -a "$WORK/campaign.log"
-fi
-export JOULEBENCH_VOCAB_DIR="${JOULEBENCH_VOCAB_DIR:-$carry/vocab}"
-[ -f "$WORK/gpu.txt" ] || nvidia-smi --query-gpu=name,driver_version,power.limit,memory.total --format=csv,noheader > "$WORK/gpu.txt" ||
-    echo "no GPU, none, 0, 0" > "$WORK/gpu.txt"
-"$JB" --version > "$WORK/version.txt" 2>&1
+models_on_tmpfs 100g
+mkdir -p "$WORK/quant"
+cuda_binaries || exit 1
+host_facts
 
 DB="$WORK/campaign.db"
 LBJ="$WORK/llama-bench.jsonl"

@@ -1,51 +1,107 @@
 #!/usr/bin/env bash
 # Issue "multi-GPU energy accounting": a 14B-shaped synthetic model at fp16 and int8 on one GPU
 # versus two GPUs split by layer and by row, on a 2-GPU machine of the device tool
-# (nvidia-h100-x2 / nvidia-h200-x2). Not yet run: those kinds were withheld when it was written.
+# (nvidia-h100-x2 / nvidia-h200-x2): tokens/s, J/token, each card's energy and how much of it is
+# the card's idle draw, and llama-bench from the same build on the same files and placements.
+#
 #   (here)   bench/device_prep.sh
-#   (device) mkdir -p /tmp/jb && tar -xf .device-carry/head.tar -C /tmp/jb && ln -s "$PWD/.device-carry" /tmp/jb/ \
+#   (device) mkdir -p /tmp/jb && tar -xf .device-carry/head.tar -C /tmp/jb && ln -sfn "$PWD/.device-carry" /tmp/jb/.device-carry \
 #            && cd /tmp/jb && bench/gpu_multigpu.sh
-# Output: $OUT/multigpu.db and $OUT/multigpu.md (per placement: tok/s, J/token, each GPU's energy and
-# the share of the second card's energy that is its idle draw).
+#
+# Resumable inside a deadline like bench/gpu_campaign.sh (binaries, tmpfs: bench/gpu_common.sh):
+# run it again until it prints "multigpu: complete". Output in $OUT: multigpu.db,
+# llama-bench.jsonl, multigpu.md (+ multigpu-summary.json), logs.tar.gz.
+# Settings (environment): ARCH, SCHEMES, WORKLOADS, REPEAT, PLACEMENTS (names from the list
+# below), WORK, OUT, DEADLINE_S; JB, LB, SYNTH_ARGS, NGL for a local test on the CPU build.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+ARCH=${ARCH:-qwen2.5-14b}
+SCHEMES=${SCHEMES:-fp16,int8}
+WORKLOADS=${WORKLOADS:-tg256r3,pp2048r10}
+REPEAT=${REPEAT:-3}
+PLACEMENTS=${PLACEMENTS:-"one layer row"}
 WORK=${WORK:-/tmp/jb-multigpu}
 OUT=${OUT:-$WORK/out}
-SCHEMES=${SCHEMES:-fp16,int8}
-WORKLOADS=${WORKLOADS:-tg256r5,pp2048r10}
-export BUILD="$root/build-cuda"
-JB="$BUILD/bin/joulebench"
-mkdir -p "$WORK" "$OUT"
-[ -x "$JB" ] || bench/gpu_build.sh || exit 1
-model="$WORK/qwen2.5-14b-synth-f16.gguf"
-[ -f "$model" ] || "$JB" synth --arch qwen2.5-14b -o "$model" >/dev/null || exit 1
-db="$WORK/multigpu.db"
-common=(-m "$model" --schemes "$SCHEMES" --tasks "$WORKLOADS" --db "$db" --cache-dir "$WORK/cache" --ngl 99
-        -c 16384 --idle-s 5 --idle-check-s 1 --no-progress -o csv)
-"$JB" sweep "${common[@]}" --gpus 0 --sm none > "$WORK/one.csv" 2> "$WORK/one.log"
-"$JB" sweep "${common[@]}" --gpus 0,1 --sm layer > "$WORK/layer.csv" 2> "$WORK/layer.log"
-"$JB" sweep "${common[@]}" --gpus 0,1 --sm row > "$WORK/row.csv" 2> "$WORK/row.log"
-python3 - "$db" > "$OUT/multigpu.md" <<'PY'
-import json, sqlite3, sys
-con = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
-print("| scheme | workload | placement | tok/s | J/token | per-GPU energy (J) | GPU 1 idle share |")
-print("|---|---|---|---:|---:|---|---:|")
-for name, task, status, e, pt, dt, ptok, dtok, ej in con.execute(
-        "select s.name, c.task, c.status, c.energy_j, c.prefill_t_s, c.decode_t_s, c.prefill_tokens, "
-        "c.decode_tokens, c.energy_json from cells c join schemes s on s.id = c.scheme_id order by 1, 2"):
-    if status != "ok":
-        continue
-    doc = json.loads(ej)
-    eng = doc.get("engine", {})
-    place = f"gpus {eng.get('gpus')} {eng.get('split_mode')}"
-    gpus = [d for d in doc["domains"] if d["domain"].startswith("gpu")]
-    per = ", ".join(f"{d['domain']} {d['gross_j']:.0f}" for d in gpus)
-    idle1 = next((d for d in gpus if d["domain"] == "gpu:1"), None)
-    share = f"{(idle1['idle_w'] * idle1['duration_s']) / idle1['gross_j'] * 100:.0f} %" if idle1 and idle1.get("idle_w") else ""
-    tokens = dtok or ptok
-    secs = (dt if dtok else pt) or 0
-    print(f"| {name} | {task} | {place} | {tokens / secs if secs else 0:.1f} | {e / tokens if tokens else 0:.4f} | {per} | {share} |")
-PY
-cp "$db" "$OUT/"
-cat "$OUT/multigpu.md"
+DEADLINE_S=${DEADLINE_S:-540}
+. bench/gpu_common.sh
+export CUDA_DEVICE_ORDER=PCI_BUS_ID  # llama-bench numbers the cards as NVML and joulebench do
+
+# Placement name -> joulebench options, llama-bench options.
+jb_placement() {
+    case "$1" in
+        one) echo "--gpus 0 --sm none --mg 0" ;;
+        layer) echo "--gpus 0,1 --sm layer" ;;
+        row) echo "--gpus 0,1 --sm row" ;;
+        default) ;;  # llama.cpp's own choice (a local test on the CPU build)
+    esac
+}
+lb_placement() {
+    case "$1" in
+        one) echo "-sm none -mg 0" ;;
+        layer) echo "-sm layer" ;;
+        row) echo "-sm row" ;;
+        default) ;;
+    esac
+}
+
+models_on_tmpfs 90g
+mkdir -p "$WORK/quant"
+cuda_binaries || exit 1
+host_facts
+n_gpus=$(grep -c . "$WORK/gpu.txt")
+log "$n_gpus GPU(s): $(cut -d, -f1 "$WORK/gpu.txt" | sort | uniq -c | xargs)"
+
+DB="$WORK/multigpu.db"
+LBJ="$WORK/llama-bench.jsonl"
+touch "$LBJ"
+copy_out() {
+    python3 bench/multigpu_summary.py "$DB" "$LBJ" "$WORK/gpu.txt" > "$WORK/multigpu.md" 2> "$WORK/logs/summary.err"
+    cp "$DB" "$LBJ" "$WORK/multigpu.md" "$WORK/multigpu-summary.json" "$OUT/" 2>/dev/null
+    tar -czf "$OUT/logs.tar.gz" -C "$WORK" campaign.log gpu.txt version.txt quant logs 2>/dev/null
+}
+trap copy_out EXIT
+stop() { log "deadline: stopping ($(left) s left); run again to continue"; exit 0; }
+
+src="$WORK/models/$ARCH-synth-f16.gguf"
+if [ ! -f "$src" ]; then
+    [ "$(left)" -gt 120 ] || stop
+    log "synth $ARCH"
+    timed "synth $ARCH" "$JB" synth --arch "$ARCH" ${SYNTH_ARGS:-} -o "$src" > /dev/null 2>> "$WORK/logs/synth.log" || exit 1
+fi
+for s in ${SCHEMES//,/ }; do
+    q="$WORK/quant/$ARCH.$s.json"
+    [ -s "$q" ] && continue
+    [ "$(left)" -gt 120 ] || stop
+    log "quantize $ARCH $s"
+    timed "quantize $ARCH $s" "$JB" quantize -m "$src" --scheme "$s" --cache-dir "$WORK/models/cache" -o json > "$q" \
+        2> "$WORK/logs/quantize.$s.log" || { tail -3 "$WORK/logs/quantize.$s.log"; rm -f "$q"; exit 1; }
+done
+
+for p in $PLACEMENTS; do
+    if [ ! -f "$WORK/swept.$p" ]; then
+        [ "$(left)" -gt 90 ] || stop
+        log "sweep $p: $SCHEMES x $WORKLOADS x $REPEAT ($(left) s left)"
+        # shellcheck disable=SC2046
+        timed "sweep $p" timeout -s INT -k 30 "$(( $(left) - 20 ))" "$JB" sweep -m "$src" --schemes "$SCHEMES" \
+            --tasks "$WORKLOADS" --repeat "$REPEAT" --db "$DB" --cache-dir "$WORK/models/cache" --ngl "${NGL:-99}" \
+            -t "$(nproc)" -c 16384 --idle-s 5 --idle-check-s 0.5 --no-progress -o csv $(jb_placement "$p") \
+            > "$WORK/logs/sweep.$p.csv" 2>> "$WORK/logs/sweep.$p.log"
+        rc=$?
+        tail -2 "$WORK/logs/sweep.$p.log"
+        [ $rc -eq 0 ] || { log "sweep $p stopped (exit $rc)"; stop; }
+        touch "$WORK/swept.$p"
+    fi
+    for s in ${SCHEMES//,/ }; do
+        grep -q "\"jb_scheme\": \"$s\", \"jb_placement\": \"$p\"" "$LBJ" && continue
+        [ "$(left)" -gt 60 ] || stop
+        f=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['path'])" "$WORK/quant/$ARCH.$s.json")
+        log "llama-bench $p $s"
+        # shellcheck disable=SC2046
+        timeout -k 10 "$(( $(left) - 15 ))" "$LB" -m "$f" -ngl "${NGL:-99}" -p 2048 -n 256 -r "$REPEAT" $(lb_placement "$p") \
+            -o json 2>> "$WORK/logs/llama-bench.log" |
+            python3 -c "import json,sys; [print(json.dumps(dict(r, jb_scheme=sys.argv[1], jb_placement=sys.argv[2]))) for r in json.load(sys.stdin)]" \
+                "$s" "$p" >> "$LBJ"
+    done
+done
+log "multigpu: complete"

@@ -31,7 +31,11 @@ if(_jb_llama_src)
     set(LLAMA_OPENSSL OFF CACHE BOOL "" FORCE)
     set(LLAMA_ALL_WARNINGS OFF CACHE BOOL "" FORCE)
     set(LLAMA_BUILD_COMMON ${JOULEBENCH_LLAMA_TOOLS} CACHE BOOL "" FORCE)
-    set(BUILD_SHARED_LIBS OFF CACHE BOOL "" FORCE)
+    # Static by default (one self-contained binary). JOULEBENCH_LLAMA_SHARED=ON builds libllama and
+    # libggml* as shared libraries that joulebench and the reference tools share: a CUDA build then
+    # holds one copy of the CUDA kernels instead of one per executable (bench/gpu_campaign.sh
+    # sends such binaries back from the GPU machine so that the next machine need not build).
+    set(BUILD_SHARED_LIBS ${JOULEBENCH_LLAMA_SHARED} CACHE BOOL "" FORCE)
     set(GGML_NATIVE ON CACHE BOOL "")
     if(JOULEBENCH_CUDA)
         set(GGML_CUDA ON CACHE BOOL "" FORCE)

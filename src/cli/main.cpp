@@ -1,6 +1,7 @@
 // joulebench: which quantization on which hardware gives the accuracy you need for the least energy.
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include <fmt/format.h>
@@ -11,6 +12,10 @@
 int jb::cli::exit_status = 0;
 
 int main(int argc, char ** argv) {
+    // CUDA numbers GPUs fastest-first by default, NVML by PCI bus: GPU N of --gpus and the
+    // energy counter read for gpu:N must be the same card, so CUDA is told to use the bus order
+    // too (before llama.cpp initialises it). A value the user set is kept.
+    setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID", /*overwrite=*/0);
     CLI::App app{"joulebench: accuracy and energy of LLM quantization schemes, measured with the hardware's own counters"};
     app.set_version_flag("--version", "joulebench " JOULEBENCH_VERSION " (llama.cpp " JOULEBENCH_LLAMA_COMMIT ")");
     app.require_subcommand(1);

@@ -150,7 +150,7 @@ private:
 // UUID prefixes, as CUDA accepts; as in CUDA, an entry that matches no device (or repeats
 // one) ends the list, and *note says so. MIG entries are not metered per instance: they end
 // the list too. CUDA numbers devices fastest-first unless CUDA_DEVICE_ORDER=PCI_BUS_ID,
-// NVML by PCI bus; on machines of identical GPUs (the case for metering) both agree.
+// NVML by PCI bus: joulebench's main() sets PCI_BUS_ID when the variable is unset.
 std::vector<unsigned> cuda_visible_nvml_indices(const char * cuda_visible_devices,
                                                 const std::vector<std::string> & uuids, std::string * note = nullptr);
 

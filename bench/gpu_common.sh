@@ -1,0 +1,76 @@
+# Sourced by the GPU machine scripts (bench/gpu_campaign.sh, bench/gpu_multigpu.sh): the deadline,
+# logging, a tmpfs for model files, and the CUDA binaries (carried from an earlier machine, or
+# built here and sent back). The caller sets root, WORK, OUT and DEADLINE_S, and cds to root.
+#
+# Binaries: llama.cpp is built as shared libraries (JOULEBENCH_LLAMA_SHARED) so that joulebench and
+# llama-bench share one copy of the CUDA kernels; the pair, those libraries and the Debian ones we
+# carry come back as $OUT/jb-cuda.tar.xz.partNN (at most 15 MiB each, the device tool's file
+# limit). Copy them into .device-carry/ here and prepare with NO_BUILD_INPUTS=1
+# bench/device_prep.sh: the next machine unpacks them instead of building (about 5 minutes).
+# The CPU code is built without -march=native (GGML_NATIVE=OFF: AVX2/FMA/F16C) so that the
+# binaries run on another host's processor.
+
+t_start=$(date +%s)
+carry="$root/.device-carry"
+mkdir -p "$WORK/logs" "$OUT"
+log() { echo "[$(date +%T)] $*" | tee -a "$WORK/campaign.log"; }
+left() { echo $((DEADLINE_S - ($(date +%s) - t_start))); }
+# timed LABEL CMD...: runs CMD, appends "LABEL: N s (exit RC)" to logs/time.log
+timed() {
+    local label=$1 t0 rc
+    shift
+    t0=$(date +%s.%N)
+    "$@"
+    rc=$?
+    echo "$label: $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s (exit $rc)" >> "$WORK/logs/time.log"
+    return $rc
+}
+
+# models_on_tmpfs SIZE: model files in $WORK/models, a tmpfs when one can be mounted (a 7B shape
+# under seven schemes is ~50 GB; the machines' disks are 64-128 GB).
+models_on_tmpfs() {
+    if ! mountpoint -q "$WORK/models" 2>/dev/null; then
+        mkdir -p "$WORK/models"
+        mount -t tmpfs -o "size=$1" tmpfs "$WORK/models" 2>/dev/null && log "models on a tmpfs" || log "models on disk"
+    fi
+    mkdir -p "$WORK/models/cache"
+}
+
+# cuda_binaries: sets JB and LB (override both for a local test of a script on the CPU build).
+cuda_binaries() {
+    export LD_LIBRARY_PATH="$WORK/bin/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    JB="${JB:-$WORK/bin/joulebench}"
+    LB="${LB:-$WORK/bin/llama-bench}"
+    if [ ! -x "$JB" ] && compgen -G "$carry/jb-cuda.tar.xz.part*" > /dev/null; then
+        mkdir -p "$WORK/bin" && cat "$carry"/jb-cuda.tar.xz.part* | tar -xJ -C "$WORK/bin" && log "carried binaries unpacked"
+    fi
+    if [ -x "$JB" ] && ! ldd "$JB" "$LB" | grep -q "not found" && "$JB" --version > /dev/null 2>&1; then
+        return 0
+    fi
+    ldd "$JB" "$LB" 2>&1 | grep "not found" | sort -u
+    log "no usable prebuilt binaries: building here"
+    local build="$WORK/build-cuda"
+    timed build env BUILD="$build" TARGETS="joulebench llama-bench" \
+        CMAKE_ARGS="-DJOULEBENCH_LLAMA_SHARED=ON -DGGML_NATIVE=OFF" bench/gpu_build.sh || return 1
+    rm -rf "$WORK/bin" && mkdir -p "$WORK/bin/lib"
+    cp "$build/bin/joulebench" "$build/bin/llama-bench" "$WORK/bin/"
+    find "$build" -name 'lib*.so*' \( -type f -o -type l \) -exec cp -P {} "$WORK/bin/lib/" \;
+    strip "$WORK/bin/joulebench" "$WORK/bin/llama-bench" "$WORK/bin/lib/"*.so* 2>/dev/null
+    # The carried Debian libraries (fmt, sqlite) travel with the binaries.
+    LD_LIBRARY_PATH="/opt/jbdeps/usr/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH" ldd "$WORK/bin/joulebench" |
+        awk '$3 ~ /^\/opt\/jbdeps/ {print $3}' | xargs -r -I{} cp -L {} "$WORK/bin/lib/"
+    if ldd "$WORK/bin/joulebench" "$WORK/bin/llama-bench" | grep "not found"; then
+        log "libraries missing after the build"
+        return 1
+    fi
+    tar -cf - -C "$WORK/bin" joulebench llama-bench lib | xz -T0 -6 | split -b 15m -d - "$OUT/jb-cuda.tar.xz.part"
+    ls -la "$OUT"/jb-cuda.tar.xz.part* | tee -a "$WORK/campaign.log"
+}
+
+# host_facts: the GPU(s), driver and binaries this run used, once per machine.
+host_facts() {
+    [ -f "$WORK/gpu.txt" ] || nvidia-smi --query-gpu=name,driver_version,power.limit,memory.total --format=csv,noheader \
+        > "$WORK/gpu.txt" || echo "no GPU, none, 0, 0" > "$WORK/gpu.txt"
+    "$JB" --version > "$WORK/version.txt" 2>&1
+    export JOULEBENCH_VOCAB_DIR="${JOULEBENCH_VOCAB_DIR:-$carry/vocab}"
+}
