@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue "multi-GPU energy accounting": a 14B-shaped synthetic model at fp16 and int8 on one GPU
-# versus two GPUs split by layer and by row, on a 2-GPU machine of the device tool
+# versus two GPUs split by layer and by tensor (tensor parallelism; llama.cpp de3ff81's CUDA
+# backend no longer splits by row: such cells are refused), on a 2-GPU machine of the device tool
 # (nvidia-h100-x2 / nvidia-h200-x2): tokens/s, J/token, each card's energy and how much of it is
 # the card's idle draw, and llama-bench from the same build on the same files and placements.
 #
@@ -20,12 +21,13 @@ ARCH=${ARCH:-qwen2.5-14b}
 SCHEMES=${SCHEMES:-fp16,int8}
 WORKLOADS=${WORKLOADS:-tg256r3,pp2048r10}
 REPEAT=${REPEAT:-3}
-PLACEMENTS=${PLACEMENTS:-"one layer row"}
+PLACEMENTS=${PLACEMENTS:-"one tensor layer"}
 WORK=${WORK:-/tmp/jb-multigpu}
 OUT=${OUT:-$WORK/out}
 DEADLINE_S=${DEADLINE_S:-540}
 . bench/gpu_common.sh
 export CUDA_DEVICE_ORDER=PCI_BUS_ID  # llama-bench numbers the cards as NVML and joulebench do
+export NCCL_NVLS_ENABLE=0            # never NVLink multicast (the device tool's rule), should NCCL be built in
 
 # Placement name -> joulebench options, llama-bench options.
 jb_placement() {
@@ -33,6 +35,7 @@ jb_placement() {
         one) echo "--gpus 0 --sm none --mg 0" ;;
         layer) echo "--gpus 0,1 --sm layer" ;;
         row) echo "--gpus 0,1 --sm row" ;;
+        tensor) echo "--gpus 0,1 --sm tensor" ;;
         default) ;;  # llama.cpp's own choice (a local test on the CPU build)
     esac
 }
@@ -41,6 +44,7 @@ lb_placement() {
         one) echo "-sm none -mg 0" ;;
         layer) echo "-sm layer" ;;
         row) echo "-sm row" ;;
+        tensor) echo "-sm tensor" ;;
         default) ;;
     esac
 }

@@ -14,8 +14,11 @@ import json, os, re, sqlite3, statistics, sys
 from campaign_summary import fmt, ms
 
 
-def placement_name(engine):
-    gpus, sm = engine.get("gpus") or [], engine.get("split_mode", "layer")
+def placement_name(workload_fp):
+    """From the placement the sweep appends to a cell's workload fingerprint ("|gpus=0,1|sm=tensor")."""
+    parts = dict(p.split("=", 1) for p in workload_fp.split("|")[1:] if "=" in p)
+    gpus = parts.get("gpus", "").split(",") if parts.get("gpus") else []
+    sm = parts.get("sm", "layer")
     if len(gpus) == 1:
         return "one"
     return sm if len(gpus) == 2 else f"{len(gpus) or 'all'} GPUs {sm}"
@@ -27,7 +30,7 @@ def main():
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     host = con.execute("select hostname, driver, llama_commit, joulebench_version from hosts").fetchone()
     rows = con.execute("""
-        select s.name, c.task, c.repeat_idx, c.status, c.error, c.prefill_tokens, c.decode_tokens,
+        select s.name, c.task, c.workload_fp, c.repeat_idx, c.status, c.error, c.prefill_tokens, c.decode_tokens,
                c.prefill_t_s, c.decode_t_s, c.prefill_energy_j, c.prefill_energy_net_j, c.decode_energy_j,
                c.decode_energy_net_j, c.prefill_tok_s, c.decode_tok_s, c.energy_json
         from cells c join schemes s on s.id = c.scheme_id order by c.id""").fetchall()
@@ -40,9 +43,9 @@ def main():
             lb[(r["jb_scheme"], r["jb_placement"], test)] = r["avg_ts"]
 
     groups, failed, idle_w = {}, [], {}
-    for (scheme, task, rep, status, error, ptok, dtok, pt, dt, pj, pjn, dj, djn, pts, dts, ej) in rows:
+    for (scheme, task, fp, rep, status, error, ptok, dtok, pt, dt, pj, pjn, dj, djn, pts, dts, ej) in rows:
         doc = json.loads(ej)
-        place = placement_name(doc.get("engine", {}))
+        place = placement_name(fp)
         if status != "ok":
             failed.append((scheme, task, place, error))
             continue
@@ -66,7 +69,7 @@ def main():
     print("| scheme | workload | placement | tok/s | J/token | net J/token | + idle GPU 1 | vs one GPU | "
           "GPU 0 avg W (idle share) | GPU 1 avg W (idle share) | vs llama-bench |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    order = {"one": 0, "layer": 1, "row": 2}
+    order = {"one": 0, "layer": 1, "tensor": 2, "row": 3}
     out = []
     for (scheme, task, place), reps in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 9))):
         tok_s, tok_s_sd = ms([r["tok_s"] for r in reps])
@@ -108,8 +111,8 @@ def main():
         print(f"\nGPU 1 idle power (before the two-GPU sweeps): {gpu1_idle_w:.1f} W.")
     if failed:
         print("\nFailed cells:\n")
-        for f in failed:
-            print(f"- {f[0]} {f[1]} {f[2]}: {f[3]}")
+        for f in sorted(set(failed)):
+            print(f"- {f[0]} {f[1]} {f[2]} ({failed.count(f)}x): {f[3]}")
     json.dump({"gpu": gpu, "gpu1_idle_w": gpu1_idle_w, "rows": out, "failed": failed},
               open(os.path.splitext(db)[0] + "-summary.json", "w"), indent=1)
 

@@ -250,15 +250,7 @@ void run_sweep(SweepOptions & o) {
     // NVML lists among the visible ones is llama.cpp's GPU k; nvml.hpp says when they differ).
     const EngineParams placement = o.engine.resolve("");
     const std::string placement_fp = placement_suffix(placement);
-    if (!placement.gpus.empty()) {
-        const size_t n_gpus = llama_gpu_devices().size();
-        for (int g : placement.gpus) {
-            if (size_t(g) >= n_gpus) {
-                throw UsageError(fmt::format("--gpus: GPU {} does not exist (this build of llama.cpp sees {} GPU{})", g,
-                                             n_gpus, n_gpus == 1 ? "" : "s"));
-            }
-        }
-    }
+    check_placement(placement);
     std::filesystem::path db_path(o.db);
     if (db_path.has_parent_path()) std::filesystem::create_directories(db_path.parent_path());
     Store store = Store::open(o.db, /*create=*/true);

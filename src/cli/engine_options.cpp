@@ -24,7 +24,9 @@ void add_engine_options(CLI::App * cmd, EngineOptions & o) {
         ->capture_default_str();
     cmd->add_option("--ctv,--cache-type-v", p.type_v, "KV cache type for V (a quantized V needs flash attention)")
         ->capture_default_str();
-    cmd->add_option("--sm,--split-mode", o.split_mode, "Multi-GPU split: none, layer or row")->capture_default_str();
+    cmd->add_option("--sm,--split-mode", o.split_mode, "Multi-GPU split: none (one GPU), layer (whole layers per GPU), row (rows of each weight; backends "
+                    "with split buffers only, not CUDA in llama.cpp de3ff81) or tensor (tensor parallelism, needs flash "
+                    "attention)")->capture_default_str();
     cmd->add_option("--mg,--main-gpu", p.main_gpu, "GPU for the whole model with --split-mode none")
         ->capture_default_str();
     cmd->add_option("--ts,--tensor-split", o.tensor_split, "Share of the model per GPU, e.g. 3,1");
@@ -51,8 +53,10 @@ EngineParams EngineOptions::resolve(const std::string & model_path) const {
         p.split_mode = SplitMode::layer;
     } else if (split_mode == "row") {
         p.split_mode = SplitMode::row;
+    } else if (split_mode == "tensor") {
+        p.split_mode = SplitMode::tensor;
     } else {
-        throw UsageError(fmt::format("--split-mode: '{}' is not none, layer or row", split_mode));
+        throw UsageError(fmt::format("--split-mode: '{}' is not none, layer, row or tensor", split_mode));
     }
     p.tensor_split.clear();
     if (!tensor_split.empty()) {
@@ -90,7 +94,13 @@ EngineParams EngineOptions::resolve(const std::string & model_path) const {
 }
 
 static const char * split_mode_name(SplitMode m) {
-    return m == SplitMode::none ? "none" : m == SplitMode::row ? "row" : "layer";
+    switch (m) {
+        case SplitMode::none: return "none";
+        case SplitMode::row: return "row";
+        case SplitMode::tensor: return "tensor";
+        case SplitMode::layer: break;
+    }
+    return "layer";
 }
 
 std::string engine_config_json(const EngineParams & p) {

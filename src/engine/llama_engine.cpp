@@ -186,6 +186,59 @@ private:
     decltype(ggml_threadpool_free) * free_ = nullptr;
 };
 
+namespace {
+
+// Refuses a split mode the devices cannot run, before llama.cpp fails with only a log line.
+void check_split_mode(const EngineParams & params, const std::vector<ggml_backend_dev_t> & devices) {
+    if (params.n_gpu_layers == 0) return;
+    if (params.split_mode == SplitMode::tensor) {
+        if (devices.empty()) {
+            throw UsageError("--split-mode tensor needs GPUs, and this build of llama.cpp sees none");
+        }
+        if (params.flash_attn == FlashAttn::off) {
+            throw UsageError("--split-mode tensor needs flash attention: use --flash-attn on or auto");
+        }
+    }
+    if (params.split_mode == SplitMode::row) {
+        for (ggml_backend_dev_t dev : devices) {
+            ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(dev);
+            if (!reg || !ggml_backend_reg_get_proc_address(reg, "ggml_backend_split_buffer_type")) {
+                throw UsageError(fmt::format(
+                    "--split-mode row: {} cannot split weights by rows in this llama.cpp ({}); use --split-mode "
+                    "tensor (tensor parallelism) or layer",
+                    ggml_backend_dev_name(dev), JOULEBENCH_LLAMA_COMMIT));
+            }
+        }
+    }
+}
+
+// The devices --gpus names (for tensor parallelism: all GPUs when it names none; otherwise
+// empty means llama.cpp's default), after refusing GPUs that do not exist and a split mode they
+// cannot run.
+std::vector<ggml_backend_dev_t> placement_devices(const EngineParams & params) {
+    backend_init_once();
+    std::vector<ggml_backend_dev_t> all;
+    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        if (ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_GPU) all.push_back(dev);
+    }
+    std::vector<ggml_backend_dev_t> devices;
+    for (int g : params.gpus) {
+        if (g < 0 || size_t(g) >= all.size()) {
+            throw UsageError(fmt::format("--gpus: GPU {} does not exist (this build of llama.cpp sees {} GPU{})", g,
+                                         all.size(), all.size() == 1 ? "" : "s"));
+        }
+        devices.push_back(all[size_t(g)]);
+    }
+    if (devices.empty() && params.split_mode == SplitMode::tensor) devices = all;
+    check_split_mode(params, devices);
+    return devices;
+}
+
+}  // namespace
+
+void check_placement(const EngineParams & params) { placement_devices(params); }
+
 struct LlamaEngine::Impl {
     EngineParams params;
     ModelInfo info;
@@ -221,13 +274,7 @@ LlamaEngine::LlamaEngine(const EngineParams & params, PhaseObserver * observer) 
                                      llama_max_parallel_sequences()));
     }
 
-    phase(Phase::load);
-    llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = params.n_gpu_layers;
-    mp.main_gpu = params.main_gpu;
-    mp.split_mode = params.split_mode == SplitMode::none    ? LLAMA_SPLIT_MODE_NONE
-                    : params.split_mode == SplitMode::row ? LLAMA_SPLIT_MODE_ROW
-                                                          : LLAMA_SPLIT_MODE_LAYER;
+    std::vector<ggml_backend_dev_t> devices = placement_devices(params);
     std::vector<float> split(llama_max_devices(), 0.0f);
     if (!params.tensor_split.empty()) {
         if (params.tensor_split.size() > split.size()) {
@@ -235,23 +282,18 @@ LlamaEngine::LlamaEngine(const EngineParams & params, PhaseObserver * observer) 
                                          params.tensor_split.size(), split.size()));
         }
         std::copy(params.tensor_split.begin(), params.tensor_split.end(), split.begin());
-        mp.tensor_split = split.data();
     }
-    std::vector<ggml_backend_dev_t> devices;
-    if (!params.gpus.empty()) {
-        std::vector<ggml_backend_dev_t> all;
-        for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
-            ggml_backend_dev_t dev = ggml_backend_dev_get(i);
-            if (ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_GPU) all.push_back(dev);
-        }
-        for (int g : params.gpus) {
-            if (g < 0 || size_t(g) >= all.size()) {
-                phase(Phase::idle);
-                throw UsageError(fmt::format("--gpus: GPU {} does not exist (this build of llama.cpp sees {} GPU{})", g,
-                                             all.size(), all.size() == 1 ? "" : "s"));
-            }
-            devices.push_back(all[size_t(g)]);
-        }
+
+    phase(Phase::load);
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = params.n_gpu_layers;
+    mp.main_gpu = params.main_gpu;
+    mp.split_mode = params.split_mode == SplitMode::none     ? LLAMA_SPLIT_MODE_NONE
+                    : params.split_mode == SplitMode::row    ? LLAMA_SPLIT_MODE_ROW
+                    : params.split_mode == SplitMode::tensor ? LLAMA_SPLIT_MODE_TENSOR
+                                                             : LLAMA_SPLIT_MODE_LAYER;
+    if (!params.tensor_split.empty()) mp.tensor_split = split.data();
+    if (!devices.empty()) {
         devices.push_back(nullptr);
         mp.devices = devices.data();
     }

@@ -14,7 +14,11 @@
 namespace jb {
 
 enum class FlashAttn { auto_, on, off };
-enum class SplitMode { none, layer, row };
+// How a model spans several GPUs (llama_split_mode): one GPU, whole layers per GPU (pipelined),
+// rows of each weight per GPU (backends with split buffers only; CUDA dropped them upstream), or
+// llama.cpp's tensor parallelism (weights and KV cache split, all-reduce between GPUs; needs flash
+// attention).
+enum class SplitMode { none, layer, row, tensor };
 
 struct EngineParams {
     std::string model_path;
@@ -121,6 +125,9 @@ bool gguf_is_synthetic(const std::string & path);
 // llama.cpp build facts for provenance: commit, system info (CPU features, backends).
 std::string llama_build_commit();
 std::string llama_system_info();
+// Refuses (UsageError) --gpus entries that name no GPU and a split mode those GPUs cannot run, so
+// that a sweep fails before any work rather than in every cell.
+void check_placement(const EngineParams & params);
 // GPU devices llama.cpp sees (name and memory), empty on a CPU build.
 std::vector<std::string> llama_gpu_devices();
 

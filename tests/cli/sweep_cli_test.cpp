@@ -181,6 +181,24 @@ TEST_F(SweepCli, gpus_that_do_not_exist_are_refused_before_any_work) {
     EXPECT_FALSE(fs::exists(db("gpu.db")));
 }
 
+// Tensor parallelism needs GPUs: on a build without any the sweep stops before creating the
+// database, naming the option; a split mode llama.cpp does not know is refused with the list.
+TEST_F(SweepCli, split_modes_the_build_cannot_run_are_refused_before_any_work) {
+    auto tensor = sweep_args(db("tensor.db"), cache());
+    tensor.insert(tensor.end(), {"--sm", "tensor"});
+    auto r = joulebench(tensor);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(error_line(r.err).find("--split-mode tensor needs GPUs"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(db("tensor.db")));
+
+    auto bogus = sweep_args(db("bogus.db"), cache());
+    bogus.insert(bogus.end(), {"--sm", "column"});
+    auto b = joulebench(bogus);
+    EXPECT_EQ(b.status, 2);
+    EXPECT_NE(error_line(b.err).find("'column' is not none, layer, row or tensor"), std::string::npos) << b.err;
+    EXPECT_FALSE(fs::exists(db("bogus.db")));
+}
+
 TEST_F(SweepCli, another_placement_is_another_cell_and_is_recorded) {
     std::vector<std::string> base = {"sweep", "-m", kModel, "--schemes", "fp16", "--tasks", "tg4r1", "--db",
                                      db("place.db"), "--cache-dir", cache(), "--idle-s", "0", "--idle-check-s", "0",
