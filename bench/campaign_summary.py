@@ -35,6 +35,18 @@ def fmt(m, sd=None, digits=3):
     return f"{m:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd else "")
 
 
+def llama_bench(path, *tags):
+    """llama-bench's JSON rows (one per line, tagged by the script that ran it) as
+    {(tag values..., "pp2048" | "tg256"): average tokens/s}; {} when the file does not exist."""
+    out = {}
+    if os.path.exists(path):
+        for line in open(path):
+            r = json.loads(line)
+            test = f"pp{r['n_prompt']}" if r.get("n_gen", 0) == 0 else f"tg{r['n_gen']}"
+            out[tuple(r[t] for t in tags) + (test,)] = r["avg_ts"]
+    return out
+
+
 def main():
     db, lb_path, gpu_path = sys.argv[1:4]
     quant_dir = sys.argv[4] if len(sys.argv) > 4 else None
@@ -50,13 +62,7 @@ def main():
         from cells c join models m on m.id = c.model_id join schemes s on s.id = c.scheme_id""").fetchall()
     host = con.execute("select hostname, driver, llama_commit, joulebench_version from hosts").fetchone()
 
-    # llama-bench: avg tokens/s per (model arch, scheme, test)
-    lb = {}
-    if os.path.exists(lb_path):
-        for line in open(lb_path):
-            r = json.loads(line)
-            test = f"pp{r['n_prompt']}" if r.get("n_gen", 0) == 0 else f"tg{r['n_gen']}"
-            lb[(r["jb_model"], r["jb_scheme"], test)] = r["avg_ts"]
+    lb = llama_bench(lb_path, "jb_model", "jb_scheme")
 
     groups = {}
     failed = []

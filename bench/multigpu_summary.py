@@ -11,7 +11,7 @@ the column "+ idle GPU 1" adds what the unused second card draws at idle over th
 idle power measured before the two-GPU sweeps), the machine-level cost of leaving it unused."""
 import json, os, re, sqlite3, statistics, sys
 
-from campaign_summary import fmt, ms
+from campaign_summary import fmt, llama_bench, ms
 
 
 def placement_name(workload_fp):
@@ -35,12 +35,7 @@ def main():
                c.decode_energy_net_j, c.prefill_tok_s, c.decode_tok_s, c.energy_json
         from cells c join schemes s on s.id = c.scheme_id order by c.id""").fetchall()
 
-    lb = {}
-    if os.path.exists(lb_path):
-        for line in open(lb_path):
-            r = json.loads(line)
-            test = f"pp{r['n_prompt']}" if r.get("n_gen", 0) == 0 else f"tg{r['n_gen']}"
-            lb[(r["jb_scheme"], r["jb_placement"], test)] = r["avg_ts"]
+    lb = llama_bench(lb_path, "jb_scheme", "jb_placement")
 
     groups, failed, idle_w = {}, [], {}
     for (scheme, task, fp, rep, status, error, ptok, dtok, pt, dt, pj, pjn, dj, djn, pts, dts, ej) in rows:

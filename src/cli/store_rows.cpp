@@ -28,6 +28,29 @@ std::string host_device(const HostRecord & host) {
     return out;
 }
 
+std::string placement_label(const std::string & workload_fp) {
+    std::string gpus, split, shares;
+    size_t pos = workload_fp.find('|');
+    while (pos != std::string::npos) {
+        const size_t next = workload_fp.find('|', pos + 1);
+        const std::string part = workload_fp.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
+        const size_t eq = part.find('=');
+        const std::string key = part.substr(0, eq), value = eq == std::string::npos ? "" : part.substr(eq + 1);
+        if (key == "gpus") gpus = value;
+        if (key == "sm") split = value;
+        if (key == "ts") shares = value;
+        pos = next;
+    }
+    std::vector<std::string> parts;
+    if (!gpus.empty()) parts.push_back((gpus.find(',') == std::string::npos ? "GPU " : "GPUs ") + gpus);
+    if (split.empty() && gpus.find(',') != std::string::npos) split = "layer";  // the default, left out of the suffix
+    if (!split.empty() && split != "none") parts.push_back(split + " split");
+    if (!shares.empty()) parts.push_back("shares " + shares);
+    std::string out;
+    for (const auto & p : parts) out += (out.empty() ? "" : ", ") + p;
+    return out;
+}
+
 void cell_power(const std::string & energy_json, double & avg_w, double & peak_w) {
     const auto energy = nlohmann::json::parse(energy_json, nullptr, /*allow_exceptions=*/false);
     std::vector<const nlohmann::json *> domains;
@@ -90,7 +113,9 @@ std::vector<metrics::Row> load_rows(const Store & store) {
                 r.model_bytes = int64_t(std::llround(double(model->n_params) * c.scheme_bpw / 8.0));
             }
         }
-        r.task = c.task;
+        // Cells of one workload on other GPUs or split modes are other rows: their task says so.
+        const std::string placement = placement_label(c.workload_fp);
+        r.task = placement.empty() ? c.task : c.task + " [" + placement + "]";
         r.workload = c.workload_fp;
         r.repeat = c.repeat_idx;
         r.ok = c.ok();

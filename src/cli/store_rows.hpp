@@ -22,6 +22,10 @@ std::vector<metrics::Row> load_rows(const Store & store);
 // NaN where the record has none.
 void cell_power(const std::string & energy_json, double & avg_w, double & peak_w);
 
+// The placement a sweep appended to a workload fingerprint (engine_options' placement_suffix,
+// "|gpus=0,1|sm=tensor|ts=3,1") for display: "GPUs 0,1, tensor split, shares 3,1"; "" for none.
+std::string placement_label(const std::string & workload_fp);
+
 // "NVIDIA H100 80GB HBM3", "2x NVIDIA H100 80GB HBM3", or the CPU model when there is no GPU.
 std::string host_device(const HostRecord & host);
 

@@ -424,11 +424,12 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
     add_text_column(t, "runner_up", "runner-up");
     add_text_column(t, "why", "why");
     std::set<std::string> notes;
-    bool any_projected = false, any_tier = false, any_mtok = false;
+    bool any_best = false, any_projected = false, any_tier = false, any_mtok = false;
     for (const auto & d : a.decisions) {
         const auto & r = d.rec;
         Value hardware, scheme, retention, gain, saving, energy, tier, mtok, cost, origin, runner;
         if (r.best) {
+            any_best = true;
             hardware = metrics::candidate_hardware(*r.best);
             scheme = r.best->scheme;
             retention = pct(r.best->retention);
@@ -454,6 +455,7 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
             "origin projected / [projected]: modelled for that GPU from measurements on other hardware (joulebench "
             "project), not measured on it");
     }
+    if (!any_best) return t;  // the cost notes are about recommended rows; there are none
     if (options.usd_per_kwh <= 0) {
         t.notes.push_back(
             "cost: give --usd-per-kwh to price the energy and, with a hardware price (catalogue or --gpu-price-usd), "

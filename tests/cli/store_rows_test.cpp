@@ -129,6 +129,15 @@ const nlohmann::json * find_row(const nlohmann::json & doc, const std::string & 
 
 }  // namespace
 
+TEST(StoreRows, placement_label_reads_the_suffix_a_sweep_appends) {
+    EXPECT_EQ(jb::cli::placement_label("bench-v2:tg:256:n256:s1:r3"), "");
+    EXPECT_EQ(jb::cli::placement_label("bench-v2:tg:256:n256:s1:r3|gpus=0|sm=none"), "GPU 0");
+    EXPECT_EQ(jb::cli::placement_label("bench-v2:tg:256:n256:s1:r3|gpus=0,1"), "GPUs 0,1, layer split");
+    EXPECT_EQ(jb::cli::placement_label("bench-v2:pp:2048:n2048:s1:r10|gpus=0,1|sm=tensor|ts=3,1"),
+              "GPUs 0,1, tensor split, shares 3,1");
+    EXPECT_EQ(jb::cli::placement_label("mmlu:abc|sm=row"), "row split");
+}
+
 TEST(StoreRows, host_device_names_gpus_or_the_cpu) {
     EXPECT_EQ(jb::cli::host_device(gpu_host()), "2x NVIDIA H100 80GB HBM3");
     EXPECT_EQ(jb::cli::host_device(cpu_host()), "Intel(R) Core(TM) i7-1185G7");

@@ -217,6 +217,12 @@ TEST_F(SweepCli, another_placement_is_another_cell_and_is_recorded) {
         modes.insert(nlohmann::json::parse(c.energy_json)["engine"]["split_mode"].get<std::string>());
     }
     EXPECT_EQ(modes, (std::set<std::string>{"layer", "row"}));
+
+    // The report keeps them apart and says which is which.
+    auto report = joulebench({"report", db("place.db"), "-o", "csv"});
+    ASSERT_EQ(report.status, 0) << report.err;
+    EXPECT_NE(report.out.find("tg4r1 [row split]"), std::string::npos) << report.out;
+    EXPECT_NE(report.out.find(",tg4r1,"), std::string::npos) << report.out;
 }
 
 // stories260K's 8-wide heads cannot take a Q8_0 KV cache: the cell fails and says why (not
