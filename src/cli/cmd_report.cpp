@@ -2,6 +2,7 @@
 // with charts, or the same tables as Markdown, CSV, JSON or a terminal table. docs/report.md.
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,6 +120,12 @@ std::optional<report::TimelineCell> pick_timeline(const Store & store, const std
         t.scheme = c.scheme_name.empty() ? c.scheme_canonical : c.scheme_name;
         t.task = c.task;
         t.estimated = c.energy_estimated;
+        const auto energy = nlohmann::json::parse(c.energy_json, nullptr, /*allow_exceptions=*/false);
+        if (energy.is_object() && energy.contains("domains") && energy["domains"].is_array()) {
+            for (const auto & d : energy["domains"]) {
+                if (d.is_object() && d.value("method", "") == "estimate") t.estimate_domains.insert(d.value("domain", ""));
+            }
+        }
         t.timeline = std::move(tl);
         return t;
     };

@@ -581,13 +581,26 @@ std::string power_chart(const ReportInput & in) {
     for (size_t d = 0; d < names.size(); ++d) {
         if (names[d].empty()) names[d] = fmt::format("domain {}", d);
     }
-    if (columns.size() > 1) {
+    // A modelled domain (the CPU estimate beside a GPU's counter) is drawn dashed, named as an
+    // estimate and left out of the total, as it is left out of the measured energy.
+    std::vector<bool> modelled(columns.size(), false);
+    size_t n_measured = 0;
+    for (size_t d = 0; d < columns.size(); ++d) {
+        modelled[d] = !cell.estimated && cell.estimate_domains.count(names[d]) > 0;
+        if (modelled[d]) names[d] += " (estimate)";
+        n_measured += modelled[d] ? 0 : 1;
+    }
+    const bool with_total = n_measured > 1;
+    if (with_total) {
         std::vector<double> total(n, 0.0);
-        for (const auto & col : columns) {
-            for (size_t i = 0; i < n && i < col.size(); ++i) total[i] += std::isfinite(col[i]) ? col[i] : 0.0;
+        for (size_t d = 0; d < columns.size(); ++d) {
+            if (modelled[d]) continue;
+            for (size_t i = 0; i < n && i < columns[d].size(); ++i) {
+                total[i] += std::isfinite(columns[d][i]) ? columns[d][i] : 0.0;
+            }
         }
         columns.push_back(std::move(total));
-        names.push_back("total");
+        names.push_back(n_measured < tl.power_w.size() ? "total measured" : "total");
     }
     for (size_t d = 0; d < columns.size(); ++d) {
         svg::Series s;
@@ -596,9 +609,10 @@ std::string power_chart(const ReportInput & in) {
         s.markers = false;
         s.line = true;
         s.step = true;  // a sample holds until the next one (the meter's timeline does the same)
-        const bool total = tl.power_w.size() > 1 && d + 1 == columns.size();
-        s.line_width = total ? 1.8 : 1.3;
-        s.dashed = total;
+        const bool total = with_total && d + 1 == columns.size();
+        const bool estimate = d < modelled.size() && modelled[d];
+        s.line_width = total ? 1.8 : estimate ? 1.0 : 1.3;
+        s.dashed = total || estimate;
         s.css_class = "power-series";
         decimate(columns[d], s.x, s.y);
         c.series.push_back(std::move(s));

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,7 @@ struct TimelineCell {
     int64_t cell_id = 0;
     std::string host_name, model_name, scheme, task;
     bool estimated = false;
+    std::set<std::string> estimate_domains;  // domains modelled, not measured (energy_json method "estimate")
     PowerTimeline timeline;
 };
 

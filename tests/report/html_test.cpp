@@ -160,6 +160,30 @@ TEST_F(HtmlReport, power_chart_shades_phases_and_decimates_long_timelines) {
     EXPECT_NE(none.find("No power timeline"), std::string::npos);
 }
 
+// The CPU estimate beside a GPU's counter is a model: dashed, named as an estimate, and not in the
+// total (with one measured domain left there is no total to draw).
+TEST_F(HtmlReport, power_chart_keeps_an_estimated_domain_apart) {
+    auto chart_of = [](const ReportInput & in) {
+        const std::string h = render_html(in);
+        const size_t begin = h.find("id=\"chart-power\"");
+        return h.substr(begin, h.find("</svg>", begin) - begin);
+    };
+    ReportInput in = jb_test::make_report_input();
+    in.timeline->estimate_domains = {"cpu-package:0"};
+    std::string chart = chart_of(in);
+    EXPECT_NE(chart.find("cpu-package:0 (estimate)"), std::string::npos);
+    EXPECT_EQ(count(chart, "class=\"series power-series\""), 2u);  // gpu:0 and the estimate, no total
+    EXPECT_EQ(chart.find(">total"), std::string::npos);
+
+    // Two GPUs and the estimate: the total is of the GPUs, and says so.
+    auto & tl = in.timeline->timeline;
+    tl.domains = {"gpu:0", "gpu:1", "cpu-package:0"};
+    tl.power_w.insert(tl.power_w.begin() + 1, tl.power_w[0]);
+    chart = chart_of(in);
+    EXPECT_EQ(count(chart, "class=\"series power-series\""), 4u);
+    EXPECT_NE(chart.find("total measured"), std::string::npos);
+}
+
 TEST_F(HtmlReport, tables_have_one_schema_across_formats) {
     const Analysis a = analyze(*input_);
     const jb::Table t = summary_table(a.summaries, a.scheme_order);
