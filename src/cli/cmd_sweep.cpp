@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -223,7 +224,9 @@ void run_sweep(SweepOptions & o) {
     const auto scheme_names = split_list(o.schemes, "--schemes");
     const auto task_names = split_list(o.tasks, "--tasks");
     if (o.repeat < 1) throw UsageError(fmt::format("--repeat must be >= 1 (got {})", o.repeat));
-    if (o.idle_s < 0 || o.idle_check_s < 0) throw UsageError("--idle-s and --idle-check-s must be >= 0");
+    if (o.idle_s < 0 || o.idle_check_s < 0 || o.settle_s < 0) {
+        throw UsageError("--idle-s, --idle-check-s and --settle-s must be >= 0");
+    }
     if (o.interval_ms <= 0) throw UsageError(fmt::format("--interval-ms must be > 0 (got {})", o.interval_ms));
     for (const auto & m : models) {
         std::error_code ec;
@@ -498,14 +501,23 @@ void run_sweep(SweepOptions & o) {
                     progress.set_remaining(--remaining);
 
                     if (o.idle_check_s > 0 && !idle.empty() && remaining > 0 && g_stop_signal == 0) {
-                        energy::Meter check(found.sensors, mp);
-                        check.measure_idle(o.idle_check_s);
-                        double now_w = 0;
-                        for (const auto & [d, w] : check.idle_power()) now_w += w;
-                        if (idle_w_total > 0 && now_w > 1.15 * idle_w_total) {
-                            fmt::print(stderr, "sweep: idle power now {:.1f} W vs {:.1f} W at the start: the device "
-                                               "has not settled (heat, clocks); net energies may be biased\n",
-                                       now_w, idle_w_total);
+                        // The next cell starts from a settled device: wait (in idle-check windows,
+                        // up to --settle-s) until it is back near the idle power of the start.
+                        const auto settle = energy::settle_to_idle(
+                            [&] {
+                                if (g_stop_signal != 0) return 0.0;
+                                energy::Meter check(found.sensors, mp);
+                                check.measure_idle(o.idle_check_s);
+                                double w = 0;
+                                for (const auto & [d, dw] : check.idle_power()) w += dw;
+                                return w;
+                            },
+                            o.idle_check_s, idle_w_total > 0 ? idle_w_total : INFINITY, o.settle_s);
+                        if (!settle.settled && g_stop_signal == 0) {
+                            fmt::print(stderr, "sweep: idle power {:.1f} W vs {:.1f} W at the start after waiting "
+                                               "{:.1f} s: the device has not settled (heat, clocks, another job); net "
+                                               "energies may be biased\n",
+                                       settle.watts, idle_w_total, settle.waited_s);
                         }
                     }
                 }
@@ -613,6 +625,10 @@ void add_sweep_command(CLI::App & app) {
                     "models: the shipped stories260K)");
     cmd->add_option("--idle-s", o->idle_s, "Idle baseline measured once before the sweep")->capture_default_str();
     cmd->add_option("--idle-check-s", o->idle_check_s, "Idle re-check between cells (0: none)")->capture_default_str();
+    cmd->add_option("--settle-s", o->settle_s,
+                    "After a cell, wait up to this long (in --idle-check-s windows) for the power to come back within "
+                    "15 % of the idle power of the start before the next cell; warn if it does not")
+        ->capture_default_str();
     cmd->add_option("--interval-ms", o->interval_ms, "Power sampling period")->capture_default_str();
     cmd->add_flag("--no-retry-failed", [o](int64_t) { o->retry_failed = false; },
                   "Keep failed cells as they are instead of running them again");

@@ -31,6 +31,7 @@ struct SweepOptions {
     std::string dynamic_from;  // see dynamic_plan_source()
     double idle_s = 3.0;
     double idle_check_s = 0.5;
+    double settle_s = 5.0;
     double interval_ms = 10.0;
     bool retry_failed = true;
     bool no_progress = false;

@@ -467,4 +467,15 @@ const DomainEnergy * Measurement::find(Domain domain) const {
     return nullptr;
 }
 
+Settle settle_to_idle(const std::function<double()> & measure, double step_s, double baseline_w, double max_wait_s,
+                      double tolerance) {
+    Settle out;
+    do {
+        out.watts = measure();
+        out.waited_s += step_s;
+        out.settled = std::isfinite(out.watts) && out.watts <= (1.0 + tolerance) * baseline_w;
+    } while (!out.settled && out.waited_s + step_s <= max_wait_s + 1e-9);
+    return out;
+}
+
 }  // namespace jb::energy

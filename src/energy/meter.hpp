@@ -10,7 +10,9 @@
 //   meter.start("load");  ...  meter.mark("prefill");  ...  meter.mark("decode");  ...
 //   Measurement m = meter.stop();
 
+#include <cmath>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -160,5 +162,17 @@ private:
     std::map<std::string, double> windows_;
     std::vector<Reading> poll_buffer_;
 };
+
+// After heavy work a device draws more than its idle power for a while (clocks, fans, heat).
+// settle_to_idle measures window by window (measure() returns the watts of one window of step_s
+// seconds) until the power is within `tolerance` of baseline_w or max_wait_s has been spent
+// (at least one window is measured).
+struct Settle {
+    double watts = NAN;     // the last window's power
+    double waited_s = 0.0;  // windows measured x step_s
+    bool settled = false;   // watts <= (1 + tolerance) x baseline_w
+};
+Settle settle_to_idle(const std::function<double()> & measure, double step_s, double baseline_w, double max_wait_s,
+                      double tolerance = 0.15);
 
 }  // namespace jb::energy

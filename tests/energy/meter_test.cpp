@@ -381,3 +381,31 @@ TEST(Meter, two_gpus_each_with_its_own_idle_baseline) {
     EXPECT_NEAR(r.phases[1].domains[0].gross_j, 2800.0, 1e-6);
     EXPECT_NEAR(r.phases[1].domains[1].gross_j, 700.0, 1e-6);
 }
+
+// After a heavy cell the device draws more than idle for a while: the sweep waits, window by
+// window, until the power is back within 15 % of the baseline, and no longer than its limit.
+TEST(SettleToIdle, waits_until_the_power_is_back_near_idle_or_the_limit) {
+    std::vector<double> watts = {300.0, 200.0, 110.0, 100.0};
+    size_t i = 0;
+    auto decaying = [&] { return watts[std::min(i++, watts.size() - 1)]; };
+    auto s = jb::energy::settle_to_idle(decaying, 0.5, 100.0, 5.0);
+    EXPECT_TRUE(s.settled);
+    EXPECT_DOUBLE_EQ(s.watts, 110.0);  // 110 <= 1.15 x 100: the third window is enough
+    EXPECT_DOUBLE_EQ(s.waited_s, 1.5);
+    EXPECT_EQ(i, 3u);
+
+    int calls = 0;
+    auto hot = [&] { ++calls; return 300.0; };
+    s = jb::energy::settle_to_idle(hot, 0.5, 100.0, 2.0);
+    EXPECT_FALSE(s.settled);
+    EXPECT_EQ(calls, 4);  // 4 windows of 0.5 s fill the 2 s limit
+    EXPECT_DOUBLE_EQ(s.waited_s, 2.0);
+
+    calls = 0;
+    s = jb::energy::settle_to_idle(hot, 0.5, 100.0, 0.0);  // no wait: one window, as before
+    EXPECT_EQ(calls, 1);
+    EXPECT_FALSE(s.settled);
+
+    s = jb::energy::settle_to_idle([] { return NAN; }, 0.5, 100.0, 1.0);
+    EXPECT_FALSE(s.settled);
+}
