@@ -76,24 +76,17 @@ do_model() {
         timed "quantize $arch $s" "$JB" quantize -m "$src" --scheme "$s" --cache-dir "$WORK/models/cache" \
             -o json > "$q" 2> "$WORK/logs/quantize.$arch.$s.log" || { tail -3 "$WORK/logs/quantize.$arch.$s.log"; rm -f "$q"; }
     done
-    # Single-sequence workloads in a sweep of their own: its engine then runs one sequence without
-    # a unified KV pool, which llama.cpp checks against 256 sequences on every decode call
-    # (bench/results/cpu/2026-11-25-decode-overhead.md); the batched ones in a second sweep.
-    local single="" batched="" w part rc=0
-    for w in ${wl//,/ }; do
-        case "$w" in *x*) batched+="${batched:+,}$w" ;; *) single+="${single:+,}$w" ;; esac
-    done
-    for part in "$single" "$batched"; do
-        [ -n "$part" ] || continue
-        [ "$(left)" -gt 60 ] || return 1
-        log "sweep $arch: $SCHEMES x $part x $REPEAT ($(left) s left)"
-        timed "sweep $arch $part" timeout -s INT -k 30 "$(( $(left) - 20 ))" "$JB" sweep -m "$src" --schemes "$SCHEMES" \
-            --tasks "$part" --repeat "$REPEAT" --db "$DB" --cache-dir "$WORK/models/cache" --ngl "${NGL:-99}" -t "$(nproc)" \
-            -c 16384 --idle-s 5 --idle-check-s 0.5 --no-progress -o csv > "$WORK/logs/sweep.$arch.csv" 2>> "$WORK/logs/sweep.$arch.log"
-        rc=$?
-        tail -2 "$WORK/logs/sweep.$arch.log"
-        [ $rc -eq 0 ] || { log "sweep $arch stopped (exit $rc)"; return 1; }
-    done
+    # One sweep: it sizes the engine per workload (one sequence, without the unified KV pool that
+    # llama.cpp checks on every decode call, for tg/pp; bench/results/cpu/2026-11-25-decode-overhead.md).
+    local rc
+    [ "$(left)" -gt 60 ] || return 1
+    log "sweep $arch: $SCHEMES x $wl x $REPEAT ($(left) s left)"
+    timed "sweep $arch" timeout -s INT -k 30 "$(( $(left) - 20 ))" "$JB" sweep -m "$src" --schemes "$SCHEMES" \
+        --tasks "$wl" --repeat "$REPEAT" --db "$DB" --cache-dir "$WORK/models/cache" --ngl "${NGL:-99}" -t "$(nproc)" \
+        -c 16384 --idle-s 5 --idle-check-s 0.5 --no-progress -o csv > "$WORK/logs/sweep.$arch.csv" 2>> "$WORK/logs/sweep.$arch.log"
+    rc=$?
+    tail -2 "$WORK/logs/sweep.$arch.log"
+    [ $rc -eq 0 ] || { log "sweep $arch stopped (exit $rc)"; return 1; }
     for s in ${SCHEMES//,/ }; do
         grep -q "\"jb_model\": \"$arch\", \"jb_scheme\": \"$s\"" "$LBJ" && continue
         [ "$(left)" -gt 45 ] || return 1

@@ -209,6 +209,7 @@ struct LoadedModel {
     std::unique_ptr<LlamaEngine> engine;
     LabelEnergy load_energy;
     std::string config_json;  // the engine's placement, for provenance
+    int n_seq = 1;            // sequences the engine was sized for
 };
 
 }  // namespace
@@ -240,14 +241,20 @@ void run_sweep(SweepOptions & o) {
     const WorkloadOptions wopt = sweep_workload_options(o);
     std::vector<std::unique_ptr<Workload>> task_list;
     for (const auto & name : task_names) task_list.push_back(make_workload(name, wopt));
-    // Only synthetic workloads: the engine runs as many sequences as the widest needs (one
-    // sequence spares it the unified KV pool's per-call cost, kv_unified()).
+    // Engines are sized to their workloads: single-sequence synthetic workloads (tg256, pp2048) run
+    // on an engine of one sequence, which spares them the unified KV pool's per-call cost
+    // (kv_unified()); the others on one of --parallel sequences, or as many as the widest synthetic
+    // workload needs when there are only those. The single-sequence ones go first, so a scheme loads
+    // its model at most twice.
+    std::stable_partition(task_list.begin(), task_list.end(), [](const auto & w) { return w->sequences() == 1; });
     bool synthetic_only = true;
     int widest = 1;
     for (const auto & w : task_list) {
         synthetic_only = synthetic_only && w->sequences() > 0;
         widest = std::max(widest, w->sequences());
     }
+    const int others_seq = synthetic_only ? std::min(o.engine.params.n_seq_max, widest) : o.engine.params.n_seq_max;
+    auto engine_sequences = [&](const Workload & w) { return w.sequences() == 1 ? 1 : others_seq; };
 
     // Placement options are checked now; with --gpus only those GPUs are metered (the k-th GPU
     // NVML lists among the visible ones is llama.cpp's GPU k; nvml.hpp says when they differ).
@@ -406,15 +413,17 @@ void run_sweep(SweepOptions & o) {
                         progress.begin_cell(index, what, &meter);
                         sharing.begin();
                         meter.start("idle");
+                        if (loaded && loaded->engine && loaded->n_seq != engine_sequences(*task)) loaded.reset();
                         if (!loaded) {
                             loaded = std::make_unique<LoadedModel>();
+                            loaded->n_seq = engine_sequences(*task);
                             EngineParams ep = o.engine.resolve(rs.file.path);
                             ep.type_k = type_name(rs.scheme.kv_type_k);
                             ep.type_v = type_name(rs.scheme.kv_type_v);
                             for (auto & c : ep.type_k) c = char(std::tolower(c));
                             for (auto & c : ep.type_v) c = char(std::tolower(c));
                             if (rs.scheme.flash_attn_required()) ep.flash_attn = FlashAttn::on;
-                            if (synthetic_only) ep.n_seq_max = std::min(ep.n_seq_max, widest);
+                            ep.n_seq_max = loaded->n_seq;
                             loaded->config_json = engine_config_json(ep);
                             loaded->engine = std::make_unique<LlamaEngine>(ep, &observer);
                             const auto & info = loaded->engine->info();

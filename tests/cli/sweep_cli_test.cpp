@@ -247,23 +247,30 @@ TEST_F(SweepCli, kv_cache_the_heads_cannot_take_fails_the_cell_with_the_reason) 
 // A sweep of single-sequence synthetic workloads runs its engine with one sequence (no unified
 // KV pool: llama.cpp then checks each decode call against one sequence, not 256); one that also
 // decodes 2 sequences side by side gets 2; a scored task keeps the default pool of 64.
+// Each workload runs on an engine of the sequences it needs: one (without the unified KV pool,
+// whose per-call check slows decode) for single-sequence workloads even beside batched ones or
+// tasks, as many as the widest batched workload, --parallel (64) for tasks.
 TEST_F(SweepCli, engine_takes_as_many_sequences_as_its_workloads_need) {
-    auto engine_of = [&](const std::string & name, const std::string & tasks) {
+    auto engines_of = [&](const std::string & name, const std::string & tasks) {
         std::vector<std::string> args = {"sweep", "-m", kModel, "--schemes", "fp16", "--tasks", tasks, "--data-dir",
                                          kSamples, "--limit", "2", "--db", db(name), "--cache-dir", cache(),
                                          "--idle-s", "0", "--idle-check-s", "0", "-t", "2", "--no-progress"};
         auto r = joulebench(args);
         EXPECT_EQ(r.status, 0) << r.err;
-        auto store = jb::Store::open_readonly(db(name));
-        auto cells = store.list_cells();
-        return cells.empty() ? nlohmann::json() : nlohmann::json::parse(cells.front().energy_json)["engine"];
+        std::map<std::string, std::pair<int, bool>> out;  // task -> (n_seq_max, kv_unified)
+        for (const auto & c : jb::Store::open_readonly(db(name)).list_cells()) {
+            const auto e = nlohmann::json::parse(c.energy_json)["engine"];
+            out[c.task] = {e["n_seq_max"].get<int>(), e["kv_unified"].get<bool>()};
+        }
+        return out;
     };
-    auto one = engine_of("one.db", "tg4r1,pp8r1");
-    EXPECT_EQ(one["n_seq_max"], 1);
-    EXPECT_EQ(one["kv_unified"], false);
-    auto two = engine_of("two.db", "tg4r1,tg4x2r1");
-    EXPECT_EQ(two["n_seq_max"], 2);
-    EXPECT_EQ(two["kv_unified"], true);
-    auto task = engine_of("task.db", "arc_easy");
-    EXPECT_EQ(task["n_seq_max"], 64);
+    auto one = engines_of("one.db", "tg4r1,pp8r1");
+    EXPECT_EQ(one["tg4r1"], std::make_pair(1, false));
+    EXPECT_EQ(one["pp8r1"], std::make_pair(1, false));
+    auto two = engines_of("two.db", "tg4x2r1,tg4r1");
+    EXPECT_EQ(two["tg4r1"], std::make_pair(1, false));
+    EXPECT_EQ(two["tg4x2r1"], std::make_pair(2, true));
+    auto mixed = engines_of("mixed.db", "arc_easy,tg4r1");
+    EXPECT_EQ(mixed["arc_easy"], std::make_pair(64, true));
+    EXPECT_EQ(mixed["tg4r1"], std::make_pair(1, false));
 }
