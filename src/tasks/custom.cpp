@@ -36,11 +36,7 @@ public:
     using GenTask::GenTask;
 
     ItemResult score(const GenDoc & doc, const GenResult & result) const override {
-        ItemResult r;
-        r.id = doc.id;
-        r.group = doc.group;
-        r.generated = result.text;
-        r.n_tokens = {result.n_tokens};
+        ItemResult r = generated_item(doc, result);
         r.target = py_strip(doc.target);
         const std::string got = py_strip(result.text);
         r.extracted = {{"strip", got}};

@@ -45,11 +45,7 @@ public:
     using GenTask::GenTask;
 
     ItemResult score(const GenDoc & doc, const GenResult & result) const override {
-        ItemResult r;
-        r.id = doc.id;
-        r.group = doc.group;
-        r.generated = result.text;
-        r.n_tokens = {result.n_tokens};
+        ItemResult r = generated_item(doc, result);
         r.target = gsm8k_normalize(doc.target);
         const std::string strict = gsm8k_extract_strict(result.text);
         const std::string flexible = gsm8k_extract_flexible(result.text);

@@ -121,6 +121,18 @@ public:
     std::vector<GenDoc> docs;
     bool group_metrics = false;
 
+protected:
+    // The part of an item's result every generation task fills the same way: id, group, the
+    // generated text and its token count; score() adds target, extraction and scores.
+    static ItemResult generated_item(const GenDoc & doc, const GenResult & result) {
+        ItemResult r;
+        r.id = doc.id;
+        r.group = doc.group;
+        r.generated = result.text;
+        r.n_tokens = {result.n_tokens};
+        return r;
+    }
+
 private:
     int max_tokens_;
 };

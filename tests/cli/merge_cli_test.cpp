@@ -26,15 +26,6 @@ constexpr uint32_t kJoulebenchAppId = 0x4A424442;  // "JBDB", store.hpp's kStore
 
 class MergeCli : public ::testing::Test {
 protected:
-    void SetUp() override {
-        std::string templ = (fs::temp_directory_path() / "jb_merge_cli_XXXXXX").string();
-        ASSERT_NE(mkdtemp(templ.data()), nullptr);
-        dir_ = templ;
-    }
-    void TearDown() override {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
 
     std::string file(const std::string & name) const { return (dir_ / name).string(); }
 
@@ -116,7 +107,8 @@ protected:
         }
     }
 
-    fs::path dir_;
+    jb_test::TempDir tmp_{"work"};  // removed after the test
+    const fs::path dir_ = tmp_.path;
 };
 
 }  // namespace

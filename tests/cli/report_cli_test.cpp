@@ -21,15 +21,6 @@ namespace {
 
 class ReportCli : public ::testing::Test {
 protected:
-    void SetUp() override {
-        std::string templ = (fs::temp_directory_path() / "jb_report_cli_XXXXXX").string();
-        ASSERT_NE(mkdtemp(templ.data()), nullptr);
-        dir_ = templ;
-    }
-    void TearDown() override {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
     std::string file(const std::string & name) const { return (dir_ / name).string(); }
 
     static std::string read(const std::string & path) {
@@ -117,7 +108,8 @@ protected:
         return path;
     }
 
-    fs::path dir_;
+    jb_test::TempDir tmp_{"work"};  // removed after the test
+    const fs::path dir_ = tmp_.path;
 };
 
 TEST_F(ReportCli, writes_a_self_contained_html_file) {
