@@ -59,10 +59,17 @@ void cell_power(const std::string & energy_json, double & avg_w, double & peak_w
     } else if (energy.is_object()) {
         for (const auto & [name, d] : energy.items()) domains.push_back(&d);
     }
+    // A modelled domain (the CPU estimate beside a GPU's counter) stays out when measured ones
+    // exist, as it stays out of the measured energy.
+    bool any_measured = false;
+    for (const nlohmann::json * d : domains) {
+        any_measured = any_measured || (d->is_object() && d->value("method", "") != "estimate");
+    }
     double sum = 0.0, peak = 0.0;
     bool any_avg = false, any_peak = false;
     for (const nlohmann::json * d : domains) {
         if (!d->is_object()) continue;
+        if (any_measured && d->value("method", "") == "estimate") continue;
         if (auto it = d->find("avg_w"); it != d->end() && it->is_number() && std::isfinite(it->get<double>())) {
             sum += it->get<double>();
             any_avg = true;

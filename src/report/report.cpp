@@ -351,8 +351,8 @@ Table token_table(const Analysis & a) {
         t.notes.push_back(
             "Synthetic workloads (no accuracy): every scheme does the same work for one name. J/token = energy of the "
             "cell / (prefill + decode tokens), net subtracts idle power x time; saving/token = 1 - J/token / "
-            "J/token(reference); tok/s = tokens / wall time; avg W sums the domains' means, peak W is the highest "
-            "domain's peak.");
+            "J/token(reference); tok/s = tokens / wall time; avg W sums the measured domains' means (all GPUs of "
+            "the cell together), peak W is the highest single domain's peak.");
     }
     return t;
 }

@@ -318,3 +318,23 @@ TEST(RecommendCli, bad_usage_and_empty_database) {
     EXPECT_EQ(run.status, 1);
     EXPECT_NE(jb_test::error_line(run.err).find("no successful cells"), std::string::npos) << run.err;
 }
+
+// A cell's power sums its measured domains; the CPU estimate beside a GPU's counter is left out,
+// and counts only where nothing is measured.
+TEST(StoreRows, cell_power_sums_measured_domains_and_leaves_estimates_apart) {
+    double avg = 0, peak = 0;
+    jb::cli::cell_power(R"({"domains":[
+        {"domain":"gpu:0","method":"counter","avg_w":300,"peak_w":400},
+        {"domain":"gpu:1","method":"counter","avg_w":200,"peak_w":450},
+        {"domain":"cpu-package:0","method":"estimate","avg_w":40,"peak_w":60}]})",
+                        avg, peak);
+    EXPECT_DOUBLE_EQ(avg, 500.0);
+    EXPECT_DOUBLE_EQ(peak, 450.0);
+    jb::cli::cell_power(R"({"domains":[{"domain":"cpu-package:0","method":"estimate","avg_w":40,"peak_w":60}]})", avg,
+                        peak);
+    EXPECT_DOUBLE_EQ(avg, 40.0);
+    EXPECT_DOUBLE_EQ(peak, 60.0);
+    jb::cli::cell_power("not json", avg, peak);
+    EXPECT_TRUE(std::isnan(avg));
+    EXPECT_TRUE(std::isnan(peak));
+}
