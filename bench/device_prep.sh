@@ -4,8 +4,9 @@
 # bundle (cloned there), the Debian packages joulebench builds against (unpacked there into a
 # prefix), the tokenizer vocabularies of the synthetic shapes, and (HELLASWAG=1) a slice of the
 # HellaSwag data for the throughput check. Prebuilt CUDA binaries that a device run sent back
-# (jb-cuda.tar.xz.part*, see bench/gpu_campaign.sh) are kept: put them in .device-carry/ and
-# pass NO_BUILD_INPUTS=1 to leave out the bundle and packages (the 64 MiB carry limit).
+# (jb-cuda.tar.xz.part*, see bench/gpu_common.sh) are kept: put them in .device-carry/ and
+# pass NO_BUILD_INPUTS=1 to leave out the bundle and packages (the 64 MiB carry limit, which
+# the working tree counts towards too).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 carry="$root/.device-carry"
@@ -22,9 +23,10 @@ else
     for f in "$carry"/debs/*%3a*.deb; do [ -e "$f" ] && mv "$f" "${f//%3a/_}"; done
 fi
 
-mkdir -p "$carry/vocab"
-cp "$root/third_party/llama.cpp/models/ggml-vocab-qwen2.gguf" "$root/third_party/llama.cpp/models/ggml-vocab-llama-bpe.gguf" \
-    "$carry/vocab/"
+# VOCABS: the tokenizer vocabularies the synthetic shapes need (qwen2: the Qwen2.5 shapes, llama-bpe:
+# Llama-3); with carried binaries only one may fit.
+rm -rf "$carry/vocab" && mkdir -p "$carry/vocab"
+for v in ${VOCABS:-qwen2 llama-bpe}; do cp "$root/third_party/llama.cpp/models/ggml-vocab-$v.gguf" "$carry/vocab/"; done
 
 rm -rf "$carry/data"
 shared="$root/../shared/datasets"
@@ -32,8 +34,13 @@ if [ "${HELLASWAG:-0}" = 1 ] && [ -f "$shared/hellaswag/hellaswag_val_full.txt" 
     mkdir -p "$carry/data/hellaswag"
     head -n 2400 "$shared/hellaswag/hellaswag_val_full.txt" > "$carry/data/hellaswag/hellaswag_val_full.txt"
 fi
-du -sh "$carry"
 
-# The committed tree, so a device run builds exactly HEAD whatever is uncommitted here:
+# HEAD_TAR=1: also the committed tree, so that a device run builds exactly HEAD whatever is
+# uncommitted here (the device tool copies the working tree; with carried binaries the carry
+# has no room for it):
 #   mkdir -p /tmp/jb && tar -xf .device-carry/head.tar -C /tmp/jb && ln -s "$PWD/.device-carry" /tmp/jb/ && cd /tmp/jb
-git -C "$root" archive --format=tar -o "$carry/head.tar" HEAD
+rm -f "$carry/head.tar"
+if [ "${HEAD_TAR:-0}" = 1 ]; then
+    git -C "$root" archive --format=tar -o "$carry/head.tar" HEAD
+fi
+du -sh "$carry"

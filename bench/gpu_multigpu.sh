@@ -6,8 +6,7 @@
 # the card's idle draw, and llama-bench from the same build on the same files and placements.
 #
 #   (here)   bench/device_prep.sh
-#   (device) mkdir -p /tmp/jb && tar -xf .device-carry/head.tar -C /tmp/jb && ln -sfn "$PWD/.device-carry" /tmp/jb/.device-carry \
-#            && cd /tmp/jb && bench/gpu_multigpu.sh
+#   (device) DEADLINE_S=570 bash bench/gpu_multigpu.sh      from the repository root, carry .device-carry
 #
 # Resumable inside a deadline like bench/gpu_campaign.sh (binaries, tmpfs: bench/gpu_common.sh):
 # run it again until it prints "multigpu: complete". Output in $OUT: multigpu.db,
