@@ -51,6 +51,20 @@ std::string placement_label(const std::string & workload_fp) {
     return out;
 }
 
+std::vector<std::pair<std::string, double>> cell_domain_energy(const std::string & energy_json) {
+    std::vector<std::pair<std::string, double>> out;
+    const auto energy = nlohmann::json::parse(energy_json, nullptr, /*allow_exceptions=*/false);
+    if (!energy.is_object() || !energy.contains("domains") || !energy["domains"].is_array()) return out;
+    for (const auto & d : energy["domains"]) {
+        if (!d.is_object() || d.value("method", "") == "estimate") continue;
+        const auto j = d.find("gross_j");
+        if (j == d.end() || !j->is_number() || !d.contains("domain") || !d["domain"].is_string()) continue;
+        out.emplace_back(d["domain"].get<std::string>(), j->get<double>());
+    }
+    if (out.size() < 2) out.clear();
+    return out;
+}
+
 void cell_power(const std::string & energy_json, double & avg_w, double & peak_w) {
     const auto energy = nlohmann::json::parse(energy_json, nullptr, /*allow_exceptions=*/false);
     std::vector<const nlohmann::json *> domains;
@@ -141,6 +155,7 @@ std::vector<metrics::Row> load_rows(const Store & store) {
         r.ttft_s = c.ttft_s;
         r.n_items = c.n_items;
         cell_power(c.energy_json, r.avg_w, r.peak_w);
+        r.domain_j = cell_domain_energy(c.energy_json);
         r.projected = c.projected();  // schema 2: origin "projected" (joulebench project), marked everywhere
         rows.push_back(std::move(r));
     }

@@ -27,6 +27,10 @@ void cell_power(const std::string & energy_json, double & avg_w, double & peak_w
 // "|gpus=0,1|sm=tensor|ts=3,1") for display: "GPUs 0,1, tensor split, shares 3,1"; "" for none.
 std::string placement_label(const std::string & workload_fp);
 
+// Gross energy per measured domain of a cell's energy_json ({"domains": [...]}), the modelled CPU
+// estimate left out; empty unless there are at least two (a run on several GPUs).
+std::vector<std::pair<std::string, double>> cell_domain_energy(const std::string & energy_json);
+
 // "NVIDIA H100 80GB HBM3", "2x NVIDIA H100 80GB HBM3", or the CPU model when there is no GPU.
 std::string host_device(const HostRecord & host);
 

@@ -229,6 +229,15 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
             items += double(r->n_items);
             avg_w.push_back(r->avg_w);
             if (std::isfinite(r->peak_w) && !(r->peak_w <= peak_w)) peak_w = r->peak_w;
+            for (const auto & [domain, j] : r->domain_j) {
+                auto it = std::find_if(s.domain_j.begin(), s.domain_j.end(),
+                                       [&](const auto & e) { return e.first == domain; });
+                if (it == s.domain_j.end()) {
+                    s.domain_j.emplace_back(domain, j);
+                } else {
+                    it->second += j;
+                }
+            }
             // Whole-cell J/token and tokens/s: ratios of totals over the repeats that have both parts.
             const double tokens = double(r->prefill_tokens + r->decode_tokens);
             if (tokens > 0 && std::isfinite(r->energy_j)) {

@@ -50,6 +50,9 @@ struct Row {
     // where the cell's energy record has none.
     double avg_w = std::numeric_limits<double>::quiet_NaN();
     double peak_w = std::numeric_limits<double>::quiet_NaN();
+    // Gross energy per measured domain ("gpu:0", "gpu:1", ...) when the cell has several: how a
+    // run on several GPUs shares its energy. Empty for one domain.
+    std::vector<std::pair<std::string, double>> domain_j;
     // Projected from another GPU's measurements (the store's origin "projected"), not measured;
     // `device` is then the catalogue GPU's name. Every table marks such rows.
     bool projected = false;
@@ -106,6 +109,7 @@ struct Summary {
     double tok_s = 0.0;           // (prefill + decode tokens) / wall time
     double avg_w = 0.0;           // mean over repeats of the cell's mean power (NaN: not recorded)
     double peak_w = 0.0;          // highest peak over repeats (NaN: not recorded)
+    std::vector<std::pair<std::string, double>> domain_j;  // per measured domain, summed over repeats
     bool projected = false;       // some repeat is projected, not measured (a mix says so in `note`)
 };
 

@@ -323,6 +323,7 @@ Table token_table(const Analysis & a) {
     t.add_column("token_saving_pct", "saving/token (%)", 1);
     t.add_column("avg_w", "avg W", 1);
     t.add_column("peak_w", "peak W", 1);
+    add_text_column(t, "energy_by_device", "energy by device");
     t.add_column("energy_estimated", "estimated", 0);
     add_text_column(t, "device", "hardware");
     t.add_column("projected", "projected", 0);
@@ -331,6 +332,15 @@ Table token_table(const Analysis & a) {
     for (const auto & s : a.summaries) {
         if (!s.scored) order.push_back(&s);
     }
+    // "gpu:0 52 %, gpu:1 48 %": each device's share of a multi-device cell's gross energy.
+    auto by_device = [](const metrics::Summary & s) -> Value {
+        double total = 0;
+        for (const auto & [d, j] : s.domain_j) total += j;
+        if (s.domain_j.empty() || !(total > 0)) return Value();
+        std::string out;
+        for (const auto & [d, j] : s.domain_j) out += fmt::format("{}{} {:.0f} %", out.empty() ? "" : ", ", d, 100 * j / total);
+        return out;
+    };
     auto rank = [&](const std::string & scheme) {
         return std::find(a.scheme_order.begin(), a.scheme_order.end(), scheme) - a.scheme_order.begin();
     };
@@ -344,7 +354,7 @@ Table token_table(const Analysis & a) {
                    int64_t(std::max(s->energy_j.n, s->wall_s.n)), tokens > 0 ? Value(int64_t(std::llround(tokens))) : Value(),
                    real(s->tok_s), real(s->prefill_tok_s), real(s->decode_tok_s), real(s->j_per_token),
                    real(s->net_j_per_token), real(s->prefill_j_per_token), real(s->decode_j_per_token),
-                   pct(s->energy_saving), real(s->avg_w), real(s->peak_w), int64_t(s->estimated),
+                   pct(s->energy_saving), real(s->avg_w), real(s->peak_w), by_device(*s), int64_t(s->estimated),
                    text(s->device), int64_t(s->projected), text(s->note)});
     }
     if (!t.rows.empty()) {
@@ -352,7 +362,8 @@ Table token_table(const Analysis & a) {
             "Synthetic workloads (no accuracy): every scheme does the same work for one name. J/token = energy of the "
             "cell / (prefill + decode tokens), net subtracts idle power x time; saving/token = 1 - J/token / "
             "J/token(reference); tok/s = tokens / wall time; avg W sums the measured domains' means (all GPUs of "
-            "the cell together), peak W is the highest single domain's peak.");
+            "the cell together), peak W is the highest single domain's peak; energy by device: each GPU's share of a "
+            "multi-GPU cell's gross energy.");
     }
     return t;
 }

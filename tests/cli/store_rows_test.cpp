@@ -338,3 +338,19 @@ TEST(StoreRows, cell_power_sums_measured_domains_and_leaves_estimates_apart) {
     EXPECT_TRUE(std::isnan(avg));
     EXPECT_TRUE(std::isnan(peak));
 }
+
+// A multi-GPU cell's energy per GPU, for the report's "energy by device"; one domain, or the CPU
+// estimate beside one GPU, gives nothing to split.
+TEST(StoreRows, cell_domain_energy_lists_measured_domains_of_multi_device_cells) {
+    const auto two = jb::cli::cell_domain_energy(R"({"domains":[
+        {"domain":"gpu:0","method":"counter","gross_j":520.5},
+        {"domain":"gpu:1","method":"counter","gross_j":479.5},
+        {"domain":"cpu-package:0","method":"estimate","gross_j":40}]})");
+    ASSERT_EQ(two.size(), 2u);
+    EXPECT_EQ(two[0], std::make_pair(std::string("gpu:0"), 520.5));
+    EXPECT_EQ(two[1], std::make_pair(std::string("gpu:1"), 479.5));
+    EXPECT_TRUE(jb::cli::cell_domain_energy(R"({"domains":[
+        {"domain":"gpu:0","method":"counter","gross_j":520.5},
+        {"domain":"cpu-package:0","method":"estimate","gross_j":40}]})").empty());
+    EXPECT_TRUE(jb::cli::cell_domain_energy("[]").empty());
+}

@@ -187,6 +187,8 @@ TEST(Projected, never_on_a_measured_frontier_and_marked_in_the_recommendation) {
     EXPECT_TRUE(mixed_note);
     // The projected q4's ratios compare with a measured fp16: its note says so.
     for (const auto& s : sums) {
-        if (s.scheme == "q4") EXPECT_NE(s.note.find("projection"), std::string::npos) << s.note;
+        if (s.scheme == "q4") {
+            EXPECT_NE(s.note.find("projection"), std::string::npos) << s.note;
+        }
     }
 }

@@ -369,6 +369,8 @@ TEST(Summarize, unscored_workload_compares_energy_per_token) {
     q1.energy_net_j = 2100.0;
     q1.peak_w = 700.0;
     q1.avg_w = 500.0;
+    q.domain_j = {{"gpu:0", 1200.0}, {"gpu:1", 1100.0}};  // a two-GPU run: per-GPU sums over repeats
+    q1.domain_j = {{"gpu:0", 1150.0}, {"gpu:1", 1050.0}};
     const auto all = summarize({f, q, q1});
     ASSERT_EQ(all.size(), 2u);
 
@@ -389,6 +391,9 @@ TEST(Summarize, unscored_workload_compares_energy_per_token) {
     EXPECT_DOUBLE_EQ(s.tok_s, 2048.0 / 9.2);
     EXPECT_DOUBLE_EQ(s.avg_w, (2300.0 / 4.6 + 500.0) / 2.0);
     EXPECT_DOUBLE_EQ(s.peak_w, 700.0);
+    using Split = std::vector<std::pair<std::string, double>>;
+    EXPECT_EQ(s.domain_j, (Split{{"gpu:0", 2350.0}, {"gpu:1", 2150.0}}));
+    EXPECT_TRUE(fs.domain_j.empty());
     // Per token, not per cell: 1 - (4500 / 2048) / (1800 / 512) = 0.375; per cell it would be -25 %.
     ASSERT_TRUE(s.energy_saving);
     EXPECT_NEAR(*s.energy_saving, 0.375, kEps);
