@@ -468,10 +468,20 @@ void run_sweep(SweepOptions & o) {
                         rec.decode_tok_s = or_nan(c.decode_s > 0, double(c.decode_tokens) / c.decode_s);
                         rec.ttft_s = or_nan(c.first_token_s >= 0, c.first_token_s);
                         rec.idle_power_w = idle_w_total;
+                        timeline = timeline_of(m);
                         nlohmann::json ej = {{"domains", energy_json(m)},
                                              {"method", e.method},
                                              {"engine", nlohmann::json::parse(loaded->config_json)},
                                              {"estimated_j", e.total.estimated_j}};
+                        // Several measured domains (GPUs) peak at different moments: the peak of
+                        // their sum, from the timeline, is the cell's peak draw.
+                        std::vector<std::string> modelled;
+                        for (const auto & d : ej["domains"]) {
+                            if (d.value("method", "") == "estimate") modelled.push_back(d.value("domain", ""));
+                        }
+                        if (const double peak = peak_total_w(timeline, modelled); std::isfinite(peak)) {
+                            ej["peak_total_w"] = peak;
+                        }
                         mark_shared_gpu(ej, shared, what);
                         rec.energy_json = ej.dump();
                         nlohmann::json scores = nlohmann::json::array();
@@ -492,7 +502,6 @@ void run_sweep(SweepOptions & o) {
                         for (size_t i = 0; i < result.items.size(); ++i) {
                             items.push_back({int64_t(i), item_json(result.items[i]).dump()});
                         }
-                        timeline = timeline_of(m);
                         rec.status = kStatusOk;
                         ++n_done;
                     } catch (const std::exception & ex) {

@@ -95,6 +95,12 @@ void cell_power(const std::string & energy_json, double & avg_w, double & peak_w
     }
     avg_w = any_avg && sum > 0 ? sum : std::numeric_limits<double>::quiet_NaN();
     peak_w = any_peak ? peak : std::numeric_limits<double>::quiet_NaN();
+    // The sweep's peak of the measured domains' summed power (several GPUs), where recorded.
+    if (energy.is_object()) {
+        if (auto it = energy.find("peak_total_w"); it != energy.end() && it->is_number() && it->get<double>() > 0) {
+            peak_w = it->get<double>();
+        }
+    }
 }
 
 std::vector<metrics::Row> load_rows(const Store & store) {

@@ -18,8 +18,9 @@ std::vector<metrics::Row> load_rows(const Store & store);
 
 // A cell's power from its energy_json (the sweep's {"domains": [...]} or the documented per-domain
 // object): avg_w = the sum of the domains' mean powers (they draw at once), peak_w = the highest
-// domain's peak (domains peak at different moments, so a sum of peaks would overstate the total);
-// estimated domains count only when no domain is measured.
+// domain's peak (domains peak at different moments, so a sum of peaks would overstate the total),
+// or the sweep's "peak_total_w" (the peak of the summed timeline) where a cell has one; estimated
+// domains count only when no domain is measured.
 // NaN where the record has none.
 void cell_power(const std::string & energy_json, double & avg_w, double & peak_w);
 

@@ -362,7 +362,7 @@ Table token_table(const Analysis & a) {
             "Synthetic workloads (no accuracy): every scheme does the same work for one name. J/token = energy of the "
             "cell / (prefill + decode tokens), net subtracts idle power x time; saving/token = 1 - J/token / "
             "J/token(reference); tok/s = tokens / wall time; avg W sums the measured domains' means (all GPUs of "
-            "the cell together), peak W is the highest single domain's peak; energy by device: each GPU's share of a "
+            "the cell together), peak W the highest draw (of the GPUs together where the sweep recorded it); energy by device: each GPU's share of a "
             "multi-GPU cell's gross energy.");
     }
     return t;

@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <iterator>
+#include <limits>
 
 #include "util/error.hpp"
 
@@ -168,6 +170,28 @@ void decode_timeline_samples(const uint8_t * data, size_t size, PowerTimeline & 
     for (size_t d = 0; d < out.domains.size(); ++d) {
         decode_column(raw.data() + (d + 1) * 8 * n, modes[d + 1], n, out.power_w[d]);
     }
+}
+
+double peak_total_w(const PowerTimeline & tl, const std::vector<std::string> & skip) {
+    std::vector<size_t> cols;
+    for (size_t d = 0; d < tl.power_w.size(); ++d) {
+        const std::string name = d < tl.domains.size() ? tl.domains[d] : "";
+        if (std::find(skip.begin(), skip.end(), name) == skip.end()) cols.push_back(d);
+    }
+    if (cols.size() < 2) return std::numeric_limits<double>::quiet_NaN();
+    double peak = std::numeric_limits<double>::quiet_NaN();
+    for (size_t i = 0; i < tl.t_s.size(); ++i) {
+        double sum = 0;
+        bool any = false;
+        for (size_t d : cols) {
+            if (i < tl.power_w[d].size() && std::isfinite(tl.power_w[d][i])) {
+                sum += tl.power_w[d][i];
+                any = true;
+            }
+        }
+        if (any && !(sum <= peak)) peak = sum;
+    }
+    return peak;
 }
 
 }  // namespace jb

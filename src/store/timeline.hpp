@@ -28,6 +28,11 @@ struct PowerTimeline {
 
 inline constexpr const char * kTimelineEncoding = "jbt2";  // see timeline.cpp and docs/schema.md
 
+// The highest total power of the domains not in `skip` at any sample time (a domain without a
+// value yet counts 0), or NaN when fewer than two domains count: the peak of a cell that runs
+// on several GPUs, which the domains' own peaks (reached at different moments) do not give.
+double peak_total_w(const PowerTimeline & tl, const std::vector<std::string> & skip = {});
+
 // Encodes t_s and power_w (not names or phases: those are JSON columns). Exact: decoding gives
 // the same bits for every double, NaN and infinities included. Throws jb::Error if power_w's
 // shape does not match domains × t_s.

@@ -330,6 +330,12 @@ TEST(StoreRows, cell_power_sums_measured_domains_and_leaves_estimates_apart) {
                         avg, peak);
     EXPECT_DOUBLE_EQ(avg, 500.0);
     EXPECT_DOUBLE_EQ(peak, 450.0);
+    // The sweep records the peak of the GPUs' summed power; it replaces the single-domain peak.
+    jb::cli::cell_power(R"({"peak_total_w":690,"domains":[
+        {"domain":"gpu:0","method":"counter","avg_w":300,"peak_w":400},
+        {"domain":"gpu:1","method":"counter","avg_w":200,"peak_w":450}]})",
+                        avg, peak);
+    EXPECT_DOUBLE_EQ(peak, 690.0);
     jb::cli::cell_power(R"({"domains":[{"domain":"cpu-package:0","method":"estimate","avg_w":40,"peak_w":60}]})", avg,
                         peak);
     EXPECT_DOUBLE_EQ(avg, 40.0);

@@ -302,10 +302,10 @@ TEST(ProjectCli, refuses_unknown_gpu_and_writing_into_the_source) {
         m.n_params = 1000;
         st.upsert_model(m);
         SchemeRecord s;
-        s.canonical = "x";
+        s.canonical = "ftype=x";
         st.upsert_scheme(s);
         CellRecord c;
-        c.set_key({h.fingerprint, "m", "x", "tg1", "w", 0});
+        c.set_key({h.fingerprint, "m", "ftype=x", "tg1", "w", 0});
         c.decode_tokens = 1;
         c.decode_t_s = 1;
         c.decode_energy_j = 1;

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <bit>
 #include <limits>
 
@@ -144,4 +145,16 @@ TEST(StoreTimeline, stored_and_read_back_through_the_store) {
     expect_bitwise_equal(got->t_s, tl.t_s);
     expect_bitwise_equal(got->power_w[0], tl.power_w[0]);
     expect_bitwise_equal(got->power_w[1], tl.power_w[1]);
+}
+
+// Two GPUs peak at different moments: the cell's peak is that of their sum, the CPU estimate
+// left out; one domain alone has no sum to take.
+TEST(Timeline, peak_total_is_the_peak_of_the_summed_domains) {
+    jb::PowerTimeline tl;
+    tl.t_s = {0.0, 0.1, 0.2, 0.3};
+    tl.domains = {"gpu:0", "gpu:1", "cpu-package:0"};
+    tl.power_w = {{100.0, 400.0, 300.0, 100.0}, {NAN, 100.0, 350.0, 420.0}, {50.0, 50.0, 50.0, 50.0}};
+    EXPECT_DOUBLE_EQ(jb::peak_total_w(tl, {"cpu-package:0"}), 650.0);  // 300 + 350 at 0.2 s
+    EXPECT_DOUBLE_EQ(jb::peak_total_w(tl), 700.0);                    // all three
+    EXPECT_TRUE(std::isnan(jb::peak_total_w(tl, {"gpu:1", "cpu-package:0"})));
 }
