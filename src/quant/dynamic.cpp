@@ -451,20 +451,12 @@ DynamicResult transfer_dynamic_plan(const std::string & source, const DynamicOpt
         types[tensor] = it->second;
     }
 
-    DynamicResult r;
+    // The reference's search and measured fidelity, with this model's plan; its file, scheme, KV
+    // note, cache flag and time are this model's, set below.
+    DynamicResult r = ref;
     r.plan_from = opt.plan_from;
-    r.budget = ref.budget;
-    r.calib_path = ref.calib_path;
-    r.calib_tokens = ref.calib_tokens;
-    r.kv_kld = ref.kv_kld;
-    r.predicted_kld = ref.predicted_kld;
-    r.final_fidelity = ref.final_fidelity;
-    r.budget_met = ref.budget_met;
-    r.rounds = ref.rounds;
-    r.n_evaluations = ref.n_evaluations;
-    r.sensitivity = ref.sensitivity;
-    r.sensitivity_cache_hit = ref.sensitivity_cache_hit;
     r.group_types = plan;
+    r.kv_note.clear();
 
     QuantizeOptions quiet = opt.quant;
     quiet.on_progress = nullptr;
