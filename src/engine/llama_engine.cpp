@@ -188,6 +188,17 @@ private:
 
 namespace {
 
+// The GPUs llama.cpp sees, in its numbering (--gpus N is the N-th).
+std::vector<ggml_backend_dev_t> gpu_backend_devices() {
+    backend_init_once();
+    std::vector<ggml_backend_dev_t> out;
+    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        if (ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_GPU) out.push_back(dev);
+    }
+    return out;
+}
+
 // Refuses a split mode the devices cannot run, before llama.cpp fails with only a log line.
 void check_split_mode(const EngineParams & params, const std::vector<ggml_backend_dev_t> & devices) {
     if (params.n_gpu_layers == 0) return;
@@ -216,12 +227,7 @@ void check_split_mode(const EngineParams & params, const std::vector<ggml_backen
 // empty means llama.cpp's default), after refusing GPUs that do not exist and a split mode they
 // cannot run.
 std::vector<ggml_backend_dev_t> placement_devices(const EngineParams & params) {
-    backend_init_once();
-    std::vector<ggml_backend_dev_t> all;
-    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
-        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
-        if (ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_GPU) all.push_back(dev);
-    }
+    const std::vector<ggml_backend_dev_t> all = gpu_backend_devices();
     std::vector<ggml_backend_dev_t> devices;
     for (int g : params.gpus) {
         if (g < 0 || size_t(g) >= all.size()) {
@@ -819,11 +825,8 @@ std::string llama_system_info() {
 }
 
 std::vector<std::string> llama_gpu_devices() {
-    backend_init_once();
     std::vector<std::string> out;
-    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
-        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
-        if (ggml_backend_dev_type(dev) != GGML_BACKEND_DEVICE_TYPE_GPU) continue;
+    for (ggml_backend_dev_t dev : gpu_backend_devices()) {
         size_t free_b = 0, total_b = 0;
         ggml_backend_dev_memory(dev, &free_b, &total_b);
         out.push_back(fmt::format("{} ({}, {:.1f} GiB)", ggml_backend_dev_name(dev), ggml_backend_dev_description(dev),
