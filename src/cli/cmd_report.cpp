@@ -120,11 +120,8 @@ std::optional<report::TimelineCell> pick_timeline(const Store & store, const std
         t.scheme = c.scheme_name.empty() ? c.scheme_canonical : c.scheme_name;
         t.task = c.task;
         t.estimated = c.energy_estimated;
-        const auto energy = nlohmann::json::parse(c.energy_json, nullptr, /*allow_exceptions=*/false);
-        if (energy.is_object() && energy.contains("domains") && energy["domains"].is_array()) {
-            for (const auto & d : energy["domains"]) {
-                if (d.is_object() && d.value("method", "") == "estimate") t.estimate_domains.insert(d.value("domain", ""));
-            }
+        for (auto & d : estimated_domains(nlohmann::json::parse(c.energy_json, nullptr, /*allow_exceptions=*/false))) {
+            t.estimate_domains.insert(std::move(d));
         }
         t.timeline = std::move(tl);
         return t;

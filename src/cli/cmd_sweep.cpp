@@ -26,6 +26,7 @@
 #include "cli/metered.hpp"
 #include "cli/shared_gpu.hpp"
 #include "cli/slurm_cli.hpp"
+#include "cli/store_rows.hpp"
 #include "cli/sweep.hpp"
 #include "cli/workload.hpp"
 #include "energy/discover.hpp"
@@ -475,11 +476,7 @@ void run_sweep(SweepOptions & o) {
                                              {"estimated_j", e.total.estimated_j}};
                         // Several measured domains (GPUs) peak at different moments: the peak of
                         // their sum, from the timeline, is the cell's peak draw.
-                        std::vector<std::string> modelled;
-                        for (const auto & d : ej["domains"]) {
-                            if (d.value("method", "") == "estimate") modelled.push_back(d.value("domain", ""));
-                        }
-                        if (const double peak = peak_total_w(timeline, modelled); std::isfinite(peak)) {
+                        if (const double peak = peak_total_w(timeline, estimated_domains(ej)); std::isfinite(peak)) {
                             ej["peak_total_w"] = peak;
                         }
                         mark_shared_gpu(ej, shared, what);

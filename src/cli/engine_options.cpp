@@ -24,9 +24,10 @@ void add_engine_options(CLI::App * cmd, EngineOptions & o) {
         ->capture_default_str();
     cmd->add_option("--ctv,--cache-type-v", p.type_v, "KV cache type for V (a quantized V needs flash attention)")
         ->capture_default_str();
-    cmd->add_option("--sm,--split-mode", o.split_mode, "Multi-GPU split: none (one GPU), layer (whole layers per GPU), row (rows of each weight; backends "
-                    "with split buffers only, not CUDA in llama.cpp de3ff81) or tensor (tensor parallelism, needs flash "
-                    "attention)")->capture_default_str();
+    cmd->add_option("--sm,--split-mode", o.split_mode,
+                    "Multi-GPU split: none (one GPU), layer (whole layers per GPU), row (rows of each weight; "
+                    "backends with split buffers only, not CUDA in llama.cpp de3ff81) or tensor (tensor "
+                    "parallelism, needs flash attention)")->capture_default_str();
     cmd->add_option("--mg,--main-gpu", p.main_gpu, "GPU for the whole model with --split-mode none")
         ->capture_default_str();
     cmd->add_option("--ts,--tensor-split", o.tensor_split, "Share of the model per GPU, e.g. 3,1");

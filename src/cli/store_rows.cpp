@@ -4,8 +4,9 @@
 #include <cmath>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <set>
+
+#include "energy/sensor.hpp"
 
 namespace jb::cli {
 
@@ -33,7 +34,8 @@ std::string placement_label(const std::string & workload_fp) {
     size_t pos = workload_fp.find('|');
     while (pos != std::string::npos) {
         const size_t next = workload_fp.find('|', pos + 1);
-        const std::string part = workload_fp.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
+        const std::string part =
+            workload_fp.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
         const size_t eq = part.find('=');
         const std::string key = part.substr(0, eq), value = eq == std::string::npos ? "" : part.substr(eq + 1);
         if (key == "gpus") gpus = value;
@@ -51,12 +53,25 @@ std::string placement_label(const std::string & workload_fp) {
     return out;
 }
 
+bool is_estimated_domain(const nlohmann::json & domain) {
+    return domain.is_object() && domain.value("method", "") == energy::method_name(energy::Method::estimate);
+}
+
+std::vector<std::string> estimated_domains(const nlohmann::json & energy) {
+    std::vector<std::string> out;
+    if (!energy.is_object() || !energy.contains("domains") || !energy["domains"].is_array()) return out;
+    for (const auto & d : energy["domains"]) {
+        if (is_estimated_domain(d)) out.push_back(d.value("domain", ""));
+    }
+    return out;
+}
+
 std::vector<std::pair<std::string, double>> cell_domain_energy(const std::string & energy_json) {
     std::vector<std::pair<std::string, double>> out;
     const auto energy = nlohmann::json::parse(energy_json, nullptr, /*allow_exceptions=*/false);
     if (!energy.is_object() || !energy.contains("domains") || !energy["domains"].is_array()) return out;
     for (const auto & d : energy["domains"]) {
-        if (!d.is_object() || d.value("method", "") == "estimate") continue;
+        if (!d.is_object() || is_estimated_domain(d)) continue;
         const auto j = d.find("gross_j");
         if (j == d.end() || !j->is_number() || !d.contains("domain") || !d["domain"].is_string()) continue;
         out.emplace_back(d["domain"].get<std::string>(), j->get<double>());
@@ -77,13 +92,13 @@ void cell_power(const std::string & energy_json, double & avg_w, double & peak_w
     // exist, as it stays out of the measured energy.
     bool any_measured = false;
     for (const nlohmann::json * d : domains) {
-        any_measured = any_measured || (d->is_object() && d->value("method", "") != "estimate");
+        any_measured = any_measured || (d->is_object() && !is_estimated_domain(*d));
     }
     double sum = 0.0, peak = 0.0;
     bool any_avg = false, any_peak = false;
     for (const nlohmann::json * d : domains) {
         if (!d->is_object()) continue;
-        if (any_measured && d->value("method", "") == "estimate") continue;
+        if (any_measured && is_estimated_domain(*d)) continue;
         if (auto it = d->find("avg_w"); it != d->end() && it->is_number() && std::isfinite(it->get<double>())) {
             sum += it->get<double>();
             any_avg = true;

@@ -2,6 +2,7 @@
 // The one place where the store's cells become metrics::Row: recommend and report both read
 // results through it, so a column means the same in every output.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,12 @@ void cell_power(const std::string & energy_json, double & avg_w, double & peak_w
 // The placement a sweep appended to a workload fingerprint (engine_options' placement_suffix,
 // "|gpus=0,1|sm=tensor|ts=3,1") for display: "GPUs 0,1, tensor split, shares 3,1"; "" for none.
 std::string placement_label(const std::string & workload_fp);
+
+// Whether one domain entry of a cell's energy_json is modelled (method "estimate", the CPU
+// estimate), not measured: such domains never enter measured totals, sums or peaks.
+bool is_estimated_domain(const nlohmann::json & domain);
+// The names of the modelled domains in a cell's energy_json ({"domains": [...]}).
+std::vector<std::string> estimated_domains(const nlohmann::json & energy);
 
 // Gross energy per measured domain of a cell's energy_json ({"domains": [...]}), the modelled CPU
 // estimate left out; empty unless there are at least two (a run on several GPUs).

@@ -338,7 +338,9 @@ Table token_table(const Analysis & a) {
         for (const auto & [d, j] : s.domain_j) total += j;
         if (s.domain_j.empty() || !(total > 0)) return Value();
         std::string out;
-        for (const auto & [d, j] : s.domain_j) out += fmt::format("{}{} {:.0f} %", out.empty() ? "" : ", ", d, 100 * j / total);
+        for (const auto & [d, j] : s.domain_j) {
+            out += fmt::format("{}{} {:.0f} %", out.empty() ? "" : ", ", d, 100 * j / total);
+        }
         return out;
     };
     auto rank = [&](const std::string & scheme) {
@@ -362,8 +364,8 @@ Table token_table(const Analysis & a) {
             "Synthetic workloads (no accuracy): every scheme does the same work for one name. J/token = energy of the "
             "cell / (prefill + decode tokens), net subtracts idle power x time; saving/token = 1 - J/token / "
             "J/token(reference); tok/s = tokens / wall time; avg W sums the measured domains' means (all GPUs of "
-            "the cell together), peak W the highest draw (of the GPUs together where the sweep recorded it); energy by device: each GPU's share of a "
-            "multi-GPU cell's gross energy.");
+            "the cell together), peak W the highest draw (of the GPUs together where the sweep recorded it); "
+            "energy by device: each GPU's share of a multi-GPU cell's gross energy.");
     }
     return t;
 }
