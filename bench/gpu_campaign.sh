@@ -70,7 +70,7 @@ do_model() {
     fi
     for s in ${SCHEMES//,/ }; do
         local q="$WORK/quant/$arch.$s.json"
-        [ -s "$q" ] && [ -f "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['path'])" "$q" 2>/dev/null)" ] && continue
+        [ -s "$q" ] && [ -f "$(quant_path "$q")" ] && continue
         [ "$(left)" -gt 120 ] || return 1
         log "quantize $arch $s"
         timed "quantize $arch $s" "$JB" quantize -m "$src" --scheme "$s" --cache-dir "$WORK/models/cache" \
@@ -91,12 +91,11 @@ do_model() {
         grep -q "\"jb_model\": \"$arch\", \"jb_scheme\": \"$s\"" "$LBJ" && continue
         [ "$(left)" -gt 45 ] || return 1
         local f
-        f=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['path'])" "$WORK/quant/$arch.$s.json" 2>/dev/null) || continue
+        f=$(quant_path "$WORK/quant/$arch.$s.json") || continue
         log "llama-bench $arch $s"
         # shellcheck disable=SC2046
         "$LB" -m "$f" -ngl "${NGL:-99}" -p 2048 -n 256 -r "$REPEAT" $(kv_args "$s") -o json 2>> "$WORK/logs/llama-bench.log" |
-            python3 -c "import json,sys; [print(json.dumps(dict(r, jb_model=sys.argv[1], jb_scheme=sys.argv[2]))) for r in json.load(sys.stdin)]" \
-                "$arch" "$s" >> "$LBJ"
+            tag_llama_bench "jb_model=$arch" "jb_scheme=$s" >> "$LBJ"
     done
     touch "$WORK/done.$arch"
     log "done $arch: deleting its files"

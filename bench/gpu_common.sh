@@ -26,6 +26,15 @@ timed() {
     return $rc
 }
 
+# quant_path JSON: the quantized file a `joulebench quantize -o json` result names (fails if none).
+quant_path() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['path'])" "$1" 2>/dev/null; }
+
+# tag_llama_bench KEY=VALUE...: llama-bench's JSON array (stdin) as one JSON line per row, the tags
+# added in order (the scripts grep for them to skip what a previous call measured).
+tag_llama_bench() {
+    python3 -c "import json,sys; tags=dict(a.split('=', 1) for a in sys.argv[1:]); [print(json.dumps(dict(r, **tags))) for r in json.load(sys.stdin)]" "$@"
+}
+
 # models_on_tmpfs SIZE: model files in $WORK/models, a tmpfs when one can be mounted (a 7B shape
 # under seven schemes is ~50 GB; the machines' disks are 64-128 GB).
 models_on_tmpfs() {

@@ -98,13 +98,12 @@ for p in $PLACEMENTS; do
     for s in ${SCHEMES//,/ }; do
         grep -q "\"jb_scheme\": \"$s\", \"jb_placement\": \"$p\"" "$LBJ" && continue
         [ "$(left)" -gt 60 ] || stop
-        f=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['path'])" "$WORK/quant/$ARCH.$s.json")
+        f=$(quant_path "$WORK/quant/$ARCH.$s.json")
         log "llama-bench $p $s"
         # shellcheck disable=SC2046
         timeout -k 10 "$(( $(left) - 15 ))" "$LB" -m "$f" -ngl "${NGL:-99}" -p 2048 -n 256 -r "$REPEAT" $(lb_placement "$p") \
             -o json 2>> "$WORK/logs/llama-bench.log" |
-            python3 -c "import json,sys; [print(json.dumps(dict(r, jb_scheme=sys.argv[1], jb_placement=sys.argv[2]))) for r in json.load(sys.stdin)]" \
-                "$s" "$p" >> "$LBJ"
+            tag_llama_bench "jb_scheme=$s" "jb_placement=$p" >> "$LBJ"
     done
 done
 log "multigpu: complete"
