@@ -12,6 +12,7 @@
 
 namespace fs = std::filesystem;
 using namespace jb_test;
+using jb::test::TempDir;
 
 namespace {
 
@@ -34,15 +35,15 @@ double metric(const nlohmann::json & doc, const std::string & task, const std::s
 TEST(EvalCli, hellaswag_token_norm_matches_llama_perplexity) {
     const fs::path src = fs::path(JB_SHARED_DIR) / "datasets/hellaswag/hellaswag_val_full.txt";
     if (!fs::exists(src)) GTEST_SKIP() << src << " not present";
-    TempDir dir("hs400");
-    fs::create_directories(dir.path / "hellaswag");
+    TempDir dir;
+    fs::create_directories(dir.path() / "hellaswag");
     {
         std::ifstream in(src);
-        std::ofstream out(dir.path / "hellaswag/hellaswag_val_full.txt");
+        std::ofstream out(dir.path() / "hellaswag/hellaswag_val_full.txt");
         std::string line;
         for (int i = 0; i < 400 * 6 && std::getline(in, line); ++i) out << line << "\n";
     }
-    auto r = joulebench({"eval", "-m", kModel, "--tasks", "hellaswag", "--data-dir", dir.path.string(),
+    auto r = joulebench({"eval", "-m", kModel, "--tasks", "hellaswag", "--data-dir", dir.path().string(),
                          "--token-norm", "--idle-s", "0", "-t", "2", "-o", "json"});
     ASSERT_EQ(r.status, 0) << r.err;
     auto doc = nlohmann::json::parse(r.out);

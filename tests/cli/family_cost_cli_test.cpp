@@ -18,8 +18,8 @@
 #include "store/store.hpp"
 
 namespace fs = std::filesystem;
+using jb::test::TempDir;
 using jb_test::joulebench;
-using jb_test::TempDir;
 
 namespace {
 
@@ -99,14 +99,14 @@ std::string make_hosts_db(const fs::path& dir) {
 }  // namespace
 
 TEST(FamilyCli, sweep_records_the_family_and_report_and_recommend_compare_it) {
-    TempDir dir{"family"};
-    const std::string cache = (dir.path / "cache").string();
-    const std::string db = (dir.path / "fam.db").string();
+    TempDir dir;
+    const std::string cache = dir.file("cache");
+    const std::string db = dir.file("fam.db");
     // The "distilled" model: an F16 copy of stories260K (another file, so another model hash).
     const auto q =
         joulebench({"quantize", "-m", JB_TEST_MODEL, "--scheme", "fp16", "--cache-dir", cache, "-o", "json"});
     ASSERT_EQ(q.status, 0) << q.err;
-    const std::string student = (dir.path / "student.gguf").string();
+    const std::string student = dir.file("student.gguf");
     fs::copy_file(nlohmann::json::parse(q.out)["path"].get<std::string>(), student);
 
     // No -m: the family's models are the sweep's.
@@ -164,9 +164,9 @@ TEST(FamilyCli, sweep_records_the_family_and_report_and_recommend_compare_it) {
     ASSERT_EQ(md.status, 0) << md.err;
     EXPECT_NE(md.out.find("## Distilled vs base model"), std::string::npos);
     EXPECT_NE(md.out.find("the study reports a further 19.8 %"), std::string::npos);
-    const auto html = joulebench({"report", db, "-o", (dir.path / "r.html").string()});
+    const auto html = joulebench({"report", db, "-o", dir.file("r.html")});
     ASSERT_EQ(html.status, 0) << html.err;
-    EXPECT_NE(jb_test::slurp(dir.path / "r.html").find("id=\"table-families\""), std::string::npos);
+    EXPECT_NE(jb_test::slurp(dir.path() / "r.html").find("id=\"table-families\""), std::string::npos);
 }
 
 TEST(FamilyCli, bad_family_options_are_usage_errors) {
@@ -183,8 +183,8 @@ TEST(FamilyCli, bad_family_options_are_usage_errors) {
 }
 
 TEST(CostCli, hosts_side_by_side_priced_and_projected_marked) {
-    TempDir dir{"hosts"};
-    const std::string db = make_hosts_db(dir.path);
+    TempDir dir;
+    const std::string db = make_hosts_db(dir.path());
     const auto rec = joulebench({"recommend", db, "-o", "json", "--usd-per-kwh", "0.15", "--gpu-price-usd", "20000"});
     ASSERT_EQ(rec.status, 0) << rec.err;
     const auto doc = nlohmann::json::parse(rec.out);
@@ -229,8 +229,8 @@ TEST(CostCli, hosts_side_by_side_priced_and_projected_marked) {
 }
 
 TEST(CostCli, a_host_of_two_gpus_costs_two_cards) {
-    TempDir dir{"twogpus"};
-    const std::string db = (dir.path / "two.db").string();
+    TempDir dir;
+    const std::string db = dir.file("two.db");
     {
         jb::Store st = jb::Store::open(db, true);
         jb::HostRecord h;

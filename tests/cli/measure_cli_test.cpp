@@ -16,6 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 using namespace jb_test;
+using jb::test::TempDir;
 
 const nlohmann::json * row(const nlohmann::json & doc, const std::string & domain) {
     for (const auto & r : doc["rows"]) {
@@ -93,7 +94,7 @@ TEST(MeasureCli, json_labels_the_cpu_estimate) {
 
 TEST(MeasureCli, meters_a_rapl_counter_from_a_fake_tree) {
     TempDir dir;
-    fs::path zone = dir.path / "intel-rapl:0";
+    fs::path zone = dir.path() / "intel-rapl:0";
     fs::create_directories(zone);
     std::ofstream(zone / "name") << "package-0\n";
     std::ofstream(zone / "energy_uj") << "1000000\n";
@@ -101,7 +102,7 @@ TEST(MeasureCli, meters_a_rapl_counter_from_a_fake_tree) {
     // The command itself moves the counter by 2.5 J.
     std::string cmd = "echo 3500000 > '" + (zone / "energy_uj").string() + "'";
     ChildRun r = joulebench({"measure", "-o", "json", "--idle-s", "0.05", "--", "sh", "-c", cmd},
-                            {"JOULEBENCH_POWERCAP_ROOT=" + dir.path.string()});
+                            {"JOULEBENCH_POWERCAP_ROOT=" + dir.path().string()});
     ASSERT_EQ(r.status, 0) << r.err;
     nlohmann::json doc = nlohmann::json::parse(r.out);
     const nlohmann::json * cpu = row(doc, "cpu-package:0");
@@ -131,8 +132,8 @@ TEST(MeasureCli, sensors_lists_what_is_unavailable_and_why) {
 }
 
 TEST(MeasureCli, report_file_leaves_stdout_to_the_command) {
-    TempDir dir("report");
-    const std::string report = (dir.path / "r.json").string();
+    TempDir dir;
+    const std::string report = dir.file("r.json");
     auto r = joulebench({"measure", "-o", "json", "--report", report, "--", "echo", "hello"});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "hello\n");

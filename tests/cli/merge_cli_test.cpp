@@ -107,8 +107,8 @@ protected:
         }
     }
 
-    jb_test::TempDir tmp_{"work"};  // removed after the test
-    const fs::path dir_ = tmp_.path;
+    jb::test::TempDir tmp_;  // removed after the test
+    const fs::path dir_ = tmp_.path();
 };
 
 }  // namespace

@@ -108,8 +108,8 @@ protected:
         return path;
     }
 
-    jb_test::TempDir tmp_{"work"};  // removed after the test
-    const fs::path dir_ = tmp_.path;
+    jb::test::TempDir tmp_;  // removed after the test
+    const fs::path dir_ = tmp_.path();
 };
 
 TEST_F(ReportCli, writes_a_self_contained_html_file) {

@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
+
 extern char ** environ;
 
 namespace jb_test {
@@ -34,24 +36,12 @@ inline std::string slurp(const fs::path & p) {
     return ss.str();
 }
 
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string & tag = "data") {
-        path =
-            fs::temp_directory_path() / ("jb-cli-" + std::to_string(getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" + tag);
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
-
 // Runs JB_BINARY with args; env entries ("NAME=value") are added to the environment. The
 // sensors are pinned (no NVML, no powercap unless given) so results do not depend on the host.
 inline ChildRun joulebench(const std::vector<std::string> & args, std::vector<std::string> env = {}) {
-    TempDir dir("io");
-    std::string out_path = (dir.path / "stdout").string();
-    std::string err_path = (dir.path / "stderr").string();
+    const jb::test::TempDir dir;
+    const std::string out_path = dir.file("stdout");
+    const std::string err_path = dir.file("stderr");
 
     std::vector<std::string> argv_s = {JB_BINARY};
     argv_s.insert(argv_s.end(), args.begin(), args.end());

@@ -11,6 +11,7 @@
 #include "store/store.hpp"
 
 using namespace jb_test;
+using jb::test::TempDir;
 
 namespace {
 
@@ -49,12 +50,12 @@ nlohmann::json energy_of_only_cell(const std::string & db) {
 }  // namespace
 
 TEST(SharedGpu, a_cell_is_marked_when_another_process_uses_its_gpu) {
-    TempDir dir("shared");
-    const std::string cache = (dir.path / "cache").string();
+    TempDir dir;
+    const std::string cache = dir.file("cache");
     const std::string nvml = "JOULEBENCH_NVML_LIBRARY=" JB_FAKE_NVML;
 
     // Alone on the GPU: metered by the fake counter, not marked.
-    const std::string alone = (dir.path / "alone.db").string();
+    const std::string alone = dir.file("alone.db");
     ChildRun r = joulebench(sweep_args(alone, cache), {nvml});
     ASSERT_EQ(r.status, 0) << r.err;
     auto energy = energy_of_only_cell(alone);
@@ -63,7 +64,7 @@ TEST(SharedGpu, a_cell_is_marked_when_another_process_uses_its_gpu) {
     EXPECT_EQ(r.err.find("other processes used"), std::string::npos) << r.err;
 
     // Process 4242 holds a context on it too: the cell says so, and so does the sweep.
-    const std::string shared = (dir.path / "shared.db").string();
+    const std::string shared = dir.file("shared.db");
     r = joulebench(sweep_args(shared, cache), {nvml, "JB_FAKE_NVML_OTHER_PID=4242"});
     ASSERT_EQ(r.status, 0) << r.err;
     energy = energy_of_only_cell(shared);

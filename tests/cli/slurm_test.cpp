@@ -20,6 +20,7 @@
 
 namespace fs = std::filesystem;
 using namespace jb_test;
+using jb::test::TempDir;
 using namespace jb::cli::slurm;
 
 namespace {
@@ -86,17 +87,17 @@ TEST(SlurmScript, describes_the_grid_and_runs_one_cell_per_array_task) {
     EXPECT_LT(s.rfind("#SBATCH"), s.find("set -euo pipefail"));
 
     // The script runs: each array task gets its own shard and cell (bash, with joulebench faked by echo).
-    TempDir dir("script");
+    TempDir dir;
     p.joulebench = "echo";
-    p.results_dir = dir.path.string();
-    std::ofstream(dir.path / "s.sh") << sbatch_script(p);
-    const std::string cmd = "SLURM_ARRAY_TASK_ID=1 bash " + (dir.path / "s.sh").string() + " 2>/dev/null";
+    p.results_dir = dir.path().string();
+    dir.write("s.sh", sbatch_script(p));
+    const std::string cmd = "SLURM_ARRAY_TASK_ID=1 bash " + dir.file("s.sh") + " 2>/dev/null";
     FILE * f = popen(cmd.c_str(), "r");
     ASSERT_NE(f, nullptr);
     char buf[1024] = {};
     const size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     EXPECT_EQ(pclose(f), 0);
-    EXPECT_EQ(std::string(buf, n).rfind("sweep --cell 1 --db " + dir.path.string() + "/cell-0001.db --cache-dir ", 0),
+    EXPECT_EQ(std::string(buf, n).rfind("sweep --cell 1 --db " + dir.path().string() + "/cell-0001.db --cache-dir ", 0),
               0u)
         << std::string(buf, n);
 
@@ -238,8 +239,8 @@ protected:
         fs::permissions(bin() / name, fs::perms::owner_all);
     }
 
-    fs::path bin() const { return dir.path / "bin"; }
-    std::string results() const { return (dir.path / "results").string(); }
+    fs::path bin() const { return dir.path() / "bin"; }
+    std::string results() const { return dir.file("results"); }
 
     std::vector<std::string> sweep(std::vector<std::string> extra = {}) const {
         std::vector<std::string> a = {
@@ -251,12 +252,12 @@ protected:
     }
 
     ChildRun jb(const std::vector<std::string> & args) const {
-        return joulebench(args, {"JB_FAKE_SLURM=" + dir.path.string()});
+        return joulebench(args, {"JB_FAKE_SLURM=" + dir.path().string()});
     }
 
-    std::string sbatch_calls() const { return slurp(dir.path / "sbatch.args"); }
+    std::string sbatch_calls() const { return slurp(dir.path() / "sbatch.args"); }
 
-    TempDir dir{"slurm"};
+    TempDir dir;
     std::string old_path_;
 };
 
@@ -289,11 +290,11 @@ TEST_F(SlurmCli, submits_the_grid_then_only_its_missing_and_failed_cells) {
     EXPECT_EQ(manifest["jobs"][0]["job_id"], "4241");
 
     // Cell 0 ran (here, as its array task would); Slurm says 1 runs, 2 failed; 3 ended without a shard.
-    const ChildRun cell0 = jb(sweep({"--cell", "0", "--db", results() + "/cell-0000.db", "--cache-dir",
-                                     (dir.path / "cache").string(), "--no-progress"}));
+    const ChildRun cell0 = jb(
+        sweep({"--cell", "0", "--db", results() + "/cell-0000.db", "--cache-dir", dir.file("cache"), "--no-progress"}));
     ASSERT_EQ(cell0.status, 0) << cell0.err;
     EXPECT_NE(cell0.err.find("cell 0 of 4: stories260K.gguf fp16 arc_easy"), std::string::npos) << cell0.err;
-    std::ofstream(dir.path / "scontrol.out")
+    std::ofstream(dir.path() / "scontrol.out")
         << "JobId=4242 ArrayJobId=4241 ArrayTaskId=1 JobState=RUNNING ExitCode=0:0 NodeList=gpu07\n"
            "JobId=4243 ArrayJobId=4241 ArrayTaskId=2 JobState=FAILED ExitCode=1:0 NodeList=gpu08\n"
            "JobId=4244 ArrayJobId=4241 ArrayTaskId=3 JobState=COMPLETED ExitCode=0:0 NodeList=gpu08\n";
@@ -324,7 +325,7 @@ TEST_F(SlurmCli, submits_the_grid_then_only_its_missing_and_failed_cells) {
     EXPECT_EQ(m2["jobs"][1]["cells"], nlohmann::json({2, 3}));
 
     // The new job's word counts for cells 2 and 3: pending now.
-    std::ofstream(dir.path / "scontrol.out", std::ios::app)
+    std::ofstream(dir.path() / "scontrol.out", std::ios::app)
         << "JobId=4242 ArrayJobId=4242 ArrayTaskId=2-3%2 JobState=PENDING ExitCode=0:0 NodeList=(null)\n";
     const ChildRun status2 = jb({"status", "--slurm", results(), "-o", "csv"});
     ASSERT_EQ(status2.status, 0) << status2.err;
@@ -362,12 +363,12 @@ TEST_F(SlurmCli, bad_usage_is_one_clear_line) {
     r = jb(bad_task);
     EXPECT_NE(r.status, 0);
     EXPECT_FALSE(fs::exists(results())) << "a bad grid is refused before anything is written";
-    r = jb({"status", "--slurm", (dir.path / "nothing-here").string()});
+    r = jb({"status", "--slurm", dir.file("nothing-here")});
     EXPECT_EQ(r.status, 1);
     EXPECT_NE(error_line(r.err).find("nothing-here/sweep.json: no such file"), std::string::npos) << r.err;
 
     // Without sbatch on PATH (and not a dry run): what is missing and what to do.
-    setenv("PATH", (dir.path / "empty").c_str(), 1);
+    setenv("PATH", (dir.path() / "empty").c_str(), 1);
     r = jb(sweep({"--slurm", "--results-dir", results()}));
     EXPECT_EQ(r.status, 2) << r.err;
     EXPECT_NE(error_line(r.err).find("sbatch: cannot run it"), std::string::npos) << r.err;
@@ -375,7 +376,7 @@ TEST_F(SlurmCli, bad_usage_is_one_clear_line) {
 }
 
 TEST_F(SlurmCli, a_familys_models_are_cells_of_the_grid_and_a_cell_runs_only_its_own) {
-    const std::string student = (dir.path / "student.gguf").string();
+    const std::string student = dir.file("student.gguf");
     fs::copy_file(kModel, student);
     const std::string family = "--family=base=" + kModel + ",distilled=" + student;
     const std::vector<std::string> grid = {"sweep", family, "--schemes", "fp16", "--tasks", "arc_easy",
@@ -390,8 +391,8 @@ TEST_F(SlurmCli, a_familys_models_are_cells_of_the_grid_and_a_cell_runs_only_its
     EXPECT_NE(r.out.find("#      1  student.gguf      fp16    arc_easy\n"), std::string::npos) << r.out;
 
     auto cell1 = grid;
-    const std::string db = (dir.path / "cell1.db").string();
-    cell1.insert(cell1.end(), {"--cell", "1", "--db", db, "--cache-dir", (dir.path / "cache").string(), "--no-progress"});
+    const std::string db = dir.file("cell1.db");
+    cell1.insert(cell1.end(), {"--cell", "1", "--db", db, "--cache-dir", dir.file("cache"), "--no-progress"});
     const ChildRun c = jb(cell1);
     ASSERT_EQ(c.status, 0) << c.err;
     const auto cells = jb::Store::open_readonly(db).list_cells();

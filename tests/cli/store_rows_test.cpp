@@ -85,8 +85,8 @@ CellRecord cell(const HostRecord & h, const ModelRecord & m, const SchemeRecord 
 
 // model m1 (real) on a GPU host: fp16, int8, q4_k_m on two tasks; model m2 (synthetic): fp16, int8.
 struct Fixture {
-    jb_test::TempDir dir{"db"};
-    std::string db = (dir.path / "results.db").string();
+    jb::test::TempDir dir;
+    std::string db = dir.file("results.db");
     HostRecord host = gpu_host();
     ModelRecord m1 = model("m1", 1000000000, false);
     ModelRecord m2 = model("m2", 500000000, true);
@@ -312,7 +312,7 @@ TEST(RecommendCli, bad_usage_and_empty_database) {
     run = jb_test::joulebench({"recommend", f.db, "--min-retention", "120"});
     EXPECT_EQ(run.status, 2);
 
-    const std::string empty = (f.dir.path / "empty.db").string();
+    const std::string empty = f.dir.file("empty.db");
     Store::open(empty, true);
     run = jb_test::joulebench({"recommend", empty});
     EXPECT_EQ(run.status, 1);

@@ -19,6 +19,7 @@
 
 namespace fs = std::filesystem;
 using namespace jb_test;
+using jb::test::TempDir;
 
 namespace {
 
@@ -90,9 +91,9 @@ int run_and_signal(const std::vector<std::string> & args, const fs::path & err_p
 
 class SweepCli : public ::testing::Test {
 protected:
-    TempDir dir{"sweep"};
-    std::string cache() const { return (dir.path / "cache").string(); }
-    std::string db(const std::string & name) const { return (dir.path / name).string(); }
+    TempDir dir;
+    std::string cache() const { return dir.file("cache"); }
+    std::string db(const std::string & name) const { return dir.file(name); }
 };
 
 }  // namespace
@@ -105,7 +106,7 @@ TEST_F(SweepCli, killed_mid_cell_then_resumed_gives_the_rows_of_an_uninterrupted
     for (const auto & f : expected) EXPECT_EQ(f.status, "ok");
 
     // SIGKILL while the second cell (fp16 gsm8k, several seconds of generation) runs.
-    const fs::path err = dir.path / "killed.err";
+    const fs::path err = dir.path() / "killed.err";
     int status = run_and_signal(sweep_args(db("resumed.db"), cache()), err, "[2/4]", SIGKILL,
                                 std::chrono::milliseconds(700));
     ASSERT_EQ(status, 128 + SIGKILL) << slurp(err);
@@ -125,7 +126,7 @@ TEST_F(SweepCli, killed_mid_cell_then_resumed_gives_the_rows_of_an_uninterrupted
 }
 
 TEST_F(SweepCli, ctrl_c_keeps_finished_cells_and_says_so) {
-    const fs::path err = dir.path / "int.err";
+    const fs::path err = dir.path() / "int.err";
     int status = run_and_signal(sweep_args(db("int.db"), cache()), err, "[2/4]", SIGINT, std::chrono::milliseconds(200));
     EXPECT_EQ(status, 128 + SIGINT) << slurp(err);
     const std::string text = slurp(err);

@@ -1,33 +1,15 @@
 #include "energy/estimate.hpp"
 
-#include <filesystem>
-#include <fstream>
-
 #include <gtest/gtest.h>
 
 #include "energy/discover.hpp"
+#include "support/temp_dir.hpp"
 #include "util/error.hpp"
 
 using namespace jb::energy;
-namespace fs = std::filesystem;
+using jb::test::TempDir;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path = fs::temp_directory_path() /
-               ("jb-estimate-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string write(const std::string & name, const std::string & text) const {
-        std::ofstream(path / name) << text;
-        return (path / name).string();
-    }
-};
 
 // user nice system idle iowait irq softirq steal guest guest_nice
 const char * stat_a =
@@ -94,7 +76,7 @@ TEST(Discover, falls_back_to_the_estimate_and_says_why) {
     TempDir dir;
     DiscoverOptions o;
     o.nvml_library = "libnvidia-ml-does-not-exist.so.1";
-    o.powercap_root = (dir.path / "no-powercap").string();
+    o.powercap_root = dir.file("no-powercap");
     o.proc_stat = dir.write("stat", stat_a);
     o.clock = std::make_shared<ManualClock>();
     Discovery d = discover_sensors(o);

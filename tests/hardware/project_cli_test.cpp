@@ -148,11 +148,11 @@ void write_measured_target(const std::string & path) {
 }
 
 struct Fixture {
-    jb_test::TempDir dir;
-    std::string cat = (dir.path / "gpus.json").string();
-    std::string src = (dir.path / "a.db").string();
-    std::string measured = (dir.path / "b.db").string();
-    std::string out = (dir.path / "out.db").string();
+    jb::test::TempDir dir;
+    std::string cat = dir.file("gpus.json");
+    std::string src = dir.file("a.db");
+    std::string measured = dir.file("b.db");
+    std::string out = dir.file("out.db");
     Fixture() {
         std::ofstream(cat) << kCatalogue;
         write_source(src);
@@ -291,8 +291,8 @@ TEST(ProjectCli, refuses_unknown_gpu_and_writing_into_the_source) {
     EXPECT_EQ(r.status, 2);
     EXPECT_NE(r.err.find("--to must be another database"), std::string::npos) << r.err;
     // a source whose GPU the catalogue does not know
-    jb_test::TempDir d2("unknown");
-    const std::string other = (d2.path / "c.db").string();
+    jb::test::TempDir d2;
+    const std::string other = d2.file("c.db");
     {
         Store st = Store::open(other, true);
         const HostRecord h = host("gamma", "Mystery GPU 9000");
@@ -334,7 +334,7 @@ TEST(HardwareCli, list_marks_the_hosts_gpu) {
     EXPECT_NE(t.out.find("this host: NVIDIA H200 is 'h200'"), std::string::npos) << t.out;
     EXPECT_NE(t.out.find("rtx-4060-ti-16gb"), std::string::npos);
     // a broken catalogue is one error naming the file and field
-    const std::string bad = (f.dir.path / "bad.json").string();
+    const std::string bad = f.dir.file("bad.json");
     std::ofstream(bad) << R"({"gpus": [{"id": "x"}]})";
     const auto e = joulebench({"hardware", "list", "--catalogue", bad});
     EXPECT_EQ(e.status, 1);

@@ -44,7 +44,7 @@ class DynamicStories : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         jbtest::quiet_llama_log();
-        dir_ = std::make_unique<jbtest::TempDir>("dynamic");
+        dir_ = std::make_unique<jb::test::TempDir>();
     }
     static void TearDownTestSuite() { dir_.reset(); }
 
@@ -56,7 +56,7 @@ protected:
         o.engine.n_threads = 1;
         o.engine.flash_attn = FlashAttn::off;
         o.quant.n_threads = 1;
-        o.quant.cache_dir = dir_->str();
+        o.quant.cache_dir = dir_->path().string();
         return o;
     }
 
@@ -90,7 +90,7 @@ protected:
         return r;
     }
 
-    static inline std::unique_ptr<jbtest::TempDir> dir_;
+    static inline std::unique_ptr<jb::test::TempDir> dir_;
 };
 
 }  // namespace
@@ -254,7 +254,7 @@ TEST_F(DynamicStories, bad_inputs_fail_with_clear_errors) {
 // candidate is within any budget, so this checks the plumbing, not the choice.
 TEST(Dynamic, q8_0_kv_cache_where_the_heads_allow_it) {
     jbtest::quiet_llama_log();
-    jbtest::TempDir dir("dynamic-kv");
+    jb::test::TempDir dir;
     SynthShape shape = find_synth_shape("mistral-7b");
     shape.n_layer = 1;
     shape.n_embd = 64;

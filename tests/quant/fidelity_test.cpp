@@ -101,8 +101,8 @@ TEST(Fidelity, calibration_text_errors_name_the_file) {
     } catch (const InputError & e) {
         EXPECT_THAT(e.what(), HasSubstr("/nonexistent/calib.txt"));
     }
-    jbtest::TempDir dir("calib");
-    std::ofstream(dir.file("empty.txt")) << "  \n\n";
+    jb::test::TempDir dir;
+    dir.write("empty.txt", "  \n\n");
     EXPECT_THROW(read_calibration_text(dir.file("empty.txt")), InputError);
     // The shipped text is there and big enough for the default 1024 tokens of any tokenizer.
     EXPECT_GT(read_calibration_text(default_calibration_path()).size(), 8000u);
@@ -113,8 +113,8 @@ class FidelityStories : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         jbtest::quiet_llama_log();
-        dir_ = std::make_unique<jbtest::TempDir>("fidelity");
-        opts_.cache_dir = dir_->str();
+        dir_ = std::make_unique<jb::test::TempDir>();
+        opts_.cache_dir = dir_->path().string();
         opts_.n_threads = 1;
         ref_path_ = quantize_cached(k_model, parse_scheme("fp16"), opts_).path;
         ref_ = std::make_unique<FidelityReference>(compute_reference(
@@ -131,7 +131,7 @@ protected:
                                 fidelity_engine_params(cpu_params(), r.path, ref_->chunk, s.kv_type_k, s.kv_type_v));
     }
 
-    static inline std::unique_ptr<jbtest::TempDir> dir_;
+    static inline std::unique_ptr<jb::test::TempDir> dir_;
     static inline QuantizeOptions opts_;
     static inline std::string ref_path_;
     static inline std::unique_ptr<FidelityReference> ref_;
@@ -191,9 +191,9 @@ std::string run_stdout(const std::string & cmd, int * status) { return jbtest::r
 }  // namespace
 
 TEST(FidelityCli, compares_schemes_and_shows_dynamic_choice) {
-    jbtest::TempDir dir("fidelity-cli");
-    const std::string base = std::string(JB_BINARY) + " fidelity -m " + k_model + " --cache-dir " + dir.str() +
-                             " -t 1 --fa off --tokens 256 --chunk 128";
+    jb::test::TempDir dir;
+    const std::string base = std::string(JB_BINARY) + " fidelity -m " + k_model + " --cache-dir " +
+                             dir.path().string() + " -t 1 --fa off --tokens 256 --chunk 128";
     int st = 0;
     const std::string out = run_stdout(base + " --schemes int8,q4_k_m,dynamic,int8+kv8 -o json", &st);
     ASSERT_EQ(st, 0) << out;

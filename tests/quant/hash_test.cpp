@@ -40,18 +40,18 @@ TEST(Xxh64, streaming_equals_one_shot_at_every_split) {
 }
 
 TEST(Xxh64, file_hash_is_the_content_hash) {
-    jbtest::TempDir dir("hash");
+    jb::test::TempDir dir;
     std::string content(5 << 20, '\0');  // spans several read buffers
     for (size_t i = 0; i < content.size(); ++i) {
         content[i] = (char) (i * 2654435761u >> 13);
     }
-    std::ofstream(dir.file("a.bin"), std::ios::binary) << content;
+    dir.write("a.bin", content);
     EXPECT_EQ(xxh64_file(dir.file("a.bin")), xxh64(content));
     EXPECT_THROW(xxh64_file(dir.file("missing.bin")), InputError);
 }
 
 TEST(Xxh64, memo_is_reused_and_invalidated_by_a_change) {
-    jbtest::TempDir dir("memo");
+    jb::test::TempDir dir;
     const std::string f = dir.file("m.bin");
     std::ofstream(f, std::ios::binary) << "first content";
     const uint64_t h1 = xxh64_file_memo(f, dir.file("memo"));

@@ -1,6 +1,6 @@
 #pragma once
-// Shared fixtures for the quant tests: temporary directories, and loading a GGUF with
-// llama.cpp to check that it decodes to finite logits.
+// Shared fixtures for the quant tests: loading a GGUF with llama.cpp to check that it decodes
+// to finite logits, and running a shell command.
 
 #include <unistd.h>
 
@@ -15,31 +15,9 @@
 #include <gtest/gtest.h>
 
 #include "llama.h"
+#include "support/temp_dir.hpp"
 
 namespace jbtest {
-
-// A fresh directory under the system temp dir, removed with its contents at the end.
-class TempDir {
-public:
-    explicit TempDir(const std::string & tag) {
-        static int counter = 0;
-        path_ = std::filesystem::temp_directory_path() /
-                ("jbq-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        std::filesystem::remove_all(path_);
-        std::filesystem::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir &) = delete;
-    TempDir & operator=(const TempDir &) = delete;
-    std::string str() const { return path_.string(); }
-    std::string file(const std::string & name) const { return (path_ / name).string(); }
-
-private:
-    std::filesystem::path path_;
-};
 
 // llama.cpp is chatty; tests keep its errors only.
 inline void quiet_llama_log() {

@@ -98,12 +98,12 @@ protected:
     static void SetUpTestSuite() { jbtest::quiet_llama_log(); }
 
     SchemeResult run(const std::string & scheme, QuantizeOptions o = {}) {
-        o.cache_dir = cache_.str();
+        o.cache_dir = cache_.path().string();
         o.n_threads = 2;
         return quantize_cached(k_model, parse_scheme(scheme), o);
     }
 
-    jbtest::TempDir cache_{"cache"};
+    jb::test::TempDir cache_;
 };
 
 }  // namespace
@@ -260,7 +260,7 @@ TEST_F(QuantizeStories, a_leftover_part_file_is_not_a_cached_file) {
 }
 
 TEST_F(QuantizeStories, stale_parts_are_removed_but_not_those_being_written) {
-    QuantCache cache(cache_.str());
+    QuantCache cache(cache_.path().string());
     const CacheEntry stale = cache.entry("stale", "key-a");
     const CacheEntry live = cache.entry("live", "key-b");
     std::ofstream(stale.part_path) << "half";
@@ -288,7 +288,7 @@ TEST_F(QuantizeStories, one_process_waits_while_another_holds_the_lock) {
     const SchemeResult first = run("q5_0");
     fs::remove(first.path);
 
-    QuantCache cache(cache_.str());
+    QuantCache cache(cache_.path().string());
     CacheEntry e;
     e.lock_path = first.path.substr(0, first.path.size() - 5) + ".lock";
     CacheLock held = cache.lock(e);
@@ -297,7 +297,7 @@ TEST_F(QuantizeStories, one_process_waits_while_another_holds_the_lock) {
     SchemeResult waited;
     std::thread t([&] {
         QuantizeOptions o;
-        o.cache_dir = cache_.str();
+        o.cache_dir = cache_.path().string();
         waited = quantize_cached(k_model, s, o);
         done = true;
     });
@@ -356,7 +356,7 @@ TEST_F(QuantizeStories, custom_json_overrides_are_applied_first_match_wins) {
 TEST_F(QuantizeStories, dynamic_needs_its_search_result_then_applies_it_per_tensor) {
     Scheme s = parse_scheme("dynamic");
     QuantizeOptions o;
-    o.cache_dir = cache_.str();
+    o.cache_dir = cache_.path().string();
     try {
         quantize_cached(k_model, s, o);
         FAIL() << "no error";
@@ -376,14 +376,14 @@ TEST_F(QuantizeStories, dynamic_needs_its_search_result_then_applies_it_per_tens
 
 TEST_F(QuantizeStories, bad_inputs_get_clear_errors) {
     QuantizeOptions o;
-    o.cache_dir = cache_.str();
+    o.cache_dir = cache_.path().string();
     try {
         quantize_cached(cache_.file("nope.gguf"), parse_scheme("int8"), o);
         FAIL() << "no error";
     } catch (const InputError & e) {
         EXPECT_THAT(e.what(), HasSubstr("nope.gguf"));
     }
-    std::ofstream(cache_.file("junk.gguf")) << "not a model";
+    cache_.write("junk.gguf", "not a model");
     EXPECT_THROW(quantize_cached(cache_.file("junk.gguf"), parse_scheme("int8"), o), InputError);
 
     // an already quantized source
@@ -436,13 +436,13 @@ protected:
         write_synthetic_model(s, model_, o);
     }
 
-    jbtest::TempDir dir_{"imatrix"};
+    jb::test::TempDir dir_;
     std::string model_;
 };
 
 TEST_F(QuantizeImatrix, very_low_bit_types_require_an_imatrix_and_use_it) {
     QuantizeOptions o;
-    o.cache_dir = dir_.str();
+    o.cache_dir = dir_.path().string();
     try {
         quantize_cached(model_, parse_scheme("iq2_xxs"), o);
         FAIL() << "no error";
@@ -451,7 +451,7 @@ TEST_F(QuantizeImatrix, very_low_bit_types_require_an_imatrix_and_use_it) {
         EXPECT_THAT(e.what(), HasSubstr("iq2_xxs"));
     }
     // no .part left behind by the failure
-    for (const auto & de : fs::directory_iterator(dir_.str())) {
+    for (const auto & de : fs::directory_iterator(dir_.path())) {
         EXPECT_THAT(de.path().string(), ::testing::Not(HasSubstr(".part")));
     }
 
@@ -488,7 +488,7 @@ TEST_F(QuantizeImatrix, very_low_bit_types_require_an_imatrix_and_use_it) {
 
 TEST_F(QuantizeStories, two_processes_at_once_quantize_once) {
     const std::string cmd = std::string(JB_BINARY) + " quantize -m " + k_model +
-                            " --scheme q5_k_s -o json --cache-dir " + cache_.str() + " 2>/dev/null";
+                            " --scheme q5_k_s -o json --cache-dir " + cache_.path().string() + " 2>/dev/null";
     FILE * a = ::popen(cmd.c_str(), "r");
     FILE * b = ::popen(cmd.c_str(), "r");
     ASSERT_TRUE(a && b);

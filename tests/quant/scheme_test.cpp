@@ -100,12 +100,6 @@ TEST(Scheme, kv_pairs_without_fast_kernels_are_refused_unless_allowed) {
 
 namespace {
 
-std::string write_json(const jbtest::TempDir & dir, const std::string & name, const std::string & text) {
-    const std::string path = dir.file(name);
-    std::ofstream(path) << text;
-    return path;
-}
-
 std::string error_of(const std::string & path) {
     try {
         parse_scheme(path);
@@ -118,8 +112,8 @@ std::string error_of(const std::string & path) {
 }  // namespace
 
 TEST(Scheme, custom_json_scheme_parses_overrides_and_kv) {
-    jbtest::TempDir dir("scheme");
-    const std::string path = write_json(dir, "mixed.json", R"({
+    jb::test::TempDir dir;
+    const std::string path = dir.write("mixed.json", R"({
         "name": "q4-ffn8",
         "default_type": "q4_k_m",
         "overrides": [{"pattern": "ffn_down", "type": "q8_0"}, {"pattern": "attn_v", "type": "Q6_K"}],
@@ -139,15 +133,15 @@ TEST(Scheme, custom_json_scheme_parses_overrides_and_kv) {
     EXPECT_EQ(s.canonical(), "ftype=Q4_K_M;tt=ffn_down=q8_0,attn_v=q6_K;kv=q8_0/q8_0");
 
     // different overrides, different key; name alone does not matter
-    const std::string other = write_json(dir, "other.json", R"({"name": "x", "default_type": "q4_k_m",
+    const std::string other = dir.write("other.json", R"({"name": "x", "default_type": "q4_k_m",
         "overrides": [{"pattern": "ffn_down", "type": "q6_k"}]})");
     EXPECT_NE(parse_scheme(other).weights_key(), s.weights_key());
-    const std::string renamed = write_json(dir, "renamed.json", R"({"name": "y", "default_type": "Q4_K_M",
+    const std::string renamed = dir.write("renamed.json", R"({"name": "y", "default_type": "Q4_K_M",
         "overrides": [{"pattern": "ffn_down", "type": "q8_0"}, {"pattern": "attn_v", "type": "q6_k"}], "kv": "q8_0"})");
     EXPECT_EQ(parse_scheme(renamed).canonical(), s.canonical());
 
     // separate K and V types (slow pair: must be allowed explicitly)
-    const std::string kv = write_json(dir, "kv.json", R"({"default_type": "int8", "kv": {"k": "q8_0", "v": "f16"},
+    const std::string kv = dir.write("kv.json", R"({"default_type": "int8", "kv": {"k": "q8_0", "v": "f16"},
         "allow_slow_kv": true})");
     const Scheme k = parse_scheme(kv);
     EXPECT_EQ(k.name, "kv");  // file stem when "name" is absent
@@ -161,49 +155,52 @@ TEST(Scheme, custom_json_scheme_parses_overrides_and_kv) {
 }
 
 TEST(Scheme, bad_json_schemes_name_the_file_and_the_field) {
-    jbtest::TempDir dir("badscheme");
+    jb::test::TempDir dir;
     std::string e;
 
-    e = error_of(write_json(dir, "syntax.json", R"({"default_type": "q4_k_m",)"));
+    e = error_of(dir.write("syntax.json", R"({"default_type": "q4_k_m",)"));
     EXPECT_THAT(e, HasSubstr("syntax.json"));
     EXPECT_THAT(e, HasSubstr("invalid JSON"));
 
-    e = error_of(write_json(dir, "nodefault.json", R"({"name": "x"})"));
+    e = error_of(dir.write("nodefault.json", R"({"name": "x"})"));
     EXPECT_THAT(e, HasSubstr("nodefault.json"));
     EXPECT_THAT(e, HasSubstr("field 'default_type'"));
 
-    e = error_of(write_json(dir, "badftype.json", R"({"default_type": "q4_k_x"})"));
+    e = error_of(dir.write("badftype.json", R"({"default_type": "q4_k_x"})"));
     EXPECT_THAT(e, HasSubstr("field 'default_type'"));
     EXPECT_THAT(e, HasSubstr("q4_k_x"));
 
-    e = error_of(write_json(dir, "badtype.json", R"({"default_type": "q4_k_m", "overrides": [{"pattern": "ffn", "type": "q9_0"}]})"));
+    e = error_of(
+        dir.write("badtype.json", R"({"default_type": "q4_k_m", "overrides": [{"pattern": "ffn", "type": "q9_0"}]})"));
     EXPECT_THAT(e, HasSubstr("badtype.json"));
     EXPECT_THAT(e, HasSubstr("field 'overrides[0].type'"));
     EXPECT_THAT(e, HasSubstr("q9_0"));
 
-    e = error_of(write_json(dir, "badregex.json", R"({"default_type": "q4_k_m", "overrides": [{"pattern": "ffn(", "type": "q8_0"}]})"));
+    e = error_of(dir.write("badregex.json",
+                           R"({"default_type": "q4_k_m", "overrides": [{"pattern": "ffn(", "type": "q8_0"}]})"));
     EXPECT_THAT(e, HasSubstr("field 'overrides[0].pattern'"));
     EXPECT_THAT(e, HasSubstr("invalid regex"));
 
-    e = error_of(write_json(dir, "typo.json", R"({"default_type": "q4_k_m", "overides": []})"));
+    e = error_of(dir.write("typo.json", R"({"default_type": "q4_k_m", "overides": []})"));
     EXPECT_THAT(e, HasSubstr("field 'overides'"));
     EXPECT_THAT(e, HasSubstr("unknown field"));
 
-    e = error_of(write_json(dir, "badkv.json", R"({"default_type": "q4_k_m", "kv": "q5_1"})"));
+    e = error_of(dir.write("badkv.json", R"({"default_type": "q4_k_m", "kv": "q5_1"})"));
     EXPECT_THAT(e, HasSubstr("badkv.json"));
     EXPECT_THAT(e, HasSubstr("field 'kv'"));
     EXPECT_THAT(e, HasSubstr("allow_slow_kv"));
 
     // llama.cpp ignores --tensor-type rules when the file type is not quantized: refuse, don't mislead
-    e = error_of(write_json(dir, "f16over.json", R"({"default_type": "fp16", "overrides": [{"pattern": "ffn", "type": "q8_0"}]})"));
+    e = error_of(
+        dir.write("f16over.json", R"({"default_type": "fp16", "overrides": [{"pattern": "ffn", "type": "q8_0"}]})"));
     EXPECT_THAT(e, HasSubstr("field 'default_type'"));
     EXPECT_THAT(e, HasSubstr("not a quantized file type"));
 
-    e = error_of(write_json(dir, "array.json", R"([1, 2])"));
+    e = error_of(dir.write("array.json", R"([1, 2])"));
     EXPECT_THAT(e, HasSubstr("expected a JSON object"));
 
     EXPECT_THROW(parse_scheme(dir.file("missing.json")), InputError);
-    EXPECT_THROW(parse_scheme(write_json(dir, "dyn.json", R"({"default_type": "dynamic"})")), InputError);
+    EXPECT_THROW(parse_scheme(dir.write("dyn.json", R"({"default_type": "dynamic"})")), InputError);
 }
 
 TEST(Scheme, dynamic_carries_per_tensor_types_from_the_search) {
@@ -221,7 +218,7 @@ TEST(Scheme, dynamic_carries_per_tensor_types_from_the_search) {
     EXPECT_EQ(rules[0].type, GGML_TYPE_F16);
 
     // JSON "tensor_types" fills the same hook (a saved search result)
-    jbtest::TempDir dir("dyn");
+    jb::test::TempDir dir;
     const std::string path = dir.file("dyn-result.json");
     std::ofstream(path) << R"({"name": "dynamic-kld0.01", "default_type": "q8_0",
         "tensor_types": {"blk.0.ffn_down.weight": "f16", "blk.1.attn_v.weight": "q4_K"}, "kv": "q8_0"})";

@@ -90,7 +90,7 @@ TEST(SynthShapes, scaling_keeps_head_dim_and_gqa) {
 class SynthEveryShape : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SynthEveryShape, writes_a_model_llama_cpp_loads_and_decodes) {
-    jbtest::TempDir dir("synth");
+    jb::test::TempDir dir;
     const std::string path = dir.file("m.gguf");
     const SynthResult r = write_synthetic_model(GetParam(), path, tiny());
     const SynthShape & base = find_synth_shape(GetParam());
@@ -135,7 +135,7 @@ TEST(Synth, every_listed_shape_is_tested) {
 }
 
 TEST(Synth, synthetic_flag_round_trips_and_real_models_are_not_flagged) {
-    jbtest::TempDir dir("flag");
+    jb::test::TempDir dir;
     const std::string path = dir.file("m.gguf");
     SynthOptions o = tiny(42);
     o.scale = 1.0 / 32;
@@ -152,7 +152,7 @@ TEST(Synth, synthetic_flag_round_trips_and_real_models_are_not_flagged) {
 }
 
 TEST(Synth, same_seed_same_bytes_other_seed_other_weights) {
-    jbtest::TempDir dir("seed");
+    jb::test::TempDir dir;
     SynthOptions o = tiny(5);
     o.scale = 1.0 / 32;
     write_synthetic_model("mistral-7b", dir.file("a.gguf"), o);
@@ -165,7 +165,7 @@ TEST(Synth, same_seed_same_bytes_other_seed_other_weights) {
 }
 
 TEST(Synth, bf16_and_f32_weights) {
-    jbtest::TempDir dir("types");
+    jb::test::TempDir dir;
     SynthOptions o = tiny();
     o.scale = 1.0 / 32;
     o.type = GGML_TYPE_BF16;
@@ -181,9 +181,9 @@ TEST(Synth, bf16_and_f32_weights) {
 }
 
 TEST(Synth, missing_vocabulary_names_the_file) {
-    jbtest::TempDir dir("novocab");
+    jb::test::TempDir dir;
     SynthOptions o = tiny();
-    o.vocab_dir = dir.str();
+    o.vocab_dir = dir.path().string();
     try {
         write_synthetic_model("qwen2.5-0.5b", dir.file("m.gguf"), o);
         FAIL() << "no error";
@@ -195,7 +195,7 @@ TEST(Synth, missing_vocabulary_names_the_file) {
 }
 
 TEST(Synth, quantized_synthetic_model_decodes_with_a_q8_0_kv_cache) {
-    jbtest::TempDir dir("synthq");
+    jb::test::TempDir dir;
     SynthOptions o = tiny();
     o.scale = 1.0 / 32;
     write_synthetic_model("mistral-7b", dir.file("m.gguf"), o);  // vocab 32000: quick to quantize
@@ -219,7 +219,7 @@ TEST(Synth, quantized_synthetic_model_decodes_with_a_q8_0_kv_cache) {
 }
 
 TEST(Synth, fp16_of_an_f16_model_is_the_model_itself_not_a_copy) {
-    jbtest::TempDir dir("fp16src");
+    jb::test::TempDir dir;
     SynthOptions o = tiny();
     o.scale = 1.0 / 32;
     write_synthetic_model("mistral-7b", dir.file("m.gguf"), o);
@@ -248,7 +248,7 @@ std::string run_cmd(const std::string & cmd, int * status) { return jbtest::run_
 }  // namespace
 
 TEST(SynthCli, list_help_write_and_quantize) {
-    jbtest::TempDir dir("cli");
+    jb::test::TempDir dir;
     int st = 0;
     std::string out = run_cmd(std::string(JB_BINARY) + " synth --list", &st);
     EXPECT_EQ(st, 0) << out;

@@ -17,31 +17,11 @@
 #include <vector>
 
 #include "store/store.hpp"
+#include "support/temp_dir.hpp"
 
 namespace jb::test {
 
 namespace fs = std::filesystem;
-
-// A fresh directory per test, removed afterwards.
-class TempDir {
-public:
-    TempDir() {
-        std::string templ = (fs::temp_directory_path() / "jb_store_XXXXXX").string();
-        if (!mkdtemp(templ.data())) {
-            throw std::runtime_error("mkdtemp failed");
-        }
-        path_ = templ;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    std::string file(const std::string & name) const { return (path_ / name).string(); }
-    const fs::path & path() const { return path_; }
-
-private:
-    fs::path path_;
-};
 
 inline std::string read_bytes(const std::string & path) {
     std::ifstream in(path, std::ios::binary);

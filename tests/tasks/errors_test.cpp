@@ -2,38 +2,21 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-
+#include "support/temp_dir.hpp"
 #include "tasks/task.hpp"
 #include "util/error.hpp"
 
 using namespace jb::tasks;
-namespace fs = std::filesystem;
+using jb::test::TempDir;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path = fs::temp_directory_path() /
-               (std::string("jb_tasks_err_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string write(const std::string & rel, const std::string & text) const {
-        const fs::path p = path / rel;
-        fs::create_directories(p.parent_path());
-        std::ofstream(p, std::ios::binary) << text;
-        return p.string();
-    }
-    TaskOptions opts() const {
-        TaskOptions o;
-        o.data_dir = path.string();
-        return o;
-    }
-};
+// Task options that read the data from `dir`.
+TaskOptions opts(const TempDir & dir) {
+    TaskOptions o;
+    o.data_dir = dir.path().string();
+    return o;
+}
 
 // The message of the jb::InputError that make_task throws ("" if it throws nothing).
 std::string input_error(const std::string & task, const TaskOptions & o) {
@@ -62,7 +45,7 @@ const char * kArcLine =
 TEST(Errors, bad_json_line_names_file_and_line) {
     TempDir d;
     const std::string f = d.write("arc/ARC-Easy/ARC-Easy-Test.jsonl", std::string(kArcLine) + "\n{not json\n");
-    const std::string msg = input_error("arc_easy", d.opts());
+    const std::string msg = input_error("arc_easy", opts(d));
     EXPECT_EQ(msg.rfind(f + ":2: invalid JSON: ", 0), 0u) << msg;
 }
 
@@ -73,7 +56,7 @@ TEST(Errors, missing_field_names_file_line_and_field) {
         std::string(kArcLine) + "\n" +
             R"({"id":"q2","question":{"stem":"Why?","choices":[{"text":"a","label":"A"}, {"label":"B"}]},"answerKey":"B"})" +
             "\n");
-    EXPECT_EQ(input_error("arc_easy", d.opts()), f + ":2: field 'question.choices[1].text': missing");
+    EXPECT_EQ(input_error("arc_easy", opts(d)), f + ":2: field 'question.choices[1].text': missing");
 }
 
 TEST(Errors, answer_key_not_among_labels) {
@@ -82,7 +65,7 @@ TEST(Errors, answer_key_not_among_labels) {
         "arc/ARC-Easy/ARC-Easy-Test.jsonl",
         R"({"id":"q1","question":{"stem":"Why?","choices":[{"text":"a","label":"A"},{"text":"b","label":"B"}]},"answerKey":"E"})"
         "\n");
-    EXPECT_EQ(input_error("arc_easy", d.opts()), f + ":1: field 'answerKey': 'E' is not one of the choice labels A, B");
+    EXPECT_EQ(input_error("arc_easy", opts(d)), f + ":1: field 'answerKey': 'E' is not one of the choice labels A, B");
 }
 
 TEST(Errors, wrong_type_is_named) {
@@ -91,7 +74,7 @@ TEST(Errors, wrong_type_is_named) {
                                                       "\n");
     EXPECT_EQ(input_error("gsm8k",
                           [&] {
-                              TaskOptions o = d.opts();
+                              TaskOptions o = opts(d);
                               o.shots = 0;
                               return o;
                           }()),
@@ -102,7 +85,7 @@ TEST(Errors, csv_column_count_names_the_record_line) {
     TempDir d;
     // Record 2 spans lines 2-3 (a quoted newline); record 3, on line 4, has 5 columns.
     const std::string f = d.write("mmlu/test/anatomy_test.csv", "q,a,b,c,d,A\n\"two\nlines\",a,b,c,d,B\nq,a,b,c,D\n");
-    TaskOptions o = d.opts();
+    TaskOptions o = opts(d);
     o.shots = 0;
     EXPECT_EQ(input_error("mmlu", o),
               f + ":4: field 'columns': expected 6 columns (question, A, B, C, D, answer), found 5");
@@ -111,7 +94,7 @@ TEST(Errors, csv_column_count_names_the_record_line) {
 TEST(Errors, csv_bad_answer_letter) {
     TempDir d;
     const std::string f = d.write("mmlu/test/anatomy_test.csv", "q,a,b,c,d,E\n");
-    TaskOptions o = d.opts();
+    TaskOptions o = opts(d);
     o.shots = 0;
     EXPECT_EQ(input_error("mmlu", o), f + ":1: field 'answer': expected one of A, B, C, D in column 6, found 'E'");
 }
@@ -119,7 +102,7 @@ TEST(Errors, csv_bad_answer_letter) {
 TEST(Errors, mmlu_missing_dev_file_for_few_shot) {
     TempDir d;
     d.write("mmlu/test/anatomy_test.csv", "q,a,b,c,d,A\n");
-    const std::string msg = input_error("mmlu", d.opts());
+    const std::string msg = input_error("mmlu", opts(d));
     EXPECT_NE(msg.find("mmlu/dev/anatomy_dev.csv: missing: MMLU few-shot examples come from the dev split"),
               std::string::npos)
         << msg;
@@ -154,7 +137,7 @@ TEST(Errors, truthfulqa_element_errors_name_its_line) {
                                   "    \"mc1_targets\": {\"yes\": 1, \"no\": 0}\n"
                                   "  }\n"
                                   "]\n");
-    EXPECT_EQ(input_error("truthfulqa", d.opts()), f + ":7: field '[1].mc2_targets': missing");
+    EXPECT_EQ(input_error("truthfulqa", opts(d)), f + ":7: field '[1].mc2_targets': missing");
 }
 
 TEST(Errors, truthfulqa_mc1_first_answer_must_be_true) {
@@ -162,24 +145,24 @@ TEST(Errors, truthfulqa_mc1_first_answer_must_be_true) {
     const std::string f =
         d.write("truthfulqa/mc_task.json",
                 R"([{"question": "Q?", "mc1_targets": {"no": 0, "yes": 1}, "mc2_targets": {"yes": 1, "no": 0}}])");
-    EXPECT_NE(input_error("truthfulqa_mc1", d.opts()).find(f + ":1: field '[0].mc1_targets': the first answer"),
+    EXPECT_NE(input_error("truthfulqa_mc1", opts(d)).find(f + ":1: field '[0].mc1_targets': the first answer"),
               std::string::npos);
 }
 
 TEST(Errors, json_syntax_error_names_the_line) {
     TempDir d;
     const std::string f = d.write("truthfulqa/mc_task.json", "[\n  {\"question\": \"Q?\",\n  oops\n]\n");
-    const std::string msg = input_error("truthfulqa", d.opts());
+    const std::string msg = input_error("truthfulqa", opts(d));
     EXPECT_EQ(msg.rfind(f + ":3: invalid JSON: ", 0), 0u) << msg;
 }
 
 TEST(Errors, hellaswag_text_format_label_and_line_count) {
     TempDir d;
     const std::string f = d.write("hellaswag/hellaswag_val_full.txt", "ctx\n7\ne0\ne1\ne2\ne3\n");
-    EXPECT_EQ(input_error("hellaswag", d.opts()),
+    EXPECT_EQ(input_error("hellaswag", opts(d)),
               f + ":2: field 'label': expected the gold ending's index 0-3 on line 2 of the task, found '7'");
     d.write("hellaswag/hellaswag_val_full.txt", "ctx\n1\ne0\ne1\ne2\n");
-    EXPECT_NE(input_error("hellaswag", d.opts()).find("not a multiple of 6"), std::string::npos);
+    EXPECT_NE(input_error("hellaswag", opts(d)).find("not a multiple of 6"), std::string::npos);
 }
 
 TEST(Errors, custom_task_errors) {
@@ -194,7 +177,7 @@ TEST(Errors, custom_task_errors) {
                                              "\n");
     EXPECT_NE(input_error("custom:" + g, TaskOptions{}).find(g + ":2: field 'choices': missing; the first record"),
               std::string::npos);
-    EXPECT_NE(input_error("custom:" + (d.path / "nope.jsonl").string(), TaskOptions{}).find("not found"),
+    EXPECT_NE(input_error("custom:" + (d.path() / "nope.jsonl").string(), TaskOptions{}).find("not found"),
               std::string::npos);
 }
 

@@ -3,10 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 
 #include "fake_lm.hpp"
+#include "support/temp_dir.hpp"
 #include "tasks/sampling.hpp"
 #include "tasks/task.hpp"
 #include "tasks/task_base.hpp"
@@ -14,7 +13,7 @@
 
 using namespace jb::tasks;
 using jb::tasks::test::FakeLm;
-namespace fs = std::filesystem;
+using jb::test::TempDir;
 
 namespace {
 
@@ -39,25 +38,6 @@ double score_of(const ItemResult & it, const std::string & name) {
     }
     return std::nan("");
 }
-
-// A temporary data directory, removed at the end of the test.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path = fs::temp_directory_path() /
-               ("jb_tasks_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string write(const std::string & rel, const std::string & text) const {
-        const fs::path p = path / rel;
-        fs::create_directories(p.parent_path());
-        std::ofstream(p, std::ios::binary) << text;
-        return p.string();
-    }
-};
 
 jb::LoglikResult ll(double logprob, int n_tokens = 1) {
     jb::LoglikResult r;
@@ -190,7 +170,7 @@ TEST(Scoring, mmlu_macro_differs_from_micro_on_unequal_subjects) {
     dir.write("mmlu/test/abstract_algebra_test.csv", "q1,a,b,c,d,B\nq2,a,b,c,d,B\nq3,a,b,c,d,B\nq4,a,b,c,d,A\n");
     dir.write("mmlu/test/formal_logic_test.csv", "q1,a,b,c,d,A\nq2,a,b,c,d,C\n");
     TaskOptions o;
-    o.data_dir = dir.path.string();
+    o.data_dir = dir.path().string();
     o.shots = 0;
     FakeLm lm;
     lm.on_loglik = [](const jb::LoglikRequest & r) { return ll(r.continuation == " B" ? -0.5 : -3.0); };
@@ -293,7 +273,7 @@ TEST(Scoring, hellaswag_jsonl_is_preprocessed_like_lm_eval) {
         R"({"ind": 4, "activity_label": "Family Life", "ctx_a": "[header] How to entertain a toddler [title] Ask the toddler what he or she would like to do.", "ctx_b": "instead OF Doing", "endings": [" [step] Visit a site like [www.kiddio.org] to find activities.  Choose games. ", "b", "c", "d"], "label": "2", "split": "val"})"
         "\n");
     TaskOptions o;
-    o.data_dir = dir.path.string();
+    o.data_dir = dir.path().string();
     const auto task = make_task("hellaswag", o);
     const auto p = task->prompts().at(0);
     EXPECT_EQ(p.id, "hellaswag/4");
