@@ -26,8 +26,7 @@ constexpr uint32_t kJoulebenchAppId = 0x4A424442;  // "JBDB", store.hpp's kStore
 
 class MergeCli : public ::testing::Test {
 protected:
-
-    std::string file(const std::string & name) const { return (dir_ / name).string(); }
+    std::string file(const std::string & name) const { return dir_.file(name); }
 
     struct Result {
         int exit_code = -1;
@@ -99,7 +98,7 @@ protected:
         if (!never_created.empty()) {
             EXPECT_FALSE(fs::exists(never_created)) << never_created << " was created";
         }
-        for (const auto & e : fs::directory_iterator(dir_)) {
+        for (const auto & e : fs::directory_iterator(dir_.path())) {
             const std::string name = e.path().filename().string();
             EXPECT_TRUE(name.find("-wal") == std::string::npos && name.find("-shm") == std::string::npos &&
                         name.find("-journal") == std::string::npos && name.find(".creating-") == std::string::npos)
@@ -107,8 +106,7 @@ protected:
         }
     }
 
-    jb::test::TempDir tmp_;  // removed after the test
-    const fs::path dir_ = tmp_.path();
+    jb::test::TempDir dir_;  // removed after the test
 };
 
 }  // namespace

@@ -21,7 +21,7 @@ namespace {
 
 class ReportCli : public ::testing::Test {
 protected:
-    std::string file(const std::string & name) const { return (dir_ / name).string(); }
+    std::string file(const std::string & name) const { return dir_.file(name); }
 
     static std::string read(const std::string & path) {
         std::ifstream in(path, std::ios::binary);
@@ -108,8 +108,7 @@ protected:
         return path;
     }
 
-    jb::test::TempDir tmp_;  // removed after the test
-    const fs::path dir_ = tmp_.path();
+    jb::test::TempDir dir_;  // removed after the test
 };
 
 TEST_F(ReportCli, writes_a_self_contained_html_file) {
@@ -182,11 +181,11 @@ TEST_F(ReportCli, text_formats_print_the_same_tables) {
 TEST_F(ReportCli, default_html_goes_to_joulebench_results) {
     const std::string db = make_db();
     const fs::path old = fs::current_path();
-    fs::current_path(dir_);
+    fs::current_path(dir_.path());
     const auto r = jb_test::joulebench({"report", db});
     fs::current_path(old);
     ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_TRUE(fs::exists(dir_ / "joulebench-results" / "report.html"));
+    EXPECT_TRUE(fs::exists(dir_.path() / "joulebench-results" / "report.html"));
 }
 
 TEST_F(ReportCli, usage_errors_exit_2) {
@@ -282,7 +281,7 @@ TEST_F(ReportCli, empty_database_says_there_is_nothing_to_report) {
                           "first)",
                           db))
         << r.err;
-    EXPECT_FALSE(fs::exists(dir_ / "joulebench-results"));
+    EXPECT_FALSE(fs::exists(dir_.path() / "joulebench-results"));
 }
 
 }  // namespace
