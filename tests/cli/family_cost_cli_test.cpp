@@ -16,8 +16,13 @@
 
 #include "run_joulebench.hpp"
 #include "store/store.hpp"
+#include "support/store_builder.hpp"
 
 namespace fs = std::filesystem;
+using jb::test::add_host;
+using jb::test::add_model;
+using jb::test::add_scheme;
+using jb::test::minimal_cell;
 using jb::test::TempDir;
 using jb_test::joulebench;
 
@@ -44,13 +49,14 @@ std::string make_hosts_db(const fs::path& dir) {
     m.file_name = "m.gguf";
     m.n_params = 7000000000;
     st.upsert_model(m);
-    const char* schemes[] = {"fp16", "int8"};
-    for (const char* s : schemes) {
+    std::vector<jb::SchemeRecord> schemes;
+    for (const std::string name : {"fp16", "int8"}) {
         jb::SchemeRecord r;
-        r.canonical = fmt::format("ftype={}", s);
-        r.name = s;
-        r.bpw = std::string(s) == "fp16" ? 16.0 : 8.5;
+        r.canonical = "ftype=" + name;
+        r.name = name;
+        r.bpw = name == "fp16" ? 16.0 : 8.5;
         st.upsert_scheme(r);
+        schemes.push_back(r);
     }
     struct HostCase {
         const char* name;
@@ -62,25 +68,15 @@ std::string make_hosts_db(const fs::path& dir) {
                               {"h200-box", "NVIDIA H200", 3000, 2400, false},
                               {"projected A100", "NVIDIA A100-SXM4-80GB", 4000, 3500, true}};
     for (const auto& hc : hosts) {
-        jb::HostRecord h;
-        h.hostname = hc.name;
-        h.cpu_model = "CPU";
-        h.cpu_cores = 16;
-        h.gpus_json = fmt::format(R"([{{"name":"{}","uuid":"GPU-{}"}}])", hc.gpu, hc.name);
-        h.fingerprint = jb::host_fingerprint(h);
-        st.upsert_host(h);
-        for (const char* s : schemes) {
-            jb::CellRecord c;
-            c.host_fingerprint = h.fingerprint;
-            c.model_hash = m.hash;
-            c.scheme_canonical = fmt::format("ftype={}", s);
-            c.task = "arc_easy";
-            c.workload_fp = "arc-wl";
+        const jb::HostRecord h =
+            add_host(st, hc.name, fmt::format(R"([{{"name":"{}","uuid":"GPU-{}"}}])", hc.gpu, hc.name));
+        for (const auto & s : schemes) {
+            jb::CellRecord c = minimal_cell(h, m, s, "arc_easy", "arc-wl");
             c.n_items = 100;
             c.primary_metric = "acc_norm";
             c.score = 0.60;
             c.score_stderr = 0.05;
-            c.energy_j = std::string(s) == "fp16" ? hc.fp16_j : hc.int8_j;
+            c.energy_j = s.name == "fp16" ? hc.fp16_j : hc.int8_j;
             c.energy_estimated = hc.projected;
             c.prefill_tokens = 36000;
             c.prefill_energy_j = c.energy_j;
@@ -233,27 +229,12 @@ TEST(CostCli, a_host_of_two_gpus_costs_two_cards) {
     const std::string db = dir.file("two.db");
     {
         jb::Store st = jb::Store::open(db, true);
-        jb::HostRecord h;
-        h.hostname = "pair";
-        h.cpu_model = "CPU";
-        h.gpus_json =
+        const std::string gpus =
             R"([{"name":"NVIDIA H100 80GB HBM3","uuid":"GPU-a"},{"name":"NVIDIA H100 80GB HBM3","uuid":"GPU-b"}])";
-        h.fingerprint = jb::host_fingerprint(h);
-        st.upsert_host(h);
-        jb::ModelRecord m;
-        m.hash = "mh";
-        m.file_name = "m.gguf";
-        st.upsert_model(m);
-        jb::SchemeRecord s;
-        s.canonical = "ftype=fp16";
-        s.name = "fp16";
-        st.upsert_scheme(s);
-        jb::CellRecord c;
-        c.host_fingerprint = h.fingerprint;
-        c.model_hash = m.hash;
-        c.scheme_canonical = s.canonical;
-        c.task = "arc_easy";
-        c.workload_fp = "wl";
+        const jb::HostRecord h = add_host(st, "pair", gpus);
+        const jb::ModelRecord m = add_model(st, "mh", "m.gguf");
+        const jb::SchemeRecord s = add_scheme(st, "ftype=fp16", "fp16");
+        jb::CellRecord c = minimal_cell(h, m, s, "arc_easy", "wl");
         c.n_items = 10;
         c.score = 0.5;
         c.energy_j = 3600.0;

@@ -14,6 +14,7 @@
 
 #include "run_joulebench.hpp"
 #include "store/store.hpp"
+#include "support/store_builder.hpp"
 
 namespace fs = std::filesystem;
 
@@ -59,12 +60,8 @@ protected:
             r.file_bytes = 300000 + 100000 * (2 - s);
             st.upsert_scheme(r);
             for (int t = 0; t < 2; ++t) {
-                jb::CellRecord c;
-                c.host_fingerprint = h.fingerprint;
-                c.model_hash = m.hash;
-                c.scheme_canonical = r.canonical;
-                c.task = t == 0 ? "arc_easy" : "gsm8k";
-                c.workload_fp = c.task + "-wl";
+                const std::string task = t == 0 ? "arc_easy" : "gsm8k";
+                jb::CellRecord c = jb::test::minimal_cell(h, m, r, task, task + "-wl");
                 c.n_items = 20;
                 c.primary_metric = "acc_norm";
                 c.score = (t == 0 ? 0.5 : 0.2) - 0.02 * s;
@@ -238,24 +235,10 @@ TEST_F(ReportCli, a_database_of_failed_cells_still_reports_the_failures) {
     const std::string db = file("failed.db");
     {
         jb::Store st = jb::Store::open(db, true);
-        jb::HostRecord h;
-        h.hostname = "box";
-        h.fingerprint = jb::host_fingerprint(h);
-        st.upsert_host(h);
-        jb::ModelRecord m;
-        m.hash = "mh";
-        m.file_name = "model.gguf";
-        st.upsert_model(m);
-        jb::SchemeRecord s;
-        s.canonical = "ftype=F16";
-        s.name = "fp16";
-        st.upsert_scheme(s);
-        jb::CellRecord c;
-        c.host_fingerprint = h.fingerprint;
-        c.model_hash = m.hash;
-        c.scheme_canonical = s.canonical;
-        c.task = "arc_easy";
-        c.workload_fp = "wl";
+        const jb::HostRecord h = jb::test::add_host(st, "box");
+        const jb::ModelRecord m = jb::test::add_model(st, "mh", "model.gguf");
+        const jb::SchemeRecord s = jb::test::add_scheme(st, "ftype=F16", "fp16");
+        jb::CellRecord c = jb::test::minimal_cell(h, m, s, "arc_easy", "wl");
         c.status = jb::kStatusFailed;
         c.error = "model file is truncated";
         st.commit_cell(c);

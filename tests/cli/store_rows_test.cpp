@@ -10,6 +10,7 @@
 
 #include "run_joulebench.hpp"
 #include "store/store.hpp"
+#include "support/store_builder.hpp"
 
 // test_cli links the store but not the CLI's sources: compile the converter under test here.
 #include "cli/store_rows.cpp"
@@ -64,12 +65,7 @@ SchemeRecord scheme(const std::string & name, double bpw, int64_t file_bytes) {
 
 CellRecord cell(const HostRecord & h, const ModelRecord & m, const SchemeRecord & s, const std::string & task,
                 double score, double energy_j, double wall_s) {
-    CellRecord c;
-    c.host_fingerprint = h.fingerprint;
-    c.model_hash = m.hash;
-    c.scheme_canonical = s.canonical;
-    c.task = task;
-    c.workload_fp = "wf-" + task;
+    CellRecord c = jb::test::minimal_cell(h, m, s, task, "wf-" + task);
     c.n_items = 20;
     c.primary_metric = "acc";
     c.score = score;
