@@ -16,8 +16,9 @@
 # files deleted).
 #
 # Settings (environment): MODELS (synth shapes, in order), SCHEMES, REPEAT, WORK, OUT,
-# DEADLINE_S (seconds this call may spend before copying out; default 540); for a quick local
-# test: JB, LB (binaries), WORKLOADS, SYNTH_ARGS ("--layers 2 --scale 1/16"), NGL.
+# DEADLINE_S (seconds this call may spend before copying out; default 540), SETTLE_S (the sweep's
+# --settle-s; default 0, see below); for a quick local test: JB, LB (binaries), WORKLOADS,
+# SYNTH_ARGS ("--layers 2 --scale 1/16"), NGL.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -27,6 +28,12 @@ REPEAT=${REPEAT:-3}
 WORK=${WORK:-/tmp/jb-campaign}
 OUT=${OUT:-$WORK/out}
 DEADLINE_S=${DEADLINE_S:-540}
+# No settle wait between cells by default: on the H100 the board stays at 127-130 W (74 W idle at
+# the start) for longer than the sweep's 5 s default after every cell, so the wait never ended
+# early and made each cell of the 7B sweep 2.5 times longer (8.2 s against 3.3 s without it;
+# bench/results/h100/2026-11-25-postfix-7b/). The first H100 campaign ran without it, as llama-bench
+# runs back to back, so 0 also keeps later runs comparable with it.
+SETTLE_S=${SETTLE_S:-0}
 . bench/gpu_common.sh
 
 # Workloads per shape, sized so each cell spans seconds on an H100 (DESIGN.md: windows under
@@ -83,7 +90,7 @@ do_model() {
     log "sweep $arch: $SCHEMES x $wl x $REPEAT ($(left) s left)"
     timed "sweep $arch" timeout -s INT -k 30 "$(( $(left) - 20 ))" "$JB" sweep -m "$src" --schemes "$SCHEMES" \
         --tasks "$wl" --repeat "$REPEAT" --db "$DB" --cache-dir "$WORK/models/cache" --ngl "${NGL:-99}" -t "$(nproc)" \
-        -c 16384 --idle-s 5 --idle-check-s 0.5 --no-progress -o csv > "$WORK/logs/sweep.$arch.csv" 2>> "$WORK/logs/sweep.$arch.log"
+        -c 16384 --idle-s 5 --idle-check-s 0.5 --settle-s "$SETTLE_S" --no-progress -o csv > "$WORK/logs/sweep.$arch.csv" 2>> "$WORK/logs/sweep.$arch.log"
     rc=$?
     tail -2 "$WORK/logs/sweep.$arch.log"
     [ $rc -eq 0 ] || { log "sweep $arch stopped (exit $rc)"; return 1; }
