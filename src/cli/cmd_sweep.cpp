@@ -317,7 +317,8 @@ void run_sweep(SweepOptions & o) {
 
     const size_t total = models.size() * scheme_names.size() * task_list.size() * size_t(o.repeat);
     Progress progress(total, isatty(STDERR_FILENO) && !o.no_progress);
-    size_t index = 0, n_done = 0, n_skipped = 0, n_failed = 0;
+    size_t index = 0, n_done = 0, n_skipped = 0, n_failed = 0, n_unsettled = 0;
+    double unsettled_max_w = 0;
     size_t remaining = total;
     progress.set_remaining(remaining);
     bool stopped = false;
@@ -529,10 +530,16 @@ void run_sweep(SweepOptions & o) {
                             },
                             o.idle_check_s, idle_w_total > 0 ? idle_w_total : INFINITY, o.settle_s);
                         if (!settle.settled && g_stop_signal == 0) {
-                            fmt::print(stderr, "sweep: idle power {:.1f} W vs {:.1f} W at the start after waiting "
-                                               "{:.1f} s: the device has not settled (heat, clocks, another job); net "
-                                               "energies may be biased\n",
-                                       settle.watts, idle_w_total, settle.waited_s);
+                            // Said once, counted for the end: a GPU that keeps its clocks up for
+                            // longer than --settle-s would otherwise repeat it after every cell.
+                            if (n_unsettled++ == 0) {
+                                fmt::print(stderr, "sweep: idle power {:.1f} W vs {:.1f} W at the start after "
+                                                   "waiting {:.1f} s: the device has not settled (heat, clocks, "
+                                                   "another job); net energies may be biased (further cases are "
+                                                   "counted at the end)\n",
+                                           settle.watts, idle_w_total, settle.waited_s);
+                            }
+                            unsettled_max_w = std::max(unsettled_max_w, settle.watts);
                         }
                     }
                 }
@@ -545,6 +552,11 @@ void run_sweep(SweepOptions & o) {
     sigaction(SIGTERM, &old_term, nullptr);
 
     fmt::print(stderr, "sweep: {} cells measured, {} failed, {} already in {}\n", n_done, n_failed, n_skipped, o.db);
+    if (n_unsettled > 1) {
+        fmt::print(stderr, "sweep: after {} of {} cells the device had not settled within --settle-s {:g} s (up to "
+                           "{:.1f} W vs {:.1f} W at the start); net energies may be biased; --settle-s 0 skips "
+                           "the wait\n", n_unsettled, n_done + n_failed, o.settle_s, unsettled_max_w, idle_w_total);
+    }
     if (stopped) {
         fmt::print(stderr, "sweep: stopped by signal {}; {} finished cells are kept in {}; run the same command "
                            "again to resume\n", int(g_stop_signal), n_done + n_failed + n_skipped, o.db);

@@ -1,8 +1,9 @@
-// A sweep marks a cell whose metered GPU another process used: through a fake NVML library
-// (tests/cli/fake_nvml) whose GPU lists this sweep's process and, when asked, another one.
+// Sweeps metered by a fake NVML library (tests/cli/fake_nvml): a cell whose GPU another process
+// used is marked; a GPU that never settles back to idle between cells is reported once, then counted.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -74,4 +75,25 @@ TEST(SharedGpu, a_cell_is_marked_when_another_process_uses_its_gpu) {
                          "gpu:0 (pid 4242)"),
               std::string::npos)
         << r.err;
+}
+
+TEST(SettleWait, a_gpu_that_never_cools_down_is_reported_once_and_counted_at_the_end) {
+    TempDir dir;
+    const std::string db = dir.file("warm.db");
+    auto args = sweep_args(db, dir.file("cache"));
+    // Three cells, an idle baseline, and a settle wait of two 0.1 s windows after each cell but the last.
+    std::find(args.begin(), args.end(), "--idle-s")[1] = "0.2";
+    std::find(args.begin(), args.end(), "--idle-check-s")[1] = "0.1";
+    args.insert(args.end(), {"--repeat", "3", "--settle-s", "0.2"});
+    ChildRun r = joulebench(args, {"JOULEBENCH_NVML_LIBRARY=" JB_FAKE_NVML, "JB_FAKE_NVML_WARMING=1"});
+    ASSERT_EQ(r.status, 0) << r.err;
+
+    const std::string once = "the device has not settled";
+    const size_t first = r.err.find(once);
+    ASSERT_NE(first, std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find(once, first + 1), std::string::npos) << "said more than once:\n" << r.err;
+    EXPECT_NE(r.err.find("sweep: after 2 of 3 cells the device had not settled within --settle-s 0.2 s"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(jb::Store::open_readonly(db).list_cells().size(), 3u);
 }
