@@ -3,6 +3,7 @@
 // redoes the one that was interrupted.
 
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,13 +48,24 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::atomic<int> g_stop_signal{0};
+std::atomic<int64_t> g_stop_ns{0};  // CLOCK_MONOTONIC of the first stop signal, 0 before it
 
 extern "C" void on_stop_signal(int sig) {
-    if (g_stop_signal.exchange(sig) != 0) {
-        // A second signal: the user means it. The database is consistent at any moment.
-        signal(sig, SIG_DFL);
-        raise(sig);
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const int64_t now = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    int64_t first = 0;
+    if (g_stop_ns.compare_exchange_strong(first, now)) {
+        g_stop_signal = sig;
+        return;
     }
+    // timeout(1) signals the command and then its whole process group, and a batch system may
+    // signal every process of a job: one request can arrive twice within microseconds (a GPU
+    // campaign's sweep died of that). Only a signal a second or more after the first is the
+    // user insisting: then stop at once; the database is consistent at any moment.
+    if (now - first < 1'000'000'000) return;
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 std::string format_duration(double s) {
@@ -314,6 +326,7 @@ void run_sweep(SweepOptions & o) {
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     g_stop_signal = 0;
+    g_stop_ns = 0;
 
     const size_t total = models.size() * scheme_names.size() * task_list.size() * size_t(o.repeat);
     Progress progress(total, isatty(STDERR_FILENO) && !o.no_progress);

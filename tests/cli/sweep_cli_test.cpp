@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -56,9 +57,11 @@ std::vector<CellFacts> facts(const std::string & db) {
 }
 
 // Starts the sweep in the background and kills it with `sig` once `marker` shows on stderr
-// (plus `after`), then waits for it. Returns the exit status (128 + signal if killed).
+// (plus `after`), then waits for it. Returns the exit status (128 + signal if killed). With
+// `again`, the signal is sent a second time that long after the first.
 int run_and_signal(const std::vector<std::string> & args, const fs::path & err_path, const std::string & marker,
-                   int sig, std::chrono::milliseconds after) {
+                   int sig, std::chrono::milliseconds after,
+                   std::optional<std::chrono::milliseconds> again = std::nullopt) {
     std::vector<std::string> argv_s = {JB_BINARY};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     pid_t pid = fork();
@@ -84,6 +87,10 @@ int run_and_signal(const std::vector<std::string> & args, const fs::path & err_p
     }
     std::this_thread::sleep_for(after);
     kill(pid, sig);
+    if (again) {
+        std::this_thread::sleep_for(*again);
+        kill(pid, sig);
+    }
     int st = 0;
     waitpid(pid, &st, 0);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -136,6 +143,26 @@ TEST_F(SweepCli, ctrl_c_keeps_finished_cells_and_says_so) {
     const auto kept = facts(db("int.db"));
     ASSERT_EQ(kept.size(), 2u);
     for (const auto & f : kept) EXPECT_EQ(f.status, "ok");
+}
+
+TEST_F(SweepCli, one_stop_request_delivered_twice_still_stops_cleanly_but_a_later_second_one_kills) {
+    // timeout(1) signals the command, then its process group: the same SIGINT twice, moments apart
+    // (50 ms here, so that the first has surely been handled and the two do not merge into one).
+    const fs::path err = dir.path() / "twice.err";
+    int status = run_and_signal(sweep_args(db("twice.db"), cache()), err, "[2/4]", SIGINT,
+                                std::chrono::milliseconds(200), std::chrono::milliseconds(50));
+    EXPECT_EQ(status, 128 + SIGINT) << slurp(err);
+    EXPECT_NE(slurp(err).find("stopped by signal 2"), std::string::npos) << slurp(err);
+    EXPECT_EQ(facts(db("twice.db")).size(), 2u);
+
+    // A user pressing Ctrl-C again a while later means it: the sweep dies during the running cell
+    // (fp16 gsm8k, seconds of generation), without its stop message, the finished cell kept.
+    const fs::path err2 = dir.path() / "insist.err";
+    status = run_and_signal(sweep_args(db("insist.db"), cache()), err2, "[2/4]", SIGINT,
+                            std::chrono::milliseconds(200), std::chrono::milliseconds(1200));
+    EXPECT_EQ(status, 128 + SIGINT) << slurp(err2);
+    EXPECT_EQ(slurp(err2).find("stopped by signal"), std::string::npos) << slurp(err2);
+    EXPECT_EQ(facts(db("insist.db")).size(), 1u);
 }
 
 TEST_F(SweepCli, corrupt_database_is_refused_and_left_alone) {
