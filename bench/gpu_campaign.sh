@@ -57,7 +57,8 @@ touch "$LBJ"
 
 copy_out() {
     python3 bench/campaign_summary.py "$DB" "$LBJ" "$WORK/gpu.txt" "$WORK/quant" > "$WORK/summary.md" 2> "$WORK/logs/summary.err"
-    cp "$DB" "$LBJ" "$WORK/summary.md" "$OUT/" 2>/dev/null
+    copy_db "$DB" "$OUT"
+    cp "$LBJ" "$WORK/summary.md" "$OUT/" 2>/dev/null
     cp "$WORK/campaign-summary.json" "$OUT/" 2>/dev/null
     tar -czf "$OUT/logs.tar.gz" -C "$WORK" campaign.log gpu.txt version.txt quant logs 2>/dev/null
 }
@@ -88,7 +89,7 @@ do_model() {
     local rc
     [ "$(left)" -gt 60 ] || return 1
     log "sweep $arch: $SCHEMES x $wl x $REPEAT ($(left) s left)"
-    timed "sweep $arch" timeout -s INT -k 30 "$(( $(left) - 20 ))" "$JB" sweep -m "$src" --schemes "$SCHEMES" \
+    timed "sweep $arch" stop_after "$(( $(left) - 20 ))" "$JB" sweep -m "$src" --schemes "$SCHEMES" \
         --tasks "$wl" --repeat "$REPEAT" --db "$DB" --cache-dir "$WORK/models/cache" --ngl "${NGL:-99}" -t "$(nproc)" \
         -c 16384 --idle-s 5 --idle-check-s 0.5 --settle-s "$SETTLE_S" --no-progress -o csv > "$WORK/logs/sweep.$arch.csv" 2>> "$WORK/logs/sweep.$arch.log"
     rc=$?

@@ -26,6 +26,26 @@ timed() {
     return $rc
 }
 
+# copy_db DB DIR: the database into DIR with everything it holds. A sweep stopped by a signal can
+# leave its last cells in DB-wal (SQLite's write-ahead log), which a plain cp of DB leaves behind:
+# an H100 run lost its 39 cells that way (bench/results/h100/2026-11-25-postfix-7b/). The log is
+# folded into DB first; if that fails, it travels beside it.
+copy_db() {
+    python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchall(); c.close()" "$1" 2>> "$WORK/logs/copy_db.log" ||
+        cp "$1-wal" "$2/" 2>/dev/null
+    cp "$1" "$2/"
+}
+
+# stop_after SECONDS CMD...: CMD with SIGINT after SECONDS (a sweep then finishes its cell and
+# stops cleanly), SIGKILL 30 s later. --foreground: without it timeout(1) signals the process group
+# too, so the command gets SIGINT twice, which sweeps of joulebench before 1ae4e28 took for a
+# user insisting and died of mid-cell.
+stop_after() {
+    local s=$1
+    shift
+    timeout --foreground -s INT -k 30 "$s" "$@"
+}
+
 # quant_path JSON: the quantized file a `joulebench quantize -o json` result names (fails if none).
 quant_path() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['path'])" "$1" 2>/dev/null; }
 

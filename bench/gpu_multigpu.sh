@@ -60,7 +60,8 @@ LBJ="$WORK/llama-bench.jsonl"
 touch "$LBJ"
 copy_out() {
     python3 bench/multigpu_summary.py "$DB" "$LBJ" "$WORK/gpu.txt" > "$WORK/multigpu.md" 2> "$WORK/logs/summary.err"
-    cp "$DB" "$LBJ" "$WORK/multigpu.md" "$WORK/multigpu-summary.json" "$OUT/" 2>/dev/null
+    copy_db "$DB" "$OUT"
+    cp "$LBJ" "$WORK/multigpu.md" "$WORK/multigpu-summary.json" "$OUT/" 2>/dev/null
     tar -czf "$OUT/logs.tar.gz" -C "$WORK" campaign.log gpu.txt version.txt quant logs 2>/dev/null
 }
 trap copy_out EXIT
@@ -86,7 +87,7 @@ for p in $PLACEMENTS; do
         [ "$(left)" -gt 90 ] || stop
         log "sweep $p: $SCHEMES x $WORKLOADS x $REPEAT ($(left) s left)"
         # shellcheck disable=SC2046
-        timed "sweep $p" timeout -s INT -k 30 "$(( $(left) - 20 ))" "$JB" sweep -m "$src" --schemes "$SCHEMES" \
+        timed "sweep $p" stop_after "$(( $(left) - 20 ))" "$JB" sweep -m "$src" --schemes "$SCHEMES" \
             --tasks "$WORKLOADS" --repeat "$REPEAT" --db "$DB" --cache-dir "$WORK/models/cache" --ngl "${NGL:-99}" \
             -t "$(nproc)" -c 16384 --idle-s 5 --idle-check-s 0.5 --no-progress -o csv $(jb_placement "$p") \
             > "$WORK/logs/sweep.$p.csv" 2>> "$WORK/logs/sweep.$p.log"
