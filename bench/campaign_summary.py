@@ -9,17 +9,36 @@ tokens/s / the card's peak memory bandwidth; joulebench tokens/s / llama-bench t
 same build and file."""
 import json, math, os, re, sqlite3, statistics, sys
 
-PEAK_BW = {  # bytes/s, vendor datasheets
-    "H100 80GB HBM3": 3.35e12, "H100 SXM": 3.35e12, "H100 PCIe": 2.0e12, "H100 NVL": 3.9e12,
-    "H200": 4.8e12, "A100-SXM4-80GB": 2.039e12, "A100 80GB PCIe": 1.935e12, "A100-PCIE-40GB": 1.555e12,
-}
+CATALOGUE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "hardware", "gpus.json")
+
+
+def token_match(name, pattern):
+    """`pattern` occurs in `name` as whole tokens ("A10" is not in "A100-SXM4"), as the C++ catalogue
+    matches (src/hardware/catalogue.cpp)."""
+    at = name.find(pattern)
+    while pattern and at >= 0:
+        end = at + len(pattern)
+        left = at == 0 or not name[at - 1].isalnum() or not pattern[0].isalnum()
+        right = end == len(name) or not name[end].isalnum() or not pattern[-1].isalnum()
+        if left and right:
+            return True
+        at = name.find(pattern, at + 1)
+    return False
 
 
 def peak_bw(gpu_name):
-    for key, bw in PEAK_BW.items():
-        if key in gpu_name:
-            return key, bw
-    return None, None
+    """The catalogue entry (data/hardware/gpus.json) whose longest pattern matches the NVML name:
+    (its name, peak memory bandwidth in bytes/s), or (None, None)."""
+    best, best_len = None, 0
+    with open(CATALOGUE) as f:
+        gpus = json.load(f)["gpus"]
+    for g in gpus:
+        for m in g.get("match", []):
+            if len(m) > best_len and token_match(gpu_name.lower(), m.lower()):
+                best, best_len = g, len(m)
+    if not best or not best.get("memory_bw_gbs"):
+        return None, None
+    return best["name"], best["memory_bw_gbs"] * 1e9
 
 
 def ms(values):
