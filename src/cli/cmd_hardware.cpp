@@ -76,6 +76,8 @@ void run_hardware_list(const HardwareListOptions & o) {
     t.add_column("idle_w", "Idle (W)", 0);
     t.add_column("fp16_tflops", "FP16 dense (TFLOP/s)", 1);
     t.add_column("int8_tops", "INT8 dense (TOP/s)", 1);
+    t.add_column("sm_count", "SMs", 0);
+    t.add_column("boost_clock_mhz", "Boost (MHz)", 0);
     t.add_column("price_tier", "Tier");
     t.add_column("list_price_usd", "List price (USD)", 0);
     t.add_column("price_date", "Price date");
@@ -100,6 +102,8 @@ void run_hardware_list(const HardwareListOptions & o) {
                                   or_empty(g.idle_w),
                                   or_empty(g.fp16_tflops),
                                   or_empty(g.int8_tops),
+                                  or_empty(g.sm_count),
+                                  or_empty(g.boost_clock_mhz),
                                   g.price_tier,
                                   g.list_price_usd ? Value(*g.list_price_usd) : Value(),
                                   g.price_date.empty() ? Value() : Value(g.price_date)};

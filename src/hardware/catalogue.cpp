@@ -118,6 +118,12 @@ double get_number(const json & obj, const char * key, const Where & w, bool null
     return d;
 }
 
+// An optional positive number: absent or null -> NaN.
+double get_optional_number(const json & obj, const char * key, const Where & w) {
+    if (!obj.contains(key) || obj.at(key).is_null()) return std::numeric_limits<double>::quiet_NaN();
+    return get_number(obj, key, w, true);
+}
+
 std::vector<std::string> get_strings(const json & obj, const char * key, const Where & w) {
     if (!obj.contains(key)) w.fail(key, "missing");
     const json & v = obj.at(key);
@@ -136,7 +142,8 @@ std::vector<std::string> get_strings(const json & obj, const char * key, const W
 const std::set<std::string> kKnownKeys = {
     "id",          "name",           "match",      "vendor",     "architecture", "form_factor",
     "memory_gib",  "memory_bw_gbs",  "tdp_w",      "idle_w",     "idle_source",  "fp16_tflops",
-    "int8_tops",   "price_tier",     "list_price_usd", "price_date", "sources",  "notes"};
+    "int8_tops",   "sm_count",       "boost_clock_mhz", "price_tier", "list_price_usd", "price_date",
+    "sources",     "notes"};
 
 GpuSpec parse_gpu(const json & e, const std::string & path, size_t index) {
     Where w{path, index, ""};
@@ -161,6 +168,8 @@ GpuSpec parse_gpu(const json & e, const std::string & path, size_t index) {
     if (!std::isnan(g.idle_w) && g.idle_w >= g.tdp_w) w.fail("idle_w", "must be below tdp_w");
     g.fp16_tflops = get_number(e, "fp16_tflops", w, true);
     g.int8_tops = get_number(e, "int8_tops", w, true);
+    g.sm_count = get_optional_number(e, "sm_count", w);
+    g.boost_clock_mhz = get_optional_number(e, "boost_clock_mhz", w);
     g.price_tier = get_string(e, "price_tier", w, true);
     if (e.contains("list_price_usd") && !e.at("list_price_usd").is_null()) {
         g.list_price_usd = get_number(e, "list_price_usd", w, false);

@@ -25,6 +25,8 @@ struct GpuSpec {
     std::string idle_source;         // where idle_w comes from ("measured by joulebench, ...", a URL)
     double fp16_tflops = 0.0;        // dense FP16/BF16 tensor throughput (no sparsity), TFLOP/s
     double int8_tops = 0.0;          // dense INT8 tensor throughput (no sparsity), TOP/s
+    double sm_count = 0.0;           // streaming multiprocessors (NaN: not in the file)
+    double boost_clock_mhz = 0.0;    // boost clock of the reference board (NaN: not in the file)
     std::string price_tier;          // "consumer", "workstation", "datacenter", "flagship-datacenter"
     std::optional<double> list_price_usd;  // list/launch price where public
     std::string price_date;                // when that price held ("2023-10")

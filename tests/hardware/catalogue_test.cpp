@@ -65,7 +65,13 @@ TEST(Catalogue, shipped_catalogue_has_the_required_gpus_with_sources) {
     EXPECT_DOUBLE_EQ(cat.find("h200")->memory_bw_gbs, 4800);
     EXPECT_DOUBLE_EQ(cat.find("h200")->memory_gib, 141);
     EXPECT_DOUBLE_EQ(cat.find("h100-sxm")->idle_w, 75);  // measured by joulebench
-    EXPECT_TRUE(std::isnan(cat.find("h200")->idle_w));   // not published
+    // the kernel-bound decode's scale (docs/projection.md): every entry has SMs and a boost clock
+    for (const GpuSpec & g : cat.gpus) EXPECT_TRUE(g.sm_count > 0 && g.boost_clock_mhz > 0) << g.id;
+    EXPECT_DOUBLE_EQ(cat.find("h100-sxm")->sm_count, 132);
+    EXPECT_DOUBLE_EQ(cat.find("h200")->sm_count, 132);
+    EXPECT_DOUBLE_EQ(cat.find("h200")->boost_clock_mhz, cat.find("h100-sxm")->boost_clock_mhz);
+    EXPECT_DOUBLE_EQ(cat.find("h200")->idle_w, 78);      // measured by joulebench (2026-11-26)
+    EXPECT_TRUE(std::isnan(cat.find("l40s")->idle_w));   // not published
     EXPECT_TRUE(std::isnan(cat.find("v100-sxm2-32gb")->int8_tops));
     EXPECT_EQ(cat.find("RTX-4090"), cat.find("rtx-4090"));  // ids are case-insensitive
     EXPECT_EQ(cat.find("rtx-9999"), nullptr);
@@ -108,6 +114,8 @@ TEST(Catalogue, good_file_parses_with_nulls_as_unknown) {
     EXPECT_EQ(cat.gpus[0].name, "X One");
     EXPECT_TRUE(std::isnan(cat.gpus[0].idle_w));
     EXPECT_TRUE(std::isnan(cat.gpus[0].int8_tops));
+    EXPECT_TRUE(std::isnan(cat.gpus[0].sm_count));  // optional: absent
+    EXPECT_TRUE(std::isnan(cat.gpus[0].boost_clock_mhz));
     EXPECT_FALSE(cat.gpus[0].list_price_usd.has_value());
     fs::remove(path);
 }
@@ -137,6 +145,8 @@ TEST(Catalogue, other_bad_files_are_refused_with_the_reason) {
          "field 'gpus[0].idle_source': missing: say where idle_w comes from"},
         {"negative", replaced(kGood, R"("memory_gib": 16)", R"("memory_gib": -16)"),
          "field 'gpus[0].memory_gib': must be positive, not -16"},
+        {"sm_count", replaced(kGood, R"("memory_gib": 16)", R"("memory_gib": 16, "sm_count": "many")"),
+         "field 'gpus[0].sm_count': expected a number or null, found a string"},
         {"typo", replaced(kGood, R"("vendor")", R"("vendorr": "x", "vendor")"), "field 'gpus[0].vendorr': unknown field"},
         {"no_sources", replaced(kGood, R"(["https://example.com/x1.pdf"])", "[]"),
          "field 'gpus[0].sources': expected a non-empty array of strings"},
