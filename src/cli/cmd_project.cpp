@@ -205,6 +205,7 @@ hw::DeviceFigures figures(const hw::GpuSpec & g, bool fp16, double idle_w) {
     d.tput_tflops = fp16 || std::isnan(g.int8_tops) ? g.fp16_tflops : g.int8_tops;
     d.tdp_w = g.tdp_w;
     d.idle_w = idle_w;
+    if (g.sm_count > 0 && g.boost_clock_mhz > 0) d.sm_ghz = g.sm_count * g.boost_clock_mhz / 1000.0;
     return d;
 }
 
@@ -267,6 +268,69 @@ std::string calibration_key(const CellRecord & c) {
     return c.host_fingerprint + '\x1f' + c.model_hash + '\x1f' + c.scheme_canonical;
 }
 
+// roofline-v2's decode groups: one host, scheme (by name: a dynamic plan differs per model) and
+// number of sequences decoded together, across models.
+std::string scheme_label(const CellRecord & c) {
+    return c.scheme_name.empty() ? c.scheme_canonical : c.scheme_name;
+}
+std::string decode_group_key(const CellInputs & in) {
+    return fmt::format("{}\x1f{}\x1f{}", in.cell->host_fingerprint, scheme_label(*in.cell), in.sequences);
+}
+std::string decode_host_key(const CellInputs & in) {
+    return fmt::format("{}\x1f{}", in.cell->host_fingerprint, in.sequences);
+}
+
+double decode_steps(const CellInputs & in) {
+    return double(in.decode.tokens) / double(std::max<int64_t>(in.sequences, 1));
+}
+
+// The fixed cost per decode step of each group, and e* per host and sequence count.
+struct DecodeCalibrations {
+    std::map<std::string, hw::DecodeCalibration> by_group;
+    std::map<std::string, int> sizes;  // distinct model sizes per group, for the note
+};
+
+DecodeCalibrations calibrate_decode(const std::vector<CellInputs> & inputs) {
+    struct Pooled {
+        double t = 0.0, steps = 0.0, bytes = 0.0;
+    };
+    std::map<std::string, std::map<std::string, Pooled>> pooled;  // group -> model -> pooled
+    std::map<std::string, const CellInputs *> any_of_group;
+    for (const CellInputs & in : inputs) {
+        if (!in.skip.empty() || !in.decode.present) continue;
+        const std::string g = decode_group_key(in);
+        Pooled & p = pooled[g][in.cell->model_hash];
+        p.t += in.decode.m.t_s;
+        p.steps += decode_steps(in);
+        p.bytes = in.weight_bytes;
+        any_of_group.emplace(g, &in);
+    }
+    DecodeCalibrations out;
+    std::map<std::string, double> best;
+    for (const auto & [g, models] : pooled) {
+        std::vector<hw::StepPoint> pts;
+        std::set<double> sizes;
+        for (const auto & [hash, p] : models) {
+            pts.push_back({p.bytes, p.t / p.steps});
+            sizes.insert(p.bytes);
+        }
+        hw::DecodeCalibration & cal = out.by_group[g];
+        cal.fit = hw::fit_steps(pts);
+        out.sizes[g] = int(sizes.size());
+        const CellInputs & in = *any_of_group.at(g);
+        const double u_m = hw::marginal_util_bw(cal.fit, figures(*in.source, true, in.idle_src_w));
+        if (std::isfinite(u_m)) {
+            double & b = best[decode_host_key(in)];
+            b = std::max(b, u_m);
+        }
+    }
+    for (auto & [g, cal] : out.by_group) {
+        const auto b = best.find(decode_host_key(*any_of_group.at(g)));
+        if (b != best.end()) cal.best_util_bw = b->second;
+    }
+    return out;
+}
+
 struct Projected {
     CellRecord rec;
     const CellInputs * in = nullptr;
@@ -275,7 +339,8 @@ struct Projected {
 
 // The projection of one cell to the target, as a CellRecord marked 'projected'.
 Projected project_cell(const CellInputs & in, const hw::GpuSpec & tgt, double idle_tgt_w, bool idle_assumed,
-                       const hw::Efficiencies & other, const std::string & host_fp) {
+                       const hw::Efficiencies & other, const hw::DecodeCalibration * decode_cal,
+                       const std::string & host_fp) {
     const CellRecord & c = *in.cell;
     Projected out;
     out.in = &in;
@@ -303,7 +368,6 @@ Projected project_cell(const CellInputs & in, const hw::GpuSpec & tgt, double id
     const hw::DeviceFigures tgt_fig = figures(tgt, in.fp16, idle_tgt_w);
 
     json pj;
-    pj["model"] = "roofline-v1 (docs/projection.md)";
     pj["target"] = {{"gpu", tgt.id},
                     {"name", tgt.name},
                     {"memory_bw_gbs", tgt.memory_bw_gbs},
@@ -346,10 +410,14 @@ Projected project_cell(const CellInputs & in, const hw::GpuSpec & tgt, double id
     }
 
     double energy = 0.0, energy_net = 0.0, phases_t = 0.0;
+    bool steps_model = false;  // decode by roofline-v2
     auto do_phase = [&](const MeasuredPhase & mp, const char * name, double & e, double & e_net, double & t,
                         int64_t & tokens, double & tok_s) -> std::optional<hw::PhaseProjection> {
         if (!mp.present) return std::nullopt;
-        const hw::PhaseProjection p = hw::project_phase(mp.m, src_fig, tgt_fig, other);
+        std::optional<hw::PhaseProjection> v2;
+        if (&mp == &in.decode && decode_cal)
+            v2 = hw::project_decode_steps(mp.m, decode_steps(in), src_fig, tgt_fig, *decode_cal);
+        const hw::PhaseProjection p = v2 ? *v2 : hw::project_phase(mp.m, src_fig, tgt_fig, other);
         e = p.energy_j;
         e_net = p.energy_net_j;
         t = p.t_s;
@@ -372,6 +440,25 @@ Projected project_cell(const CellInputs & in, const hw::GpuSpec & tgt, double id
                               {"power_w_source", mp.m.power_w},
                               {"power_share", p.power_share},
                               {"power_w", p.power_w}};
+        if (v2) {
+            steps_model = true;
+            pj["phases"][name]["steps"] = p.steps;
+            pj["phases"][name]["fixed_s_per_step"] = p.fixed_s;
+            pj["phases"][name]["per_byte_s_source"] = p.per_byte_s_source;
+            pj["phases"][name]["per_byte_s"] = p.per_byte_s;
+            if (p.bound == hw::Bound::kernel) {
+                pj["phases"][name]["kernel_scale"] = p.kernel_scale;
+                pj["phases"][name]["kernel_scale_from"] =
+                    src_fig.sm_ghz > 0 && tgt_fig.sm_ghz > 0 ? "SMs x boost clock, source / target"
+                                                            : "1: SM count or boost clock not in the catalogue";
+            }
+            pj["phases"][name]["step_fit"] = {
+                {"fixed_s", decode_cal->fit.fixed_s},
+                {"s_per_byte", decode_cal->fit.s_per_byte},
+                {"models", decode_cal->fit.points},
+                {"marginal_util_bw", hw::marginal_util_bw(decode_cal->fit, src_fig)},
+                {"best_marginal_util_bw", decode_cal->best_util_bw}};
+        }
         return p;
     };
     out.prefill = do_phase(in.prefill, "prefill", r.prefill_energy_j, r.prefill_energy_net_j, r.prefill_t_s,
@@ -409,7 +496,9 @@ Projected project_cell(const CellInputs & in, const hw::GpuSpec & tgt, double id
                             {"idle_w", idle_tgt_w},
                             {"avg_w", r.wall_t_s > 0 ? r.energy_j / r.wall_t_s : 0.0}}}}}
                         .dump();
-    r.sensors_json = json{{"projection", {{"method", "roofline-v1"}, {"target", tgt.id}, {"source_gpu", in.source->id}}}}
+    const char * method = steps_model ? "roofline-v2" : "roofline-v1";
+    pj["model"] = fmt::format("{} (docs/projection.md)", method);
+    r.sensors_json = json{{"projection", {{"method", method}, {"target", tgt.id}, {"source_gpu", in.source->id}}}}
                          .dump();
     r.projection_json = pj.dump();
     return out;
@@ -445,6 +534,8 @@ Run project_all(const Source & s, const hw::Catalogue & cat, const hw::GpuSpec &
             if (b == hw::Bound::compute) e.compute = std::isnan(e.compute) ? u.compute : std::max(e.compute, u.compute);
         }
     }
+    const DecodeCalibrations decode_cal = calibrate_decode(run.inputs);
+    std::set<std::string> v1_groups;
     const bool idle_given = o.target_idle_w > 0;
     for (const CellInputs & in : run.inputs) {
         if (!in.skip.empty()) {
@@ -462,7 +553,23 @@ Run project_all(const Source & s, const hw::Catalogue & cat, const hw::GpuSpec &
             assumed = true;
         }
         const std::string host_fp = fmt::format("projected:{}:{}", tgt.id, in.cell->host_fingerprint);
-        run.projected.push_back(project_cell(in, tgt, idle_tgt, assumed, binding[calibration_key(*in.cell)], host_fp));
+        const hw::DecodeCalibration * dc = nullptr;
+        if (in.decode.present) {
+            const std::string g = decode_group_key(in);
+            const auto it = decode_cal.by_group.find(g);
+            if (it != decode_cal.by_group.end() && it->second.fit.usable()) {
+                dc = &it->second;
+            } else if (v1_groups.insert(g).second) {
+                run.notes.push_back(fmt::format(
+                    "decode of {} at {} sequence(s): {} model size(s) measured, no line through 2 sizes at least {}x "
+                    "apart: roofline-v1 (bandwidth only; it overestimates the gain from more bandwidth, "
+                    "docs/projection.md)",
+                    scheme_label(*in.cell), in.sequences, decode_cal.sizes.count(g) ? decode_cal.sizes.at(g) : 0,
+                    hw::kMinFitSizeRatio));
+            }
+        }
+        run.projected.push_back(
+            project_cell(in, tgt, idle_tgt, assumed, binding[calibration_key(*in.cell)], dc, host_fp));
     }
     if (!idle_given && std::isnan(tgt.idle_w)) {
         run.notes.push_back(fmt::format(

@@ -13,7 +13,12 @@ static constexpr double kInf = std::numeric_limits<double>::infinity();
 static constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
 const char * bound_name(Bound b) {
-    return b == Bound::compute ? "compute" : "bandwidth";
+    switch (b) {
+        case Bound::compute: return "compute";
+        case Bound::kernel: return "kernel";
+        case Bound::bandwidth: break;
+    }
+    return "bandwidth";
 }
 
 static void check_device(const DeviceFigures & d, const char * which) {
@@ -67,6 +72,81 @@ PhaseProjection project_phase(const PhaseMeasurement & m, const DeviceFigures & 
     p.t_compute_s = m.flops > 0 && p.eff_compute > 0 ? m.flops / (p.eff_compute * target.tput_tflops * 1e12) : 0.0;
     p.t_s = std::max(p.t_bw_s, p.t_compute_s);
     if (!(p.t_s > 0)) throw Error("projection: a phase with neither bytes nor operations cannot be projected");
+    p.power_share = power_share(m.power_w, source);
+    p.power_w = power_at_share(p.power_share, target);
+    p.energy_j = p.power_w * p.t_s;
+    p.energy_net_j = (p.power_w - target.idle_w) * p.t_s;
+    return p;
+}
+
+StepFit fit_steps(const std::vector<StepPoint> & points) {
+    StepFit f;
+    double lo = kInf, hi = 0.0, sx = 0.0, sy = 0.0;
+    for (const StepPoint & p : points) {
+        if (!(p.bytes > 0) || !(p.step_s > 0)) continue;
+        lo = std::min(lo, p.bytes);
+        hi = std::max(hi, p.bytes);
+        sx += p.bytes;
+        sy += p.step_s;
+        ++f.points;
+    }
+    if (f.points < 2 || hi < kMinFitSizeRatio * lo) return f;
+    const double mx = sx / f.points, my = sy / f.points;
+    double sxy = 0.0, sxx = 0.0, sxy0 = 0.0, sxx0 = 0.0;
+    for (const StepPoint & p : points) {
+        if (!(p.bytes > 0) || !(p.step_s > 0)) continue;
+        sxy += (p.bytes - mx) * (p.step_s - my);
+        sxx += (p.bytes - mx) * (p.bytes - mx);
+        sxy0 += p.bytes * p.step_s;
+        sxx0 += p.bytes * p.bytes;
+    }
+    double slope = sxy / sxx, fixed = my - slope * mx;
+    if (fixed < 0) {
+        fixed = 0.0;
+        slope = sxy0 / sxx0;
+    }
+    if (slope > 0) {
+        f.fixed_s = fixed;
+        f.s_per_byte = slope;
+    }
+    return f;
+}
+
+double marginal_util_bw(const StepFit & fit, const DeviceFigures & source) {
+    return fit.usable() && source.bw_gbs > 0 ? 1.0 / (fit.s_per_byte * source.bw_gbs * 1e9) : kNotKnown;
+}
+
+std::optional<PhaseProjection> project_decode_steps(const PhaseMeasurement & m, double steps,
+                                                    const DeviceFigures & source, const DeviceFigures & target,
+                                                    const DecodeCalibration & cal) {
+    check_device(target, "target");
+    PhaseProjection p;
+    const Efficiencies u = phase_utilisation(m, source, &p.bound);
+    const double u_m = marginal_util_bw(cal.fit, source);
+    const double best = cal.best_util_bw;
+    if (!(steps > 0) || !(m.bytes > 0) || !std::isfinite(u_m) || !(best > 0)) return std::nullopt;
+    const double w = m.bytes / steps;  // weight bytes per step
+    const double c = (m.t_s / steps - cal.fit.fixed_s) / w;
+    if (!(c > 0)) return std::nullopt;
+    p.util_bw = u.bw;
+    p.util_compute = u.compute;
+    p.steps = steps;
+    p.fixed_s = cal.fit.fixed_s;
+    p.per_byte_s_source = c;
+    p.eff_compute = kInf;
+    if (u_m >= kBandwidthBoundFraction * best) {
+        p.bound = Bound::bandwidth;
+        p.eff_bw = 1.0 / (c * source.bw_gbs * 1e9);  // this cell's marginal bandwidth use
+        p.per_byte_s = c * source.bw_gbs / target.bw_gbs;
+    } else {
+        p.bound = Bound::kernel;
+        p.eff_bw = best;
+        p.kernel_scale = source.sm_ghz > 0 && target.sm_ghz > 0 ? source.sm_ghz / target.sm_ghz : 1.0;
+        p.per_byte_s = std::max(c * p.kernel_scale, 1.0 / (best * target.bw_gbs * 1e9));
+    }
+    p.t_bw_s = steps * (p.fixed_s + w / (p.eff_bw * target.bw_gbs * 1e9));
+    p.t_compute_s = 0.0;
+    p.t_s = steps * (p.fixed_s + p.per_byte_s * w);
     p.power_share = power_share(m.power_w, source);
     p.power_w = power_at_share(p.power_share, target);
     p.energy_j = p.power_w * p.t_s;

@@ -15,9 +15,12 @@
 //   P_target = idle_tgt + share x (TDP_tgt - idle_tgt); energy = P_target x t_target;
 //   net energy = (P_target - idle_tgt) x t_target.
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace jb::hardware {
 
@@ -31,6 +34,7 @@ struct DeviceFigures {
     double tput_tflops = 0.0;  // TFLOP/s (or TOP/s for INT8)
     double tdp_w = 0.0;
     double idle_w = 0.0;
+    double sm_ghz = kNotKnown;  // SMs x boost clock (GHz): the scale of a kernel-bound decode
 };
 
 // One measured phase.
@@ -47,8 +51,10 @@ struct Efficiencies {
     double compute = kNotKnown;
 };
 
-enum class Bound { bandwidth, compute };
-const char * bound_name(Bound b);  // "bandwidth", "compute"
+// kernel: a decode step's own work per weight byte (dequantizing, dot products), not the memory,
+// limits it (roofline-v2, below).
+enum class Bound { bandwidth, compute, kernel };
+const char * bound_name(Bound b);  // "bandwidth", "compute", "kernel"
 
 struct PhaseProjection {
     double util_bw = 0.0, util_compute = 0.0;  // on the source: achieved / peak
@@ -59,6 +65,12 @@ struct PhaseProjection {
     double power_share = 0.0;                // of the board limit above idle, measured
     double power_w = 0.0;                    // projected mean power
     double energy_j = 0.0, energy_net_j = 0.0;
+    // roofline-v2 decode only (project_decode_steps); NaN otherwise
+    double steps = kNotKnown;              // decode steps: tokens / sequences decoded together
+    double fixed_s = kNotKnown;            // fixed time per step, source and target alike
+    double per_byte_s_source = kNotKnown;  // time per weight byte on the source, this cell
+    double per_byte_s = kNotKnown;         // ... on the target
+    double kernel_scale = kNotKnown;       // kernel-bound: source SMs x clock / the target's (1 if unknown)
 };
 
 // Throws jb::Error for inputs the model cannot use (non-positive time, peaks, TDP <= idle).
@@ -72,6 +84,48 @@ Efficiencies phase_utilisation(const PhaseMeasurement & m, const DeviceFigures &
 // Power share only, for phases without a roofline (time unchanged on the target).
 double power_share(double power_w, const DeviceFigures & source);
 double power_at_share(double share, const DeviceFigures & target);
+
+// roofline-v2 for decode (docs/projection.md, "Decode: a fixed cost per step"). A decode step
+// costs a fixed time (kernel launches, synchronisation, sampling; assumed the same on any GPU) plus
+// a time per weight byte. The fixed time is the intercept of a line through the step times of the
+// source's models of different sizes under one scheme and sequence count; the rest of a cell's step
+// time is its time per byte.
+//   per byte on the source          c = (t / steps - fixed) / W
+//   the group's marginal bandwidth  u_m = 1 / (slope x peak_bw_source)
+//   e* = the best u_m among the host's groups at this sequence count
+//   bandwidth-bound (u_m >= 0.9 e*): c' = c x bw_source / bw_target
+//   kernel-bound (otherwise):        c' = max(c x k, 1 / (e* x bw_target)), k = the source's SMs x
+//                                    clock / the target's (1 where either is unknown): the work per
+//                                    byte runs on the SMs; the target's memory may still be slower
+//   t' = steps x (fixed + c' x W); power as project_phase.
+struct StepPoint {
+    double bytes = 0.0;   // weights read per step (the quantized file)
+    double step_s = 0.0;  // time per decode step
+};
+struct StepFit {
+    double fixed_s = kNotKnown;     // intercept: time per step that does not scale with bytes
+    double s_per_byte = kNotKnown;  // slope
+    int points = 0;
+    bool usable() const { return std::isfinite(fixed_s) && s_per_byte > 0; }
+};
+// Sizes closer than this cannot separate the fixed cost from the per-byte one.
+inline constexpr double kMinFitSizeRatio = 2.0;
+inline constexpr double kBandwidthBoundFraction = 0.9;
+// Least squares through the points; not usable with fewer than two sizes kMinFitSizeRatio apart or
+// a slope <= 0. A negative intercept is clamped to 0 (the line then goes through the origin).
+StepFit fit_steps(const std::vector<StepPoint> & points);
+// u_m of a fit: 1 / (slope x the source's peak bandwidth).
+double marginal_util_bw(const StepFit & fit, const DeviceFigures & source);
+
+struct DecodeCalibration {
+    StepFit fit;                     // this cell's group (host, scheme, sequences)
+    double best_util_bw = kNotKnown;  // e*
+};
+// nullopt when the calibration cannot be used for this cell (unusable fit, no e*, or a step time
+// not above the fixed time): the caller falls back to project_phase. Throws like project_phase.
+std::optional<PhaseProjection> project_decode_steps(const PhaseMeasurement & m, double steps,
+                                                    const DeviceFigures & source, const DeviceFigures & target,
+                                                    const DecodeCalibration & cal);
 
 // Memory check: a model runs on the target only if its working set fits.
 struct FitCheck {

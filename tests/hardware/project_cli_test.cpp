@@ -227,6 +227,78 @@ TEST(ProjectCli, projects_to_target_and_writes_marked_cells) {
     for (const CellRecord & c : src.list_cells()) EXPECT_EQ(c.origin, "measured");
 }
 
+// A second, smaller model's f16 decode beside m7b's: 2e9-byte file, 100 tokens in 0.8 s (8 ms a
+// step), 200 J (250 W). With m7b's 20 ms a step at 14e9 bytes the line is 6 ms + 1e-12 s/byte
+// (0.012 s / 12e9 bytes), u_m = 1 / (1e-12 x 1000e9) = 1.0: bandwidth-bound.
+void add_small_model(const std::string & path) {
+    Store st = Store::open(path, false);
+    const HostRecord h = host("alpha", "NVIDIA H100 80GB HBM3");
+    ModelRecord m;
+    m.hash = "m1b";
+    m.file_name = "m1b.gguf";
+    m.arch = "llama";
+    m.n_params = 1'000'000'000;
+    m.file_bytes = 2'000'000'000;
+    st.upsert_model(m);
+    st.upsert_model_scheme(m.hash, "ftype=F16", 16.0, 2'000'000'000);
+    CellRecord c;
+    c.set_key({h.fingerprint, m.hash, "ftype=F16", "tg256", "wf-tg", 0});
+    c.decode_tokens = 100;
+    c.decode_t_s = 0.8;
+    c.decode_energy_j = 200;
+    c.decode_tok_s = 125;
+    c.wall_t_s = 0.8;
+    c.energy_j = 200;
+    c.idle_power_w = 100;
+    c.energy_json = gpu_energy(200, 100);
+    c.peak_mem_bytes = int64_t(3 * kGiB);
+    st.commit_cell(c);
+}
+
+TEST(ProjectCli, decode_of_two_model_sizes_gets_a_fixed_cost_per_step) {
+    Fixture f;
+    // one size: bandwidth only (roofline-v1), and the output says why
+    auto r = joulebench({"project", "--from", f.src, "--gpu", "tgt-gpu", "--catalogue", f.cat, "-o", "json"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("decode of fp16 at 1 sequence(s): 1 model size(s) measured"), std::string::npos) << r.out;
+
+    add_small_model(f.src);
+    r = joulebench({"project", "--from", f.src, "--gpu", "tgt-gpu", "--catalogue", f.cat, "--to", f.out, "-o",
+                    "json"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out.find("model size(s) measured"), std::string::npos) << r.out;
+    Store out = Store::open_readonly(f.out);
+    int seen = 0;
+    for (const CellRecord & c : out.list_cells()) {
+        const auto pj = nlohmann::json::parse(c.projection_json);
+        if (c.task != "tg256") {
+            EXPECT_EQ(pj["model"], "roofline-v1 (docs/projection.md)");  // prefill only
+            continue;
+        }
+        EXPECT_EQ(pj["model"], "roofline-v2 (docs/projection.md)");
+        const auto & d = pj["phases"]["decode"];
+        EXPECT_EQ(d["bound"], "bandwidth");
+        EXPECT_NEAR(d["fixed_s_per_step"].get<double>(), 0.006, 1e-12);
+        EXPECT_EQ(d["step_fit"]["models"], 2);
+        EXPECT_NEAR(d["step_fit"]["marginal_util_bw"].get<double>(), 1.0, 1e-9);
+        if (c.model_hash == "m7b") {
+            // c = (20 - 6) ms / 14e9 = 1e-12 s/byte, on 500 GB/s 2e-12: 100 x (6 + 28) ms = 3.4 s
+            // (bandwidth alone: 4.0 s); 180 W (share 0.5) x 3.4 s = 612 J
+            EXPECT_NEAR(c.decode_t_s, 3.4, 1e-9);
+            EXPECT_NEAR(c.decode_energy_j, 612.0, 1e-6);
+            ++seen;
+        } else {
+            // (8 - 6) ms / 2e9 = 1e-12 -> 100 x (6 + 4) ms = 1.0 s; share (250 - 100) / 400 = 0.375,
+            // 60 + 0.375 x 240 = 150 W -> 150 J
+            EXPECT_NEAR(c.decode_t_s, 1.0, 1e-9);
+            EXPECT_NEAR(c.decode_energy_j, 150.0, 1e-6);
+            EXPECT_NEAR(c.decode_tok_s, 100.0, 1e-6);
+            ++seen;
+        }
+    }
+    EXPECT_EQ(seen, 2);
+}
+
 TEST(ProjectCli, models_that_do_not_fit_are_failed_rows_never_projected) {
     Fixture f;
     const auto r = joulebench({"project", "--from", f.src, "--gpu", "small-gpu", "--catalogue", f.cat, "--to", f.out});

@@ -107,6 +107,107 @@ TEST(Projection, projecting_to_the_same_gpu_reproduces_the_measurement) {
     }
 }
 
+TEST(Projection, step_fit_separates_the_fixed_cost_per_step_from_the_cost_per_byte) {
+    // 3 ms at 1 GB, 6 ms at 4 GB, 10 ms at 8 GB: 1 ms per GB (1e-12 s/byte) on top of 2 ms
+    StepFit f = fit_steps({{1e9, 0.003}, {4e9, 0.006}, {8e9, 0.010}});
+    ASSERT_TRUE(f.usable());
+    EXPECT_EQ(f.points, 3);
+    EXPECT_NEAR(f.fixed_s, 0.002, 1e-15);
+    EXPECT_NEAR(f.s_per_byte, 1e-12, 1e-24);
+    // 1 / (1e-12 s/byte x 1000e9 bytes/s) = 1.0: the marginal byte moves at the peak
+    EXPECT_NEAR(marginal_util_bw(f, device(1000, 100, 400, 50)), 1.0, 1e-12);
+    // a negative intercept is clamped: the line through the origin, sum(xy) / sum(x^2) =
+    // (1e9 x 0.5e-3 + 4e9 x 5e-3) / (1e18 + 16e18) = 20.5e6 / 17e18
+    f = fit_steps({{1e9, 0.0005}, {4e9, 0.005}});
+    ASSERT_TRUE(f.usable());
+    EXPECT_DOUBLE_EQ(f.fixed_s, 0.0);
+    EXPECT_NEAR(f.s_per_byte, 20.5e6 / 17e18, 1e-24);
+}
+
+TEST(Projection, step_fit_needs_two_sizes_far_enough_apart_and_a_rising_line) {
+    EXPECT_FALSE(fit_steps({}).usable());
+    EXPECT_FALSE(fit_steps({{4e9, 0.006}}).usable());
+    EXPECT_FALSE(fit_steps({{4e9, 0.006}, {4e9, 0.007}}).usable());  // one size twice
+    EXPECT_FALSE(fit_steps({{4e9, 0.006}, {7e9, 0.009}}).usable());  // 1.75x apart: too close
+    EXPECT_FALSE(fit_steps({{1e9, 0.005}, {4e9, 0.003}}).usable());  // larger model faster
+    EXPECT_FALSE(fit_steps({{0, 0.005}, {4e9, 0.003}}).usable());    // a size of 0 is no point
+    EXPECT_TRUE(std::isnan(marginal_util_bw(fit_steps({}), device(1000, 100, 400, 50))));
+}
+
+TEST(Projection, bandwidth_bound_decode_keeps_its_fixed_cost_per_step) {
+    // source 1000 GB/s, target 2000 GB/s; the group's line: 2 ms + 1e-12 s/byte, u_m 1.0 = e*
+    const DeviceFigures src = device(1000, 100, 400, 50);
+    const DeviceFigures tgt = device(2000, 100, 300, 30);
+    DecodeCalibration cal;
+    cal.fit = fit_steps({{1e9, 0.003}, {8e9, 0.010}});
+    cal.best_util_bw = 1.0;
+    // 100 steps of a 4 GB model at 6 ms: c = (6 - 2) ms / 4e9 = 1e-12 s/byte
+    const auto p = project_decode_steps(phase(0.6, 4e11, 1e12, 225.0), 100, src, tgt, cal);
+    ASSERT_TRUE(p.has_value());
+    EXPECT_EQ(p->bound, Bound::bandwidth);
+    EXPECT_NEAR(p->per_byte_s_source, 1e-12, 1e-24);
+    EXPECT_NEAR(p->per_byte_s, 0.5e-12, 1e-24);  // x 1000 / 2000
+    EXPECT_NEAR(p->fixed_s, 0.002, 1e-15);
+    // 100 x (2 ms + 0.5e-12 x 4e9) = 0.4 s (bandwidth alone, roofline-v1, would say 0.3 s)
+    EXPECT_NEAR(p->t_s, 0.4, 1e-12);
+    // share (225 - 50) / 350 = 0.5 -> 30 + 0.5 x 270 = 165 W; 66 J, net (165 - 30) x 0.4 = 54 J
+    EXPECT_NEAR(p->power_w, 165.0, 1e-9);
+    EXPECT_NEAR(p->energy_j, 66.0, 1e-9);
+    EXPECT_NEAR(p->energy_net_j, 54.0, 1e-9);
+}
+
+TEST(Projection, kernel_bound_decode_gains_nothing_from_bandwidth_until_memory_limits_it) {
+    // the same cell, but another scheme of this host reached twice this group's marginal bandwidth
+    // (e* = 2.0): u_m 1.0 < 0.9 x 2.0, so the kernel's own work per byte binds
+    const DeviceFigures src = device(1000, 100, 400, 50);
+    DecodeCalibration cal;
+    cal.fit = fit_steps({{1e9, 0.003}, {8e9, 0.010}});
+    cal.best_util_bw = 2.0;
+    const PhaseMeasurement m = phase(0.6, 4e11, 1e12, 225.0);
+    // more bandwidth: c' = max(1e-12, 1 / (2.0 x 2000e9)) = 1e-12 -> 100 x (2 + 4) ms = 0.6 s
+    auto p = project_decode_steps(m, 100, src, device(2000, 100, 300, 30), cal);
+    ASSERT_TRUE(p.has_value());
+    EXPECT_EQ(p->bound, Bound::kernel);
+    EXPECT_STREQ(bound_name(p->bound), "kernel");
+    EXPECT_NEAR(p->t_s, 0.6, 1e-12);
+    // 200 GB/s: c' = max(1e-12, 1 / (2.0 x 200e9)) = 2.5e-12 -> 100 x (2 + 10) ms = 1.2 s
+    p = project_decode_steps(m, 100, src, device(200, 100, 300, 30), cal);
+    ASSERT_TRUE(p.has_value());
+    EXPECT_NEAR(p->per_byte_s, 2.5e-12, 1e-24);
+    EXPECT_NEAR(p->t_s, 1.2, 1e-12);
+    // a target with half the SMs x clock does the per-byte work at half the rate: k = 2,
+    // c' = max(2e-12, 1 / (2.0 x 2000e9)) = 2e-12 -> 100 x (2 + 8) ms = 1.0 s
+    DeviceFigures big = src, half = device(2000, 100, 300, 30);
+    big.sm_ghz = 100;
+    half.sm_ghz = 50;
+    p = project_decode_steps(m, 100, big, half, cal);
+    ASSERT_TRUE(p.has_value());
+    EXPECT_DOUBLE_EQ(p->kernel_scale, 2.0);
+    EXPECT_NEAR(p->t_s, 1.0, 1e-12);
+    // projected to its own GPU it reproduces the measurement, either way bound
+    for (double best : {1.0, 2.0}) {
+        cal.best_util_bw = best;
+        p = project_decode_steps(m, 100, src, src, cal);
+        ASSERT_TRUE(p.has_value());
+        EXPECT_NEAR(p->t_s, 0.6, 1e-12);
+        EXPECT_NEAR(p->energy_j, 225.0 * 0.6, 1e-9);
+    }
+}
+
+TEST(Projection, decode_steps_fall_back_when_the_calibration_cannot_be_used) {
+    const DeviceFigures src = device(1000, 100, 400, 50);
+    DecodeCalibration cal;
+    cal.fit = fit_steps({{1e9, 0.003}, {8e9, 0.010}});
+    cal.best_util_bw = 1.0;
+    // 1.5 ms per step is less than the 2 ms fixed cost: no time per byte left
+    EXPECT_FALSE(project_decode_steps(phase(0.15, 4e11, 1e12, 225.0), 100, src, src, cal).has_value());
+    EXPECT_FALSE(project_decode_steps(phase(0.6, 4e11, 1e12, 225.0), 0, src, src, cal).has_value());
+    cal.best_util_bw = kNotKnown;
+    EXPECT_FALSE(project_decode_steps(phase(0.6, 4e11, 1e12, 225.0), 100, src, src, cal).has_value());
+    cal = {};
+    EXPECT_FALSE(project_decode_steps(phase(0.6, 4e11, 1e12, 225.0), 100, src, src, cal).has_value());
+}
+
 TEST(Projection, power_share_below_idle_is_zero) {
     const DeviceFigures src = device(1000, 100, 400, 50);
     EXPECT_DOUBLE_EQ(power_share(40.0, src), 0.0);
