@@ -1063,7 +1063,17 @@ std::string render_html(const ReportInput & in) {
     h += "<h3 id=\"hardware\">Hardware side by side</h3>\n";
     {
         Table hardware = table_named("hardware");
-        if (hardware.rows.empty()) {
+        Table tokens = table_named("hardware_tokens");
+        if (!tokens.rows.empty()) {
+            h += "<p class=\"lead\">The same synthetic workload, model and scheme on each host: speed, energy per "
+                 "token by phase, and J/token against the most frugal host.</p>\n";
+            const std::string said =
+                collapse_constant_columns(tokens, {"model_name", "host_name", "projected", "energy_estimated"});
+            h += table_block(tokens, "table-hardware-tokens", said);
+        }
+        if (hardware.rows.empty() && !tokens.rows.empty()) {
+            // the workloads said it
+        } else if (hardware.rows.empty()) {
             h += fmt::format("<div id=\"table-hardware\">{}</div>\n",
                              empty_note(a.n_hosts > 1
                                             ? "The hosts share no model, scheme and task set, so none compare side "

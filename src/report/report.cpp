@@ -551,6 +551,72 @@ Table hardware_table(const Analysis & a) {
     return t;
 }
 
+Table hardware_token_table(const Analysis & a) {
+    Table t;
+    t.title = "Hardware side by side: speed and energy per token";
+    add_text_column(t, "model_name", "model");
+    add_text_column(t, "task", "workload");
+    add_text_column(t, "scheme", "scheme");
+    add_text_column(t, "host_name", "host");
+    add_text_column(t, "device", "hardware");
+    t.add_column("projected", "projected", 0);
+    t.add_column("energy_estimated", "estimated", 0);
+    t.add_column("repeats", "n", 0);
+    t.add_column("tok_s", "tok/s", 1);
+    t.add_column("prefill_tok_s", "prefill tok/s", 1);
+    t.add_column("decode_tok_s", "decode tok/s", 1);
+    t.add_column("j_per_token", "J/token", 4);
+    t.add_column("prefill_j_per_token", "prefill J/token", 4);
+    t.add_column("decode_j_per_token", "decode J/token", 4);
+    t.add_column("avg_w", "avg W", 1);
+    t.add_column("j_per_token_vs_best_pct", "J/token vs best host (%)", 1);
+    // Hosts compare only on the same model, workload (name and definition) and scheme.
+    using Key = std::tuple<std::string, std::string, std::string, std::string>;
+    std::map<Key, std::vector<const metrics::Summary *>> groups;
+    for (const auto & s : a.summaries) {
+        if (!s.scored) groups[{s.model, s.task, s.workload, s.scheme_canonical}].push_back(&s);
+    }
+    auto rank = [&](const std::string & scheme) {
+        return std::find(a.scheme_order.begin(), a.scheme_order.end(), scheme) - a.scheme_order.begin();
+    };
+    std::vector<std::vector<const metrics::Summary *> *> order;
+    for (auto & [key, members] : groups) {
+        std::set<std::string> hosts;
+        for (const auto * s : members) hosts.insert(s->host);
+        if (hosts.size() < 2) continue;
+        std::stable_sort(members.begin(), members.end(), [](const metrics::Summary * x, const metrics::Summary * y) {
+            return std::make_tuple(x->projected, x->device, x->host_name, x->host) <
+                   std::make_tuple(y->projected, y->device, y->host_name, y->host);
+        });
+        order.push_back(&members);
+    }
+    std::stable_sort(order.begin(), order.end(), [&](const auto * x, const auto * y) {
+        const auto & sx = *x->front();
+        const auto & sy = *y->front();
+        return std::make_tuple(sx.model_name, sx.model, sx.task, rank(sx.scheme)) <
+               std::make_tuple(sy.model_name, sy.model, sy.task, rank(sy.scheme));
+    });
+    for (const auto * members : order) {
+        double best = INFINITY;
+        for (const auto * s : *members) {
+            if (std::isfinite(s->j_per_token) && s->j_per_token > 0) best = std::min(best, s->j_per_token);
+        }
+        for (const auto * s : *members) {
+            const double vs = std::isfinite(best) && std::isfinite(s->j_per_token) ? s->j_per_token / best - 1.0 : NAN;
+            t.add_row({text(s->model_name), text(s->task), text(s->scheme), text(s->host_name), text(s->device),
+                       int64_t(s->projected), int64_t(s->estimated), int64_t(std::max(s->energy_j.n, s->wall_s.n)),
+                       real(s->tok_s), real(s->prefill_tok_s), real(s->decode_tok_s), real(s->j_per_token),
+                       real(s->prefill_j_per_token), real(s->decode_j_per_token), real(s->avg_w), pct(vs)});
+        }
+    }
+    if (!t.rows.empty()) {
+        t.notes.push_back(
+            "Each synthetic workload of a model under one scheme on every host that ran it: J/token vs best host = "
+            "J/token / the least J/token among these hosts - 1 (gross energy of the cell over its tokens).");
+    }
+    return t;
+}
+
 Table family_table(const std::vector<metrics::FamilyComparison> & rows, const std::vector<std::string> & notes,
                    const std::string & reference) {
     Table t;
@@ -633,7 +699,7 @@ std::vector<std::string> family_headlines(const std::vector<metrics::FamilyCompa
 }
 
 std::vector<std::string> table_names() {
-    return {"summary", "overall", "tokens",  "decision", "hardware", "families", "hosts",
+    return {"summary", "overall", "tokens",  "decision", "hardware", "hardware_tokens", "families", "hosts",
             "sensors", "energy",  "models", "schemes",  "failed",   "all"};
 }
 
@@ -646,6 +712,7 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
     for (const auto & n : in.cost_notes) out.back().table.notes.push_back(n);
     if (!in.cost_formula.empty() && in.options.usd_per_kwh > 0) out.back().table.notes.push_back(in.cost_formula);
     out.push_back({"hardware", hardware_table(a)});
+    out.push_back({"hardware_tokens", hardware_token_table(a)});
     out.push_back({"families", family_table(a.families, a.family_notes, in.options.reference)});
 
     Table hosts;
@@ -760,7 +827,8 @@ void print_report_tables(std::ostream & os, const ReportInput & in, Format forma
             // Empty provenance tables (no failures) and the empty per-token table (every task scored) are
             // left out unless asked for by name.
             if (chosen.empty() && t.table.rows.empty() &&
-                (t.name == "failed" || t.name == "tokens" || t.name == "hardware" || t.name == "families")) {
+                (t.name == "failed" || t.name == "tokens" || t.name == "hardware" || t.name == "hardware_tokens" ||
+                 t.name == "families")) {
                 continue;
             }
             shown.push_back(&t);

@@ -138,6 +138,9 @@ Table decision_table(const Analysis & a, const metrics::Options & options);
 // Each scheme of each model on every host that ran it, hosts side by side (sorted by model, scheme,
 // then host), with the energy against the most frugal host for that scheme. Empty with one host.
 Table hardware_table(const Analysis & a);
+// The same for unscored synthetic workloads: each (model, workload, scheme) on every host that ran
+// it, with tokens/s and J/token by phase and J/token against the most frugal host. Empty with one host.
+Table hardware_token_table(const Analysis & a);
 // Distilled vs base per family, host, scheme and task (metrics::FamilyComparison), with the study's
 // 19.8 % next to ours in the notes. Empty without families.
 Table family_table(const std::vector<metrics::FamilyComparison> & rows, const std::vector<std::string> & notes,

@@ -351,3 +351,45 @@ TEST(HtmlReportUnscored, shows_jtoken_and_the_per_token_table) {
     // The scored fixture has no per-token table.
     EXPECT_TRUE(token_table(analyze(jb_test::make_report_input())).rows.empty());
 }
+
+TEST(HtmlReportUnscored, two_hosts_of_the_same_workloads_compare_side_by_side) {
+    ReportInput in = make_unscored_input();
+    // One host: nothing to put side by side.
+    EXPECT_TRUE(hardware_token_table(analyze(in)).rows.empty());
+    // The same workloads on a second GPU at 80 % of the energy, in 2/3 of the time; one workload of
+    // another definition (fingerprint) there, which must not be compared.
+    const size_t n = in.rows.size();
+    for (size_t i = 0; i < n; ++i) {
+        jb::metrics::Row r = in.rows[i];
+        r.host = "hostgpu2";
+        r.host_name = "node2";
+        r.device = "NVIDIA H200";
+        r.energy_j *= 0.8;
+        r.decode_j *= 0.8;
+        r.prefill_j *= 0.8;
+        r.wall_s = 2.0;
+        if (r.task == "pp2048r30" && r.scheme == "int8") r.workload = "bench-pp-v2";
+        in.rows.push_back(r);
+    }
+    const Analysis a = analyze(in);
+    const jb::Table t = hardware_token_table(a);
+    // 3 schemes x 2 workloads x 2 hosts, less the pair whose definitions differ
+    ASSERT_EQ(t.rows.size(), 10u);
+    auto cell = [&](size_t row, const char * col) { return t.rows[row][t.column_index(col)]; };
+    int seen = 0;
+    for (size_t i = 0; i < t.rows.size(); ++i) {
+        if (std::get<std::string>(cell(i, "task")) != "tg256r5" || std::get<std::string>(cell(i, "scheme")) != "fp16")
+            continue;
+        ++seen;
+        const bool h200 = std::get<std::string>(cell(i, "device")) == "NVIDIA H200";
+        // fp16 tg256r5: 1800 J / 1280 tokens on node1, 1440 J on node2 (best): 1800 / 1440 - 1 = +25 %
+        EXPECT_NEAR(std::get<double>(cell(i, "j_per_token")), (h200 ? 1440.0 : 1800.0) / 1280.0, 1e-12);
+        EXPECT_NEAR(std::get<double>(cell(i, "j_per_token_vs_best_pct")), h200 ? 0.0 : 25.0, 1e-9);
+        EXPECT_NEAR(std::get<double>(cell(i, "tok_s")), 1280.0 / (h200 ? 2.0 : 3.0), 1e-9);
+    }
+    EXPECT_EQ(seen, 2);
+    const std::string h = render_html(in);
+    EXPECT_EQ(jb_test::xml_error(h), "");
+    EXPECT_NE(h.find("id=\"table-hardware-tokens\""), std::string::npos);
+    EXPECT_EQ(h.find("share no model, scheme and task set"), std::string::npos);
+}
