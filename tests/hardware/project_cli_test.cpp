@@ -49,6 +49,23 @@ std::string gpu_energy(double j, double idle_w) {
                        idle_w);
 }
 
+// An f16 tg256 cell: 100 decode tokens in t_s seconds for energy_j joules (GPU, idle 100 W).
+CellRecord f16_decode_cell(const std::string & host_fp, const std::string & model_hash, double t_s, double energy_j,
+                           double peak_gib) {
+    CellRecord c;
+    c.set_key({host_fp, model_hash, "ftype=F16", "tg256", "wf-tg", 0});
+    c.decode_tokens = 100;
+    c.decode_t_s = t_s;
+    c.decode_energy_j = energy_j;
+    c.decode_tok_s = 100 / t_s;
+    c.wall_t_s = t_s;
+    c.energy_j = energy_j;
+    c.idle_power_w = 100;
+    c.energy_json = gpu_energy(energy_j, 100);
+    c.peak_mem_bytes = int64_t(peak_gib * kGiB);
+    return c;
+}
+
 // 7e9 parameters; f16 file 14e9 bytes, q8_0 file 7.4375e9 bytes.
 //  f16 tg256: 100 decode tokens in 2 s, 600 J (300 W); bytes 100 x 14e9 = 1.4e12 -> 700 GB/s,
 //    u_bw 0.7 (bandwidth-bound); target: 1.4e12 / (0.7 x 500e9) = 4 s; share (300-100)/400 = 0.5,
@@ -85,18 +102,8 @@ void write_source(const std::string & path) {
     st.upsert_model_scheme(m.hash, f16.canonical, 16.0, 14'000'000'000);
     st.upsert_model_scheme(m.hash, q8.canonical, 8.5, 7'437'500'000);
 
-    CellRecord c;
-    c.set_key({h.fingerprint, m.hash, f16.canonical, "tg256", "wf-tg", 0});
-    c.decode_tokens = 100;
-    c.decode_t_s = 2.0;
-    c.decode_energy_j = 600;
+    CellRecord c = f16_decode_cell(h.fingerprint, m.hash, 2.0, 600, 15);
     c.decode_energy_net_j = 400;
-    c.decode_tok_s = 50;
-    c.wall_t_s = 2.0;
-    c.energy_j = 600;
-    c.idle_power_w = 100;
-    c.energy_json = gpu_energy(600, 100);
-    c.peak_mem_bytes = int64_t(15 * kGiB);
     st.commit_cell(c);
 
     CellRecord p;
@@ -241,18 +248,7 @@ void add_small_model(const std::string & path) {
     m.file_bytes = 2'000'000'000;
     st.upsert_model(m);
     st.upsert_model_scheme(m.hash, "ftype=F16", 16.0, 2'000'000'000);
-    CellRecord c;
-    c.set_key({h.fingerprint, m.hash, "ftype=F16", "tg256", "wf-tg", 0});
-    c.decode_tokens = 100;
-    c.decode_t_s = 0.8;
-    c.decode_energy_j = 200;
-    c.decode_tok_s = 125;
-    c.wall_t_s = 0.8;
-    c.energy_j = 200;
-    c.idle_power_w = 100;
-    c.energy_json = gpu_energy(200, 100);
-    c.peak_mem_bytes = int64_t(3 * kGiB);
-    st.commit_cell(c);
+    st.commit_cell(f16_decode_cell(h.fingerprint, m.hash, 0.8, 200, 3));
 }
 
 TEST(ProjectCli, decode_of_two_model_sizes_gets_a_fixed_cost_per_step) {
