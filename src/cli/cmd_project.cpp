@@ -844,7 +844,10 @@ void add_project_command(CLI::App & app) {
         "Model (docs/projection.md): per cell and phase, bytes = quantized weights per forward pass, FLOPs =\n"
         "2 x parameters x tokens; the source's achieved bandwidth and compute over the catalogue's peaks give\n"
         "efficiencies; the target's time is max(bytes / (eff_bw x bandwidth), FLOPs / (eff_c x throughput)),\n"
-        "with FP16 tensor throughput for float weights and INT8 for quantized ones. Power keeps the measured\n"
+        "with FP16 tensor throughput for float weights and INT8 for quantized ones. Decode, where the source\n"
+        "has 2+ model sizes at least 2x apart per scheme (roofline-v2): a fixed time per step fitted across\n"
+        "them and kept, plus a time per weight byte scaled by bandwidth (bandwidth-bound) or by SMs x clock\n"
+        "(kernel-bound, e.g. k-quants); with one size, the line above. Power keeps the measured\n"
         "share of the board limit above idle. A model whose working set does not fit the target's memory is\n"
         "a failed row 'does not fit: needs X GiB of Y GiB', never projected. Scores are copied. Projected\n"
         "rows carry origin 'projected' (every report marks them) and a projection_json with their inputs.");
