@@ -21,6 +21,15 @@ const char * bound_name(Bound b) {
     return "bandwidth";
 }
 
+// Power by the share rule, and the energies of the projected time p.t_s.
+static void project_power(PhaseProjection & p, double power_w, const DeviceFigures & source,
+                          const DeviceFigures & target) {
+    p.power_share = power_share(power_w, source);
+    p.power_w = power_at_share(p.power_share, target);
+    p.energy_j = p.power_w * p.t_s;
+    p.energy_net_j = (p.power_w - target.idle_w) * p.t_s;
+}
+
 static void check_device(const DeviceFigures & d, const char * which) {
     auto positive = [](double v) { return std::isfinite(v) && v > 0; };
     if (!positive(d.bw_gbs)) throw Error(fmt::format("projection: {} memory bandwidth must be positive", which));
@@ -72,10 +81,7 @@ PhaseProjection project_phase(const PhaseMeasurement & m, const DeviceFigures & 
     p.t_compute_s = m.flops > 0 && p.eff_compute > 0 ? m.flops / (p.eff_compute * target.tput_tflops * 1e12) : 0.0;
     p.t_s = std::max(p.t_bw_s, p.t_compute_s);
     if (!(p.t_s > 0)) throw Error("projection: a phase with neither bytes nor operations cannot be projected");
-    p.power_share = power_share(m.power_w, source);
-    p.power_w = power_at_share(p.power_share, target);
-    p.energy_j = p.power_w * p.t_s;
-    p.energy_net_j = (p.power_w - target.idle_w) * p.t_s;
+    project_power(p, m.power_w, source, target);
     return p;
 }
 
@@ -147,10 +153,7 @@ std::optional<PhaseProjection> project_decode_steps(const PhaseMeasurement & m, 
     p.t_bw_s = steps * (p.fixed_s + w / (p.eff_bw * target.bw_gbs * 1e9));
     p.t_compute_s = 0.0;
     p.t_s = steps * (p.fixed_s + p.per_byte_s * w);
-    p.power_share = power_share(m.power_w, source);
-    p.power_w = power_at_share(p.power_share, target);
-    p.energy_j = p.power_w * p.t_s;
-    p.energy_net_j = (p.power_w - target.idle_w) * p.t_s;
+    project_power(p, m.power_w, source, target);
     return p;
 }
 
