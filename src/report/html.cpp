@@ -1071,16 +1071,14 @@ std::string render_html(const ReportInput & in) {
                 collapse_constant_columns(tokens, {"model_name", "host_name", "projected", "energy_estimated"});
             h += table_block(tokens, "table-hardware-tokens", said);
         }
-        if (hardware.rows.empty() && !tokens.rows.empty()) {
-            // the workloads said it
-        } else if (hardware.rows.empty()) {
+        if (hardware.rows.empty() && tokens.rows.empty()) {
             h += fmt::format("<div id=\"table-hardware\">{}</div>\n",
                              empty_note(a.n_hosts > 1
                                             ? "The hosts share no model, scheme and task set, so none compare side "
                                               "by side."
                                             : "One host: measure on another (or project to a catalogue GPU) and "
                                               "joulebench merge the databases to compare hardware side by side."));
-        } else {
+        } else if (!hardware.rows.empty()) {
             h += "<p class=\"lead\">The same model, scheme and tasks on each host: the device, its energy against "
                  "the most frugal host, speed and cost.</p>\n";
             const std::string said = collapse_constant_columns(hardware, {"model_name", "projected", "energy_estimated"});

@@ -481,6 +481,45 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
     return t;
 }
 
+namespace {
+
+// Hosts side by side (hardware_table, hardware_token_table): the groups whose rows come from two or
+// more hosts, each group's rows in `row_less` order, the groups in `group_less` order of their
+// first rows.
+template <class T, class Key, class RowLess, class GroupLess>
+std::vector<std::vector<const T *>> multi_host_groups(std::map<Key, std::vector<const T *>> groups, RowLess row_less,
+                                                      GroupLess group_less) {
+    std::vector<std::vector<const T *>> out;
+    for (auto & [key, members] : groups) {
+        std::set<std::string> hosts;
+        for (const T * m : members) hosts.insert(m->host);
+        if (hosts.size() < 2) continue;
+        std::stable_sort(members.begin(), members.end(), row_less);
+        out.push_back(std::move(members));
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [&](const auto & x, const auto & y) { return group_less(*x.front(), *y.front()); });
+    return out;
+}
+
+// value / the least positive value of the group - 1 (NaN where either is not known).
+template <class T, class Value>
+std::vector<double> against_least(const std::vector<const T *> & members, Value value) {
+    double best = INFINITY;
+    for (const T * m : members) {
+        const double v = value(*m);
+        if (std::isfinite(v) && v > 0) best = std::min(best, v);
+    }
+    std::vector<double> out;
+    for (const T * m : members) {
+        const double v = value(*m);
+        out.push_back(std::isfinite(best) && std::isfinite(v) ? v / best - 1.0 : NAN);
+    }
+    return out;
+}
+
+}  // namespace
+
 Table hardware_table(const Analysis & a) {
     Table t;
     t.title = "Hardware side by side";
@@ -508,31 +547,21 @@ Table hardware_table(const Analysis & a) {
     auto rank = [&](const std::string & scheme) {
         return std::find(a.scheme_order.begin(), a.scheme_order.end(), scheme) - a.scheme_order.begin();
     };
-    std::vector<const std::vector<const metrics::Candidate *> *> order;
-    for (auto & [key, members] : groups) {
-        std::set<std::string> hosts;
-        for (const auto * c : members) hosts.insert(c->host);
-        if (hosts.size() < 2) continue;
-        std::stable_sort(members.begin(), members.end(), [](const metrics::Candidate * x, const metrics::Candidate * y) {
+    const auto order = multi_host_groups(
+        std::move(groups),
+        [](const metrics::Candidate * x, const metrics::Candidate * y) {
             return std::make_tuple(x->projected, x->host_name, x->host) < std::make_tuple(y->projected, y->host_name, y->host);
+        },
+        [&](const metrics::Candidate & x, const metrics::Candidate & y) {
+            return std::make_tuple(x.model_name, x.model, rank(x.scheme), -x.n_tasks) <
+                   std::make_tuple(y.model_name, y.model, rank(y.scheme), -y.n_tasks);
         });
-        order.push_back(&members);
-    }
-    std::stable_sort(order.begin(), order.end(), [&](const auto * x, const auto * y) {
-        const auto & cx = *x->front();
-        const auto & cy = *y->front();
-        return std::make_tuple(cx.model_name, cx.model, rank(cx.scheme), -cx.n_tasks) <
-               std::make_tuple(cy.model_name, cy.model, rank(cy.scheme), -cy.n_tasks);
-    });
-    for (const auto * members : order) {
-        double best = INFINITY;
-        for (const auto * c : *members) {
-            if (std::isfinite(c->energy_wh) && c->energy_wh > 0) best = std::min(best, c->energy_wh);
-        }
-        for (const auto * c : *members) {
-            const double vs = std::isfinite(best) && std::isfinite(c->energy_wh) ? c->energy_wh / best - 1.0 : NAN;
+    for (const auto & members : order) {
+        const std::vector<double> vs = against_least(members, [](const metrics::Candidate & c) { return c.energy_wh; });
+        for (size_t i = 0; i < members.size(); ++i) {
+            const metrics::Candidate * c = members[i];
             t.add_row({text(c->model_name), text(c->scheme), text(c->host_name), text(c->device), int64_t(c->projected),
-                       int64_t(c->estimated), int64_t(c->n_tasks), pct(c->retention), real(c->energy_wh), pct(vs),
+                       int64_t(c->estimated), int64_t(c->n_tasks), pct(c->retention), real(c->energy_wh), pct(vs[i]),
                        real(c->j_per_token), real(c->tok_s), real(c->latency_s), real(c->eor), pct(c->gain),
                        text(c->cost_tier), real(c->usd_per_mtok)});
         }
@@ -543,8 +572,8 @@ Table hardware_table(const Analysis & a) {
             "host = energy / the least energy among these hosts - 1. Retention and gain are against the reference "
             "on the same host.");
         bool est = false, meas = false;
-        for (const auto * m : order) {
-            for (const auto * c : *m) (c->estimated ? est : meas) = true;
+        for (const auto & m : order) {
+            for (const auto * c : m) (c->estimated ? est : meas) = true;
         }
         if (est && meas) t.notes.push_back("estimated energies sit beside measured ones here: compare them with care");
     }
@@ -579,34 +608,24 @@ Table hardware_token_table(const Analysis & a) {
     auto rank = [&](const std::string & scheme) {
         return std::find(a.scheme_order.begin(), a.scheme_order.end(), scheme) - a.scheme_order.begin();
     };
-    std::vector<std::vector<const metrics::Summary *> *> order;
-    for (auto & [key, members] : groups) {
-        std::set<std::string> hosts;
-        for (const auto * s : members) hosts.insert(s->host);
-        if (hosts.size() < 2) continue;
-        std::stable_sort(members.begin(), members.end(), [](const metrics::Summary * x, const metrics::Summary * y) {
+    const auto order = multi_host_groups(
+        std::move(groups),
+        [](const metrics::Summary * x, const metrics::Summary * y) {
             return std::make_tuple(x->projected, x->device, x->host_name, x->host) <
                    std::make_tuple(y->projected, y->device, y->host_name, y->host);
+        },
+        [&](const metrics::Summary & x, const metrics::Summary & y) {
+            return std::make_tuple(x.model_name, x.model, x.task, rank(x.scheme)) <
+                   std::make_tuple(y.model_name, y.model, y.task, rank(y.scheme));
         });
-        order.push_back(&members);
-    }
-    std::stable_sort(order.begin(), order.end(), [&](const auto * x, const auto * y) {
-        const auto & sx = *x->front();
-        const auto & sy = *y->front();
-        return std::make_tuple(sx.model_name, sx.model, sx.task, rank(sx.scheme)) <
-               std::make_tuple(sy.model_name, sy.model, sy.task, rank(sy.scheme));
-    });
-    for (const auto * members : order) {
-        double best = INFINITY;
-        for (const auto * s : *members) {
-            if (std::isfinite(s->j_per_token) && s->j_per_token > 0) best = std::min(best, s->j_per_token);
-        }
-        for (const auto * s : *members) {
-            const double vs = std::isfinite(best) && std::isfinite(s->j_per_token) ? s->j_per_token / best - 1.0 : NAN;
+    for (const auto & members : order) {
+        const std::vector<double> vs = against_least(members, [](const metrics::Summary & s) { return s.j_per_token; });
+        for (size_t i = 0; i < members.size(); ++i) {
+            const metrics::Summary * s = members[i];
             t.add_row({text(s->model_name), text(s->task), text(s->scheme), text(s->host_name), text(s->device),
                        int64_t(s->projected), int64_t(s->estimated), int64_t(std::max(s->energy_j.n, s->wall_s.n)),
                        real(s->tok_s), real(s->prefill_tok_s), real(s->decode_tok_s), real(s->j_per_token),
-                       real(s->prefill_j_per_token), real(s->decode_j_per_token), real(s->avg_w), pct(vs)});
+                       real(s->prefill_j_per_token), real(s->decode_j_per_token), real(s->avg_w), pct(vs[i])});
         }
     }
     if (!t.rows.empty()) {
