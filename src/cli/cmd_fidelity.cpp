@@ -20,7 +20,7 @@
 #include "quant/scheme.hpp"
 #include "quant/synth.hpp"
 #include "report/table.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 #include "util/strings.hpp"
 
 namespace jb::cli {

@@ -10,7 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "store/store.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::cli {
 

@@ -22,7 +22,7 @@
 #include "report/report.hpp"
 #include "report/table.hpp"
 #include "store/store.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::cli {
 

@@ -19,7 +19,7 @@
 #include "cli/store_rows.hpp"
 #include "report/report.hpp"
 #include "store/store.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::cli {
 

@@ -9,7 +9,7 @@
 #include "cli/commands.hpp"
 #include "energy/discover.hpp"
 #include "report/table.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::cli {
 

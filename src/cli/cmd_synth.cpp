@@ -10,7 +10,7 @@
 #include "quant/scheme.hpp"
 #include "quant/synth.hpp"
 #include "report/table.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::cli {
 

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "hardware/catalogue.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::cli {
 

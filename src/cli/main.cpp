@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 int jb::cli::exit_status = 0;
 

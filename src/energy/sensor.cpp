@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::energy {
 

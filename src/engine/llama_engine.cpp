@@ -18,7 +18,7 @@
 #include "ggml-cpu.h"
 #include "gguf.h"
 #include "llama.h"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb {
 

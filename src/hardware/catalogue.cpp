@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::hardware {
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::hardware {
 

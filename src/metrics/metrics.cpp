@@ -12,7 +12,7 @@
 #include <set>
 #include <tuple>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::metrics {
 

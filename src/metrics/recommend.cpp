@@ -11,7 +11,7 @@
 #include <tuple>
 
 #include "metrics/metrics.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::metrics {
 

@@ -14,7 +14,7 @@
 #include <fmt/format.h>
 
 #include "quant/hash.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace fs = std::filesystem;
 

@@ -17,7 +17,7 @@
 #include "quant/cache.hpp"
 #include "quant/gguf_file.hpp"
 #include "quant/hash.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;

@@ -11,7 +11,7 @@
 #include "ggml-cpp.h"
 #include "gguf.h"
 #include "quant/gguf_file.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb {
 

@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb {
 

@@ -8,7 +8,7 @@
 
 #include "ggml-cpp.h"
 #include "gguf.h"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb {
 

@@ -16,7 +16,7 @@
 #include "quant/gguf_file.hpp"
 #include "quant/hash.hpp"
 #include "quant/imatrix.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace fs = std::filesystem;
 

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb {
 

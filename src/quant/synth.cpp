@@ -16,7 +16,7 @@
 #include "gguf.h"
 #include "llama.h"
 #include "quant/hash.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace fs = std::filesystem;
 

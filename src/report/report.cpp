@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "report/report_util.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::report {
 

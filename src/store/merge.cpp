@@ -10,7 +10,7 @@
 
 #include "store/sql.hpp"
 #include "store/store.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb {
 

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::sql {
 

@@ -16,7 +16,7 @@
 #include <random>
 
 #include "store/sql.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb {
 

@@ -10,7 +10,7 @@
 #include <iterator>
 #include <limits>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 // Blob layout (little-endian):
 //   "JBT2" | u32 n_samples | u32 n_columns (1 + domains) | n_columns mode bytes | zlib stream

@@ -1,7 +1,7 @@
 #include "tasks/csv.hpp"
 
 #include "tasks/data_files.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::tasks {
 

@@ -15,7 +15,7 @@
 #include "tasks/sampling.hpp"
 #include "tasks/task_base.hpp"
 #include "tasks/text.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::tasks {
 

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace fs = std::filesystem;
 

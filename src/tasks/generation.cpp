@@ -2,7 +2,7 @@
 
 #include "tasks/task_base.hpp"
 #include "tasks/text.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::tasks {
 

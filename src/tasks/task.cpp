@@ -3,7 +3,7 @@
 #include <string_view>
 
 #include "tasks/task_base.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::tasks {
 

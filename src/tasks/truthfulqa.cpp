@@ -9,7 +9,7 @@
 #include "tasks/data_files.hpp"
 #include "tasks/sampling.hpp"
 #include "tasks/task_base.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::tasks {
 

@@ -4,7 +4,7 @@
 
 #include "energy/discover.hpp"
 #include "support/temp_dir.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb::energy;
 using jb::test::TempDir;

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "energy/meter.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb::energy;
 namespace fs = std::filesystem;

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb::energy;
 

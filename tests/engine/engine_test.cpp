@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "hardware/catalogue.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb;
 using namespace jb::hardware;

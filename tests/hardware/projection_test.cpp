@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "hardware/projection.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb;
 using namespace jb::hardware;

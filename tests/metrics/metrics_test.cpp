@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb::metrics;
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "metrics/metrics.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb::metrics;
 

@@ -16,7 +16,7 @@
 #include "quant/quantize.hpp"
 #include "quant/scheme.hpp"
 #include "quant_test_util.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb;
 using ::testing::HasSubstr;

@@ -6,7 +6,7 @@
 
 #include "quant/hash.hpp"
 #include "quant_test_util.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb;
 

@@ -30,7 +30,7 @@
 #include "quant/scheme.hpp"
 #include "quant/synth.hpp"
 #include "quant_test_util.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb;
 using ::testing::HasSubstr;

@@ -14,7 +14,7 @@
 #include "quant/quantize.hpp"
 #include "quant/synth.hpp"
 #include "quant_test_util.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb;
 using ::testing::HasSubstr;

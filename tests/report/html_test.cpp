@@ -10,7 +10,7 @@
 
 #include "report/report.hpp"
 #include "report_fixture.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 #include "xml_check.hpp"
 
 namespace {

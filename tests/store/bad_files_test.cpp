@@ -4,7 +4,7 @@
 #include <functional>
 
 #include "fixtures.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb;
 using namespace jb::test;

@@ -3,7 +3,7 @@
 
 #include "fixtures.hpp"
 #include "store/sql.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb;
 using namespace jb::test;

@@ -1,7 +1,7 @@
 #include <map>
 
 #include "fixtures.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb;
 using namespace jb::test;

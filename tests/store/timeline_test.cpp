@@ -3,7 +3,7 @@
 #include <limits>
 
 #include "fixtures.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb;
 using namespace jb::test;

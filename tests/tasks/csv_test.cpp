@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb::tasks;
 

@@ -4,7 +4,7 @@
 
 #include "support/temp_dir.hpp"
 #include "tasks/task.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb::tasks;
 using jb::test::TempDir;

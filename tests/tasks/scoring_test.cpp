@@ -9,7 +9,7 @@
 #include "tasks/sampling.hpp"
 #include "tasks/task.hpp"
 #include "tasks/task_base.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 using namespace jb::tasks;
 using jb::tasks::test::FakeLm;

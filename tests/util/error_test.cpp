@@ -1,4 +1,4 @@
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 #pragma once
-// Typed errors thrown where bad input enters; caught once in main(), which prints the
-// message and exits non-zero. Messages name the file, line and field a user must fix.
+// Typed errors thrown where bad input enters; a program catches jb::Error once (the CLI does so in
+// main(), prints the message and exits non-zero). Messages name the file, line and field to fix.
 
 #include <stdexcept>
 #include <string>
