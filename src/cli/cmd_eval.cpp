@@ -12,88 +12,42 @@
 #include "cli/commands.hpp"
 #include "cli/eval.hpp"
 #include "cli/engine_options.hpp"
-#include "cli/metered.hpp"
-#include "energy/discover.hpp"
+#include "sweep/evaluate.hpp"
 #include "report/table.hpp"
 #include "tasks/task.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 #include "util/strings.hpp"
 
 namespace jb::cli {
 
-std::string shipped_path(const std::string & relative) {
-    std::error_code ec;
-    if (std::filesystem::exists(relative, ec)) return relative;
-    return std::string(JOULEBENCH_SOURCE_DIR) + "/" + relative;
-}
-
 namespace {
-
-struct TaskRun {
-    tasks::TaskResult result;
-    LmCounters counters;
-    double wall_s = 0.0;
-    LabelEnergy energy;
-};
 
 double nan_if_zero(double v) { return v > 0 ? v : NAN; }
 
 }  // namespace
 
 void run_eval(EvalOptions & o) {
-    if (o.model.empty()) throw UsageError("eval needs a model: -m model.gguf");
-    if (o.idle_s < 0) throw UsageError(fmt::format("--idle-s must be >= 0 (got {})", o.idle_s));
-    if (o.interval_ms <= 0) throw UsageError(fmt::format("--interval-ms must be > 0 (got {})", o.interval_ms));
     const Format format = parse_format(o.output);
-    EngineParams params = o.engine.resolve(o.model);
-
-    // Every task reads and checks its data before a model is loaded or a joule is spent.
-    tasks::TaskOptions topt;
-    topt.data_dir = o.data_dir;
-    topt.limit = o.limit;
-    topt.shots = o.shots;
-    topt.seed = o.seed;
-    topt.token_norm = o.token_norm;
-    topt.gen_max_tokens = o.gen_max_tokens;
-    std::vector<std::unique_ptr<tasks::Task>> task_list;
-    for (const auto & name : split_list(o.tasks, "--tasks")) task_list.push_back(tasks::make_task(name, topt));
-
-    energy::Discovery found = energy::discover_sensors();
-    energy::MeterParams mp;
-    mp.interval_s = o.interval_ms / 1000.0;
-    energy::Meter meter(found.sensors, mp);
-    if (o.idle_s > 0) {
-        fmt::print(stderr, "eval: measuring idle power for {:.1f} s\n", o.idle_s);
-        meter.measure_idle(o.idle_s);
-    }
-    MeterObserver observer(meter);
-    meter.start("idle");
-    fmt::print(stderr, "eval: loading {}\n", o.model);
-    LlamaEngine engine(params, &observer);
-    if (engine.info().synthetic) {
-        fmt::print(stderr, "eval: warning: {} is a synthetic model (random weights): its accuracy is chance by "
-                           "construction; only its energy and speed mean anything\n", o.model);
-    }
-
-    std::vector<TaskRun> runs;
-    for (auto & task : task_list) {
-        fmt::print(stderr, "eval: {} ({} items, {}-shot)\n", task->name(), task->n_items(), task->shots());
-        observer.set_label(task->name());
-        engine.reset_counters();
-        const auto t0 = std::chrono::steady_clock::now();
-        TaskRun run;
-        run.result = task->run(engine);
-        run.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        run.counters = engine.counters();
-        meter.mark(task->name() + "/idle");
-        runs.push_back(std::move(run));
-    }
-    observer.set_label("");
-    energy::Measurement m = meter.stop();
-    for (auto & run : runs) run.energy = label_energy(m, run.result.task);
+    sweep::EvalSpec spec;
+    spec.model = o.model;
+    spec.scheme = o.scheme;
+    spec.cache_dir = o.cache_dir;
+    spec.tasks = split_list(o.tasks, "--tasks");
+    spec.task.data_dir = o.data_dir;
+    spec.task.limit = o.limit;
+    spec.task.shots = o.shots;
+    spec.task.seed = o.seed;
+    spec.task.token_norm = o.token_norm;
+    spec.task.gen_max_tokens = o.gen_max_tokens;
+    spec.idle_s = o.idle_s;
+    spec.interval_ms = o.interval_ms;
+    spec.engine = o.engine.resolve(o.model);
+    const sweep::EvalRun run = sweep::evaluate(spec, [](const std::string & text) {
+        fmt::print(stderr, "eval: {}\n", text);
+    });
 
     Table acc;
-    acc.title = fmt::format("Accuracy — {}", o.model);
+    acc.title = fmt::format("Accuracy — {}{}", o.model, o.scheme.empty() ? "" : " (" + o.scheme + ")");
     acc.add_column("task", "Task");
     acc.add_column("metric", "Metric");
     acc.add_column("value_pct", "Value (%)", 2);
@@ -121,8 +75,8 @@ void run_eval(EvalOptions & o) {
     en.columns.back().right_align = false;
 
     bool any_estimated_only = false;
-    for (const auto & run : runs) {
-        const auto & r = run.result;
+    for (const auto & t : run.tasks) {
+        const auto & r = t.result;
         for (const auto & metric : r.metrics) {
             std::vector<Value> row = {r.task, metric.name, metric.value * 100.0, metric.stderr_ * 100.0,
                                       int64_t(metric.n), int64_t(r.shots)};
@@ -133,31 +87,31 @@ void run_eval(EvalOptions & o) {
                 groups.add_row(row);
             }
         }
-        const auto & e = run.energy;
+        const auto & e = t.energy;
         const bool measured = e.measured;
         any_estimated_only = any_estimated_only || !measured;
-        const auto & c = run.counters;
+        const auto & c = t.counters;
         en.add_row({r.task, measured ? Value(e.total.energy_j) : Value(e.total.estimated_j),
                     measured ? Value(e.total.net_j) : Value(),
                     joules_per_token(e.prefill, measured, c.prefill_tokens),
                     joules_per_token(e.decode, measured, c.decode_tokens), c.prefill_tokens, c.decode_tokens,
                     c.prefill_tokens > 0 ? Value(double(c.prefill_tokens) / nan_if_zero(c.prefill_s)) : Value(),
                     c.decode_tokens > 0 ? Value(double(c.decode_tokens) / nan_if_zero(c.decode_s)) : Value(),
-                    c.first_token_s >= 0 ? Value(c.first_token_s) : Value(), run.wall_s, e.method});
+                    c.first_token_s >= 0 ? Value(c.first_token_s) : Value(), t.wall_s, e.method});
     }
     if (any_estimated_only) {
         en.notes.push_back("no energy counter or power sensor measured this run: energies are ESTIMATED "
                            "(CPU TDP x utilisation), not measured; see `joulebench sensors`");
     }
-    for (const auto & u : found.unavailable) en.notes.push_back(fmt::format("not measured: {} — {}", u.what, u.reason));
+    for (const auto & u : run.unavailable) en.notes.push_back(fmt::format("not measured: {} — {}", u.what, u.reason));
 
     if (!o.save_items.empty()) {
         std::ofstream out(o.save_items);
         if (!out) throw InputError(o.save_items, "cannot write the per-item results file");
-        for (const auto & run : runs) {
-            for (const auto & it : run.result.items) {
-                auto j = item_json(it);
-                j["task"] = run.result.task;
+        for (const auto & t : run.tasks) {
+            for (const auto & it : t.result.items) {
+                auto j = sweep::item_json(it);
+                j["task"] = t.result.task;
                 out << j.dump() << "\n";
             }
         }
@@ -166,12 +120,12 @@ void run_eval(EvalOptions & o) {
     if (format == Format::json) {
         nlohmann::json doc;
         doc["model"] = o.model;
-        doc["synthetic_model"] = engine.info().synthetic;
-        doc["model_desc"] = engine.info().desc;
+        doc["synthetic_model"] = run.model.synthetic;
+        doc["model_desc"] = run.model.desc;
         doc["accuracy"] = nlohmann::json::parse(render_table(acc, Format::json));
         doc["groups"] = nlohmann::json::parse(render_table(groups, Format::json));
         doc["energy"] = nlohmann::json::parse(render_table(en, Format::json));
-        doc["load_s"] = label_energy(m, "load").load.seconds;
+        doc["load_s"] = run.load_s;
         std::cout << doc.dump(2) << "\n";
         return;
     }
@@ -189,6 +143,10 @@ void add_eval_command(CLI::App & app) {
     auto * cmd = app.add_subcommand("eval", "Accuracy on benchmark tasks (lm-evaluation-harness scoring) with the energy "
                                             "each task cost");
     cmd->add_option("-m,--model", o->model, "GGUF model file")->required();
+    cmd->add_option("--scheme", o->scheme,
+                    "Evaluate the model under this scheme (int8, q4_k_m, dynamic, ...: quantized once into the cache; "
+                    "default: the file as it is)");
+    cmd->add_option("--cache-dir", o->cache_dir, "Quantized-file cache (default under $XDG_CACHE_HOME)");
     cmd->add_option("--tasks", o->tasks,
                     "Comma-separated tasks: mmlu, hellaswag, arc_challenge, arc_easy, truthfulqa, gsm8k, "
                     "custom:<file.jsonl>")

@@ -10,11 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
-#include "cli/host_info.hpp"
+#include "sweep/host_info.hpp"
 #include "energy/discover.hpp"
 #include "hardware/catalogue.hpp"
 #include "report/table.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::cli {
 
@@ -35,7 +35,7 @@ std::vector<std::string> host_gpu_names() {
     energy::DiscoverOptions options = energy::discover_options_from_env();
     options.rapl = false;
     options.cpu_estimate = false;
-    const HostRecord host = describe_host(energy::discover_sensors(options));
+    const HostRecord host = sweep::describe_host(energy::discover_sensors(options));
     std::vector<std::string> names;
     const auto gpus = nlohmann::json::parse(host.gpus_json, nullptr, false);
     if (gpus.is_array()) {

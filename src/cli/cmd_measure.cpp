@@ -1,17 +1,10 @@
 // joulebench measure -- <command>: meters any command the way `perf stat` times it
 // (spawn, wait), prints energy per domain, and exits with the command's status.
 
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,22 +12,17 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
-#include "energy/discover.hpp"
-#include "energy/meter.hpp"
+#include "joulebench/meter.hpp"
 #include "report/table.hpp"
-#include "util/error.hpp"
-
-extern char ** environ;
+#include "joulebench/error.hpp"
 
 namespace jb::cli {
 
 namespace {
 
 struct MeasureOptions {
-    double idle_s = 0.0;
-    double interval_ms = 10.0;
+    MeterOptions meter;
     std::string output = "table";
-    double cpu_tdp_w = 0.0;
     std::string timeline_path;
     std::string report_path;  // the report goes here instead of stdout (the command keeps stdout)
     std::vector<std::string> command;
@@ -117,41 +105,27 @@ Table measurement_table(const energy::Measurement & m, const std::string & comma
     return t;
 }
 
-nlohmann::json context_json(const energy::Measurement & m, const MeasureOptions & o, const energy::Discovery & found,
-                            int exit_status) {
-    nlohmann::json sensors = nlohmann::json::array();
-    for (const auto & s : found.sensors) {
-        const energy::Provenance & p = s->provenance();
-        nlohmann::json details = nlohmann::json::object();
-        for (const auto & [k, v] : p.details) details[k] = v;
-        sensors.push_back({{"domain", s->domain().str()},
-                           {"kind", energy::sensor_kind_name(s->kind())},
-                           {"method", energy::method_name(energy::method_of(*s))},
-                           {"name", p.name},
-                           {"driver", p.driver},
-                           {"update_hz", p.update_hz},
-                           {"details", details}});
-    }
-    nlohmann::json unavailable = nlohmann::json::array();
-    for (const auto & u : found.unavailable) unavailable.push_back({{"what", u.what}, {"reason", u.reason}});
+nlohmann::json context_json(const MeteredRun & r, const MeasureOptions & o) {
+    const energy::Measurement & m = r.measurement;
+    const nlohmann::json sensors = nlohmann::json::parse(r.sensors_json);
     nlohmann::json domains = nlohmann::json::array();
     for (const auto & e : m.domains) {
         domains.push_back({{"domain", e.domain.str()}, {"counter_update_hz", e.counter_update_hz}, {"error", e.error}});
     }
     double duration_s = m.duration_s();
     return {{"command", o.command},
-            {"exit_status", exit_status},
+            {"exit_status", r.exit_status},
             {"duration_s", duration_s},
             {"t_start_monotonic_s", m.t_start_s},
             {"t_end_monotonic_s", m.t_end_s},
             {"idle_s", m.idle_s},
-            {"interval_ms", o.interval_ms},
+            {"interval_ms", o.meter.interval_ms},
             {"n_ticks", m.n_ticks},
             {"sampler_cpu_s", m.sampler_cpu_s},
             {"sampler_cpu_pct", duration_s > 0 ? 100.0 * m.sampler_cpu_s / duration_s : 0.0},
             {"domains", domains},
-            {"sensors", sensors},
-            {"unavailable", unavailable}};
+            {"sensors", sensors["sensors"]},
+            {"unavailable", sensors["unavailable"]}};
 }
 
 void write_timeline(const std::string & path, const energy::Measurement & m) {
@@ -164,112 +138,35 @@ void write_timeline(const std::string & path, const energy::Measurement & m) {
     }
 }
 
-struct ChildResult {
-    bool started = false;
-    int status = 0;  // exit status; 128 + N if killed by signal N; 127 if it could not be executed
-};
-
-// Runs argv as a child and waits for it.
-ChildResult run_child(const std::vector<std::string> & command) {
-    std::vector<char *> argv;
-    for (const auto & a : command) argv.push_back(const_cast<char *>(a.c_str()));
-    argv.push_back(nullptr);
-
-    // Like time(1) and perf stat: Ctrl-C and Ctrl-\ go to the command; we stay to report.
-    struct sigaction ignore = {};
-    struct sigaction old_int = {};
-    struct sigaction old_quit = {};
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    sigaction(SIGINT, &ignore, &old_int);
-    sigaction(SIGQUIT, &ignore, &old_quit);
-
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGQUIT);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-
-    pid_t pid = -1;
-    int rc = posix_spawnp(&pid, argv[0], nullptr, &attr, argv.data(), environ);
-    posix_spawnattr_destroy(&attr);
-    ChildResult result;
-    if (rc != 0) {
-        fmt::print(stderr, "joulebench: error: cannot execute '{}': {}\n", command[0],
-                   rc == ENOENT ? "command not found" : std::strerror(rc));
-        result.status = 127;
-    } else {
-        result.started = true;
-        int wstatus = 0;
-        while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
-        }
-        if (WIFEXITED(wstatus)) {
-            result.status = WEXITSTATUS(wstatus);
-        } else if (WIFSIGNALED(wstatus)) {
-            int sig = WTERMSIG(wstatus);
-            fmt::print(stderr, "joulebench: command killed by signal {} ({})\n", sig, strsignal(sig));
-            result.status = 128 + sig;
-        }
-    }
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGQUIT, &old_quit, nullptr);
-    return result;
-}
-
 void run_measure(const MeasureOptions & o) {
-    if (!(o.idle_s >= 0.0) || !std::isfinite(o.idle_s)) {
-        throw UsageError(fmt::format("--idle-s must be >= 0 seconds (got {})", o.idle_s));
-    }
-    if (!(o.interval_ms > 0.0) || !std::isfinite(o.interval_ms)) {
-        throw UsageError(fmt::format("--interval-ms must be > 0 (got {})", o.interval_ms));
-    }
-    if (o.cpu_tdp_w < 0.0) throw UsageError(fmt::format("--cpu-tdp-w must be > 0 watts (got {})", o.cpu_tdp_w));
     if (o.command.empty()) throw UsageError("no command to measure: joulebench measure [options] -- <command> [args]");
     Format format = parse_format(o.output);
-
-    energy::DiscoverOptions options = energy::discover_options_from_env();
-    options.cpu_tdp_w = o.cpu_tdp_w;
-    energy::Discovery found = energy::discover_sensors(options);
-    for (const auto & s : found.sensors) {
-        fmt::print(stderr, "joulebench: metering {} with {} ({})\n", s->domain().str(), s->provenance().name,
-                   energy::method_name(energy::method_of(*s)));
-    }
-    for (const auto & u : found.unavailable) fmt::print(stderr, "joulebench: not metered: {}: {}\n", u.what, u.reason);
-
     // Opened before the command runs, so a bad path costs no run.
     std::ofstream report_file;
     if (!o.report_path.empty()) {
         report_file.open(o.report_path);
         if (!report_file) throw InputError(o.report_path, "cannot write the report file (--report)");
     }
-    energy::MeterParams params;
-    params.interval_s = o.interval_ms * 1e-3;
-    energy::Meter meter(found.sensors, params);
-    if (o.idle_s > 0.0) {
-        fmt::print(stderr, "joulebench: measuring idle power for {} s before the command...\n", o.idle_s);
-        meter.measure_idle(o.idle_s);
-    }
-
     std::string command_text;
     for (const auto & a : o.command) {
         command_text += (command_text.empty() ? "" : " ") + (a.find(' ') == std::string::npos ? a : "'" + a + "'");
     }
-    meter.start("run");
-    ChildResult child = run_child(o.command);
-    energy::Measurement m = meter.stop();
-    exit_status = child.status;
-    if (!child.started) return;  // nothing ran, nothing to report
-    int status = child.status;
+    const MeteredRun r = measure_command(o.command, o.meter, [](const std::string & text) {
+        fmt::print(stderr, "joulebench: {}\n", text);
+    });
+    exit_status = r.exit_status;
+    if (!r.started) {  // nothing ran, nothing to report
+        fmt::print(stderr, "joulebench: error: {}\n", r.command_error);
+        return;
+    }
+    if (!r.command_error.empty()) fmt::print(stderr, "joulebench: {}\n", r.command_error);
 
-    if (!o.timeline_path.empty()) write_timeline(o.timeline_path, m);
-    Table t = measurement_table(m, command_text);
+    if (!o.timeline_path.empty()) write_timeline(o.timeline_path, r.measurement);
+    Table t = measurement_table(r.measurement, command_text);
     std::ostream & out = o.report_path.empty() ? std::cout : report_file;
     if (format == Format::json) {
         nlohmann::json doc = nlohmann::json::parse(render_table(t, Format::json));
-        doc["context"] = context_json(m, o, found, status);
+        doc["context"] = context_json(r, o);
         out << doc.dump(2) << "\n";
     } else {
         print_table(out, t, format);
@@ -284,13 +181,13 @@ void add_measure_command(CLI::App & app) {
     CLI::App * sub = app.add_subcommand(
         "measure",
         "Meter the energy of any command, like `perf stat`: joulebench measure [options] -- <command> [args]");
-    sub->add_option("--idle-s", opts->idle_s,
+    sub->add_option("--idle-s", opts->meter.idle_s,
                     "Seconds of idle power measured before the command; net energy = gross - idle power x time")
         ->capture_default_str();
-    sub->add_option("--interval-ms", opts->interval_ms, "Sampling period in milliseconds (10 = 100 Hz)")
+    sub->add_option("--interval-ms", opts->meter.interval_ms, "Sampling period in milliseconds (10 = 100 Hz)")
         ->capture_default_str();
     sub->add_option("-o,--output", opts->output, "Output format: table, md, csv or json")->capture_default_str();
-    sub->add_option("--cpu-tdp-w", opts->cpu_tdp_w,
+    sub->add_option("--cpu-tdp-w", opts->meter.cpu_tdp_w,
                     "CPU TDP in watts for the estimate where no CPU counter exists (default: 4 W x logical CPUs)");
     sub->add_option("--timeline", opts->timeline_path,
                     "Also write the power timeline (t_s,domain,power_w) to this CSV file");

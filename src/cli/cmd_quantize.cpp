@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
-#include "cli/dynamic_plan.hpp"
+#include "quant/dynamic_plan.hpp"
 #include "quant/dynamic.hpp"
 #include "quant/cache.hpp"
 #include "quant/gguf_file.hpp"
@@ -18,7 +18,7 @@
 #include "quant/scheme.hpp"
 #include "quant/synth.hpp"
 #include "report/table.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::cli {
 
@@ -186,7 +186,9 @@ void run_quantize(const QuantizeArgs & a) {
         d.quant = o;
         d.engine.n_threads = a.n_threads;
         d.on_progress = o.on_progress;
-        d.plan_from = dynamic_plan_source(a.model, a.dynamic_from);
+        std::string note;
+        d.plan_from = dynamic_plan_source(a.model, a.dynamic_from, &note);
+        if (!note.empty()) fmt::print(stderr, "{}\n", note);
         const DynamicResult dr = build_dynamic_scheme(a.model, d);
         if (!dr.kv_note.empty()) fmt::print(stderr, "quantize: dynamic: {}\n", dr.kv_note);
         r = dr.scheme;

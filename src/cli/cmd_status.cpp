@@ -8,7 +8,7 @@
 #include <map>
 
 #include "cli/commands.hpp"
-#include "cli/slurm_cli.hpp"
+#include "cluster/array.hpp"
 #include "report/table.hpp"
 
 namespace jb::cli {
@@ -22,9 +22,9 @@ struct StatusOptions {
 
 void run_status(const StatusOptions & o) {
     const Format format = parse_format(o.output);
-    const slurm::Manifest m = slurm::read_manifest(o.slurm_dir);
+    const cluster::Manifest m = cluster::read_manifest(o.slurm_dir);
     std::string queue_error;
-    const auto statuses = slurm::cell_statuses(o.slurm_dir, m, &queue_error);
+    const auto statuses = cluster::cell_statuses(o.slurm_dir, m, &queue_error);
 
     Table t;
     t.title = fmt::format("Slurm sweep in {}", o.slurm_dir);
@@ -34,9 +34,9 @@ void run_status(const StatusOptions & o) {
     }
     std::map<std::string, int> count;
     for (const auto & st : statuses) {
-        ++count[slurm::state_name(st.state)];
+        ++count[cluster::state_name(st.state)];
         t.add_row({int64_t(st.cell.index), std::filesystem::path(st.cell.model).filename().string(), st.cell.scheme,
-                   st.cell.task, std::string(slurm::state_name(st.state)), st.node, st.job, st.detail});
+                   st.cell.task, std::string(cluster::state_name(st.state)), st.node, st.job, st.detail});
     }
     std::string summary = fmt::format("{} cells:", statuses.size());
     for (const char * s : {"done", "running", "pending", "failed", "missing"}) {

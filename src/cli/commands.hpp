@@ -23,5 +23,8 @@ void add_status_command(CLI::App & app);  // status --slurm DIR: cmd_status.cpp
 
 // Set by a command that wants main() to exit with a particular status (measure: the child's).
 extern int exit_status;
+// A sweep that ran to its end but some of whose cells failed (their reasons are in the store and
+// the summary table). 1 is an error before any work, 2 bad usage, 128 + N stopped by signal N.
+inline constexpr int kExitCellsFailed = 3;
 
 }  // namespace jb::cli

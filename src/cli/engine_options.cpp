@@ -1,10 +1,8 @@
 #include "cli/engine_options.hpp"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
-#include <nlohmann/json.hpp>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 #include "util/strings.hpp"
 
 namespace jb::cli {
@@ -39,26 +37,8 @@ void add_engine_options(CLI::App * cmd, EngineOptions & o) {
 EngineParams EngineOptions::resolve(const std::string & model_path) const {
     EngineParams p = params;
     p.model_path = model_path;
-    if (flash_attn == "on") {
-        p.flash_attn = FlashAttn::on;
-    } else if (flash_attn == "off") {
-        p.flash_attn = FlashAttn::off;
-    } else if (flash_attn == "auto") {
-        p.flash_attn = FlashAttn::auto_;
-    } else {
-        throw UsageError(fmt::format("--flash-attn: '{}' is not on, off or auto", flash_attn));
-    }
-    if (split_mode == "none") {
-        p.split_mode = SplitMode::none;
-    } else if (split_mode == "layer") {
-        p.split_mode = SplitMode::layer;
-    } else if (split_mode == "row") {
-        p.split_mode = SplitMode::row;
-    } else if (split_mode == "tensor") {
-        p.split_mode = SplitMode::tensor;
-    } else {
-        throw UsageError(fmt::format("--split-mode: '{}' is not none, layer, row or tensor", split_mode));
-    }
+    p.flash_attn = parse_flash_attn(flash_attn);
+    p.split_mode = parse_split_mode(split_mode);
     p.tensor_split.clear();
     if (!tensor_split.empty()) {
         for (const auto & part : split_list(tensor_split, "--tensor-split")) {
@@ -87,47 +67,8 @@ EngineParams EngineOptions::resolve(const std::string & model_path) const {
             p.gpus.push_back(g);
         }
     }
-    if (p.n_threads < 0) throw UsageError("--threads must be >= 0");
-    if (p.n_ctx < 16) throw UsageError(fmt::format("--ctx-size {} is too small (at least 16)", p.n_ctx));
-    if (p.n_batch < 1 || p.n_ubatch < 1) throw UsageError("--batch-size and --ubatch-size must be >= 1");
-    if (p.n_seq_max < 1) throw UsageError("--parallel must be >= 1");
+    check_engine_params(p);
     return p;
-}
-
-static const char * split_mode_name(SplitMode m) {
-    switch (m) {
-        case SplitMode::none: return "none";
-        case SplitMode::row: return "row";
-        case SplitMode::tensor: return "tensor";
-        case SplitMode::layer: break;
-    }
-    return "layer";
-}
-
-std::string engine_config_json(const EngineParams & p) {
-    nlohmann::json j = {{"n_gpu_layers", p.n_gpu_layers},
-                        {"gpus", p.gpus},
-                        {"split_mode", split_mode_name(p.split_mode)},
-                        {"main_gpu", p.main_gpu},
-                        {"tensor_split", p.tensor_split},
-                        {"flash_attn", p.flash_attn == FlashAttn::on ? "on" : p.flash_attn == FlashAttn::off ? "off" : "auto"},
-                        {"type_k", p.type_k},
-                        {"type_v", p.type_v},
-                        {"n_ctx", p.n_ctx},
-                        {"n_batch", p.n_batch},
-                        {"n_ubatch", p.n_ubatch},
-                        {"n_seq_max", p.n_seq_max},
-                        {"kv_unified", kv_unified(p)},
-                        {"n_threads", p.n_threads}};
-    return j.dump();
-}
-
-std::string placement_suffix(const EngineParams & p) {
-    std::string out;
-    if (!p.gpus.empty()) out += fmt::format("|gpus={}", fmt::join(p.gpus, ","));
-    if (p.split_mode != SplitMode::layer) out += fmt::format("|sm={}", split_mode_name(p.split_mode));
-    if (!p.tensor_split.empty()) out += fmt::format("|ts={}", fmt::join(p.tensor_split, ","));
-    return out;
 }
 
 }  // namespace jb::cli

@@ -1,10 +1,10 @@
 #pragma once
-// Engine options shared by every command that loads a model (eval, sweep, run), named as
-// llama-bench and llama-cli name them.
+// Engine options shared by every command that loads a model (eval, sweep, run, serve, tune), named
+// as llama-bench and llama-cli name them. The text options become EngineParams in resolve().
 
 #include <CLI/CLI.hpp>
 
-#include "engine/llama_engine.hpp"
+#include "joulebench/engine_params.hpp"
 
 namespace jb::cli {
 
@@ -20,12 +20,5 @@ struct EngineOptions {
 };
 
 void add_engine_options(CLI::App * cmd, EngineOptions & o);
-
-// The engine's placement (GPUs, split mode, tensor split, offload, flash attention, KV types) as
-// JSON, for a result's provenance.
-std::string engine_config_json(const EngineParams & p);
-// "" for the default placement (every GPU, layer split, llama.cpp's shares); otherwise a suffix
-// like "|gpus=0,1|sm=row" that keeps runs on other placements apart in the store.
-std::string placement_suffix(const EngineParams & p);
 
 }  // namespace jb::cli

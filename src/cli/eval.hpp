@@ -5,15 +5,14 @@
 #include <string>
 
 #include "cli/engine_options.hpp"
+#include "util/paths.hpp"
 
 namespace jb::cli {
 
-// A file shipped with joulebench: relative to the working directory if it is there, else
-// in the source tree joulebench was built from.
-std::string shipped_path(const std::string & relative);
-
 struct EvalOptions {
     std::string model;
+    std::string scheme;
+    std::string cache_dir;
     std::string tasks = "mmlu,hellaswag,arc_challenge,arc_easy,truthfulqa,gsm8k";
     std::string data_dir = shipped_path("data/samples");
     int limit = -1;

@@ -1,36 +1,17 @@
-// joulebench sweep --slurm / --cell: the grid as a Slurm job array of one cell per task, each
-// into its own shard under a shared results directory; resubmission of what is missing or failed.
+// joulebench sweep --slurm / --cell: the options, and the glue to the cluster module
+// (cluster/array.hpp), which submits the grid as a Slurm job array and narrows a sweep to one cell.
 
 #include "cli/slurm_cli.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <set>
-#include <sstream>
 
-#include "cli/family.hpp"
-#include "cli/host_info.hpp"
-#include "cli/workload.hpp"
-#include "quant/scheme.hpp"
-#include "store/store.hpp"
-#include "util/error.hpp"
-#include "util/strings.hpp"
-
-extern char ** environ;
+#include "cluster/array.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::cli {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -66,204 +47,7 @@ std::string given_value(const CLI::App & cmd, const std::string & name) {
     return "";
 }
 
-struct CommandResult {
-    int status = -1;  // exit status; -1: could not start
-    std::string out, err;
-};
-
-std::string read_file_text(const std::string & path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// Runs a program found on PATH with stdout and stderr captured (through two temporary files).
-CommandResult run_command(const std::vector<std::string> & args) {
-    CommandResult r;
-    char out_tmpl[] = "/tmp/joulebench-slurm-out-XXXXXX";
-    char err_tmpl[] = "/tmp/joulebench-slurm-err-XXXXXX";
-    int out_fd = mkstemp(out_tmpl);
-    int err_fd = mkstemp(err_tmpl);
-    if (out_fd < 0 || err_fd < 0) {
-        if (out_fd >= 0) close(out_fd), unlink(out_tmpl);
-        if (err_fd >= 0) close(err_fd), unlink(err_tmpl);
-        throw RuntimeFailure(fmt::format("cannot create a temporary file in /tmp: {}", std::strerror(errno)));
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-    posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
-    std::vector<std::string> words = args;
-    std::vector<char *> argv;
-    for (auto & w : words) argv.push_back(w.data());
-    argv.push_back(nullptr);
-    pid_t pid = -1;
-    const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(out_fd);
-    close(err_fd);
-    if (rc == 0) {
-        int st = 0;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-        }
-        r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        r.out = read_file_text(out_tmpl);
-        r.err = read_file_text(err_tmpl);
-    } else {
-        r.err = std::strerror(rc);
-    }
-    unlink(out_tmpl);
-    unlink(err_tmpl);
-    return r;
-}
-
-std::string first_line(const std::string & text) {
-    std::string line = text.substr(0, text.find('\n'));
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    return line;
-}
-
-// Writes a file whole or not at all (beside it, then renamed).
-void write_atomically(const fs::path & path, const std::string & text, fs::perms perms = fs::perms::none) {
-    const fs::path tmp = path.string() + fmt::format(".tmp-{}", getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        out.flush();
-        if (!out) throw InputError(tmp.string(), "cannot write");
-    }
-    if (perms != fs::perms::none) fs::permissions(tmp, perms, fs::perm_options::add);
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) {
-        fs::remove(tmp, ec);
-        throw InputError(path.string(), "cannot write: " + ec.message());
-    }
-}
-
-std::string self_binary() {
-    std::error_code ec;
-    fs::path p = fs::read_symlink("/proc/self/exe", ec);
-    if (ec) throw RuntimeFailure("cannot find joulebench's own path (/proc/self/exe): " + ec.message());
-    return p.string();
-}
-
-std::string short_hostname() {
-    char buf[256] = {};
-    if (gethostname(buf, sizeof(buf) - 1) != 0) return "";
-    std::string h = buf;
-    return h.substr(0, h.find('.'));
-}
-
-std::string manifest_path(const std::string & dir) {
-    return (fs::path(dir) / "sweep.json").string();
-}
-
-slurm::ShardFacts read_shard(const fs::path & path) {
-    slurm::ShardFacts f;
-    std::error_code ec;
-    if (!fs::exists(path, ec)) return f;
-    f.exists = true;
-    try {
-        const Store store = Store::open_readonly(path.string());
-        for (const auto & c : store.list_cells()) {
-            if (c.ok()) {
-                ++f.ok;
-                f.node = c.host_name;
-            } else {
-                ++f.failed;
-                if (f.error.empty()) f.error = c.error;
-                if (f.node.empty()) f.node = c.host_name;
-            }
-        }
-    } catch (const std::exception & e) {
-        f.error = fmt::format("shard unreadable: {}", e.what());
-    }
-    return f;
-}
-
 }  // namespace
-
-namespace slurm {
-
-Manifest read_manifest(const std::string & results_dir) {
-    const std::string path = manifest_path(results_dir);
-    std::error_code ec;
-    if (!fs::exists(path, ec)) {
-        throw InputError(path, "no such file (not a results directory of `joulebench sweep --slurm`)");
-    }
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(read_file_text(path));
-    } catch (const nlohmann::json::exception & e) {
-        throw InputError(path, fmt::format("not valid JSON: {}", e.what()));
-    }
-    return Manifest::from_json(j, path);
-}
-
-std::vector<CellStatus> cell_statuses(const std::string & results_dir, const Manifest & m, std::string * queue_error) {
-    // The newest job that included each cell is the one whose word counts.
-    std::map<int, std::string> latest_job;
-    for (const auto & job : m.jobs) {
-        for (int c : job.cells) latest_job[c] = job.job_id;
-    }
-    std::map<std::pair<std::string, int>, QueueEntry> queue;  // (job, task) -> entry
-    auto remember = [&](const std::vector<QueueEntry> & entries) {
-        for (const auto & e : entries) {
-            for (int t = e.first; t <= e.last; ++t) queue.emplace(std::make_pair(e.job_id, t), e);
-        }
-    };
-    std::string error;
-    std::vector<std::string> ids;
-    for (const auto & job : m.jobs) {
-        if (std::find(ids.begin(), ids.end(), job.job_id) == ids.end()) ids.push_back(job.job_id);
-    }
-    for (const auto & id : ids) {
-        // Queued and recently ended array tasks (slurmctld keeps ended ones for MinJobAge).
-        CommandResult r = run_command({"scontrol", "show", "job", "-o", id});
-        if (r.status == 0) {
-            remember(parse_scontrol(r.out));
-        } else if ((r.out + r.err).find("Invalid job id") == std::string::npos) {
-            error = r.status < 0 ? fmt::format("scontrol: {}", r.err)
-                                 : fmt::format("scontrol show job {}: {}", id, first_line(r.err + r.out));
-        }
-    }
-    if (!ids.empty() && error.empty()) {
-        // Older tasks, where accounting is enabled ("accounting storage is disabled" otherwise).
-        std::string list;
-        for (const auto & id : ids) list += (list.empty() ? "" : ",") + id;
-        CommandResult r =
-            run_command({"sacct", "-X", "-n", "-P", "--format=JobID,State,NodeList,ExitCode", "-j", list});
-        if (r.status == 0) {
-            for (const auto & e : parse_sacct(r.out)) {
-                for (int t = e.first; t <= e.last; ++t) queue.emplace(std::make_pair(e.job_id, t), e);
-            }
-        }
-    }
-    if (queue_error) *queue_error = error;
-
-    std::vector<CellStatus> out;
-    for (const auto & cell : m.cells) {
-        std::optional<QueueEntry> q;
-        const auto job = latest_job.find(cell.index);
-        if (job != latest_job.end()) {
-            const auto it = queue.find({job->second, cell.index});
-            if (it != queue.end()) q = it->second;
-        }
-        const ShardFacts shard = read_shard(fs::path(results_dir) / shard_name(cell.index));
-        CellStatus st = classify_cell(cell, m.repeat, shard, q, job != latest_job.end());
-        if (st.job.empty() && job != latest_job.end()) st.job = fmt::format("{}_{}", job->second, cell.index);
-        if (!error.empty() && st.state == CellState::failed && shard.failed == 0 && shard.error.empty()) {
-            // Slurm could not be asked: the task may still be queued or running.
-            st.detail = "unknown: " + error;
-        }
-        out.push_back(std::move(st));
-    }
-    return out;
-}
-
-}  // namespace slurm
 
 std::shared_ptr<SlurmSweepOptions> add_slurm_sweep_options(CLI::App * cmd) {
     auto s = std::make_shared<SlurmSweepOptions>();
@@ -300,199 +84,7 @@ std::shared_ptr<SlurmSweepOptions> add_slurm_sweep_options(CLI::App * cmd) {
     return s;
 }
 
-namespace {
-
-struct Grid {
-    std::vector<std::string> models, schemes, tasks;
-    std::vector<slurm::Cell> cells;
-};
-
-Grid grid_of(const SweepOptions & o) {
-    Grid g;
-    // As run_sweep: the --models, then the models of each --family that they lack.
-    const auto families = parse_families(o.families);
-    if (o.models.empty() && families.empty()) throw UsageError("--models is required (or give --family)");
-    if (!o.models.empty()) g.models = split_list(o.models, "--models");
-    for (const auto & m : family_models_missing(families, g.models)) g.models.push_back(m);
-    g.schemes = split_list(o.schemes, "--schemes");
-    g.tasks = split_list(o.tasks, "--tasks");
-    g.cells = slurm::grid_cells(g.models, g.schemes, g.tasks);
-    return g;
-}
-
-// What every array task would refuse, refused once here: missing models, unknown schemes and
-// tasks, a bad --repeat.
-void check_grid(const Grid & g, const SweepOptions & o) {
-    if (o.repeat < 1) throw UsageError(fmt::format("--repeat must be >= 1 (got {})", o.repeat));
-    for (const auto & m : g.models) {
-        std::error_code ec;
-        if (!fs::is_regular_file(m, ec)) throw InputError(m, "model file not found");
-    }
-    for (const auto & s : g.schemes) {
-        if (s != "dynamic") parse_scheme(s);
-    }
-    const WorkloadOptions w = sweep_workload_options(o);
-    for (const auto & t : g.tasks) make_workload(t, w);
-}
-
-// --cell N: the sweep measures that cell only.
-void narrow_to_cell(const CLI::App & cmd, SweepOptions & o, int index) {
-    const Grid g = grid_of(o);
-    if (index >= int(g.cells.size())) {
-        throw UsageError(
-            fmt::format("--cell {}: the grid has {} cells ({} model{} x {} scheme{} x {} task{}), "
-                        "numbered from 0",
-                        index, g.cells.size(), g.models.size(), g.models.size() == 1 ? "" : "s", g.schemes.size(),
-                        g.schemes.size() == 1 ? "" : "s", g.tasks.size(), g.tasks.size() == 1 ? "" : "s"));
-    }
-    const slurm::Cell & c = g.cells[size_t(index)];
-    o.models = c.model;
-    o.models_fixed = true;  // a --family's other models are other cells
-    o.schemes = c.scheme;
-    o.tasks = c.task;
-    // The run's command line keeps where the cell ran: its node is the host row, its GPUs
-    // the host's gpus_json; the Slurm job says which array task it was.
-    std::string line = fmt::format("joulebench sweep --cell {}", index);
-    for (const auto & w : given_options(cmd)) line += " " + slurm::shell_quote(w);
-    line += " --db " + slurm::shell_quote(o.db);
-    const char * job = std::getenv("SLURM_ARRAY_JOB_ID");
-    const char * task = std::getenv("SLURM_ARRAY_TASK_ID");
-    const char * node = std::getenv("SLURMD_NODENAME");
-    const char * gpus = std::getenv("CUDA_VISIBLE_DEVICES");
-    if (job) {
-        line += fmt::format("  # Slurm job {}_{} on {}, CUDA_VISIBLE_DEVICES={}", job, task ? task : "?",
-                            node ? node : "?", gpus ? gpus : "(unset)");
-    }
-    o.command_line = line;
-    fmt::print(stderr, "sweep: cell {} of {}: {} {} {}\n", index, g.cells.size(), fs::path(c.model).filename().string(),
-               c.scheme, c.task);
-}
-
-void submit(const CLI::App & cmd, SweepOptions & o, const SlurmSweepOptions & s) {
-    const Grid g = grid_of(o);
-    check_grid(g, o);
-    std::error_code ec;
-    const std::string dir = fs::weakly_canonical(fs::absolute(s.results_dir), ec).string();
-    if (ec) throw InputError(s.results_dir, "cannot resolve --results-dir: " + ec.message());
-    if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw InputError(dir, "--results-dir is not a directory");
-    if (!given_value(cmd, "--db").empty()) {
-        fmt::print(stderr, "sweep: --db is not used with --slurm: cell N writes {}/cell-NNNN.db\n", dir);
-    }
-    const std::string user_cache = given_value(cmd, "--cache-dir");
-    const std::string cache = user_cache.empty() ? (fs::path(dir) / "cache").string()
-                                                 : fs::weakly_canonical(fs::absolute(user_cache), ec).string();
-
-    slurm::Manifest m;
-    m.created_at = utc_now_iso();
-    m.joulebench = self_binary();
-    m.workdir = fs::current_path().string();
-    m.cache_dir = cache;
-    m.sweep_args = given_options(cmd);
-    m.repeat = o.repeat;
-    m.cells = g.cells;
-
-    std::vector<int> todo;
-    std::string states;
-    const std::string mpath = manifest_path(dir);
-    if (fs::exists(mpath, ec)) {
-        const slurm::Manifest old = slurm::read_manifest(dir);
-        if (old.sweep_args != m.sweep_args || old.cells != m.cells || old.repeat != m.repeat) {
-            std::string a, b;
-            for (const auto & w : old.sweep_args) a += " " + w;
-            for (const auto & w : m.sweep_args) b += " " + w;
-            throw UsageError(
-                fmt::format("{}: this results directory holds another sweep (its options:{}; these:{}); "
-                            "give another --results-dir, or the same options to resubmit its missing "
-                            "and failed cells",
-                            mpath, a, b));
-        }
-        m.created_at = old.created_at;
-        m.jobs = old.jobs;
-        std::string queue_error;
-        const auto statuses = slurm::cell_statuses(dir, old, &queue_error);
-        if (!queue_error.empty()) {
-            throw RuntimeFailure(
-                fmt::format("cannot tell which cells are still queued ({}); nothing submitted. "
-                            "`joulebench status --slurm {}` shows what the shards hold",
-                            queue_error, dir));
-        }
-        std::map<std::string, int> count;
-        for (const auto & st : statuses) {
-            ++count[slurm::state_name(st.state)];
-            if (st.state == slurm::CellState::missing || st.state == slurm::CellState::failed)
-                todo.push_back(st.cell.index);
-        }
-        for (const auto & [name, n] : count) states += fmt::format("{}{} {}", states.empty() ? "" : ", ", n, name);
-    } else {
-        for (const auto & c : g.cells) todo.push_back(c.index);
-    }
-    if (todo.empty()) {
-        fmt::print(stderr, "sweep: all {} cells in {} are done or queued ({}); nothing submitted\n", g.cells.size(),
-                   dir, states);
-        return;
-    }
-
-    slurm::ScriptParams p;
-    p.joulebench = m.joulebench;
-    p.results_dir = dir;
-    p.workdir = m.workdir;
-    p.cache_dir = cache;
-    p.sweep_args = m.sweep_args;
-    p.cells = g.cells;
-    p.job_name = s.job_name;
-    p.partition = s.partition;
-    p.gres = s.gres;
-    p.time = s.time;
-    p.array_parallel = s.array_parallel;
-    p.extra = s.sbatch_options;
-    p.created_at = m.created_at;
-    p.created_on = short_hostname();
-    const std::string script = slurm::sbatch_script(p);
-    const std::string array =
-        slurm::array_spec(todo) + (s.array_parallel > 0 ? fmt::format("%{}", s.array_parallel) : "");
-    const std::string what = todo.size() == g.cells.size()
-                                 ? fmt::format("all {} cells", g.cells.size())
-                                 : fmt::format("{} of {} cells ({})", todo.size(), g.cells.size(), states);
-    if (s.dry_run) {
-        fmt::print("{}", script);
-        fmt::print(stderr, "sweep: dry run: would submit {} as `sbatch --array={} {}/sweep.sbatch`\n", what, array,
-                   dir);
-        return;
-    }
-
-    fs::create_directories(fs::path(dir) / "logs");
-    fs::create_directories(cache);
-    const fs::path script_path = fs::path(dir) / "sweep.sbatch";
-    write_atomically(script_path, script, fs::perms::owner_exec);
-    CommandResult r = run_command({"sbatch", "--parsable", "--array=" + array, script_path.string()});
-    if (r.status < 0) {
-        throw UsageError(
-            fmt::format("sbatch: cannot run it ({}): --slurm needs Slurm's client commands on PATH; "
-                        "--dry-run prints the script without them",
-                        r.err));
-    }
-    if (r.status != 0) {
-        throw RuntimeFailure(fmt::format("sbatch --array={} {} failed (exit {}): {}", array, script_path.string(),
-                                         r.status, first_line(r.err.empty() ? r.out : r.err)));
-    }
-    const std::string job_id = first_line(r.out).substr(0, first_line(r.out).find(';'));
-    if (job_id.empty() || job_id.find_first_not_of("0123456789") != std::string::npos) {
-        throw RuntimeFailure(
-            fmt::format("sbatch printed no job id (stdout: '{}', stderr: '{}')", first_line(r.out), first_line(r.err)));
-    }
-    m.jobs.push_back({job_id, array, utc_now_iso(), todo});
-    write_atomically(mpath, m.to_json().dump(2) + "\n");
-    fmt::print("{}\n", job_id);
-    fmt::print(stderr,
-               "sweep: submitted {} as Slurm job {} (array {})\n"
-               "sweep: progress: joulebench status --slurm {}\n"
-               "sweep: collect:  joulebench merge {}/*.db -o all.db\n",
-               what, job_id, array, dir, dir);
-}
-
-}  // namespace
-
-bool slurm_sweep(const CLI::App & cmd, SweepOptions & o, const SlurmSweepOptions & s) {
+bool slurm_sweep(const CLI::App & cmd, SweepSpec & spec, const SlurmSweepOptions & s) {
     if (s.cell >= 0 && s.slurm) throw UsageError("--cell and --slurm go apart: --slurm submits tasks that use --cell");
     if (!s.slurm) {
         for (const char * name :
@@ -501,11 +93,37 @@ bool slurm_sweep(const CLI::App & cmd, SweepOptions & o, const SlurmSweepOptions
         }
     }
     if (s.cell >= 0) {
-        narrow_to_cell(cmd, o, s.cell);
+        const size_t n_cells = cluster::sweep_grid(spec).cells.size();
+        const cluster::Cell c = cluster::narrow_to_cell(spec, s.cell, given_options(cmd));
+        fmt::print(stderr, "sweep: cell {} of {}: {} {} {}\n", s.cell, n_cells,
+                   std::filesystem::path(c.model).filename().string(), c.scheme, c.task);
         return false;
     }
     if (!s.slurm) return false;
-    submit(cmd, o, s);
+    cluster::SubmitSpec sub;
+    sub.results_dir = s.results_dir;
+    sub.partition = s.partition;
+    sub.gres = s.gres;
+    sub.time = s.time;
+    sub.array_parallel = s.array_parallel;
+    sub.job_name = s.job_name;
+    sub.sbatch_options = s.sbatch_options;
+    sub.dry_run = s.dry_run;
+    sub.sweep_args = given_options(cmd);
+    sub.cache_dir = given_value(cmd, "--cache-dir");
+    auto say = [](const std::string & text) { fmt::print(stderr, "sweep: {}\n", text); };
+    if (!given_value(cmd, "--db").empty()) say("--db is not used with --slurm: cell N writes <results-dir>/cell-NNNN.db");
+    const cluster::SubmitOutcome out = cluster::submit_array(spec, sub, say);
+    if (out.array.empty()) {
+        say(out.what);
+    } else if (s.dry_run) {
+        fmt::print("{}", out.script);
+        say(fmt::format("dry run: would submit {} as `sbatch --array={} {}/sweep.sbatch`", out.what, out.array, out.dir));
+    } else {
+        fmt::print("{}\n", out.job_id);
+        say(fmt::format("progress: joulebench status --slurm {}", out.dir));
+        say(fmt::format("collect:  joulebench merge {}/*.db -o all.db", out.dir));
+    }
     return true;
 }
 

@@ -1,50 +1,34 @@
 #pragma once
-// joulebench sweep's options and body, also used by `joulebench run`.
+// joulebench sweep's options (the text the user gives) and the command body, also used by
+// `joulebench run`. The runner itself is the library's jb::run_sweep (joulebench/sweep.hpp).
 
 #include <string>
 #include <vector>
 
 #include "cli/engine_options.hpp"
-#include "cli/eval.hpp"
-#include "cli/workload.hpp"
-
-namespace jb {
-class Store;
-}
+#include "joulebench/sweep.hpp"
+#include "util/paths.hpp"
 
 namespace jb::cli {
 
 struct SweepOptions {
     std::string models;
-    std::vector<std::string> families;  // --family [NAME:]base=a.gguf,distilled=b.gguf (cli/family.hpp)
+    std::vector<std::string> families;  // --family [NAME:]base=a.gguf,distilled=b.gguf
     std::string schemes = "fp16,int8,dynamic,q4_k_m";
     std::string tasks = "mmlu,hellaswag,arc_challenge,arc_easy,truthfulqa,gsm8k";
-    std::string data_dir = shipped_path("data/samples");
-    int limit = -1;
-    int shots = -1;
-    uint64_t seed = 1234;
-    int gen_max_tokens = 256;
-    int repeat = 1;
-    std::string db = "joulebench-results/results.db";
-    std::string cache_dir;
-    double kld_budget = 0.01;
-    std::string dynamic_from;  // see dynamic_plan_source()
-    double idle_s = 3.0;
-    double idle_check_s = 0.5;
-    double settle_s = 5.0;
-    double interval_ms = 10.0;
-    bool retry_failed = true;
+    SweepSpec spec;  // everything else, filled by the options directly
+    EngineOptions engine;
     bool no_progress = false;
     std::string output = "table";
-    std::string command_line;
-    bool models_fixed = false;  // --cell: exactly --models (a family's other models are other cells)
-    EngineOptions engine;
+
+    SweepOptions() { spec.task.data_dir = shipped_path("data/samples"); }
+    // The lists and the engine options into `spec`; throws UsageError naming the option.
+    void resolve();
 };
 
-// Runs the sweep; prints a summary of the database's cells unless stopped by a signal.
-void run_sweep(SweepOptions & o);
-// The task options of a sweep's workloads (data, sample, shots, seed, generation length).
-WorkloadOptions sweep_workload_options(const SweepOptions & o);
-void print_sweep_summary(const Store & store, const std::string & output);
+// Runs the sweep with a progress line on stderr and Ctrl-C handling; prints the summary of the
+// database's cells unless stopped. Sets exit_status: 128 + N when stopped by signal N, 3 when a
+// cell failed.
+void run_sweep_command(SweepOptions & o);
 
 }  // namespace jb::cli

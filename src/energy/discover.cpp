@@ -1,11 +1,13 @@
 #include "energy/discover.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cstdlib>
 
 #include "energy/estimate.hpp"
 #include "energy/nvml.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::energy {
 
@@ -37,6 +39,24 @@ Discovery discover_sensors(const DiscoverOptions & o) {
         }
     }
     return out;
+}
+
+std::string discovery_json(const Discovery & found) {
+    nlohmann::json out = {{"sensors", nlohmann::json::array()}, {"unavailable", nlohmann::json::array()}};
+    for (const auto & s : found.sensors) {
+        const auto & p = s->provenance();
+        nlohmann::json details = nlohmann::json::object();
+        for (const auto & [k, v] : p.details) details[k] = v;
+        out["sensors"].push_back({{"domain", s->domain().str()},
+                                  {"kind", sensor_kind_name(s->kind())},
+                                  {"method", method_name(method_of(*s))},
+                                  {"name", p.name},
+                                  {"driver", p.driver},
+                                  {"update_hz", p.update_hz},
+                                  {"details", details}});
+    }
+    for (const auto & u : found.unavailable) out["unavailable"].push_back({{"what", u.what}, {"reason", u.reason}});
+    return out.dump();
 }
 
 }  // namespace jb::energy

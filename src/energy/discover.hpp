@@ -32,4 +32,8 @@ DiscoverOptions discover_options_from_env();
 
 Discovery discover_sensors(const DiscoverOptions & options = discover_options_from_env());
 
+// {"sensors": [every sensor's domain, kind, method, name, driver, update rate, details],
+//  "unavailable": [{"what", "reason"}]}: a result's record of what measured it.
+std::string discovery_json(const Discovery & found);
+
 }  // namespace jb::energy

@@ -11,35 +11,15 @@
 #include <utility>
 #include <vector>
 
+#include "joulebench/energy.hpp"
+
 namespace jb::energy {
-
-enum class DomainKind { gpu, cpu_package, dram };
-
-struct Domain {
-    DomainKind kind = DomainKind::gpu;
-    int index = 0;
-
-    std::string str() const;  // "gpu:0", "cpu-package:1", "dram:0"
-    auto operator<=>(const Domain &) const = default;
-};
-
-const char * domain_kind_name(DomainKind kind);  // "gpu", "cpu-package", "dram"
-// Parses "gpu:0" and the like; throws jb::UsageError naming the accepted forms.
-Domain parse_domain(const std::string & text);
 
 enum class SensorKind {
     energy_counter,  // cumulative joules since an arbitrary origin; may wrap (wrap_j())
     power,           // instantaneous watts
 };
 const char * sensor_kind_name(SensorKind kind);  // "counter", "power"
-
-// How an energy figure was obtained; stored with every value.
-enum class Method {
-    counter,   // difference of an energy counter
-    samples,   // trapezoid integral of power samples
-    estimate,  // a model (TDP x utilisation), never a measurement
-};
-const char * method_name(Method method);  // "counter", "samples", "estimate"
 
 struct Reading {
     double value = 0.0;  // joules (energy_counter) or watts (power)
@@ -83,12 +63,6 @@ using SensorList = std::vector<std::shared_ptr<Sensor>>;
 
 // estimate if the source is a model, else counter or samples by kind.
 Method method_of(const Sensor & sensor);
-
-// Something that cannot be measured here, and why (one line a user can act on).
-struct Unavailable {
-    std::string what;    // "gpu (NVML)", "cpu-package (RAPL)", "gpu:1 energy counter"
-    std::string reason;  // "libnvidia-ml.so.1 not found (no NVIDIA driver): ..."
-};
 
 // What a discovery step found: usable sensors, and what it could not use.
 struct Discovery {

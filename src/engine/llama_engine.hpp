@@ -10,40 +10,9 @@
 #include <vector>
 
 #include "engine/lm.hpp"
+#include "joulebench/engine_params.hpp"
 
 namespace jb {
-
-enum class FlashAttn { auto_, on, off };
-// How a model spans several GPUs (llama_split_mode): one GPU, whole layers per GPU (pipelined),
-// rows of each weight per GPU (backends with split buffers only; CUDA dropped them upstream), or
-// llama.cpp's tensor parallelism (weights and KV cache split, all-reduce between GPUs; needs flash
-// attention).
-enum class SplitMode { none, layer, row, tensor };
-
-struct EngineParams {
-    std::string model_path;
-    int n_gpu_layers = 99;   // layers offloaded to the GPU (ignored by a CPU-only build)
-    int n_threads = 0;       // 0 = all hardware threads
-    int n_ctx = 8192;        // KV cells shared by all sequences of one wave
-    int n_batch = 2048;      // tokens per llama_decode call
-    int n_ubatch = 512;      // physical batch
-    int n_seq_max = 64;      // sequences evaluated side by side
-    FlashAttn flash_attn = FlashAttn::auto_;
-    std::string type_k = "f16";  // KV-cache types: f16, bf16, q8_0, q4_0, ...
-    std::string type_v = "f16";
-    SplitMode split_mode = SplitMode::layer;
-    int main_gpu = 0;
-    std::vector<float> tensor_split;  // share of the model per GPU (empty = llama.cpp's default)
-    std::vector<int> gpus;            // GPUs to use, as llama.cpp numbers them (empty = all)
-    bool verbose = false;             // pass llama.cpp's log through to stderr
-};
-
-EngineParams engine_default_params();
-
-// Whether the engine's context shares one KV pool among its sequences: only for more than one.
-// A shared pool lets a common prefix be copied by tagging cells, but makes llama.cpp check every
-// decode call against all 256 possible sequences, which a single sequence need not pay for.
-inline bool kv_unified(const EngineParams & p) { return p.n_seq_max > 1; }
 
 // Facts about the loaded model, for provenance and reports.
 struct ModelInfo {

@@ -126,6 +126,10 @@ struct NamedTable {
 };
 std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a);
 // scheme x task: score ± stderr, retention, energy, J/token by phase, tokens/s, EOR, TWEOR, gain.
+// Every cell of a store as a sweep prints it at its end: model, scheme, task, repeat, status, score,
+// energy, J/token by phase, time; failed cells with their error.
+Table sweep_cells_table(const std::vector<CellRecord> & cells);
+
 Table summary_table(const std::vector<metrics::Summary> & summaries, const std::vector<std::string> & scheme_order);
 // Each scheme on each host over all the tasks it shares with the reference (metrics::Candidate).
 Table candidate_table(const Analysis & a);

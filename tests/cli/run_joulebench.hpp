@@ -57,6 +57,9 @@ inline ChildRun joulebench(const std::vector<std::string> & args, std::vector<st
     };
     if (!has("JOULEBENCH_NVML_LIBRARY")) env.push_back("JOULEBENCH_NVML_LIBRARY=libnvidia-ml-absent-in-tests.so.1");
     if (!has("JOULEBENCH_POWERCAP_ROOT")) env.push_back("JOULEBENCH_POWERCAP_ROOT=/nonexistent-powercap");
+    // Each run registers the devices it meters (energy/device_claim.hpp): tests running at once
+    // must not see each other as sharing the machine, except where a test shares a directory.
+    if (!has("JOULEBENCH_CLAIM_DIR")) env.push_back("JOULEBENCH_CLAIM_DIR=" + dir.file("claims"));
     std::vector<std::string> env_s;
     for (char ** e = environ; *e; ++e) {
         std::string entry = *e;

@@ -3,7 +3,7 @@
 // commands against fake sbatch/scontrol/sacct programs put first on PATH. The real cluster is
 // tests/slurm (label slurm).
 
-#include "cli/slurm.hpp"
+#include "cluster/slurm.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -16,12 +16,12 @@
 
 #include "run_joulebench.hpp"
 #include "store/store.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
 namespace fs = std::filesystem;
 using namespace jb_test;
 using jb::test::TempDir;
-using namespace jb::cli::slurm;
+using namespace jb::cluster;
 
 namespace {
 

@@ -72,6 +72,7 @@ int run_and_signal(const std::vector<std::string> & args, const fs::path & err_p
         (void)out;
         setenv("JOULEBENCH_NVML_LIBRARY", "libnvidia-ml-absent-in-tests.so.1", 1);
         setenv("JOULEBENCH_POWERCAP_ROOT", "/nonexistent-powercap", 1);
+        setenv("JOULEBENCH_CLAIM_DIR", (err_path.parent_path() / "claims").c_str(), 1);
         std::vector<char *> argv;
         for (auto & a : argv_s) argv.push_back(a.data());
         argv.push_back(nullptr);

@@ -21,7 +21,7 @@
 #include "engine/llama_engine.hpp"
 #include "tasks/task.hpp"
 
-namespace jb::cli {
+namespace jb::sweep {
 
 class Workload {
 public:
@@ -36,14 +36,10 @@ public:
     virtual int sequences() const { return 0; }
 };
 
-struct WorkloadOptions {
-    tasks::TaskOptions task;
-};
-
 // True for names like pp2048, tg256, tg256x8, tg256r10.
 bool is_bench_workload(const std::string & name);
 
 // A task (tasks::make_task) or a synthetic workload; throws UsageError for unknown names.
-std::unique_ptr<Workload> make_workload(const std::string & name, const WorkloadOptions & options);
+std::unique_ptr<Workload> make_workload(const std::string & name, const tasks::TaskOptions & options);
 
-}  // namespace jb::cli
+}  // namespace jb::sweep

@@ -1,16 +1,16 @@
-#include "cli/dynamic_plan.hpp"
+#include "quant/dynamic_plan.hpp"
 
 #include <filesystem>
 
 #include <fmt/format.h>
 
-#include "cli/eval.hpp"
 #include "engine/llama_engine.hpp"
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
+#include "util/paths.hpp"
 
-namespace jb::cli {
+namespace jb {
 
-std::string dynamic_plan_source(const std::string & model, const std::string & dynamic_from) {
+std::string dynamic_plan_source(const std::string & model, const std::string & dynamic_from, std::string * note) {
     if (!dynamic_from.empty()) {
         if (!std::filesystem::is_regular_file(dynamic_from)) {
             throw InputError(dynamic_from, "--dynamic-from: no such model file");
@@ -24,9 +24,11 @@ std::string dynamic_plan_source(const std::string & model, const std::string & d
     if (!std::filesystem::is_regular_file(shipped)) {
         throw InputError(model, "dynamic on a synthetic model needs a real model's plan: pass --dynamic-from MODEL.gguf");
     }
-    fmt::print(stderr, "dynamic: {} is synthetic (random weights): using the plan measured on {} by relative depth "
-                       "(--dynamic-from to choose another)\n", model, shipped);
+    if (note) {
+        *note = fmt::format("dynamic: {} is synthetic (random weights): using the plan measured on {} by relative "
+                            "depth (--dynamic-from to choose another)", model, shipped);
+    }
     return shipped;
 }
 
-}  // namespace jb::cli
+}  // namespace jb

@@ -1,4 +1,4 @@
-#include "cli/slurm.hpp"
+#include "cluster/slurm.hpp"
 
 #include <fmt/format.h>
 
@@ -6,9 +6,9 @@
 #include <charconv>
 #include <sstream>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
-namespace jb::cli::slurm {
+namespace jb::cluster {
 
 std::vector<Cell> grid_cells(const std::vector<std::string> & models, const std::vector<std::string> & schemes,
                              const std::vector<std::string> & tasks) {
@@ -347,4 +347,4 @@ Manifest Manifest::from_json(const nlohmann::json & j, const std::string & file)
     return m;
 }
 
-}  // namespace jb::cli::slurm
+}  // namespace jb::cluster

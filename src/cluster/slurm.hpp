@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace jb::cli::slurm {
+namespace jb::cluster {
 
 // One array task: one model x scheme x task (all its repeats), numbered in the sweep's own
 // order (model, then scheme, then task), so cell N = (N / (S*T), N / T % S, N % T).
@@ -111,4 +111,4 @@ struct Manifest {
     static Manifest from_json(const nlohmann::json & j, const std::string & file);
 };
 
-}  // namespace jb::cli::slurm
+}  // namespace jb::cluster

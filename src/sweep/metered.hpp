@@ -13,7 +13,7 @@
 #include "engine/lm.hpp"
 #include "tasks/task.hpp"
 
-namespace jb::cli {
+namespace jb::sweep {
 
 // Forwards the engine's phases to a running Meter as "<label>/<phase>".
 class MeterObserver final : public PhaseObserver {
@@ -53,4 +53,4 @@ double joules_per_token(const PhaseEnergy & e, bool measured, int64_t tokens);
 // the extracted answers and the item's per-metric scores.
 nlohmann::json item_json(const tasks::ItemResult & it);
 
-}  // namespace jb::cli
+}  // namespace jb::sweep

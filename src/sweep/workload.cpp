@@ -1,12 +1,12 @@
-#include "cli/workload.hpp"
+#include "sweep/workload.hpp"
 
 #include <regex>
 
 #include <fmt/format.h>
 
-#include "util/error.hpp"
+#include "joulebench/error.hpp"
 
-namespace jb::cli {
+namespace jb::sweep {
 
 namespace {
 
@@ -81,7 +81,7 @@ const std::regex & bench_pattern() {
 
 bool is_bench_workload(const std::string & name) { return std::regex_match(name, bench_pattern()); }
 
-std::unique_ptr<Workload> make_workload(const std::string & name, const WorkloadOptions & options) {
+std::unique_ptr<Workload> make_workload(const std::string & name, const tasks::TaskOptions & options) {
     std::smatch m;
     if (std::regex_match(name, m, bench_pattern())) {
         const int n = std::stoi(m[2].str());
@@ -93,7 +93,7 @@ std::unique_ptr<Workload> make_workload(const std::string & name, const Workload
         }
         return std::make_unique<BenchWorkload>(name, m[1] == "pp", n, seqs, reps);
     }
-    return std::make_unique<TaskWorkload>(tasks::make_task(name, options.task));
+    return std::make_unique<TaskWorkload>(tasks::make_task(name, options));
 }
 
-}  // namespace jb::cli
+}  // namespace jb::sweep

@@ -7,15 +7,8 @@
 #include "energy/sensor.hpp"
 #include "store/store.hpp"
 
-namespace jb::cli {
+namespace jb::sweep {
 
 HostRecord describe_host(const energy::Discovery & found);
 
-// JSON list of every sensor's provenance and of what could not be measured, for a cell's
-// sensors_json.
-std::string sensors_json(const energy::Discovery & found);
-
-// Current UTC time as ISO 8601 ("2026-11-25T13:02:11Z").
-std::string utc_now_iso();
-
-}  // namespace jb::cli
+}  // namespace jb::sweep

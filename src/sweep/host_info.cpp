@@ -1,9 +1,8 @@
-#include "cli/host_info.hpp"
+#include "sweep/host_info.hpp"
 
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <ctime>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -12,7 +11,7 @@
 
 #include "engine/llama_engine.hpp"
 
-namespace jb::cli {
+namespace jb::sweep {
 
 namespace {
 
@@ -77,31 +76,4 @@ HostRecord describe_host(const energy::Discovery & found) {
     return h;
 }
 
-std::string sensors_json(const energy::Discovery & found) {
-    nlohmann::json out = {{"sensors", nlohmann::json::array()}, {"unavailable", nlohmann::json::array()}};
-    for (const auto & s : found.sensors) {
-        const auto & p = s->provenance();
-        nlohmann::json details = nlohmann::json::object();
-        for (const auto & [k, v] : p.details) details[k] = v;
-        out["sensors"].push_back({{"domain", s->domain().str()},
-                                  {"kind", energy::sensor_kind_name(s->kind())},
-                                  {"method", energy::method_name(energy::method_of(*s))},
-                                  {"name", p.name},
-                                  {"driver", p.driver},
-                                  {"update_hz", p.update_hz},
-                                  {"details", details}});
-    }
-    for (const auto & u : found.unavailable) out["unavailable"].push_back({{"what", u.what}, {"reason", u.reason}});
-    return out.dump();
-}
-
-std::string utc_now_iso() {
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-}  // namespace jb::cli
+}  // namespace jb::sweep

@@ -1,10 +1,10 @@
-#include "cli/metered.hpp"
+#include "sweep/metered.hpp"
 
 #include <set>
 
 #include <fmt/format.h>
 
-namespace jb::cli {
+namespace jb::sweep {
 
 void MeterObserver::on_phase(Phase phase) {
     if (!meter_.running()) return;
@@ -85,4 +85,4 @@ nlohmann::json item_json(const tasks::ItemResult & it) {
     return j;
 }
 
-}  // namespace jb::cli
+}  // namespace jb::sweep
