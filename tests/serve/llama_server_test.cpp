@@ -126,6 +126,13 @@ TEST(LlamaServer, closed_loop_levels_at_concurrency_1_and_4_account_for_every_to
     EXPECT_EQ(c4.ttft.n, 12);
     EXPECT_LE(c4.ttft.p50_ms, c4.ttft.p99_ms);
     EXPECT_LE(c4.ttft.p99_ms, c4.ttft.max_ms);
+
+    // Chat completions: the opening role-only delta is not a token.
+    Endpoint chat = endpoint_of(server);
+    chat.api = Endpoint::Api::chat;
+    LevelResult c2 = run_level(closed(2, 2), chat, shapes, {nullptr, nullptr, server.liveness()});
+    expect_sound(c2, 12);
+    for (const auto & q : c2.requests) EXPECT_EQ(q.chunks, 12) << "one chunk per token of plain ASCII text";
 }
 
 TEST(LlamaServer, open_loop_level_with_task_prompts) {
