@@ -30,7 +30,16 @@ if(_jb_llama_src)
     set(LLAMA_BUILD_APP OFF CACHE BOOL "" FORCE)
     set(LLAMA_OPENSSL OFF CACHE BOOL "" FORCE)
     set(LLAMA_ALL_WARNINGS OFF CACHE BOOL "" FORCE)
-    set(LLAMA_BUILD_COMMON ${JOULEBENCH_LLAMA_TOOLS} CACHE BOOL "" FORCE)
+    # llama-common: the reference tools and llama-server need it (built only when they are).
+    if(JOULEBENCH_LLAMA_TOOLS OR JOULEBENCH_LLAMA_SERVER)
+        set(LLAMA_BUILD_COMMON ON CACHE BOOL "" FORCE)
+    else()
+        set(LLAMA_BUILD_COMMON OFF CACHE BOOL "" FORCE)
+    endif()
+    # llama-server's web UI is never embedded: provisioning it would run npm or download from
+    # Hugging Face at build time; the server then answers the API only, which is all we use.
+    set(LLAMA_BUILD_UI OFF CACHE BOOL "" FORCE)
+    set(LLAMA_USE_PREBUILT_UI OFF CACHE BOOL "" FORCE)
     # Static by default (one self-contained binary). JOULEBENCH_LLAMA_SHARED=ON builds libllama and
     # libggml* as shared libraries that joulebench and the reference tools share: a CUDA build then
     # holds one copy of the CUDA kernels instead of one per executable (bench/gpu_campaign.sh
@@ -50,6 +59,23 @@ if(_jb_llama_src)
         add_subdirectory("${_jb_llama_src}/tools/llama-bench" "${CMAKE_BINARY_DIR}/llama-tools/llama-bench" EXCLUDE_FROM_ALL)
         add_subdirectory("${_jb_llama_src}/tools/perplexity" "${CMAKE_BINARY_DIR}/llama-tools/perplexity" EXCLUDE_FROM_ALL)
     endif()
+    if(JOULEBENCH_LLAMA_SERVER)
+        # llama-server from the same build, for `serve` and its tests (src/serve/). Not built by
+        # default: `cmake --build build --target llama-server`. It links mtmd (multimodal input)
+        # and an empty web-UI table (tools/ui with no assets). Its CMake files locate llama.cpp's
+        # headers and scripts through PROJECT_SOURCE_DIR, which is ours here, so point it there
+        # for these three directories only.
+        set(_jb_project_source_dir "${PROJECT_SOURCE_DIR}")
+        set(PROJECT_SOURCE_DIR "${_jb_llama_src}")
+        # ... and the version variables that llama.cpp's top-level CMakeLists sets in its own scope.
+        foreach(_jb_var LLAMA_VERSION_MAJOR LLAMA_VERSION_BASE LLAMA_BUILD_NUMBER)
+            get_directory_property(${_jb_var} DIRECTORY "${_jb_llama_src}" DEFINITION ${_jb_var})
+        endforeach()
+        add_subdirectory("${_jb_llama_src}/tools/mtmd" "${CMAKE_BINARY_DIR}/llama-tools/mtmd" EXCLUDE_FROM_ALL)
+        add_subdirectory("${_jb_llama_src}/tools/ui" "${CMAKE_BINARY_DIR}/llama-tools/ui" EXCLUDE_FROM_ALL)
+        add_subdirectory("${_jb_llama_src}/tools/server" "${CMAKE_BINARY_DIR}/llama-tools/server" EXCLUDE_FROM_ALL)
+        set(PROJECT_SOURCE_DIR "${_jb_project_source_dir}")
+    endif()
     set(JOULEBENCH_LLAMA_SOURCE_DIR "${_jb_llama_src}")
 else()
     find_package(llama QUIET)
@@ -60,5 +86,6 @@ else()
     endif()
     message(STATUS "joulebench: installed llama ${llama_VERSION}")
     set(JOULEBENCH_LLAMA_TOOLS OFF)
+    set(JOULEBENCH_LLAMA_SERVER OFF)
     set(JOULEBENCH_LLAMA_SOURCE_DIR "")
 endif()
