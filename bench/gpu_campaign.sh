@@ -74,7 +74,7 @@ do_model() {
     if [ ! -f "$src" ]; then
         [ "$(left)" -gt 90 ] || return 1
         log "synth $arch"
-        timed "synth $arch" "$JB" synth --arch "$arch" ${SYNTH_ARGS:-} -o "$src" > /dev/null 2>> "$WORK/logs/synth.log" || return 1
+        timed "synth $arch" "$JB" synth --arch "$arch" ${SYNTH_ARGS:-} "$src" > /dev/null 2>> "$WORK/logs/synth.log" || return 1
     fi
     for s in ${SCHEMES//,/ }; do
         local q="$WORK/quant/$arch.$s.json"

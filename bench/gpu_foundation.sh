@@ -29,7 +29,7 @@ bench/gpu_build.sh || exit 1
 model=/tmp/jb-campaign/models/qwen2.5-7b-synth-f16.gguf
 mkdir -p "$(dirname "$model")"
 log "synth qwen2.5-7b"
-/usr/bin/time -v "$BUILD/bin/joulebench" synth --arch qwen2.5-7b -o "$model" > "$res/synth.txt" 2> "$res/synth.time" ||
+/usr/bin/time -v "$BUILD/bin/joulebench" synth --arch qwen2.5-7b "$model" > "$res/synth.txt" 2> "$res/synth.time" ||
     { cat "$res/synth.time"; exit 1; }
 grep -E "Elapsed|Maximum resident" "$res/synth.time"
 

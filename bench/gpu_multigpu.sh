@@ -71,7 +71,7 @@ src="$WORK/models/$ARCH-synth-f16.gguf"
 if [ ! -f "$src" ]; then
     [ "$(left)" -gt 120 ] || stop
     log "synth $ARCH"
-    timed "synth $ARCH" "$JB" synth --arch "$ARCH" ${SYNTH_ARGS:-} -o "$src" > /dev/null 2>> "$WORK/logs/synth.log" || exit 1
+    timed "synth $ARCH" "$JB" synth --arch "$ARCH" ${SYNTH_ARGS:-} "$src" > /dev/null 2>> "$WORK/logs/synth.log" || exit 1
 fi
 for s in ${SCHEMES//,/ }; do
     q="$WORK/quant/$ARCH.$s.json"

@@ -13,7 +13,7 @@
 #include "cli/eval.hpp"
 #include "cli/engine_options.hpp"
 #include "sweep/evaluate.hpp"
-#include "report/table.hpp"
+#include "joulebench/table.hpp"
 #include "tasks/task.hpp"
 #include "joulebench/error.hpp"
 #include "util/strings.hpp"

@@ -19,7 +19,7 @@
 #include "quant/quantize.hpp"
 #include "quant/scheme.hpp"
 #include "quant/synth.hpp"
-#include "report/table.hpp"
+#include "joulebench/table.hpp"
 #include "joulebench/error.hpp"
 #include "util/strings.hpp"
 
@@ -354,7 +354,7 @@ void add_fidelity_command(CLI::App & app) {
     cmd->add_option("--candidates", args->candidates, "dynamic: weight types a group may get")->capture_default_str();
     cmd->add_option("--cache-dir", args->cache_dir, "Cache directory (default: " + default_cache_dir() + ")");
     cmd->add_option("--imatrix", args->imatrix, "Importance matrix for the quantizations (llama-imatrix output)");
-    cmd->add_option("-o,--output-format", args->format, "Output format: table, md, csv, json")->capture_default_str();
+    cmd->add_option("-o,--output", args->format, "Output format: table, md, csv, json")->capture_default_str();
     cmd->add_option("-t,--threads", args->n_threads, "Threads (0: all)")->capture_default_str();
     cmd->add_option("--ngl,--n-gpu-layers", args->n_gpu_layers, "Layers to offload to the GPU (CUDA builds)")
         ->capture_default_str();

@@ -13,7 +13,7 @@
 #include "sweep/host_info.hpp"
 #include "energy/discover.hpp"
 #include "hardware/catalogue.hpp"
-#include "report/table.hpp"
+#include "joulebench/table.hpp"
 #include "joulebench/error.hpp"
 
 namespace jb::cli {

@@ -13,7 +13,7 @@
 
 #include "cli/commands.hpp"
 #include "joulebench/meter.hpp"
-#include "report/table.hpp"
+#include "joulebench/table.hpp"
 #include "joulebench/error.hpp"
 
 namespace jb::cli {

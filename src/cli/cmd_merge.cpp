@@ -9,7 +9,7 @@
 #include <optional>
 
 #include "cli/commands.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 #include "joulebench/error.hpp"
 
 namespace jb::cli {

@@ -17,7 +17,7 @@
 #include "quant/quantize.hpp"
 #include "quant/scheme.hpp"
 #include "quant/synth.hpp"
-#include "report/table.hpp"
+#include "joulebench/table.hpp"
 #include "joulebench/error.hpp"
 
 namespace jb::cli {
@@ -225,7 +225,7 @@ void add_quantize_command(CLI::App & app) {
                     "dynamic: follow the plan measured on this model, by relative depth (default for synthetic "
                     "models: the shipped stories260K)");
     cmd->add_option("-t,--threads", args->n_threads, "Threads (0: all)")->capture_default_str();
-    cmd->add_option("-o,--output-format", args->format, "Output format: table, md, csv, json")->capture_default_str();
+    cmd->add_option("-o,--output", args->format, "Output format: table, md, csv, json")->capture_default_str();
     cmd->add_flag("--tensors", args->tensors, "List every tensor with its type instead of counts per type");
     cmd->add_flag("--force", args->force, "Quantize again even if the cache has the file");
     cmd->add_flag("-v,--verbose", args->verbose, "Show llama.cpp's quantization log");

@@ -18,10 +18,10 @@
 #include "cli/store_rows.hpp"
 #include "metrics/cost.hpp"
 #include "metrics/family.hpp"
-#include "metrics/metrics.hpp"
+#include "joulebench/metrics.hpp"
 #include "report/report.hpp"
-#include "report/table.hpp"
-#include "store/store.hpp"
+#include "joulebench/table.hpp"
+#include "joulebench/store.hpp"
 #include "joulebench/error.hpp"
 
 namespace jb::cli {

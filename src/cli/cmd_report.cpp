@@ -18,7 +18,7 @@
 #include "cli/report_run.hpp"
 #include "cli/store_rows.hpp"
 #include "report/report.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 #include "joulebench/error.hpp"
 
 namespace jb::cli {

@@ -8,7 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "energy/discover.hpp"
-#include "report/table.hpp"
+#include "joulebench/table.hpp"
 #include "joulebench/error.hpp"
 
 namespace jb::cli {

@@ -9,7 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "cluster/array.hpp"
-#include "report/table.hpp"
+#include "joulebench/table.hpp"
 
 namespace jb::cli {
 

@@ -17,7 +17,7 @@
 #include "cli/slurm_cli.hpp"
 #include "cli/sweep.hpp"
 #include "report/report.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 #include "util/strings.hpp"
 
 namespace jb::cli {

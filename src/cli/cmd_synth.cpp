@@ -9,7 +9,7 @@
 #include "cli/commands.hpp"
 #include "quant/scheme.hpp"
 #include "quant/synth.hpp"
-#include "report/table.hpp"
+#include "joulebench/table.hpp"
 #include "joulebench/error.hpp"
 
 namespace jb::cli {
@@ -96,8 +96,8 @@ std::string shapes_help() {
                          sh.tied_embeddings ? ", tied" : "");
     }
     s += "Examples:\n"
-         "  joulebench synth --arch qwen2.5-7b -o qwen7b-synth.gguf\n"
-         "  joulebench synth --arch llama-3-8b -o tiny.gguf --layers 2 --scale 1/16\n";
+         "  joulebench synth --arch qwen2.5-7b qwen7b-synth.gguf\n"
+         "  joulebench synth --arch llama-3-8b tiny.gguf --layers 2 --scale 1/16\n";
     return s;
 }
 
@@ -111,7 +111,7 @@ void run_synth(const SynthArgs & a) {
         throw UsageError("synth: --arch is required (see --list)");
     }
     if (a.out_path.empty()) {
-        throw UsageError("synth: -o/--output is required");
+        throw UsageError("synth: the GGUF file to write is required (joulebench synth --arch qwen2.5-7b m.gguf)");
     }
     SynthOptions o;
     o.seed = a.seed;
@@ -156,7 +156,7 @@ void add_synth_command(CLI::App & app) {
     CLI::App * cmd = app.add_subcommand(
         "synth", "Write a synthetic model: a real architecture and tokenizer with seeded random weights");
     cmd->add_option("--arch", args->arch, "Shape to copy (see --list)");
-    cmd->add_option("-o,--output", args->out_path, "Output GGUF file");
+    cmd->add_option("file", args->out_path, "The GGUF file to write");
     cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
     cmd->add_option("--layers", args->n_layers, "Number of layers (default: the model's)");
     cmd->add_option("--scale", args->scale, "Width factor in (0,1], e.g. 1/16: keeps head_dim and the GQA ratio")
@@ -165,7 +165,7 @@ void add_synth_command(CLI::App & app) {
     cmd->add_option("--vocab-dir", args->vocab_dir,
                     "Directory with llama.cpp's ggml-vocab-*.gguf (default: $JOULEBENCH_VOCAB_DIR, else " +
                         resolve_vocab_dir("") + ")");
-    cmd->add_option("--format", args->format, "Output format: table, md, csv, json")->capture_default_str();
+    cmd->add_option("-o,--output", args->format, "Output format: table, md, csv, json")->capture_default_str();
     cmd->add_flag("--list", args->list, "List the known shapes and exit");
     cmd->footer(shapes_help());
     cmd->callback([args] { run_synth(*args); });

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "metrics/cost.hpp"
-#include "metrics/metrics.hpp"
+#include "joulebench/metrics.hpp"
 
 namespace CLI {
 class App;

@@ -1,6 +1,6 @@
 #include "cli/family.hpp"
 
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 
 namespace jb::cli {
 

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/suggest.hpp"
 #include "joulebench/error.hpp"
 
 int jb::cli::exit_status = 0;
@@ -39,6 +40,14 @@ int main(int argc, char ** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError & e) {
+        // A mistyped option or command gets the closest valid name rather than CLI11's bare list.
+        // Help and --version are ParseErrors with exit code 0; every real parse error gets the check.
+        if (e.get_exit_code() != 0) {
+            if (const std::string hint = jb::cli::unknown_word_hint(app, argc, argv); !hint.empty()) {
+                fmt::print(stderr, "joulebench: error: {}\nRun with --help for usage.\n", hint);
+                return 2;
+            }
+        }
         return app.exit(e);
     } catch (const jb::UsageError & e) {
         fmt::print(stderr, "joulebench: error: {}\nRun with --help for usage.\n", e.what());

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cli/cost_model.hpp"
-#include "metrics/metrics.hpp"
+#include "joulebench/metrics.hpp"
 
 namespace jb::cli {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "metrics/metrics.hpp"
-#include "store/store.hpp"
+#include "joulebench/metrics.hpp"
+#include "joulebench/store.hpp"
 
 namespace jb::cli {
 

@@ -19,7 +19,7 @@
 
 #include "joulebench/error.hpp"
 #include "quant/scheme.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 #include "sweep/family.hpp"
 #include "sweep/workload.hpp"
 

@@ -16,8 +16,8 @@
 #include "hardware/catalogue.hpp"
 #include "hardware/pipeline.hpp"
 #include "hardware/projection.hpp"
-#include "report/table.hpp"
-#include "store/store.hpp"
+#include "joulebench/table.hpp"
+#include "joulebench/store.hpp"
 #include "joulebench/error.hpp"
 
 namespace jb::hardware {

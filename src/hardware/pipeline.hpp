@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "report/table.hpp"
+#include "joulebench/table.hpp"
 
 namespace jb::hardware {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "metrics/metrics.hpp"
+#include "joulebench/metrics.hpp"
 
 namespace jb::metrics {
 

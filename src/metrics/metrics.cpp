@@ -1,7 +1,7 @@
 // Formulas, statistics over repeats and the per-cell summaries with their ratios to the
 // reference scheme. Definitions: docs/metrics.md.
 
-#include "metrics/metrics.hpp"
+#include "joulebench/metrics.hpp"
 
 #include <fmt/format.h>
 

@@ -10,7 +10,7 @@
 #include <set>
 #include <tuple>
 
-#include "metrics/metrics.hpp"
+#include "joulebench/metrics.hpp"
 #include "joulebench/error.hpp"
 
 namespace jb::metrics {

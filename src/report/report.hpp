@@ -16,10 +16,10 @@
 
 #include "metrics/cost.hpp"
 #include "metrics/family.hpp"
-#include "metrics/metrics.hpp"
-#include "report/table.hpp"
-#include "store/store.hpp"
-#include "store/timeline.hpp"
+#include "joulebench/metrics.hpp"
+#include "joulebench/table.hpp"
+#include "joulebench/store.hpp"
+#include "joulebench/timeline.hpp"
 
 namespace jb::report {
 

@@ -1,4 +1,4 @@
-#include "report/table.hpp"
+#include "joulebench/table.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "joulebench/error.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 
 namespace jb {
 

@@ -9,7 +9,7 @@
 #include <map>
 
 #include "store/sql.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 #include "joulebench/error.hpp"
 
 namespace jb {

@@ -1,4 +1,4 @@
-#include "store/record.hpp"
+#include "joulebench/record.hpp"
 
 #include <type_traits>
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "store/record.hpp"
+#include "joulebench/record.hpp"
 
 namespace jb::sql {
 

@@ -1,4 +1,4 @@
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>

@@ -1,4 +1,4 @@
-#include "store/timeline.hpp"
+#include "joulebench/timeline.hpp"
 
 #include <fmt/format.h>
 #include <zlib.h>

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "energy/sensor.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 
 namespace jb::sweep {
 

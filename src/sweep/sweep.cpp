@@ -21,7 +21,7 @@
 #include "quant/cache.hpp"
 #include "quant/hash.hpp"
 #include "store/lock.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 #include "sweep/family.hpp"
 #include "sweep/host_info.hpp"
 #include "sweep/metered.hpp"

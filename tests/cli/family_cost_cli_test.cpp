@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "run_joulebench.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 #include "support/store_builder.hpp"
 
 namespace fs = std::filesystem;

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "run_joulebench.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 #include "support/store_builder.hpp"
 
 namespace fs = std::filesystem;

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "run_joulebench.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 
 using namespace jb_test;
 using jb::test::TempDir;

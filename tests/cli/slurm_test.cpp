@@ -15,7 +15,7 @@
 #include <string>
 
 #include "run_joulebench.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 #include "joulebench/error.hpp"
 
 namespace fs = std::filesystem;

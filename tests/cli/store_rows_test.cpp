@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "run_joulebench.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 #include "support/store_builder.hpp"
 
 // test_cli links the store but not the CLI's sources: compile the converter under test here.

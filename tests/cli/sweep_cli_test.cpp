@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "run_joulebench.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 
 namespace fs = std::filesystem;
 using namespace jb_test;

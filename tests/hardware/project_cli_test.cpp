@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../cli/run_joulebench.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 
 using namespace jb;
 using jb_test::joulebench;

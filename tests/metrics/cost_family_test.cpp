@@ -10,7 +10,7 @@
 
 #include "metrics/cost.hpp"
 #include "metrics/family.hpp"
-#include "metrics/metrics.hpp"
+#include "joulebench/metrics.hpp"
 
 using namespace jb::metrics;
 

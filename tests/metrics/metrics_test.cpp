@@ -1,7 +1,7 @@
 // Metric arithmetic against hand-computed values, statistics over repeats, the Pareto frontier,
 // and the rules of comparison: same host, model and workload only; estimates flagged.
 
-#include "metrics/metrics.hpp"
+#include "joulebench/metrics.hpp"
 
 #include <gtest/gtest.h>
 

@@ -260,7 +260,7 @@ TEST(SynthCli, list_help_write_and_quantize) {
     EXPECT_THAT(out, HasSubstr("qwen2.5-14b"));
 
     const std::string m = dir.file("tiny.gguf");
-    out = run_cmd(std::string(JB_BINARY) + " synth --arch mistral-7b -o " + m +
+    out = run_cmd(std::string(JB_BINARY) + " synth --arch mistral-7b " + m +
                       " --layers 2 --scale 1/32 --seed 3 --vocab-dir " + k_vocab_dir, &st);
     ASSERT_EQ(st, 0) << out;
     EXPECT_TRUE(is_synthetic_model(m));
@@ -279,7 +279,7 @@ TEST(SynthCli, list_help_write_and_quantize) {
     out = run_cmd(std::string(JB_BINARY) + " quantize -m " + m + " --scheme int9 --cache-dir " + dir.file("cache"), &st);
     EXPECT_NE(st, 0);
     EXPECT_THAT(out, HasSubstr("unknown scheme 'int9'"));
-    out = run_cmd(std::string(JB_BINARY) + " synth --arch gpt-5 -o " + dir.file("x.gguf"), &st);
+    out = run_cmd(std::string(JB_BINARY) + " synth --arch gpt-5 " + dir.file("x.gguf"), &st);
     EXPECT_NE(st, 0);
     EXPECT_THAT(out, HasSubstr("unknown architecture"));
 }

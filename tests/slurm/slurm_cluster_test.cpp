@@ -17,7 +17,7 @@
 #include <tuple>
 
 #include "../cli/run_joulebench.hpp"
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 
 namespace fs = std::filesystem;
 using namespace jb_test;

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "store/store.hpp"
+#include "joulebench/store.hpp"
 #include "support/temp_dir.hpp"
 
 namespace jb::test {

@@ -18,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
-#include "store/record.hpp"
-#include "store/timeline.hpp"
+#include "joulebench/record.hpp"
+#include "joulebench/timeline.hpp"
 
 struct sqlite3;
 

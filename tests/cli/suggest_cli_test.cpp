@@ -1,0 +1,37 @@
+// A mistyped option or command gets the closest valid name (issue 18, item 4), exit status 2.
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "run_joulebench.hpp"
+
+using namespace jb_test;
+
+TEST(SuggestCli, mistyped_option_names_the_closest_one) {
+    const ChildRun r = joulebench({"eval", "-m", "x.gguf", "--task", "arc_easy"});
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("unknown option --task; did you mean --tasks?"), std::string::npos) << r.err;
+}
+
+TEST(SuggestCli, mistyped_command_names_the_closest_one) {
+    const ChildRun r = joulebench({"evl", "--tasks", "arc_easy"});
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("unknown command 'evl'; did you mean 'eval'?"), std::string::npos) << r.err;
+}
+
+TEST(SuggestCli, far_off_option_is_named_without_a_guess) {
+    const ChildRun r = joulebench({"report", "--zzzzzzzzzz"});
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("unknown option --zzzzzzzzzz (joulebench report --help lists them)"), std::string::npos) << r.err;
+}
+
+TEST(SuggestCli, output_format_is_dash_o_everywhere) {
+    // quantize and fidelity once took -o/--output-format; every command now takes -o/--output.
+    for (const char * cmd : {"quantize", "fidelity", "report", "recommend", "eval", "sweep"}) {
+        const ChildRun r = joulebench({cmd, "--help"});
+        EXPECT_EQ(r.status, 0) << cmd << ": " << r.err;
+        EXPECT_NE(r.out.find("--output"), std::string::npos) << cmd;
+        EXPECT_EQ(r.out.find("--output-format"), std::string::npos) << cmd;
+    }
+}
