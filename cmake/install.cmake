@@ -14,7 +14,7 @@ include(CMakePackageConfigHelpers)
 # The library modules (those this build has), in no particular order: one archive needs no link order.
 set(_archives "")
 foreach(_t IN ITEMS jb_util jb_energy jb_engine jb_tasks jb_quant jb_metrics jb_store jb_report jb_hardware jb_sweep
-        jb_cluster jb_serve jb_tune jb_api llama ggml ggml-base ggml-cpu)
+        jb_results jb_cluster jb_serve jb_tune jb_api llama ggml ggml-base ggml-cpu)
     if(TARGET ${_t})
         get_target_property(_type ${_t} TYPE)
         if(_type STREQUAL "STATIC_LIBRARY")
