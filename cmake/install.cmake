@@ -63,7 +63,8 @@ install(FILES ${CMAKE_SOURCE_DIR}/models/stories260K.gguf DESTINATION ${CMAKE_IN
 
 configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/joulebench-config.cmake.in
     ${CMAKE_BINARY_DIR}/joulebench-config.cmake
-    INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/joulebench)
+    INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/joulebench
+    PATH_VARS CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_INCLUDEDIR CMAKE_INSTALL_DATADIR)
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/joulebench-config-version.cmake
     VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/joulebench-config.cmake ${CMAKE_BINARY_DIR}/joulebench-config-version.cmake

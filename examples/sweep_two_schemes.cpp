@@ -1,7 +1,10 @@
 // A program that does what `joulebench sweep` + `joulebench report` do, through the public
 // headers only: a 2-scheme sweep of a model on one task, then the EOR table and a recommendation.
 //
-//   sweep_two_schemes MODEL.gguf RESULTS.db [TASK] [LIMIT]
+//   sweep_two_schemes MODEL.gguf RESULTS.db [TASK] [LIMIT] [DATA_DIR]
+//
+// DATA_DIR: the task data (default: the shipped samples of the source tree or of the install
+// prefix the library was configured with).
 //
 // Built by the project (target example_sweep_two_schemes) and, in the install test, by a separate
 // CMake project against the installed package:
@@ -42,7 +45,7 @@ public:
 
 int main(int argc, char ** argv) {
     if (argc < 3) {
-        std::fprintf(stderr, "usage: %s MODEL.gguf RESULTS.db [TASK] [LIMIT]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s MODEL.gguf RESULTS.db [TASK] [LIMIT] [DATA_DIR]\n", argv[0]);
         return 2;
     }
     jb::SweepSpec spec;
@@ -50,6 +53,7 @@ int main(int argc, char ** argv) {
     spec.schemes = {"fp16", "q4_k_m"};
     spec.tasks = {argc > 3 ? argv[3] : "arc_easy"};
     spec.task.limit = argc > 4 ? std::atoi(argv[4]) : 20;
+    if (argc > 5) spec.task.data_dir = argv[5];
     spec.db = argv[2];
     spec.idle_s = 0.5;  // a short idle baseline: net energy is still reported
     spec.settle_s = 1.0;

@@ -26,7 +26,7 @@ cd "$work/run"
 JOULEBENCH_CLAIM_DIR="$work/claims" JOULEBENCH_NVML_LIBRARY=libnvidia-ml-absent-in-tests.so.1 \
     JOULEBENCH_POWERCAP_ROOT=/nonexistent-powercap \
     "$work/consumer/sweep_two_schemes" "$work/prefix/share/joulebench/models/stories260K.gguf" "$work/run/r.db" \
-    arc_easy 8 > out.txt 2> err.txt || { cat err.txt >&2; exit 1; }
+    arc_easy 8 "$work/prefix/share/joulebench/data/samples" > out.txt 2> err.txt || { cat err.txt >&2; exit 1; }
 cat out.txt
 grep -q "fp16" out.txt && grep -q "q4_k_m" out.txt || { echo "install_test: the EOR table lacks a scheme" >&2; exit 1; }
 grep -q "budget profile:" out.txt || { echo "install_test: no recommendation printed" >&2; exit 1; }
