@@ -15,6 +15,7 @@
 #include "cli/cost_model.hpp"
 #include "cli/family.hpp"
 #include "cli/report_run.hpp"
+#include "cli/serving_recommend.hpp"
 #include "cli/store_rows.hpp"
 #include "metrics/cost.hpp"
 #include "metrics/family.hpp"
@@ -184,6 +185,7 @@ void print_candidates(const std::vector<metrics::Candidate> & cands, const Recom
 }  // namespace
 
 void run_recommend(const RecommendParams & o) {
+    if (run_serving_recommend(o)) return;  // --traffic, --profile serving: cli/serving_recommend.cpp
     const Format format = parse_format(o.output);
     if (!(o.grid_g_per_kwh >= 0.0))
         throw UsageError(fmt::format("--grid-g-per-kwh must be >= 0 (got {})", o.grid_g_per_kwh));
@@ -373,8 +375,8 @@ void add_recommend_command(CLI::App & app) {
         "saving vs fp16");
     cmd->add_option("db", o->db, "Result database written by joulebench sweep")->required();
     cmd->add_option("--profile", o->profile,
-                    "datacenter, enterprise, research, edge, budget, custom or all (all: the five, plus custom when a "
-                    "constraint is given)")
+                    "datacenter, enterprise, research, edge, budget, serving, custom or all (all: the five, plus custom "
+                    "when a constraint is given; serving: each scheme's served operating point)")
         ->capture_default_str();
     cmd->add_option("--min-retention", o->min_retention, "Minimum accuracy retention vs fp16: 0.98 or 98 (%)");
     cmd->add_option("--max-memory-gb", o->max_memory_gib,
@@ -391,6 +393,9 @@ void add_recommend_command(CLI::App & app) {
                   "List every candidate with its metrics and Pareto flag instead of recommending");
     cmd->add_flag("--families", o->list_families,
                   "Print the distilled vs base comparison of the model families (sweep --family) instead");
+    cmd->add_option("--traffic", o->traffic,
+                    "Serving: prompt=N,output=N,concurrency=C (or rate=R/s)[,ttft_p99=2s]: the scheme to serve, from "
+                    "served levels where they match, else from offline per-phase J/token (profile serving)");
     cmd->add_option("-o,--output", o->output, "table, md, csv or json")->capture_default_str();
     cmd->footer(
         "Profiles (docs/metrics.md): datacenter = max EOR at >= 98 % retention; enterprise = max EOR at >= 99 %;\n"

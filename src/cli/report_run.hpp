@@ -23,6 +23,7 @@ struct ReportParams {
     CostParams cost;  // --usd-per-kwh, --gpu-price-usd, --lifetime-years, --utilisation
     double grid_g_per_kwh = metrics::kWorldGridGPerKwh;
     std::string title = "joulebench report";
+    std::string slo;  // serving operating points' latency targets ("": the serving profile's default)
 };
 
 void run_report(const ReportParams & p);
@@ -41,6 +42,7 @@ struct RecommendParams {
     std::string output = "table";
     bool list_candidates = false;
     bool list_families = false;  // --families: the distilled vs base table instead
+    std::string traffic;         // --traffic prompt=512,output=256,concurrency=8 (cli/serving_recommend.hpp)
 };
 
 void run_recommend(const RecommendParams & o);
