@@ -40,8 +40,8 @@ std::vector<std::string> split(const std::string & s, char sep) {
 }
 
 std::string ms_text(double ms) {
-    if (ms >= 1000.0) return fmt::format("{:g} s", std::round(ms) / 1000.0);
-    return fmt::format("{:g} ms", ms);
+    if (ms >= 1000.0) return fmt::format("{:.3g} s", ms / 1000.0);
+    return fmt::format("{:.3g} ms", ms);
 }
 
 std::string metric_title(const std::string & m) {

@@ -849,7 +849,8 @@ void print_report_tables(std::ostream & os, const ReportInput & in, Format forma
             // left out unless asked for by name.
             if (chosen.empty() && t.table.rows.empty() &&
                 (t.name == "failed" || t.name == "tokens" || t.name == "hardware" || t.name == "hardware_tokens" ||
-                 t.name == "families" || t.name.rfind("serving", 0) == 0)) {
+                 t.name == "families" || t.name.rfind("serving", 0) == 0 ||
+                 (in.rows.empty() && (t.name == "summary" || t.name == "overall" || t.name == "decision")))) {
                 continue;
             }
             shown.push_back(&t);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 namespace jb::report {
 
@@ -27,10 +28,17 @@ std::string scheme_of(const ServeLevelRecord & l) {
 // Closed levels by concurrency, then open by rate, within model, host and scheme (as stored).
 std::vector<const ServeLevelRecord *> ordered(const std::vector<ServeLevelRecord> & levels) {
     std::vector<const ServeLevelRecord *> out;
-    for (const auto & l : levels) out.push_back(&l);
-    std::stable_sort(out.begin(), out.end(), [](const ServeLevelRecord * a, const ServeLevelRecord * b) {
+    std::map<std::string, size_t> scheme_rank;  // schemes in the order they were first served
+    for (const auto & l : levels) {
+        out.push_back(&l);
+        scheme_rank.emplace(l.scheme_canonical + "\x1f" + l.settings_fp, scheme_rank.size());
+    }
+    std::stable_sort(out.begin(), out.end(), [&](const ServeLevelRecord * a, const ServeLevelRecord * b) {
         if (a->model_name != b->model_name) return a->model_name < b->model_name;
         if (a->host_name != b->host_name) return a->host_name < b->host_name;
+        const size_t ra = scheme_rank[a->scheme_canonical + "\x1f" + a->settings_fp];
+        const size_t rb = scheme_rank[b->scheme_canonical + "\x1f" + b->settings_fp];
+        if (ra != rb) return ra < rb;
         if (a->mode != b->mode) return a->mode == "closed";
         return a->mode == "closed" ? a->concurrency < b->concurrency : a->rate_rps < b->rate_rps;
     });
