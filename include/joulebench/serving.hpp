@@ -71,7 +71,7 @@ struct Traffic {
     std::string str() const;
 };
 // "prompt=512,output=256,concurrency=8" or "...,rate=2"; SLO targets may follow
-// ("...,ttft_p99=2s"). Throws jb::UsageError naming `option`.
+// ("...,ttft_p99=2s"; none given: default_slo()). Throws jb::UsageError naming `option`.
 Traffic parse_traffic(const std::string & text, const std::string & option = "--traffic");
 
 // One scheme on one host for the traffic.

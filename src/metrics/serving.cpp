@@ -347,7 +347,8 @@ Traffic parse_traffic(const std::string & text, const std::string & option) {
         throw UsageError(fmt::format("{}: give concurrency or rate, not both", option));
     }
     if (t.concurrency == 0 && t.rate_rps == 0) t.concurrency = 1;
-    t.slo = parse_slo(slo_text, option);
+    // Without targets, the serving profile's: a recommendation for traffic is always at some latency.
+    t.slo = slo_text.empty() ? default_slo() : parse_slo(slo_text, option);
     return t;
 }
 

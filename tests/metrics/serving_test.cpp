@@ -144,6 +144,7 @@ TEST(ServingTraffic, parses_concurrency_or_rate_with_targets) {
     EXPECT_EQ(t.str(), "prompt=512,output=256,concurrency=8,ttft_p99=2s");
     EXPECT_DOUBLE_EQ(parse_traffic("prompt=1,output=2,rate=2.5").rate_rps, 2.5);
     EXPECT_EQ(parse_traffic("prompt=1,output=2").concurrency, 1) << "one client unless told";
+    EXPECT_EQ(parse_traffic("prompt=1,output=2").slo.str(), "ttft_p99=2s,tpot_p99=100ms") << "the serving profile's SLO";
     EXPECT_THROW(parse_traffic("prompt=512"), UsageError);
     EXPECT_THROW(parse_traffic("prompt=512,output=256,concurrency=8,rate=2"), UsageError);
     EXPECT_THROW(parse_traffic("prompt=512,output=256,clients=8"), UsageError);
