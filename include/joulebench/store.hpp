@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "joulebench/record.hpp"
+#include "joulebench/serve_record.hpp"
 #include "joulebench/timeline.hpp"
 
 struct sqlite3;
@@ -100,6 +101,14 @@ struct CellFilter {
     std::string origin;  // "", "measured" or "projected"
 };
 
+struct ServeLevelFilter {
+    // Each list: match any of its values; an empty list matches everything.
+    std::vector<std::string> host_fingerprints;
+    std::vector<std::string> model_hashes;
+    std::vector<std::string> scheme_canonicals;
+    std::string status;  // "", "ok", "partial" or "failed"
+};
+
 struct MergeCounts {
     struct Pair {
         int64_t added = 0;
@@ -112,6 +121,9 @@ struct MergeCounts {
     int64_t cells_skipped = 0;   // the destination already had the key (ok, or both failed)
     int64_t items_added = 0;
     int64_t timelines_added = 0;
+    int64_t serve_levels_added = 0;
+    int64_t serve_levels_replaced = 0;  // a failed level replaced by a partial or ok one, or a partial by an ok one
+    int64_t serve_levels_skipped = 0;
 };
 
 struct SqliteCloser {
@@ -185,6 +197,17 @@ public:
     std::vector<CellItem> cell_items(int64_t cell_id) const;
     std::optional<PowerTimeline> cell_timeline(int64_t cell_id) const;
 
+    // Served load levels (serve_record.hpp; schema 3). A level is done when it is stored ok or
+    // partial (a failed one is run again unless failed_is_done).
+    bool has_serve_level(const ServeLevelKey & key, bool failed_is_done = false) const;
+    std::optional<ServeLevelRecord> find_serve_level(const ServeLevelKey & key) const;
+    // Commits one level in one transaction (replacing the row of the same key) and returns its
+    // id. The host, model and scheme must have been upserted. Throws jb::Error naming the level
+    // and field for a bad record (status, mode, accounting) and leaves the database as it was.
+    int64_t commit_serve_level(const ServeLevelRecord & rec);
+    // Ordered by id; the joined display fields are filled.
+    std::vector<ServeLevelRecord> list_serve_levels(const ServeLevelFilter & filter = {}) const;
+
     // For tests of atomicity: called inside commit_cell's transaction after each stage ("cell",
     // "items", "timeline"), before the commit. A hook that throws aborts the commit.
     void set_commit_hook(std::function<void(std::string_view stage)> hook) { commit_hook_ = std::move(hook); }
@@ -198,6 +221,9 @@ private:
     // The body of commit_cell without the transaction (merge_into runs many in one).
     int64_t insert_cell(const CellRecord & rec, int64_t run_id, const std::vector<CellItem> & items,
                         const PowerTimeline & timeline);
+    int64_t insert_serve_level(const ServeLevelRecord & rec, int64_t run_id);
+    std::vector<ServeLevelRecord> select_serve_levels(const std::string & where,
+                                                      const std::vector<FieldValue> & args) const;
     std::vector<CellRecord> select_cells(const std::string & where, const std::vector<FieldValue> & args) const;
     void require_writable(const char * what) const;
 
@@ -210,7 +236,8 @@ private:
 // Copies the cells of the joulebench database at src_path (opened read-only, never written) into
 // dst in one transaction: same natural key -> one row (an ok cell replaces a failed one, else the
 // destination's row stays); hosts, models, schemes and runs deduplicated by identity; items and
-// timelines follow their cells with ids remapped. Idempotent; merging a database into itself
+// timelines follow their cells with ids remapped; serve levels by their natural key (a better status
+// replaces a worse one: ok > partial > failed, else the destination's row stays). Idempotent; merging a database into itself
 // changes nothing.
 MergeCounts merge_into(Store & dst, const std::string & src_path);
 

@@ -30,11 +30,12 @@ void print_counts(const std::string & src, const MergeCounts & n) {
     fmt::print(
         "{}: cells: {} added, {} replaced, {} skipped; items: {} added; timelines: {} added; "
         "hosts: {} added, {} known; models: {} added, {} known; schemes: {} added, {} known; "
-        "runs: {} added, {} known; model sizes: {} added, {} known; model relations: {} added, {} known\n",
+        "runs: {} added, {} known; model sizes: {} added, {} known; model relations: {} added, {} known; "
+        "serve levels: {} added, {} replaced, {} skipped\n",
         src, n.cells_added, n.cells_replaced, n.cells_skipped, n.items_added, n.timelines_added, n.hosts.added,
         n.hosts.skipped, n.models.added, n.models.skipped, n.schemes.added, n.schemes.skipped, n.runs.added,
         n.runs.skipped, n.model_schemes.added, n.model_schemes.skipped, n.model_relations.added,
-        n.model_relations.skipped);
+        n.model_relations.skipped, n.serve_levels_added, n.serve_levels_replaced, n.serve_levels_skipped);
 }
 
 void run_merge(const MergeParams & p) {

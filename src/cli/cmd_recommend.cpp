@@ -13,6 +13,7 @@
 #include "joulebench/store.hpp"
 #include "joulebench/table.hpp"
 #include "results/recommend.hpp"
+#include "results/serving_recommend.hpp"
 
 namespace jb::cli {
 
@@ -21,8 +22,13 @@ void run_recommend(const RecommendParams & o) {
     results::RecommendRequest request = o.request;
     request.why_column = format == Format::csv || format == Format::json;
     // Options are checked before the file is opened: a typo is a usage error whatever the file.
-    results::selected_profiles(request);
+    if (o.traffic.empty() && request.profile != "serving") results::selected_profiles(request);
     const Store store = Store::open_readonly(o.db);
+    // --traffic or --profile serving: the served operating points answer (profile serving).
+    if (const auto serving = results::serving_recommendation(store, o.db, o.traffic, request)) {
+        print_table(std::cout, *serving, format);
+        return;
+    }
     const results::RecommendResult result = results::recommend(store, o.db, request);
 
     for (const auto & m : result.missing) fmt::print(stderr, "recommend: {}\n", m);
@@ -49,8 +55,8 @@ void add_recommend_command(CLI::App & app) {
         "saving vs fp16, with their noise");
     cmd->add_option("db", o->db, "Result database written by joulebench sweep")->required();
     cmd->add_option("--profile", r.profile,
-                    "datacenter, enterprise, research, edge, budget, custom or all (all: the five, plus custom when a "
-                    "constraint is given)")
+                    "datacenter, enterprise, research, edge, budget, serving, custom or all (all: the five, plus custom "
+                    "when a constraint is given; serving: each scheme's served operating point)")
         ->capture_default_str();
     cmd->add_option("--min-retention", r.min_retention, "Minimum accuracy retention vs fp16: 0.98 or 98 (%)");
     cmd->add_option("--max-memory-gb", r.max_memory_gib,
@@ -70,6 +76,9 @@ void add_recommend_command(CLI::App & app) {
            "--families", [o] { o->request.view = results::RecommendRequest::View::families; },
            "Print the distilled vs base comparison of the model families (sweep --family) instead")
         ->excludes(cands);
+    cmd->add_option("--traffic", o->traffic,
+                    "Serving: prompt=N,output=N,concurrency=C (or rate=R/s)[,ttft_p99=2s]: the scheme to serve, from "
+                    "served levels where they match, else from offline per-phase J/token (profile serving)");
     cmd->add_option("-o,--output", o->output, "table, md, csv or json")->capture_default_str();
     cmd->footer(
         "Profiles (docs/metrics.md): datacenter = max EOR at >= 98 % retention; enterprise = max EOR at >= 99 %;\n"

@@ -185,7 +185,8 @@ void run_report(const ReportParams & p) {
 
     const Store store = Store::open_readonly(p.db);  // the store's one-line error for a bad file
     const std::vector<CellRecord> cells = store.list_cells();
-    if (cells.empty()) {
+    std::vector<ServeLevelRecord> serve_levels = store.list_serve_levels();
+    if (cells.empty() && serve_levels.empty()) {
         throw Error(fmt::format("{}: no cells: nothing to report yet (run `joulebench sweep --db {}` first)", p.db,
                                 p.db));
     }
@@ -201,6 +202,8 @@ void run_report(const ReportParams & p) {
     in.cost = cost_model(in.rows, p.cost, in.cost_notes);
     in.cost_formula = cost_formula_note(p.cost);
     in.families = load_family_members(store);
+    in.serve_levels = std::move(serve_levels);
+    in.slo = p.slo;
     in.hosts = store.list_hosts();
     in.models = store.list_models();
     in.schemes = store.list_schemes();
@@ -228,7 +231,8 @@ void run_report(const ReportParams & p) {
         return;
     }
     write_file_atomically(dest.path, text);
-    fmt::print(stderr, "report: wrote {} ({}, {} cells from {})\n", dest.path, dest.format, cells.size(), p.db);
+    fmt::print(stderr, "report: wrote {} ({}, {} cells and {} serve levels from {})\n", dest.path, dest.format,
+               cells.size(), in.serve_levels.size(), p.db);
 }
 
 void add_report_command(CLI::App & app) {
@@ -243,7 +247,7 @@ void add_report_command(CLI::App & app) {
     cmd->add_option("--format", p->format, "Force the format: html, md, csv, json or table");
     cmd->add_option("--table", p->tables,
                     "Text formats: tables to print (summary, overall, tokens, decision, hardware, families, hosts, "
-                    "sensors, energy, models, schemes, failed, all; default all, and summary for CSV, which holds one)")
+                    "serving, serving_latency, serving_frontier, sensors, energy, models, schemes, failed, all; default all, and summary for CSV, which holds one)")
         ->delimiter(',');
     cmd->add_option("--timeline-cell", p->timeline_cell,
                     "HTML: the cell id whose power timeline to plot (default: the longest fp16 or int8 cell)");
@@ -253,6 +257,7 @@ void add_report_command(CLI::App & app) {
     cmd->add_option("--grid-g-per-kwh", p->grid_g_per_kwh, "Grid carbon intensity, g CO2e per kWh")
         ->capture_default_str();
     cmd->add_option("--title", p->title, "Title of the report")->capture_default_str();
+    cmd->add_option("--slo", p->slo, "Latency targets of the serving operating points (default ttft_p99=2s,tpot_p99=100ms)");
     cmd->footer(
         "Examples:\n"
         "  joulebench report results.db -o report.html   one HTML file: charts, tables, provenance\n"

@@ -13,6 +13,7 @@ void add_synth_command(CLI::App & app);
 void add_quantize_command(CLI::App & app);
 void add_fidelity_command(CLI::App & app);
 void add_sweep_command(CLI::App & app);
+void add_serve_command(CLI::App & app);  // serve: cmd_serve.cpp
 void add_merge_command(CLI::App & app);
 void add_run_command(CLI::App & app);
 void add_report_command(CLI::App & app);

@@ -29,6 +29,7 @@ int main(int argc, char ** argv) {
     jb::cli::add_quantize_command(app);
     jb::cli::add_fidelity_command(app);
     jb::cli::add_sweep_command(app);
+    jb::cli::add_serve_command(app);
     jb::cli::add_merge_command(app);
     jb::cli::add_run_command(app);
     jb::cli::add_report_command(app);

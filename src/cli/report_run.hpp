@@ -28,6 +28,7 @@ struct ReportParams {
     results::CostParams cost;  // --usd-per-kwh, --gpu-price-usd, --lifetime-years, --utilisation
     double grid_g_per_kwh = metrics::kWorldGridGPerKwh;
     std::string title = "joulebench report";
+    std::string slo;  // serving operating points' latency targets ("": the serving profile's default)
 };
 
 void run_report(const ReportParams & p);
@@ -36,6 +37,7 @@ struct RecommendParams {
     std::string db;
     std::string output = "table";
     results::RecommendRequest request;
+    std::string traffic;  // --traffic prompt=512,output=256,concurrency=8 (results/serving_recommend.hpp)
 };
 
 // --usd-per-kwh, --gpu-price-usd, --lifetime-years, --utilisation (report and recommend).

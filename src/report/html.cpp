@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "report/report.hpp"
+#include "report/serving.hpp"
 #include "report/report_util.hpp"
 #include "report/svg.hpp"
 
@@ -985,6 +986,7 @@ std::string render_html(const ReportInput & in) {
              {"decision", "Decision matrix"},
              {"hardware", "Hardware side by side"},
              {"families", "Distillation"},
+             {"serving", "Serving"},
              {"tables", "Tables"},
              {"provenance", "Provenance"}}) {
         h += fmt::format("<a href=\"#{}\">{}</a>", id, name);
@@ -1105,6 +1107,7 @@ std::string render_html(const ReportInput & in) {
     }
     h += "</section>\n";
 
+    h += serving_html_section(in);  // report/html_serving.cpp
     h += "<section id=\"tables\">\n<h2>7. Results</h2>\n";
     {
         Table overall = table_named("overall");

@@ -2,6 +2,7 @@
 // The HTML page and its charts are in html.cpp.
 
 #include "report/report.hpp"
+#include "report/serving.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -721,8 +722,8 @@ std::vector<std::string> family_headlines(const std::vector<metrics::FamilyCompa
 }
 
 std::vector<std::string> table_names() {
-    return {"summary", "overall", "tokens",  "decision", "hardware", "hardware_tokens", "families", "hosts",
-            "sensors", "energy",  "models", "schemes",  "failed",   "all"};
+    return {"summary", "overall", "tokens",  "decision", "hardware", "hardware_tokens", "families", "serving",
+            "serving_latency", "serving_frontier", "hosts", "sensors", "energy", "models", "schemes", "failed", "all"};
 }
 
 std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a) {
@@ -736,6 +737,7 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
     out.push_back({"hardware", hardware_table(a)});
     out.push_back({"hardware_tokens", hardware_token_table(a)});
     out.push_back({"families", family_table(a.families, a.family_notes, in.options.reference)});
+    for (auto & t : serving_tables(in)) out.push_back(std::move(t));  // report/serving.hpp
 
     Table hosts;
     hosts.title = "Hosts";
@@ -850,7 +852,8 @@ void print_report_tables(std::ostream & os, const ReportInput & in, Format forma
             // left out unless asked for by name.
             if (chosen.empty() && t.table.rows.empty() &&
                 (t.name == "failed" || t.name == "tokens" || t.name == "hardware" || t.name == "hardware_tokens" ||
-                 t.name == "families")) {
+                 t.name == "families" || t.name.rfind("serving", 0) == 0 ||
+                 (in.rows.empty() && (t.name == "summary" || t.name == "overall" || t.name == "decision")))) {
                 continue;
             }
             shown.push_back(&t);

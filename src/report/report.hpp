@@ -80,6 +80,10 @@ struct ReportInput {
     std::string cost_formula;             // the formula with its parameters, said under the tables
     // The store's model relations (sweep --family): distilled vs base comparisons.
     std::vector<metrics::FamilyMember> families;
+    // Served load levels (joulebench serve) and the SLO that picks their operating points
+    // ("ttft_p99=2s,tpot_p99=50ms"; "": the serving profile's default). report/serving.hpp.
+    std::vector<ServeLevelRecord> serve_levels;
+    std::string slo;
 };
 
 // Adds what one cell recorded about its sensors (sensors_json) and its energy's method
@@ -119,8 +123,8 @@ Analysis analyze(const ReportInput & in);
 
 // Tables, each with a machine name; the same columns in every format.
 struct NamedTable {
-    // "summary", "overall", "tokens", "decision", "hardware", "families", "hosts", "sensors", "energy", "models",
-    // "schemes", "failed"
+    // "summary", "overall", "tokens", "decision", "hardware", "families", "serving", "serving_latency",
+    // "serving_frontier", "hosts", "sensors", "energy", "models", "schemes", "failed"
     std::string name;
     Table table;
 };

@@ -116,6 +116,18 @@ MergeCounts merge_into(Store & dst, const std::string & src_path) {
         n.items_added += int64_t(items.size());
         n.timelines_added += timeline && !timeline->empty() ? 1 : 0;
     }
+    // Serve levels (schema 3) by natural key: a better status replaces a worse one.
+    auto rank = [](const std::string & status) { return status == kServeOk ? 2 : status == kServePartial ? 1 : 0; };
+    for (const ServeLevelRecord & l : src.list_serve_levels()) {
+        const std::optional<ServeLevelRecord> have = dst.find_serve_level(l.key());
+        if (have && rank(have->status) >= rank(l.status)) {
+            ++n.serve_levels_skipped;
+            continue;
+        }
+        const auto run = run_ids.find(l.run_id);
+        dst.insert_serve_level(l, run == run_ids.end() ? 0 : run->second);
+        ++(have ? n.serve_levels_replaced : n.serve_levels_added);
+    }
     tx.commit();
     return n;
 }

@@ -1,6 +1,6 @@
 #include "joulebench/record.hpp"
 
-#include <type_traits>
+#include "store/field_access.hpp"
 
 namespace jb {
 
@@ -27,46 +27,12 @@ const char * field_type_name(FieldType t) {
     return "?";
 }
 
-// One getter/setter pair per member, generated from the member pointer: NaN <-> empty,
-// bool <-> integer 0/1, so the table below is the only place a field is named.
-template <auto M>
-static FieldValue get_member(const CellRecord & r) {
-    using T = std::remove_cvref_t<decltype(r.*M)>;
-    if constexpr (std::is_same_v<T, double>) {
-        return std::isnan(r.*M) ? FieldValue{} : FieldValue{r.*M};
-    } else if constexpr (std::is_same_v<T, bool>) {
-        return FieldValue{int64_t(r.*M ? 1 : 0)};
-    } else {
-        return FieldValue{r.*M};
-    }
-}
-
-template <auto M>
-static void set_member(CellRecord & r, const FieldValue & v) {
-    using T = std::remove_cvref_t<decltype(r.*M)>;
-    if constexpr (std::is_same_v<T, double>) {
-        if (const double * d = std::get_if<double>(&v)) {
-            r.*M = *d;
-        } else if (const int64_t * i = std::get_if<int64_t>(&v)) {
-            r.*M = double(*i);
-        } else {
-            r.*M = kUnmeasured;
-        }
-    } else if constexpr (std::is_same_v<T, bool>) {
-        const int64_t * i = std::get_if<int64_t>(&v);
-        r.*M = i && *i != 0;
-    } else if constexpr (std::is_same_v<T, int64_t>) {
-        const int64_t * i = std::get_if<int64_t>(&v);
-        r.*M = i ? *i : 0;
-    } else {
-        const std::string * s = std::get_if<std::string>(&v);
-        r.*M = s ? *s : std::string();
-    }
-}
+using fields::get_member;
+using fields::set_member;
 
 // clang-format off
 #define JB_FIELD(name, type, stored, sql) \
-    CellField{#name, FieldType::type, stored, sql, &get_member<&CellRecord::name>, &set_member<&CellRecord::name>}
+    CellField{#name, FieldType::type, stored, sql, &get_member<CellRecord, &CellRecord::name>, &set_member<CellRecord, &CellRecord::name>}
 // clang-format on
 #define JB_CELL(name, type) JB_FIELD(name, type, true, "c." #name)
 
@@ -122,7 +88,7 @@ const std::vector<CellField> & cell_fields() {
                   [](const CellRecord & r) {
                       return r.projection_json.empty() ? FieldValue{} : FieldValue{r.projection_json};
                   },
-                  &set_member<&CellRecord::projection_json>},
+                  &set_member<CellRecord, &CellRecord::projection_json>},
         JB_CELL(started_at, text),
         JB_CELL(finished_at, text),
         JB_CELL(committed_at, text),

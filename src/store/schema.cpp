@@ -166,8 +166,87 @@ CREATE TABLE model_relations (
 ) STRICT;
 )sql";
 
+// Schema 3 (issue #19): served load levels. One row per (host, model, scheme, level, workload,
+// server settings): a model served (llama-server started by joulebench, or an endpoint that was
+// already running) at one concurrency or request rate, with its accounting, latency percentiles,
+// whole-level and steady-state energy, and the whole LevelResult (every request) as JSON.
+// Levels have no items or timeline rows; cells are untouched.
+static const char * kMigration3 = R"sql(
+CREATE TABLE serve_levels (
+    id                          INTEGER PRIMARY KEY AUTOINCREMENT,
+    host_id                     INTEGER NOT NULL REFERENCES hosts (id),
+    model_id                    INTEGER NOT NULL REFERENCES models (id),
+    scheme_id                   INTEGER NOT NULL REFERENCES schemes (id),
+    level                       TEXT NOT NULL,
+    workload_fp                 TEXT NOT NULL,
+    settings_fp                 TEXT NOT NULL,
+    run_id                      INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+    mode                        TEXT NOT NULL CHECK (mode IN ('closed', 'open')),
+    concurrency                 INTEGER NOT NULL,
+    rate_rps                    REAL,
+    endpoint                    TEXT NOT NULL,
+    status                      TEXT NOT NULL CHECK (status IN ('ok', 'partial', 'failed')),
+    reason                      TEXT NOT NULL,
+    sent                        INTEGER NOT NULL,
+    completed                   INTEGER NOT NULL,
+    failed                      INTEGER NOT NULL,
+    timed_out                   INTEGER NOT NULL,
+    not_sent                    INTEGER NOT NULL,
+    duration_s                  REAL,
+    prompt_tokens               INTEGER NOT NULL,
+    cached_prompt_tokens        INTEGER NOT NULL,
+    completion_tokens           INTEGER NOT NULL,
+    requests_per_s              REAL,
+    output_tokens_per_s         REAL,
+    input_tokens_per_s          REAL,
+    ttft_p50_ms                 REAL,
+    ttft_p90_ms                 REAL,
+    ttft_p99_ms                 REAL,
+    tpot_p50_ms                 REAL,
+    tpot_p90_ms                 REAL,
+    tpot_p99_ms                 REAL,
+    itl_p50_ms                  REAL,
+    itl_p90_ms                  REAL,
+    itl_p99_ms                  REAL,
+    e2e_p50_ms                  REAL,
+    e2e_p99_ms                  REAL,
+    queue_p99_ms                REAL,
+    energy_j                    REAL,
+    energy_net_j                REAL,
+    energy_estimated            INTEGER NOT NULL CHECK (energy_estimated IN (0, 1)),
+    j_per_request               REAL,
+    j_per_output_token          REAL,
+    wh_per_1000_requests        REAL,
+    steady_s                    REAL,
+    steady_energy_j             REAL,
+    steady_energy_net_j         REAL,
+    steady_output_tokens        REAL,
+    steady_j_per_request        REAL,
+    steady_j_per_output_token   REAL,
+    steady_wh_per_1000_requests REAL,
+    steady_note                 TEXT NOT NULL,
+    j_per_input_token           REAL,
+    avg_power_w                 REAL,
+    idle_power_w                REAL,
+    tokens_match                INTEGER NOT NULL CHECK (tokens_match IN (-1, 0, 1)),
+    load_cpu_s                  REAL,
+    server_json                 TEXT NOT NULL CHECK (json_valid(server_json)),
+    workload_json               TEXT NOT NULL CHECK (json_valid(workload_json)),
+    energy_json                 TEXT NOT NULL CHECK (json_valid(energy_json)),
+    sensors_json                TEXT NOT NULL CHECK (json_valid(sensors_json)),
+    result_json                 TEXT NOT NULL CHECK (json_valid(result_json)),
+    started_at                  TEXT NOT NULL,
+    finished_at                 TEXT NOT NULL,
+    committed_at                TEXT NOT NULL,
+    CHECK (sent = completed + failed + timed_out),
+    UNIQUE (host_id, model_id, scheme_id, level, workload_fp, settings_fp)
+) STRICT;
+CREATE INDEX serve_levels_by_model_scheme ON serve_levels (model_id, scheme_id);
+CREATE INDEX serve_levels_by_run ON serve_levels (run_id);
+)sql";
+
 const std::vector<const char *> & migrations() {
-    static const std::vector<const char *> list = {kMigration1, kMigration2};
+    static const std::vector<const char *> list = {kMigration1, kMigration2, kMigration3};
     return list;
 }
 

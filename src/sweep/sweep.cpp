@@ -23,6 +23,7 @@
 #include "store/lock.hpp"
 #include "joulebench/store.hpp"
 #include "util/paths.hpp"
+#include "sweep/bookkeeping.hpp"
 #include "sweep/family.hpp"
 #include "sweep/host_info.hpp"
 #include "sweep/metered.hpp"
@@ -37,6 +38,10 @@ using Clock = std::chrono::steady_clock;
 using sweep::LabelEnergy;
 using sweep::PhaseEnergy;
 using sweep::Workload;
+using sweep::energy_json;
+using sweep::keep_placement_gpus;
+using sweep::scheme_record;
+using sweep::timeline_of;
 
 // The observer, or one that does nothing.
 class Notify {
@@ -52,47 +57,6 @@ private:
     SweepObserver * o_;
 };
 
-nlohmann::json energy_json(const energy::Measurement & m) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto & d : m.domains) {
-        nlohmann::json j = {{"domain", d.domain.str()},
-                            {"method", energy::method_name(d.method)},
-                            {"sensor", d.sensor},
-                            {"gross_j", d.gross_j},
-                            {"duration_s", d.duration_s},
-                            {"avg_w", d.avg_w},
-                            {"peak_w", d.peak_w},
-                            {"n_samples", d.n_samples}};
-        if (d.net_j) j["net_j"] = *d.net_j;
-        if (d.idle_w) j["idle_w"] = *d.idle_w;
-        if (d.counter_j) j["counter_j"] = *d.counter_j;
-        if (d.samples_j) j["samples_j"] = *d.samples_j;
-        if (!d.error.empty()) j["error"] = d.error;
-        out.push_back(std::move(j));
-    }
-    return out;
-}
-
-// The Meter's samples on one time axis (each domain's last value held), with the phases.
-PowerTimeline timeline_of(const energy::Measurement & m) {
-    PowerTimeline tl;
-    for (const auto & d : m.domains) tl.domains.push_back(d.domain.str());
-    std::vector<double> last(m.domains.size(), NAN);
-    tl.power_w.assign(m.domains.size(), {});
-    for (const auto & p : m.timeline) {
-        if (p.domain < 0 || size_t(p.domain) >= m.domains.size()) continue;
-        last[size_t(p.domain)] = p.power_w;
-        if (!tl.t_s.empty() && tl.t_s.back() == p.t_s) {
-            for (size_t d = 0; d < last.size(); ++d) tl.power_w[d].back() = last[d];
-            continue;
-        }
-        tl.t_s.push_back(p.t_s);
-        for (size_t d = 0; d < last.size(); ++d) tl.power_w[d].push_back(last[d]);
-    }
-    for (const auto & ph : m.phases) tl.phases.push_back({ph.name, ph.t_begin_s, ph.t_end_s});
-    return tl;
-}
-
 double or_nan(bool ok, double v) { return ok ? v : NAN; }
 
 SchemeOptions scheme_options(const SweepSpec & spec) {
@@ -104,76 +68,12 @@ SchemeOptions scheme_options(const SweepSpec & spec) {
     return o;
 }
 
-SchemeRecord scheme_record(const ResolvedScheme & rs) {
-    const bool resolved = !rs.file.scheme.empty();  // a KV problem leaves the file resolved
-    SchemeRecord srec;
-    srec.name = rs.name;
-    srec.canonical = resolved ? rs.file.scheme : "unresolved:" + rs.name;
-    srec.default_type = resolved ? ftype_name(rs.scheme.ftype) : "";
-    srec.kv_type = type_name(rs.scheme.kv_type_k) + "/" + type_name(rs.scheme.kv_type_v);
-    srec.bpw = resolved ? rs.file.bpw : NAN;
-    srec.file_bytes = int64_t(rs.file.file_bytes);
-    nlohmann::json types = nlohmann::json::object();
-    for (const auto & [t, ty] : rs.file.tensor_types) types[t] = type_name(ty);
-    srec.tensor_types_json = types.dump();
-    srec.sensitivity_json = rs.sensitivity_json;
-    return srec;
-}
-
 struct LoadedModel {
     std::unique_ptr<LlamaEngine> engine;
     LabelEnergy load_energy;
     std::string config_json;  // the engine's placement, for provenance
     int n_seq = 1;            // sequences the engine was sized for
 };
-
-// Only the GPUs of --gpus are metered (the k-th GPU NVML lists among the visible ones is
-// llama.cpp's GPU k; nvml.hpp says when they differ).
-void keep_placement_gpus(energy::Discovery & found, const std::vector<int> & gpus) {
-    if (gpus.empty()) return;
-    std::vector<int> order;
-    for (const auto & sensor : found.sensors) {
-        const auto d = sensor->domain();
-        if (d.kind == energy::DomainKind::gpu && std::find(order.begin(), order.end(), d.index) == order.end()) {
-            order.push_back(d.index);
-        }
-    }
-    energy::SensorList kept;
-    for (const auto & sensor : found.sensors) {
-        const auto d = sensor->domain();
-        if (d.kind == energy::DomainKind::gpu) {
-            const auto pos = int(std::find(order.begin(), order.end(), d.index) - order.begin());
-            if (std::find(gpus.begin(), gpus.end(), pos) == gpus.end()) continue;
-        }
-        kept.push_back(sensor);
-    }
-    found.sensors = std::move(kept);
-}
-
-// How a sweep marks a cell whose metered GPU other processes used (energy/gpu_sharing.hpp):
-// "shared_gpu": [{"domain": "gpu:0", "pids": [4242]}] in the cell's energy_json, and a warning.
-void mark_shared_gpu(nlohmann::json & ej, const std::vector<energy::SharedDevice> & shared, const std::string & what,
-                     Notify & notify) {
-    if (shared.empty()) return;
-    nlohmann::json list = nlohmann::json::array();
-    for (const auto & s : shared) list.push_back({{"domain", s.domain.str()}, {"pids", s.pids}});
-    ej["shared_gpu"] = list;
-    notify.warn(fmt::format("{}: other processes used the metered device during the cell: {}; its energy includes "
-                            "theirs (marked shared_gpu in energy_json)", what, energy::describe_shared(shared)));
-}
-
-// A cell during which another joulebench run metered the same devices: "shared_meter": [{"pid",
-// "what", "devices"}] in energy_json, and a warning.
-void mark_shared_meter(nlohmann::json & ej, const std::vector<energy::OtherMeter> & others, const std::string & what,
-                       Notify & notify) {
-    if (others.empty()) return;
-    nlohmann::json list = nlohmann::json::array();
-    for (const auto & o : others) list.push_back({{"pid", o.pid}, {"what", o.what}, {"devices", o.devices}});
-    ej["shared_meter"] = list;
-    notify.warn(fmt::format("{}: another joulebench run metered the same devices during the cell: {}; its energy "
-                            "includes that run's load (marked shared_meter in energy_json)",
-                            what, energy::describe_other_meters(others)));
-}
 
 void check_spec(const SweepSpec & spec) {
     if (spec.models.empty() && spec.families.empty()) throw UsageError("--models is required (or give --family)");
@@ -264,11 +164,8 @@ SweepOutcome run_sweep(const SweepSpec & spec_in, SweepObserver * observer) {
     out.idle_w = NAN;
     if (spec.idle_s > 0) {
         notify.info(fmt::format("measuring idle power for {:.1f} s", spec.idle_s));
-        energy::Meter m(found.sensors, mp);
-        m.measure_idle(spec.idle_s);
-        idle = m.idle_power();
-        out.idle_w = 0;
-        for (const auto & [d, w] : idle) out.idle_w += w;
+        idle = sweep::idle_baseline(found.sensors, mp, spec.idle_s);
+        out.idle_w = sweep::total_w(idle);
     }
     for (const auto & u : found.unavailable) notify.info(fmt::format("not measured: {}: {}", u.what, u.reason));
 
@@ -422,8 +319,8 @@ SweepOutcome run_sweep(const SweepSpec & spec_in, SweepObserver * observer) {
                         if (const double peak = peak_total_w(timeline, modelled); std::isfinite(peak)) {
                             ej["peak_total_w"] = peak;
                         }
-                        mark_shared_gpu(ej, shared, what, notify);
-                        mark_shared_meter(ej, overlapped, what, notify);
+                        sweep::mark_shared_gpu(ej, shared, what, [&](const std::string & m) { notify.warn(m); });
+                        sweep::mark_shared_meter(ej, overlapped, what, [&](const std::string & m) { notify.warn(m); });
                         rec.energy_json = ej.dump();
                         nlohmann::json scores = nlohmann::json::array();
                         for (const auto & metric : result.metrics) {
@@ -466,16 +363,8 @@ SweepOutcome run_sweep(const SweepSpec & spec_in, SweepObserver * observer) {
                     if (spec.idle_check_s > 0 && !idle.empty() && remaining > 0 && !notify->stop_requested()) {
                         // The next cell starts from a settled device: wait (in idle-check windows,
                         // up to settle_s) until it is back near the idle power of the start.
-                        const auto settle = energy::settle_to_idle(
-                            [&] {
-                                if (notify->stop_requested()) return 0.0;
-                                energy::Meter check(found.sensors, mp);
-                                check.measure_idle(spec.idle_check_s);
-                                double w = 0;
-                                for (const auto & [d, dw] : check.idle_power()) w += dw;
-                                return w;
-                            },
-                            spec.idle_check_s, out.idle_w > 0 ? out.idle_w : INFINITY, spec.settle_s);
+                        const auto settle = sweep::settle_device(found.sensors, mp, spec.idle_check_s, out.idle_w,
+                                                                 spec.settle_s, [&] { return notify->stop_requested(); });
                         if (!settle.settled && !notify->stop_requested()) {
                             // Said once, counted for the end: a GPU that keeps its clocks up for
                             // longer than settle_s would otherwise repeat it after every cell.

@@ -1,0 +1,113 @@
+#pragma once
+// Metrics over served load levels (joulebench/serve_record.hpp): latency targets (SLO), the
+// energy-optimal operating point of each scheme (the lowest J/request whose latency percentiles
+// meet the SLO) and the scheme to choose, and the recommendation for a described traffic, from
+// served levels where they match and from offline per-phase J/token where they do not.
+// Plain data in, plain data out (docs/serve.md, "SLO frontier", "recommend --traffic").
+
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "joulebench/metrics.hpp"
+#include "joulebench/serve_record.hpp"
+
+namespace jb::metrics {
+
+inline constexpr double kServeNaN = std::numeric_limits<double>::quiet_NaN();
+
+// One latency target: a metric (ttft, tpot, itl, e2e) at a percentile (50, 90, 99) under a limit.
+struct SloTarget {
+    std::string metric;
+    int percentile = 99;
+    double limit_ms = 0.0;
+    std::string str() const;  // "ttft_p99=2s", "tpot_p99=50ms"
+};
+
+struct Slo {
+    std::vector<SloTarget> targets;
+    bool empty() const { return targets.empty(); }
+    std::string str() const;  // "ttft_p99=2s,tpot_p99=50ms"; "none"
+};
+
+// "ttft_p99=2s,tpot_p99=50ms": comma-separated METRIC_pP=LIMIT, LIMIT in s or ms (a bare number
+// is ms); "" or "none": no target. Throws jb::UsageError naming `option`.
+Slo parse_slo(const std::string & text, const std::string & option = "--slo");
+// The serving profile's default: ttft_p99=2s,tpot_p99=100ms (an interactive chat's targets).
+Slo default_slo();
+
+// The level's value of a target's percentile, ms; NaN when it has none (no completed request).
+double slo_value(const ServeLevelRecord & level, const SloTarget & target);
+// "" when the level meets every target; else why not ("TTFT p99 2.41 s > 2 s"). A level that is
+// not ok (failed or partial: some requests failed) does not meet an SLO.
+std::string slo_violation(const ServeLevelRecord & level, const Slo & slo);
+
+// One scheme's levels on one host, model, workload and server settings, with its operating point.
+struct SchemeFrontier {
+    std::string host, host_name, model, model_name, scheme, scheme_canonical, workload_fp, settings_fp;
+    std::vector<size_t> levels;              // indices into the input, closed loop by concurrency then open by rate
+    std::vector<std::string> violations;     // per level: "" meets the SLO
+    std::optional<size_t> operating_point;   // the lowest J/request (steady window where there is one) meeting the SLO
+    std::string note;                        // why there is none
+    bool chosen = false;                     // the lowest operating point of its host, model and workload
+    double saving_vs_reference = kServeNaN;       // 1 - J/request / J/request(reference's operating point)
+};
+std::vector<SchemeFrontier> serving_frontier(const std::vector<ServeLevelRecord> & levels, const Slo & slo,
+                                             const std::string & reference = "fp16");
+// "q4_k_m at c=16: 0.52 J/request, 31.0 % less than fp16 (c=16) within ttft_p99=2s": one
+// sentence per host, model and workload.
+std::vector<std::string> frontier_headlines(const std::vector<SchemeFrontier> & frontiers,
+                                            const std::vector<ServeLevelRecord> & levels, const Slo & slo);
+
+// A traffic description: prompt and output tokens per request, and either the clients in flight
+// (concurrency) or the arrival rate; optional latency targets.
+struct Traffic {
+    int prompt_tokens = 0;
+    int output_tokens = 0;
+    int concurrency = 0;   // 0: not given
+    double rate_rps = 0;   // 0: not given
+    Slo slo;
+    std::string str() const;
+};
+// "prompt=512,output=256,concurrency=8" or "...,rate=2"; SLO targets may follow
+// ("...,ttft_p99=2s"; none given: default_slo()). Throws jb::UsageError naming `option`.
+Traffic parse_traffic(const std::string & text, const std::string & option = "--traffic");
+
+// One scheme on one host for the traffic.
+struct TrafficAnswer {
+    std::string host, host_name, model, model_name, scheme;
+    bool served = false;  // from a served level (else from offline per-phase J/token)
+    std::string basis;    // which level, or which workloads' J/token
+    double j_per_request = kServeNaN;
+    double wh_per_1000_requests = kServeNaN;
+    double j_per_output_token = kServeNaN;
+    double requests_per_s = kServeNaN;  // served only
+    double ttft_p99_ms = kServeNaN, tpot_p99_ms = kServeNaN;
+    double retention = kServeNaN;  // accuracy retention vs the reference from offline scored cells (NaN: not measured)
+    std::string violation;    // "" meets the SLO (offline answers have no latency to judge: "" with a note)
+    bool best = false;        // the scheme to choose on its host and model
+};
+
+struct TrafficRecommendation {
+    Traffic traffic;
+    std::vector<TrafficAnswer> answers;  // by host, model, then J/request
+    std::string why;                     // one sentence per host and model, joined
+    std::vector<std::string> notes;
+};
+// Served levels are used for a host and model when some ok level's mean prompt and output
+// lengths are within 25 % of the traffic's: the closed level of the traffic's concurrency (else
+// the nearest one), or for a rate the open level nearest it (else the smallest closed level
+// whose throughput sustains it). Otherwise J/request = prompt x prefill J/token + output x decode
+// J/token from the offline summaries (decode from the batched workload whose sequences are
+// nearest the concurrency). Schemes whose retention (from `candidates`) is below min_retention
+// are not chosen.
+TrafficRecommendation recommend_traffic(const std::vector<ServeLevelRecord> & levels,
+                                        const std::vector<Summary> & offline, const std::vector<Candidate> & candidates,
+                                        const Traffic & traffic, double min_retention = 0.98);
+
+// The serving profile (recommend --profile serving): least energy per request at the latency
+// SLO, at >= 98 % accuracy retention where accuracy was measured.
+Profile serving_profile();
+
+}  // namespace jb::metrics

@@ -1,0 +1,553 @@
+// SLO, the serving frontier and the traffic recommendation (joulebench/serving.hpp).
+
+#include "joulebench/serving.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <regex>
+#include <set>
+#include <tuple>
+
+#include "joulebench/error.hpp"
+
+namespace jb::metrics {
+
+namespace {
+
+bool finite(double v) {
+    return std::isfinite(v);
+}
+
+std::string trim(const std::string & s) {
+    const size_t a = s.find_first_not_of(" \t");
+    if (a == std::string::npos) return "";
+    return s.substr(a, s.find_last_not_of(" \t") - a + 1);
+}
+
+std::vector<std::string> split(const std::string & s, char sep) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (true) {
+        const size_t p = s.find(sep, start);
+        out.push_back(trim(s.substr(start, p == std::string::npos ? std::string::npos : p - start)));
+        if (p == std::string::npos) break;
+        start = p + 1;
+    }
+    return out;
+}
+
+std::string ms_text(double ms) {
+    if (ms >= 1000.0) return fmt::format("{:.3g} s", ms / 1000.0);
+    return fmt::format("{:.3g} ms", ms);
+}
+
+std::string metric_title(const std::string & m) {
+    std::string t = m;
+    for (auto & c : t) c = char(std::toupper(c));
+    return t;
+}
+
+// "2s", "50ms", "1.5 s", "250" (ms) -> ms; NaN when unreadable.
+double parse_ms(const std::string & text) {
+    static const std::regex re(R"(^\s*([0-9]*\.?[0-9]+)\s*(ms|s)?\s*$)");
+    std::smatch m;
+    if (!std::regex_match(text, m, re)) return NAN;
+    const double v = std::stod(m[1].str());
+    return m[2].str() == "s" ? v * 1000.0 : v;
+}
+
+bool is_slo_key(const std::string & key) {
+    static const std::regex re(R"(^(ttft|tpot|itl|e2e)_p(50|90|99)$)");
+    return std::regex_match(key, re);
+}
+
+SloTarget parse_target(const std::string & key, const std::string & value, const std::string & option) {
+    static const std::regex re(R"(^(ttft|tpot|itl|e2e)_p(50|90|99)$)");
+    std::smatch m;
+    if (!std::regex_match(key, m, re)) {
+        throw UsageError(fmt::format("{}: '{}' is not a latency target; expected ttft, tpot, itl or e2e with _p50, "
+                                     "_p90 or _p99 (ttft_p99=2s)",
+                                     option, key));
+    }
+    SloTarget t;
+    t.metric = m[1].str();
+    t.percentile = std::stoi(m[2].str());
+    t.limit_ms = parse_ms(value);
+    if (!(t.limit_ms > 0)) {
+        throw UsageError(fmt::format("{}: {}={}: expected a time > 0 in s or ms (2s, 50ms)", option, key, value));
+    }
+    return t;
+}
+
+// Closed levels by concurrency, then open levels by rate.
+bool level_before(const ServeLevelRecord & a, const ServeLevelRecord & b) {
+    if (a.mode != b.mode) return a.mode == "closed";
+    if (a.mode == "closed") return a.concurrency < b.concurrency;
+    return a.rate_rps < b.rate_rps;
+}
+
+double mean_per_completed(int64_t total, int64_t completed) {
+    return completed > 0 ? double(total) / double(completed) : NAN;
+}
+
+bool within(double measured, double wanted, double tolerance) {
+    return finite(measured) && wanted > 0 && std::fabs(measured - wanted) <= tolerance * wanted;
+}
+
+// Sequences of a synthetic workload: tg256 -> 1, tg256x8r5 -> 8; pp2048 -> 0 (prefill only);
+// -1 for anything else (a task).
+int workload_sequences(const std::string & task) {
+    static const std::regex tg(R"(^tg[0-9]+(x([0-9]+))?(r[0-9]+)?$)");
+    static const std::regex pp(R"(^pp[0-9]+(r[0-9]+)?$)");
+    std::smatch m;
+    if (std::regex_match(task, m, tg)) return m[2].matched ? std::stoi(m[2].str()) : 1;
+    if (std::regex_match(task, pp)) return 0;
+    return -1;
+}
+
+std::string j_text(double j) {
+    return fmt::format("{:.4g} J", j);
+}
+
+}  // namespace
+
+// ---- SLO
+
+std::string SloTarget::str() const {
+    const std::string limit = limit_ms >= 1000.0 && std::fmod(limit_ms, 1000.0) == 0.0
+                                  ? fmt::format("{:g}s", limit_ms / 1000.0)
+                                  : fmt::format("{:g}ms", limit_ms);
+    return fmt::format("{}_p{}={}", metric, percentile, limit);
+}
+
+std::string Slo::str() const {
+    if (targets.empty()) return "none";
+    std::string s;
+    for (const auto & t : targets) s += (s.empty() ? "" : ",") + t.str();
+    return s;
+}
+
+Slo parse_slo(const std::string & text, const std::string & option) {
+    Slo slo;
+    if (trim(text).empty() || trim(text) == "none") return slo;
+    for (const std::string & part : split(text, ',')) {
+        const size_t eq = part.find('=');
+        if (eq == std::string::npos) {
+            throw UsageError(fmt::format("{}: '{}': expected METRIC_pP=LIMIT (ttft_p99=2s,tpot_p99=50ms)", option, part));
+        }
+        SloTarget t = parse_target(trim(part.substr(0, eq)), trim(part.substr(eq + 1)), option);
+        for (const auto & o : slo.targets) {
+            if (o.metric == t.metric && o.percentile == t.percentile)
+                throw UsageError(fmt::format("{}: {}_p{} given twice", option, t.metric, t.percentile));
+        }
+        slo.targets.push_back(t);
+    }
+    return slo;
+}
+
+Slo default_slo() {
+    return parse_slo("ttft_p99=2s,tpot_p99=100ms");
+}
+
+double slo_value(const ServeLevelRecord & l, const SloTarget & t) {
+    const int p = t.percentile;
+    if (t.metric == "ttft") return p == 50 ? l.ttft_p50_ms : p == 90 ? l.ttft_p90_ms : l.ttft_p99_ms;
+    if (t.metric == "tpot") return p == 50 ? l.tpot_p50_ms : p == 90 ? l.tpot_p90_ms : l.tpot_p99_ms;
+    if (t.metric == "itl") return p == 50 ? l.itl_p50_ms : p == 90 ? l.itl_p90_ms : l.itl_p99_ms;
+    if (t.metric == "e2e") return p == 50 ? l.e2e_p50_ms : p == 99 ? l.e2e_p99_ms : NAN;
+    return NAN;
+}
+
+std::string slo_violation(const ServeLevelRecord & l, const Slo & slo) {
+    if (l.status == kServeFailed) return "level failed";
+    if (l.status != kServeOk) {
+        return fmt::format("{} of {} requests failed or timed out", l.failed + l.timed_out, l.sent);
+    }
+    for (const SloTarget & t : slo.targets) {
+        const double v = slo_value(l, t);
+        if (!finite(v)) return fmt::format("no {} p{}", metric_title(t.metric), t.percentile);
+        if (v > t.limit_ms) {
+            return fmt::format("{} p{} {} > {}", metric_title(t.metric), t.percentile, ms_text(v), ms_text(t.limit_ms));
+        }
+    }
+    return "";
+}
+
+// ---- frontier
+
+std::vector<SchemeFrontier> serving_frontier(const std::vector<ServeLevelRecord> & levels, const Slo & slo,
+                                             const std::string & reference) {
+    using Key = std::tuple<std::string, std::string, std::string, std::string, std::string>;
+    std::map<Key, size_t> index;
+    std::vector<SchemeFrontier> out;
+    for (size_t i = 0; i < levels.size(); ++i) {
+        const ServeLevelRecord & l = levels[i];
+        const Key k{l.host_fingerprint, l.model_hash, l.workload_fp, l.scheme_canonical, l.settings_fp};
+        auto [it, inserted] = index.emplace(k, out.size());
+        if (inserted) {
+            SchemeFrontier f;
+            f.host = l.host_fingerprint;
+            f.host_name = l.host_name;
+            f.model = l.model_hash;
+            f.model_name = l.model_name;
+            f.scheme = l.scheme_name.empty() ? l.scheme_canonical : l.scheme_name;
+            f.scheme_canonical = l.scheme_canonical;
+            f.workload_fp = l.workload_fp;
+            f.settings_fp = l.settings_fp;
+            out.push_back(std::move(f));
+        }
+        out[it->second].levels.push_back(i);
+    }
+    for (SchemeFrontier & f : out) {
+        std::stable_sort(f.levels.begin(), f.levels.end(),
+                         [&](size_t a, size_t b) { return level_before(levels[a], levels[b]); });
+        f.violations.clear();
+        for (size_t i : f.levels) {
+            const ServeLevelRecord & l = levels[i];
+            std::string v = slo_violation(l, slo);
+            if (v.empty() && !finite(l.best_j_per_request())) v = "no energy per request";
+            f.violations.push_back(v);
+            if (!v.empty()) continue;
+            if (!f.operating_point || l.best_j_per_request() < levels[*f.operating_point].best_j_per_request()) {
+                f.operating_point = i;
+            }
+        }
+        if (!f.operating_point) {
+            f.note = f.levels.empty() ? "no level"
+                                      : fmt::format("no level meets {} ({} at {})", slo.str(), f.violations.front(),
+                                                    levels[f.levels.front()].level);
+        }
+    }
+    // The scheme to choose: the lowest operating point per host, model and workload (the
+    // settings may differ: they are part of the choice).
+    std::map<std::tuple<std::string, std::string, std::string>, std::vector<size_t>> groups;
+    for (size_t i = 0; i < out.size(); ++i) groups[{out[i].host, out[i].model, out[i].workload_fp}].push_back(i);
+    for (const auto & [key, members] : groups) {
+        std::optional<size_t> best, ref;
+        for (size_t i : members) {
+            const SchemeFrontier & f = out[i];
+            if (!f.operating_point) continue;
+            const double j = levels[*f.operating_point].best_j_per_request();
+            if (!best || j < levels[*out[*best].operating_point].best_j_per_request()) best = i;
+            if ((f.scheme == reference || f.scheme_canonical == reference) && !ref) ref = i;
+        }
+        if (best) out[*best].chosen = true;
+        if (ref) {
+            const double jr = levels[*out[*ref].operating_point].best_j_per_request();
+            for (size_t i : members) {
+                if (out[i].operating_point) {
+                    out[i].saving_vs_reference = 1.0 - levels[*out[i].operating_point].best_j_per_request() / jr;
+                }
+            }
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> frontier_headlines(const std::vector<SchemeFrontier> & frontiers,
+                                            const std::vector<ServeLevelRecord> & levels, const Slo & slo) {
+    std::vector<std::string> out;
+    std::map<std::tuple<std::string, std::string, std::string>, std::vector<const SchemeFrontier *>> groups;
+    std::vector<std::tuple<std::string, std::string, std::string>> order;
+    for (const auto & f : frontiers) {
+        const auto k = std::make_tuple(f.host, f.model, f.workload_fp);
+        if (!groups.count(k)) order.push_back(k);
+        groups[k].push_back(&f);
+    }
+    for (const auto & k : order) {
+        const auto & members = groups[k];
+        const SchemeFrontier * best = nullptr;
+        for (const auto * f : members) {
+            if (f->chosen) best = f;
+        }
+        const std::string where = fmt::format("{} on {}", members.front()->model_name, members.front()->host_name);
+        if (!best) {
+            out.push_back(fmt::format("{}: no scheme has a level that meets {}.", where, slo.str()));
+            continue;
+        }
+        const ServeLevelRecord & op = levels[*best->operating_point];
+        std::string s = fmt::format("{}: choose {} at {}: {} per request ({:.4g} Wh per 1,000 requests, {:.4g} J per "
+                                    "output token, {:.3g} requests/s) within {}",
+                                    where, best->scheme, op.level, j_text(op.best_j_per_request()),
+                                    op.best_wh_per_1000_requests(), op.best_j_per_output_token(), op.requests_per_s,
+                                    slo.str());
+        std::vector<std::string> others;
+        for (const auto * f : members) {
+            if (f == best) continue;
+            if (!f->operating_point) {
+                others.push_back(fmt::format("{}: none", f->scheme));
+                continue;
+            }
+            const ServeLevelRecord & o = levels[*f->operating_point];
+            others.push_back(fmt::format("{} at {}: {} ({:+.1f} %)", f->scheme, o.level, j_text(o.best_j_per_request()),
+                                         (o.best_j_per_request() / op.best_j_per_request() - 1.0) * 100.0));
+        }
+        if (!others.empty()) {
+            s += "; the others' operating points: ";
+            for (size_t i = 0; i < others.size(); ++i) s += (i ? ", " : "") + others[i];
+        }
+        out.push_back(s + ".");
+    }
+    return out;
+}
+
+// ---- traffic
+
+std::string Traffic::str() const {
+    std::string s = fmt::format("prompt={},output={}", prompt_tokens, output_tokens);
+    if (concurrency > 0) s += fmt::format(",concurrency={}", concurrency);
+    if (rate_rps > 0) s += fmt::format(",rate={:g}", rate_rps);
+    if (!slo.empty()) s += "," + slo.str();
+    return s;
+}
+
+Traffic parse_traffic(const std::string & text, const std::string & option) {
+    Traffic t;
+    std::string slo_text;
+    auto positive_int = [&](const std::string & key, const std::string & v) {
+        if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos || std::stol(v) < 1) {
+            throw UsageError(fmt::format("{}: {}={}: expected a whole number >= 1", option, key, v));
+        }
+        return int(std::stol(v));
+    };
+    for (const std::string & part : split(text, ',')) {
+        if (part.empty()) continue;
+        const size_t eq = part.find('=');
+        if (eq == std::string::npos) {
+            throw UsageError(fmt::format("{}: '{}': expected KEY=VALUE (prompt=512,output=256,concurrency=8)", option,
+                                         part));
+        }
+        const std::string key = trim(part.substr(0, eq)), value = trim(part.substr(eq + 1));
+        if (key == "prompt") {
+            t.prompt_tokens = positive_int(key, value);
+        } else if (key == "output") {
+            t.output_tokens = positive_int(key, value);
+        } else if (key == "concurrency") {
+            t.concurrency = positive_int(key, value);
+        } else if (key == "rate") {
+            char * end = nullptr;
+            t.rate_rps = std::strtod(value.c_str(), &end);
+            if (value.empty() || *end != '\0' || !(t.rate_rps > 0) || !std::isfinite(t.rate_rps))
+                throw UsageError(fmt::format("{}: rate={}: expected requests per second > 0", option, value));
+        } else if (is_slo_key(key)) {
+            slo_text += (slo_text.empty() ? "" : ",") + part;
+        } else {
+            throw UsageError(fmt::format("{}: unknown key '{}'; expected prompt, output, concurrency or rate, and "
+                                         "latency targets (ttft_p99=2s)",
+                                         option, key));
+        }
+    }
+    if (t.prompt_tokens == 0 || t.output_tokens == 0) {
+        throw UsageError(fmt::format("{}: give prompt=N and output=N tokens (prompt=512,output=256,concurrency=8)", option));
+    }
+    if (t.concurrency > 0 && t.rate_rps > 0) {
+        throw UsageError(fmt::format("{}: give concurrency or rate, not both", option));
+    }
+    if (t.concurrency == 0 && t.rate_rps == 0) t.concurrency = 1;
+    // Without targets, the serving profile's: a recommendation for traffic is always at some latency.
+    t.slo = slo_text.empty() ? default_slo() : parse_slo(slo_text, option);
+    return t;
+}
+
+Profile serving_profile() {
+    Profile p;
+    p.name = "serving";
+    p.description =
+        "least energy per request at the latency SLO under the traffic (served levels, else offline per-phase "
+        "J/token), at >= 98 % accuracy retention where accuracy was measured";
+    p.min_retention = 0.98;
+    p.objective = Objective::min_energy;
+    return p;
+}
+
+TrafficRecommendation recommend_traffic(const std::vector<ServeLevelRecord> & levels,
+                                        const std::vector<Summary> & offline, const std::vector<Candidate> & candidates,
+                                        const Traffic & traffic, double min_retention) {
+    TrafficRecommendation rec;
+    rec.traffic = traffic;
+    constexpr double kTolerance = 0.25;
+
+    // Retention of a scheme on a model (any host; accuracy does not depend on the hardware).
+    std::map<std::pair<std::string, std::string>, double> retention;
+    for (const Candidate & c : candidates) {
+        const auto k = std::make_pair(c.model, c.scheme);
+        if (!retention.count(k) && finite(c.retention) && !c.synthetic) retention[k] = c.retention;
+    }
+
+    // Served: (host, model) -> per (scheme, settings) the matching level.
+    using HostModel = std::pair<std::string, std::string>;
+    std::map<HostModel, std::vector<TrafficAnswer>> answers;
+    std::vector<HostModel> order;
+    std::map<std::tuple<std::string, std::string, std::string, std::string>, std::vector<const ServeLevelRecord *>>
+        groups;
+    for (const ServeLevelRecord & l : levels) {
+        if (l.status != kServeOk || !finite(l.best_j_per_request())) continue;
+        if (!within(mean_per_completed(l.prompt_tokens + l.cached_prompt_tokens, l.completed), traffic.prompt_tokens,
+                    kTolerance) ||
+            !within(mean_per_completed(l.completion_tokens, l.completed), traffic.output_tokens, kTolerance)) {
+            continue;
+        }
+        groups[{l.host_fingerprint, l.model_hash, l.scheme_canonical, l.settings_fp}].push_back(&l);
+    }
+    std::set<HostModel> served_pairs;
+    for (const auto & [key, ls] : groups) {
+        const ServeLevelRecord * pick = nullptr;
+        std::string how;
+        if (traffic.concurrency > 0) {
+            for (const auto * l : ls) {
+                if (l->mode != "closed") continue;
+                if (!pick || std::abs(l->concurrency - traffic.concurrency) < std::abs(pick->concurrency - traffic.concurrency) ||
+                    (std::abs(l->concurrency - traffic.concurrency) == std::abs(pick->concurrency - traffic.concurrency) &&
+                     l->concurrency > pick->concurrency)) {
+                    pick = l;
+                }
+            }
+            if (pick && pick->concurrency != traffic.concurrency) how = fmt::format(" (nearest to concurrency {})", traffic.concurrency);
+        } else {
+            for (const auto * l : ls) {
+                if (l->mode != "open") continue;
+                if (!pick || std::fabs(l->rate_rps - traffic.rate_rps) < std::fabs(pick->rate_rps - traffic.rate_rps)) pick = l;
+            }
+            if (pick && std::fabs(pick->rate_rps - traffic.rate_rps) > 1e-9) how = fmt::format(" (nearest to rate {:g}/s)", traffic.rate_rps);
+            if (!pick) {
+                // The smallest closed level that sustains the rate.
+                for (const auto * l : ls) {
+                    if (l->mode != "closed" || !(l->requests_per_s >= traffic.rate_rps)) continue;
+                    if (!pick || l->concurrency < pick->concurrency) pick = l;
+                }
+                if (pick) how = fmt::format(" (the fewest clients that sustain {:g} requests/s)", traffic.rate_rps);
+            }
+        }
+        if (!pick) continue;
+        TrafficAnswer a;
+        a.host = pick->host_fingerprint;
+        a.host_name = pick->host_name;
+        a.model = pick->model_hash;
+        a.model_name = pick->model_name;
+        a.scheme = pick->scheme_name.empty() ? pick->scheme_canonical : pick->scheme_name;
+        a.served = true;
+        a.basis = fmt::format("served {}{}: prompt {:.0f}, output {:.0f} tokens", pick->level, how,
+                              mean_per_completed(pick->prompt_tokens + pick->cached_prompt_tokens, pick->completed),
+                              mean_per_completed(pick->completion_tokens, pick->completed));
+        a.j_per_request = pick->best_j_per_request();
+        a.wh_per_1000_requests = pick->best_wh_per_1000_requests();
+        a.j_per_output_token = pick->best_j_per_output_token();
+        a.requests_per_s = pick->requests_per_s;
+        a.ttft_p99_ms = pick->ttft_p99_ms;
+        a.tpot_p99_ms = pick->tpot_p99_ms;
+        a.violation = slo_violation(*pick, traffic.slo);
+        const HostModel hm{a.host, a.model};
+        if (!answers.count(hm)) order.push_back(hm);
+        served_pairs.insert(hm);
+        answers[hm].push_back(std::move(a));
+    }
+
+    // Offline: per (host, model, scheme) the prefill J/token and the decode J/token nearest the concurrency.
+    struct Phases {
+        const Summary * prefill = nullptr;
+        const Summary * decode = nullptr;
+    };
+    std::map<std::tuple<std::string, std::string, std::string>, Phases> phases;
+    std::vector<std::tuple<std::string, std::string, std::string>> phase_order;
+    const int want_seq = traffic.concurrency > 0 ? traffic.concurrency : 1;
+    for (const Summary & s : offline) {
+        if (served_pairs.count({s.host, s.model})) continue;
+        const auto k = std::make_tuple(s.host, s.model, s.scheme);
+        if (!phases.count(k)) phase_order.push_back(k);
+        Phases & p = phases[k];
+        const int seq = workload_sequences(s.task);
+        if (finite(s.prefill_j_per_token) && s.prefill_tokens > 0) {
+            // A pure prefill workload first, then the most prefill tokens.
+            const bool pure = seq == 0, have_pure = p.prefill && workload_sequences(p.prefill->task) == 0;
+            if (!p.prefill || (pure && !have_pure) || (pure == have_pure && s.prefill_tokens > p.prefill->prefill_tokens)) {
+                p.prefill = &s;
+            }
+        }
+        if (finite(s.decode_j_per_token) && s.decode_tokens > 0) {
+            auto distance = [&](const Summary * x) {
+                const int q = workload_sequences(x->task);
+                return q < 1 ? 1 << 20 : std::abs(q - want_seq);
+            };
+            if (!p.decode || distance(&s) < distance(p.decode)) p.decode = &s;
+        }
+    }
+    for (const auto & k : phase_order) {
+        const Phases & p = phases[k];
+        if (!p.prefill || !p.decode) continue;
+        TrafficAnswer a;
+        a.host = p.decode->host;
+        a.host_name = p.decode->host_name;
+        a.model = p.decode->model;
+        a.model_name = p.decode->model_name;
+        a.scheme = p.decode->scheme;
+        a.served = false;
+        const double prefill_j = traffic.prompt_tokens * p.prefill->prefill_j_per_token;
+        const double decode_j = traffic.output_tokens * p.decode->decode_j_per_token;
+        a.j_per_request = prefill_j + decode_j;
+        a.wh_per_1000_requests = a.j_per_request * 1000.0 / 3600.0;
+        a.j_per_output_token = a.j_per_request / traffic.output_tokens;
+        a.basis = fmt::format("offline: {} x {:.4g} J/token ({} prefill) + {} x {:.4g} J/token ({} decode)",
+                              traffic.prompt_tokens, p.prefill->prefill_j_per_token, p.prefill->task,
+                              traffic.output_tokens, p.decode->decode_j_per_token, p.decode->task);
+        const HostModel hm{a.host, a.model};
+        if (!answers.count(hm)) order.push_back(hm);
+        answers[hm].push_back(std::move(a));
+    }
+
+    for (const auto & hm : order) {
+        auto & list = answers[hm];
+        for (auto & a : list) {
+            auto it = retention.find({a.model, a.scheme});
+            if (it != retention.end()) a.retention = it->second;
+        }
+        std::stable_sort(list.begin(), list.end(),
+                         [](const TrafficAnswer & x, const TrafficAnswer & y) { return x.j_per_request < y.j_per_request; });
+        TrafficAnswer * best = nullptr;
+        for (auto & a : list) {
+            const bool accurate = !finite(a.retention) || a.retention >= min_retention - 1e-12;
+            if (a.violation.empty() && accurate && finite(a.j_per_request)) {
+                best = &a;
+                break;
+            }
+        }
+        const TrafficAnswer & first = list.front();
+        const std::string where = fmt::format("{} on {}", first.model_name, first.host_name);
+        const std::string source = first.served ? "served measurements" : "offline per-phase J/token (no served level "
+                                                                          "of this model at these lengths)";
+        for (const auto & a : list) rec.answers.push_back(a);
+        if (!best) {
+            rec.why += fmt::format("{}{}: no scheme meets {} (from {}).", rec.why.empty() ? "" : " ", where,
+                                   traffic.slo.str(), source);
+            continue;
+        }
+        rec.answers[rec.answers.size() - list.size() + size_t(best - list.data())].best = true;
+        std::string s = fmt::format("{}: choose {}: {} per request, {:.4g} Wh per 1,000 requests, from {}", where,
+                                    best->scheme, j_text(best->j_per_request), best->wh_per_1000_requests, source);
+        for (const auto & a : list) {
+            if (&a == best || !finite(a.j_per_request)) continue;
+            s += fmt::format("; {} {:+.1f} %", a.scheme, (a.j_per_request / best->j_per_request - 1.0) * 100.0);
+        }
+        rec.why += (rec.why.empty() ? "" : " ") + s + ".";
+        for (const auto & a : list) {
+            if (finite(a.retention) && a.retention < min_retention - 1e-12) {
+                rec.notes.push_back(fmt::format("{} {}: retention {:.1f} % < {:.0f} %: not chosen", where, a.scheme,
+                                                a.retention * 100.0, min_retention * 100.0));
+            }
+        }
+        if (!first.served) {
+            rec.notes.push_back(fmt::format("{}: offline J/token has no latency: the SLO is not checked; serve the "
+                                            "model (joulebench serve) to measure it",
+                                            where));
+        }
+    }
+    if (rec.answers.empty()) {
+        rec.why = "No answer: no served level matches the traffic's lengths (within 25 %) and no offline cells give "
+                  "both prefill and decode J/token.";
+    }
+    return rec;
+}
+
+}  // namespace jb::metrics

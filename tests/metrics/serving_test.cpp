@@ -1,0 +1,219 @@
+// Serving metrics: SLO parsing and verdicts, the operating point per scheme (lowest J/request that
+// meets the SLO) and the scheme to choose, and the traffic recommendation (served levels first,
+// offline per-phase J/token otherwise). Expectations are computed by hand from the fixtures.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "joulebench/error.hpp"
+#include "joulebench/serving.hpp"
+
+using namespace jb;
+using namespace jb::metrics;
+
+namespace {
+
+// A closed level of `scheme` at concurrency c: J/request over the steady window, TTFT and TPOT p99.
+ServeLevelRecord level(const std::string & scheme, int c, double j_per_request, double ttft_p99_ms,
+                       double tpot_p99_ms, const std::string & host = "h1") {
+    ServeLevelRecord l;
+    l.host_fingerprint = host;
+    l.host_name = host == "h1" ? "node1" : "node2";
+    l.model_hash = "m";
+    l.model_name = "qwen.gguf";
+    l.scheme_canonical = "w=" + scheme;
+    l.scheme_name = scheme;
+    l.level = "c=" + std::to_string(c);
+    l.workload_fp = "wf";
+    l.settings_fp = "sf";
+    l.mode = "closed";
+    l.concurrency = c;
+    l.status = kServeOk;
+    l.sent = l.completed = 4 * c;
+    l.prompt_tokens = 512 * l.completed;  // 512-token prompts
+    l.completion_tokens = 256 * l.completed;  // 256-token outputs
+    l.requests_per_s = c * 0.5;
+    l.steady_j_per_request = j_per_request;
+    l.steady_j_per_output_token = j_per_request / 256.0;
+    l.steady_wh_per_1000_requests = j_per_request * 1000.0 / 3600.0;
+    l.j_per_request = j_per_request * 1.1;  // the whole level's, ramps included
+    l.ttft_p50_ms = ttft_p99_ms / 2;
+    l.ttft_p90_ms = ttft_p99_ms * 0.8;
+    l.ttft_p99_ms = ttft_p99_ms;
+    l.tpot_p50_ms = tpot_p99_ms / 2;
+    l.tpot_p90_ms = tpot_p99_ms * 0.8;
+    l.tpot_p99_ms = tpot_p99_ms;
+    return l;
+}
+
+}  // namespace
+
+TEST(ServingSlo, parses_seconds_and_milliseconds_and_refuses_the_rest) {
+    const Slo slo = parse_slo("ttft_p99=2s, tpot_p99=50ms,itl_p90=120");
+    ASSERT_EQ(slo.targets.size(), 3u);
+    EXPECT_EQ(slo.targets[0].metric, "ttft");
+    EXPECT_EQ(slo.targets[0].percentile, 99);
+    EXPECT_DOUBLE_EQ(slo.targets[0].limit_ms, 2000.0);
+    EXPECT_DOUBLE_EQ(slo.targets[1].limit_ms, 50.0);
+    EXPECT_DOUBLE_EQ(slo.targets[2].limit_ms, 120.0) << "a bare number is milliseconds";
+    EXPECT_EQ(slo.str(), "ttft_p99=2s,tpot_p99=50ms,itl_p90=120ms");
+    EXPECT_TRUE(parse_slo("none").empty());
+    EXPECT_TRUE(parse_slo("").empty());
+    EXPECT_THROW(parse_slo("ttft_p95=2s"), UsageError);
+    EXPECT_THROW(parse_slo("ttft_p99"), UsageError);
+    EXPECT_THROW(parse_slo("ttft_p99=fast"), UsageError);
+    EXPECT_THROW(parse_slo("ttft_p99=2s,ttft_p99=3s"), UsageError);
+    try {
+        parse_slo("latency_p99=2s", "--slo");
+        FAIL();
+    } catch (const UsageError & e) {
+        EXPECT_NE(std::string(e.what()).find("--slo: 'latency_p99' is not a latency target"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(ServingSlo, a_level_meets_it_only_when_ok_and_within_every_target) {
+    const Slo slo = parse_slo("ttft_p99=2s,tpot_p99=50ms");
+    EXPECT_EQ(slo_violation(level("fp16", 4, 100, 1999, 50), slo), "");
+    EXPECT_EQ(slo_violation(level("fp16", 4, 100, 2410, 20), slo), "TTFT p99 2.41 s > 2 s");
+    EXPECT_EQ(slo_violation(level("fp16", 4, 100, 100, 51.5), slo), "TPOT p99 51.5 ms > 50 ms");
+    ServeLevelRecord partial = level("fp16", 4, 100, 100, 20);
+    partial.status = kServePartial;
+    partial.completed = 14;
+    partial.failed = 1;
+    partial.timed_out = 1;
+    EXPECT_EQ(slo_violation(partial, slo), "2 of 16 requests failed or timed out");
+    ServeLevelRecord none = level("fp16", 4, 100, NAN, 20);
+    EXPECT_EQ(slo_violation(none, slo), "no TTFT p99");
+}
+
+TEST(ServingFrontier, operating_point_is_the_cheapest_level_within_the_slo_and_the_cheapest_scheme_is_chosen) {
+    // fp16: c=1 90 J (fast), c=4 40 J, c=16 25 J but TTFT 2.5 s: its operating point is c=4.
+    // q4_k_m: c=1 70 J, c=4 30 J, c=16 20 J with TPOT 60 ms (misses 50 ms): c=4 at 30 J.
+    // int8: every level misses TTFT: no operating point.
+    std::vector<ServeLevelRecord> levels = {
+        level("fp16", 1, 90, 100, 10),   level("fp16", 16, 25, 2500, 30), level("fp16", 4, 40, 400, 20),
+        level("q4_k_m", 1, 70, 120, 12), level("q4_k_m", 4, 30, 500, 25), level("q4_k_m", 16, 20, 1500, 60),
+        level("int8", 1, 50, 3000, 10),
+    };
+    const Slo slo = parse_slo("ttft_p99=2s,tpot_p99=50ms");
+    const auto fs = serving_frontier(levels, slo);
+    ASSERT_EQ(fs.size(), 3u);
+    const SchemeFrontier & fp16 = fs[0];
+    EXPECT_EQ(fp16.scheme, "fp16");
+    ASSERT_EQ(fp16.levels.size(), 3u);
+    EXPECT_EQ(levels[fp16.levels[0]].level, "c=1") << "levels ordered by concurrency";
+    EXPECT_EQ(levels[fp16.levels[1]].level, "c=4");
+    EXPECT_EQ(levels[fp16.levels[2]].level, "c=16");
+    ASSERT_TRUE(fp16.operating_point);
+    EXPECT_EQ(levels[*fp16.operating_point].level, "c=4");
+    EXPECT_FALSE(fp16.chosen);
+    EXPECT_DOUBLE_EQ(fp16.saving_vs_reference, 0.0);
+    const SchemeFrontier & q4 = fs[1];
+    ASSERT_TRUE(q4.operating_point);
+    EXPECT_EQ(levels[*q4.operating_point].level, "c=4");
+    EXPECT_TRUE(q4.chosen);
+    EXPECT_NEAR(q4.saving_vs_reference, 1.0 - 30.0 / 40.0, 1e-12);
+    EXPECT_EQ(q4.violations[2], "TPOT p99 60 ms > 50 ms");
+    const SchemeFrontier & int8 = fs[2];
+    EXPECT_FALSE(int8.operating_point);
+    EXPECT_FALSE(int8.chosen);
+    EXPECT_EQ(int8.note, "no level meets ttft_p99=2s,tpot_p99=50ms (TTFT p99 3 s > 2 s at c=1)");
+
+    const auto lines = frontier_headlines(fs, levels, slo);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find("choose q4_k_m at c=4: 30 J per request"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("fp16 at c=4: 40 J (+33.3 %)"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("int8: none"), std::string::npos) << lines[0];
+
+    // Without a target every ok level qualifies: the cheapest overall.
+    const auto open = serving_frontier(levels, Slo{});
+    EXPECT_EQ(levels[*open[0].operating_point].level, "c=16");
+    EXPECT_EQ(levels[*open[1].operating_point].level, "c=16");
+    EXPECT_TRUE(open[1].chosen);
+}
+
+TEST(ServingTraffic, parses_concurrency_or_rate_with_targets) {
+    const Traffic t = parse_traffic("prompt=512,output=256,concurrency=8,ttft_p99=2s");
+    EXPECT_EQ(t.prompt_tokens, 512);
+    EXPECT_EQ(t.output_tokens, 256);
+    EXPECT_EQ(t.concurrency, 8);
+    EXPECT_EQ(t.rate_rps, 0.0);
+    ASSERT_EQ(t.slo.targets.size(), 1u);
+    EXPECT_EQ(t.str(), "prompt=512,output=256,concurrency=8,ttft_p99=2s");
+    EXPECT_DOUBLE_EQ(parse_traffic("prompt=1,output=2,rate=2.5").rate_rps, 2.5);
+    EXPECT_EQ(parse_traffic("prompt=1,output=2").concurrency, 1) << "one client unless told";
+    EXPECT_EQ(parse_traffic("prompt=1,output=2").slo.str(), "ttft_p99=2s,tpot_p99=100ms") << "the serving profile's SLO";
+    EXPECT_THROW(parse_traffic("prompt=512"), UsageError);
+    EXPECT_THROW(parse_traffic("prompt=512,output=256,concurrency=8,rate=2"), UsageError);
+    EXPECT_THROW(parse_traffic("prompt=512,output=256,clients=8"), UsageError);
+    EXPECT_THROW(parse_traffic("prompt=-5,output=256"), UsageError);
+}
+
+TEST(ServingTraffic, served_levels_answer_when_their_lengths_match) {
+    std::vector<ServeLevelRecord> levels = {level("fp16", 4, 40, 400, 20), level("fp16", 16, 25, 900, 30),
+                                            level("q4_k_m", 4, 30, 500, 25), level("q4_k_m", 16, 20, 1500, 45)};
+    const Traffic t = parse_traffic("prompt=512,output=256,concurrency=8,ttft_p99=1s");
+    const TrafficRecommendation rec = recommend_traffic(levels, {}, {}, t);
+    ASSERT_EQ(rec.answers.size(), 2u);
+    // Concurrency 8: nearest levels are c=4 (distance 4) and c=16 (distance 8): c=4 for both.
+    EXPECT_EQ(rec.answers[0].scheme, "q4_k_m");
+    EXPECT_TRUE(rec.answers[0].served);
+    EXPECT_DOUBLE_EQ(rec.answers[0].j_per_request, 30.0);
+    EXPECT_NE(rec.answers[0].basis.find("served c=4 (nearest to concurrency 8)"), std::string::npos)
+        << rec.answers[0].basis;
+    EXPECT_TRUE(rec.answers[0].best);
+    EXPECT_DOUBLE_EQ(rec.answers[1].j_per_request, 40.0);
+    EXPECT_NE(rec.why.find("choose q4_k_m: 30 J per request"), std::string::npos) << rec.why;
+    EXPECT_NE(rec.why.find("from served measurements"), std::string::npos) << rec.why;
+    EXPECT_NE(rec.why.find("fp16 +33.3 %"), std::string::npos) << rec.why;
+
+    // An accuracy loss below the retention floor keeps a scheme from being chosen.
+    Candidate q4;
+    q4.model = "m";
+    q4.scheme = "q4_k_m";
+    q4.retention = 0.95;
+    const TrafficRecommendation strict = recommend_traffic(levels, {}, {q4}, t);
+    ASSERT_EQ(strict.answers.size(), 2u);
+    EXPECT_FALSE(strict.answers[0].best);
+    EXPECT_TRUE(strict.answers[1].best);
+    EXPECT_EQ(strict.answers[1].scheme, "fp16");
+}
+
+TEST(ServingTraffic, offline_per_phase_j_per_token_answers_otherwise) {
+    // No served level at 2048-token prompts: prefill from pp512 (0.02 J/token), decode from the
+    // batched workload nearest 8 sequences (tg128x8: 0.5 J/token; tg128 single: 3 J/token).
+    std::vector<ServeLevelRecord> levels = {level("fp16", 4, 40, 400, 20)};
+    auto summary = [](const std::string & scheme, const std::string & task, double prefill, double decode) {
+        Summary s;
+        s.host = "h1";
+        s.host_name = "node1";
+        s.model = "m";
+        s.model_name = "qwen.gguf";
+        s.scheme = scheme;
+        s.task = task;
+        s.scored = false;
+        s.prefill_j_per_token = prefill;
+        s.decode_j_per_token = decode;
+        s.prefill_tokens = std::isfinite(prefill) ? 512 : 0;
+        s.decode_tokens = std::isfinite(decode) ? 128 : 0;
+        return s;
+    };
+    std::vector<Summary> offline = {summary("fp16", "pp512r5", 0.02, NAN), summary("fp16", "tg128r5", 0.001, 3.0),
+                                    summary("fp16", "tg128x8r5", 0.001, 0.5), summary("int8", "pp512r5", 0.03, NAN),
+                                    summary("int8", "tg128x8r5", 0.001, 0.45)};
+    const Traffic t = parse_traffic("prompt=2048,output=256,concurrency=8");
+    const TrafficRecommendation rec = recommend_traffic(levels, offline, {}, t);
+    ASSERT_EQ(rec.answers.size(), 2u);
+    // fp16: 2048 x 0.02 + 256 x 0.5 = 40.96 + 128 = 168.96 J; int8: 61.44 + 115.2 = 176.64 J.
+    EXPECT_EQ(rec.answers[0].scheme, "fp16");
+    EXPECT_FALSE(rec.answers[0].served);
+    EXPECT_NEAR(rec.answers[0].j_per_request, 168.96, 1e-9);
+    EXPECT_NEAR(rec.answers[1].j_per_request, 176.64, 1e-9);
+    EXPECT_TRUE(rec.answers[0].best);
+    EXPECT_NE(rec.answers[0].basis.find("pp512r5 prefill"), std::string::npos) << rec.answers[0].basis;
+    EXPECT_NE(rec.answers[0].basis.find("tg128x8r5 decode"), std::string::npos) << rec.answers[0].basis;
+    EXPECT_NE(rec.why.find("offline per-phase J/token"), std::string::npos) << rec.why;
+    EXPECT_FALSE(rec.notes.empty());
+}
