@@ -103,14 +103,17 @@ struct Replicates {
     std::vector<double> score_a, score_b, energy_a, energy_b, wall_a, wall_b;
 };
 
-Replicates simulate(const std::vector<TaskPair> & pairs) {
+Replicates simulate(const std::vector<TaskPair> & pairs, bool scores = true) {
     Replicates r;
     Rng rng(kSeed);
     const double n = double(pairs.size());
     for (int k = 0; k < kReplicates; ++k) {
         double sa = 0, sb = 0, ea = 0, eb = 0, wa = 0, wb = 0;
         for (const TaskPair & p : pairs) {
-            if (!p.item_a.empty()) {
+            if (!scores) {
+                sa += p.a.score;
+                sb += p.b.score;
+            } else if (!p.item_a.empty()) {
                 const size_t m = p.item_a.size();
                 double da = 0, db = 0;
                 for (size_t i = 0; i < m; ++i) {
@@ -192,7 +195,7 @@ double factor(double delta, double sd_this, double sd_other) {
 
 }  // namespace
 
-Margin compare(const Candidate & a, const Candidate & b, Objective objective) {
+Margin compare(const Candidate & a, const Candidate & b, Objective objective, bool with_accuracy) {
     Margin m;
     std::vector<TaskPair> pairs;
     int with_items = 0;
@@ -211,7 +214,8 @@ Margin compare(const Candidate & a, const Candidate & b, Objective objective) {
         if (!p.item_a.empty()) {
             ++with_items;
             m.items_paired += int(p.item_a.size());
-            for (size_t k = 0; k < p.item_a.size(); ++k) m.items_differ += p.item_a[k] != p.item_b[k] ? 1 : 0;
+            // Right in one, wrong in the other (graded items such as mc2 count when they differ by half).
+            for (size_t k = 0; k < p.item_a.size(); ++k) m.items_differ += std::abs(p.item_a[k] - p.item_b[k]) >= 0.5;
         }
         pairs.push_back(std::move(p));
     }
@@ -237,7 +241,9 @@ Margin compare(const Candidate & a, const Candidate & b, Objective objective) {
         m.accuracy_method = "standard errors (no per-item results stored)";
     }
 
-    const Replicates r = simulate(pairs);
+    // Energy and time alone need no resampled scores (the tie-break's energy comparisons).
+    with_accuracy = with_accuracy || objective == Objective::max_eor;
+    const Replicates r = simulate(pairs, with_accuracy);
     m.score_diff = a.score - b.score;
     {
         std::vector<double> d(r.score_a.size());
