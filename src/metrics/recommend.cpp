@@ -467,9 +467,9 @@ std::string signed_points(double fraction) {
 
 // "fp16's lead over int8 on EOR: -12.6 % (95 % interval -40.1 % ... +25.0 %)": the lead as the
 // decision matrix's column has it (docs/metrics.md, Noise), positive when `a` is better.
-std::string margin_phrase(const Candidate & a, const Candidate & b, const Margin & m, Objective o) {
+std::string margin_phrase(const std::string & a, const std::string & b, const Margin & m, Objective o) {
     const char * what = o == Objective::max_eor ? "EOR" : o == Objective::min_energy ? "energy" : "latency";
-    return fmt::format("{}'s lead over {} on {}: {} (95 % interval {} \u2026 {})", a.scheme, b.scheme, what,
+    return fmt::format("{}'s lead over {} on {}: {} (95 % interval {} \u2026 {})", a, b, what,
                        signed_pct(m.value), signed_pct(m.lo), signed_pct(m.hi));
 }
 
@@ -532,14 +532,15 @@ std::string value_phrase(const Candidate & c, Objective o) {
 
 // How many times the items would tell whether a candidate meets a retention floor: its interval's
 // half-width shrinks as 1 / sqrt(items) until it no longer reaches the floor.
-std::string threshold_phrase(const Candidate & c, std::pair<double, double> range, double floor) {
+std::string threshold_phrase(const Candidate & c, const std::string & name, std::pair<double, double> range,
+                             double floor) {
     const double half = (range.second - range.first) / 2.0;
     const double gap = std::abs(c.retention - floor);
     if (!(half > 0) || !(gap > 0)) return "";
     const double k = (half / gap) * (half / gap);
     return fmt::format("About {:.0f}x the items would tell whether {} meets retention >= {} ({} now, 95 % interval "
                        "{} \u2026 {}).",
-                       std::ceil(k), c.scheme, pct(floor, 0), pct(c.retention), pct(range.first), pct(range.second));
+                       std::ceil(k), name, pct(floor, 0), pct(c.retention), pct(range.first), pct(range.second));
 }
 
 // Simpler first: the reference (nothing quantized), then more bits per weight.
@@ -549,12 +550,12 @@ bool simpler(const Candidate & a, const Candidate & b) {
     return ba > bb;
 }
 
-std::string simplicity_reason(const Candidate & best, const Candidate & other) {
-    if (best.is_reference) return fmt::format("{} is the reference (nothing quantized)", best.scheme);
+std::string simplicity_reason(const Candidate & best, const Candidate & other, const std::string & name) {
+    if (best.is_reference) return fmt::format("{} is the reference (nothing quantized)", name);
     if (best.bpw > 0 && other.bpw > 0 && best.bpw != other.bpw) {
-        return fmt::format("{} keeps more bits per weight ({:.3g} vs {:.3g})", best.scheme, best.bpw, other.bpw);
+        return fmt::format("{} keeps more bits per weight ({:.3g} vs {:.3g})", name, best.bpw, other.bpw);
     }
-    return fmt::format("{} ranks first on the point estimate", best.scheme);
+    return fmt::format("{} ranks first on the point estimate", name);
 }
 
 }  // namespace
@@ -595,6 +596,10 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
         if (c->is_reference) reference = c;
     }
     const std::string ref_name = reference ? reference->scheme : std::string("the reference");
+    // Schemes by name when the group is one host's, else with their hardware.
+    const bool one_host = std::all_of(group->begin(), group->end(),
+                                      [&](const Candidate * c) { return c->host == group->front()->host; });
+    auto name = [&](const Candidate & c) { return one_host ? c.scheme : label(c); };
 
     std::vector<const Candidate *> feasible;
     const Candidate * closest = nullptr;  // for the message when nothing qualifies
@@ -690,15 +695,15 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
             runner = tied[1];
             const size_t b = idx[0], r = idx[1];
             if (!outside[b] && outside[r]) {
-                tie_break = fmt::format("{} meets {} on its point estimate", best->scheme, constraints);
+                tie_break = fmt::format("{} meets {} on its point estimate", name(*best), constraints);
             } else if (!beaten[b] && beaten[r]) {
-                tie_break = fmt::format("{} uses less energy than {} beyond noise", best->scheme, runner->scheme);
+                tie_break = fmt::format("{} uses less energy than {} beyond noise", name(*best), name(*runner));
             } else {
                 tie_break = fmt::format("energies within noise, so the simpler scheme: {}",
-                                        simplicity_reason(*best, *runner));
+                                        simplicity_reason(*best, *runner, name(*best)));
             }
             rec.tie = true;
-            for (const Candidate * c : tied) rec.tied.push_back(c->scheme);
+            for (const Candidate * c : tied) rec.tied.push_back(name(*c));
         }
         rec.best = *best;
         rec.projected = best->projected;
@@ -710,7 +715,7 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
             const Margin & m = *rec.margin;
             std::vector<std::string> outside_names;
             for (const Candidate * c : tied) {
-                if (is_borderline(c)) outside_names.push_back(c->scheme);
+                if (is_borderline(c)) outside_names.push_back(name(*c));
             }
             std::string count = fmt::format("{} of {} candidates meet {}", feasible.size(), group->size(), constraints);
             if (!outside_names.empty()) {
@@ -722,10 +727,12 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
             if (is_borderline(runner)) {
                 const auto range = std::find_if(borderline.begin(), borderline.end(),
                                                 [&](const auto & x) { return x.first == runner; })->second;
-                separate += (separate.empty() ? "" : " ") + threshold_phrase(*runner, range, profile.min_retention);
+                separate += (separate.empty() ? "" : " ") +
+                            threshold_phrase(*runner, name(*runner), range, profile.min_retention);
             }
             rec.why = fmt::format("Tie within noise: {} ({}). {}; {}. Tie-break: {}, so {} ({}). {}",
-                                  join_names(rec.tied), count, margin_phrase(*best, *runner, m, profile.objective),
+                                  join_names(rec.tied), count,
+                                  margin_phrase(name(*best), name(*runner), m, profile.objective),
                                   accuracy_phrase(m), tie_break, label(*best), value_phrase(*best, profile.objective),
                                   separate);
         } else {
@@ -752,7 +759,7 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
             if (std::isfinite(lo) && lo < profile.min_retention) {
                 rec.notes.push_back(fmt::format("{}'s retention {} meets >= {}, but its 95 % interval ({} \u2026 {}) "
                                                 "reaches below it",
-                                                best->scheme, pct(best->retention), pct(profile.min_retention, 0),
+                                                name(*best), pct(best->retention), pct(profile.min_retention, 0),
                                                 pct(lo), std::isfinite(hi) ? pct(hi) : std::string("unbounded")));
             }
         }
@@ -760,7 +767,7 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
             if (std::find(tied.begin(), tied.end(), c) != tied.end()) continue;
             rec.notes.push_back(fmt::format("{} misses retention >= {} ({}) by less than its noise (95 % interval {} "
                                             "\u2026 {}), but is worse on {} beyond noise either way",
-                                            c->scheme, pct(profile.min_retention, 0), pct(c->retention),
+                                            name(*c), pct(profile.min_retention, 0), pct(c->retention),
                                             pct(range.first), pct(range.second), objective_name(profile.objective)));
         }
     }
@@ -768,7 +775,7 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
         for (const auto & [c, range] : borderline) {
             rec.notes.push_back(fmt::format("{} misses retention >= {} ({}) by less than its noise (95 % interval {} "
                                             "\u2026 {})",
-                                            c->scheme, pct(profile.min_retention, 0), pct(c->retention),
+                                            name(*c), pct(profile.min_retention, 0), pct(c->retention),
                                             pct(range.first), pct(range.second)));
         }
     }
