@@ -39,7 +39,8 @@ public:
         return z ^ (z >> 31);
     }
     double uniform() { return double(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-    size_t below(size_t n) { return size_t((unsigned __int128)next() * n >> 64); }
+    // [0, n): the modulo's bias is below n / 2^64, far under any interval's precision.
+    size_t below(size_t n) { return size_t(next() % uint64_t(n)); }
     double normal() {  // Box-Muller
         if (has_spare_) {
             has_spare_ = false;
