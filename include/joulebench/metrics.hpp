@@ -303,7 +303,9 @@ struct Margin {
     bool noise_known = true;      // false: candidates without per-task results, point estimates only
 };
 // Seeded and deterministic: the same candidates give the same interval on every platform.
-Margin compare(const Candidate & a, const Candidate & b, Objective objective);
+// Without `with_accuracy` (energy or time objectives only) the scores are not resampled and the
+// accuracy interval is the point difference.
+Margin compare(const Candidate & a, const Candidate & b, Objective objective, bool with_accuracy = true);
 // The 95 % interval of a candidate's retention (ratio of mean scores, items paired with the
 // reference's); {NaN, NaN} when the reference scored 0 everywhere.
 std::pair<double, double> retention_interval(const Candidate & c);

@@ -52,7 +52,7 @@ void run_eval(EvalOptions & o) {
     acc.add_column("metric", "Metric");
     acc.add_column("value_pct", "Value (%)", 2);
     acc.add_column("stderr_pct", "± (%)", 2);
-    acc.add_column("n", "n", 0);
+    acc.add_column("items", "Items", 0);
     acc.add_column("shots", "Shots", 0);
     acc.columns[0].right_align = acc.columns[1].right_align = false;
     Table groups = acc;

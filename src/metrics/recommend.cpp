@@ -28,13 +28,14 @@ std::string pct(double fraction, int digits = 1) {
     return fmt::format("{:.{}f} %", fraction * 100.0, digits);
 }
 
-// A difference rounded to what is printed: never "-0.0" for a bootstrap's 1e-17.
-double printed(double v) {
-    return std::abs(v) < 5e-7 ? 0.0 : v;
+// A fraction in percent as printed with one decimal: never "-0.0" for a value that rounds to 0.
+double printed_pct(double fraction) {
+    const double v = fraction * 100.0;
+    return std::abs(v) < 0.05 ? 0.0 : v;
 }
 
 std::string signed_pct(double fraction) {
-    return fmt::format("{:+.1f} %", printed(fraction) * 100.0);
+    return fmt::format("{:+.1f} %", printed_pct(fraction));
 }
 
 std::string bytes_text(int64_t bytes) {
@@ -461,22 +462,15 @@ Profile find_profile(const std::string & name) {
 namespace {
 
 std::string signed_points(double fraction) {
-    return fmt::format("{:+.1f}", printed(fraction) * 100.0);
+    return fmt::format("{:+.1f}", printed_pct(fraction));
 }
 
-// "EOR +4.1 % (95 % interval -31.0 % ... +52.3 %)" and the same for energy and time: how `a`
-// stands against `b` on the objective.
-std::string margin_phrase(const Candidate & a, const Candidate & b, const Margin & m, Objective o) {
-    const std::string range = fmt::format("95 % interval {} \u2026 {}", signed_pct(m.lo), signed_pct(m.hi));
-    switch (o) {
-        case Objective::max_eor:
-            return fmt::format("{}'s EOR is {} against {}'s ({})", a.scheme, signed_pct(m.value), b.scheme, range);
-        case Objective::min_energy:
-            return fmt::format("{} uses {} more energy than {} ({})", b.scheme, signed_pct(m.value), a.scheme, range);
-        case Objective::min_latency:
-            return fmt::format("{} takes {} longer than {} ({})", b.scheme, signed_pct(m.value), a.scheme, range);
-    }
-    return "";
+// "fp16's lead over int8 on EOR: -12.6 % (95 % interval -40.1 % ... +25.0 %)": the lead as the
+// decision matrix's column has it (docs/metrics.md, Noise), positive when `a` is better.
+std::string margin_phrase(const std::string & a, const std::string & b, const Margin & m, Objective o) {
+    const char * what = o == Objective::max_eor ? "EOR" : o == Objective::min_energy ? "energy" : "latency";
+    return fmt::format("{}'s lead over {} on {}: {} (95 % interval {} \u2026 {})", a, b, what,
+                       signed_pct(m.value), signed_pct(m.lo), signed_pct(m.hi));
 }
 
 // "accuracy -2.5 points (95 % interval -7.5 ... +0.0), paired bootstrap over 60 items, 1 answered differently"
@@ -485,7 +479,7 @@ std::string accuracy_phrase(const Margin & m) {
                                 signed_points(m.score_lo), signed_points(m.score_hi), m.accuracy_method);
     if (m.items_paired > 0) {
         const long long differ = std::llround(m.items_differ);
-        s += fmt::format(", {} answered differently", differ);
+        s += fmt::format(", {} answered differently", differ);  // right in one, wrong in the other
     }
     return s;
 }
@@ -505,6 +499,7 @@ double mean_items(const Candidate & c) {
 
 // Roughly what it would take to separate two candidates inside each other's noise.
 std::string separation_phrase(const Candidate & a, const Margin & m) {
+    if (m.distinguishable) return "";  // apart on the objective: the tie is a constraint's
     if (m.value == 0.0) return "They measure the same: more items or repeats would not separate them.";
     std::vector<std::string> ways;
     if (std::isfinite(m.items_factor) && m.items_factor > 0) {
@@ -522,6 +517,32 @@ std::string separation_phrase(const Candidate & a, const Margin & m) {
     return "To separate them: " + out + ".";
 }
 
+// "EOR 37.55 %/Wh", "0.579 Wh", "261 s": the candidate's value on the objective.
+std::string value_phrase(const Candidate & c, Objective o) {
+    switch (o) {
+        case Objective::max_eor:
+            return fmt::format("EOR {:.4g} %/Wh", c.eor);
+        case Objective::min_energy:
+            return fmt::format("{:.4g} Wh", c.energy_wh);
+        case Objective::min_latency:
+            return fmt::format("{:.3g} s", c.latency_s);
+    }
+    return "";
+}
+
+// How many times the items would tell whether a candidate meets a retention floor: its interval's
+// half-width shrinks as 1 / sqrt(items) until it no longer reaches the floor.
+std::string threshold_phrase(const Candidate & c, const std::string & name, std::pair<double, double> range,
+                             double floor) {
+    const double half = (range.second - range.first) / 2.0;
+    const double gap = std::abs(c.retention - floor);
+    if (!(half > 0) || !(gap > 0)) return "";
+    const double k = (half / gap) * (half / gap);
+    return fmt::format("About {:.0f}x the items would tell whether {} meets retention >= {} ({} now, 95 % interval "
+                       "{} \u2026 {}).",
+                       std::ceil(k), name, pct(floor, 0), pct(c.retention), pct(range.first), pct(range.second));
+}
+
 // Simpler first: the reference (nothing quantized), then more bits per weight.
 bool simpler(const Candidate & a, const Candidate & b) {
     if (a.is_reference != b.is_reference) return a.is_reference;
@@ -529,12 +550,12 @@ bool simpler(const Candidate & a, const Candidate & b) {
     return ba > bb;
 }
 
-std::string simplicity_reason(const Candidate & best, const Candidate & other) {
-    if (best.is_reference) return fmt::format("{} is the reference (nothing quantized)", best.scheme);
+std::string simplicity_reason(const Candidate & best, const Candidate & other, const std::string & name) {
+    if (best.is_reference) return fmt::format("{} is the reference (nothing quantized)", name);
     if (best.bpw > 0 && other.bpw > 0 && best.bpw != other.bpw) {
-        return fmt::format("{} keeps more bits per weight ({:.3g} vs {:.3g})", best.scheme, best.bpw, other.bpw);
+        return fmt::format("{} keeps more bits per weight ({:.3g} vs {:.3g})", name, best.bpw, other.bpw);
     }
-    return fmt::format("{} ranks first on the point estimate", best.scheme);
+    return fmt::format("{} ranks first on the point estimate", name);
 }
 
 }  // namespace
@@ -575,6 +596,10 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
         if (c->is_reference) reference = c;
     }
     const std::string ref_name = reference ? reference->scheme : std::string("the reference");
+    // Schemes by name when the group is one host's, else with their hardware.
+    const bool one_host = std::all_of(group->begin(), group->end(),
+                                      [&](const Candidate * c) { return c->host == group->front()->host; });
+    auto name = [&](const Candidate & c) { return one_host ? c.scheme : label(c); };
 
     std::vector<const Candidate *> feasible;
     const Candidate * closest = nullptr;  // for the message when nothing qualifies
@@ -594,6 +619,19 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
     std::sort(feasible.begin(), feasible.end(),
               [&](const Candidate * a, const Candidate * b) { return ranks_before(*a, *b, profile.objective); });
 
+    // Candidates kept out by the retention floor alone whose 95 % interval reaches it.
+    std::vector<std::pair<const Candidate *, std::pair<double, double>>> borderline;
+    if (profile.min_retention > 0.0) {
+        Profile without = profile;
+        without.min_retention = 0.0;
+        for (const Candidate * c : *group) {
+            if (c->synthetic || !std::isfinite(c->retention) || c->retention >= profile.min_retention - 1e-12) continue;
+            if (!violation(*c, without).empty() || !std::isfinite(merit(*c, profile.objective))) continue;
+            const auto range = retention_interval(*c);
+            if (std::isfinite(range.second) && range.second >= profile.min_retention) borderline.push_back({c, range});
+        }
+    }
+
     const std::string constraints = describe_constraints(profile);
     if (feasible.empty() && all_undefined && profile.min_retention > 0.0) {
         rec.why = fmt::format(
@@ -605,31 +643,45 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
         rec.why = fmt::format("No candidate meets {}; {} comes closest ({}).", constraints,
                               closest ? label(*closest) : std::string("none"), closest_reason);
     } else {
-        // Everything inside the leader's noise ties with it; the tie-break picks among them.
+        // Everything inside the leader's noise ties with it: feasible candidates whose lead is not
+        // distinguishable, and candidates that miss the retention floor by less than their noise and
+        // are not distinguishably worse on the objective (the leader's win would rest on noise).
         const Candidate * leader = feasible[0];
         std::vector<const Candidate *> tied = {leader};
         for (size_t i = 1; i < feasible.size(); ++i) {
             if (!compare(*leader, *feasible[i], profile.objective).distinguishable) tied.push_back(feasible[i]);
         }
+        for (const auto & [c, range] : borderline) {
+            const Margin m = compare(*c, *leader, profile.objective);
+            if (!m.distinguishable || m.value > 0) tied.push_back(c);
+        }
+        auto is_borderline = [&](const Candidate * c) {
+            return std::any_of(borderline.begin(), borderline.end(), [&](const auto & b) { return b.first == c; });
+        };
         const Candidate * best = leader;
         const Candidate * runner = feasible.size() > 1 ? feasible[1] : nullptr;
         std::string tie_break;
         if (tied.size() > 1) {
-            // 1. less energy beyond noise; 2. the simpler scheme; 3. the objective's order.
+            // 0. meets the constraints on its point estimate; 1. less energy beyond noise; 2. the
+            // simpler scheme; 3. the objective's order.
             auto beaten_on_energy = [&](const Candidate * x) {
                 for (const Candidate * y : tied) {
                     if (y == x) continue;
-                    const Margin e = compare(*y, *x, Objective::min_energy);
+                    const Margin e = compare(*y, *x, Objective::min_energy, /*with_accuracy=*/false);
                     if (e.distinguishable && e.value > 0) return true;
                 }
                 return false;
             };
-            std::vector<const Candidate *> order = tied;
-            std::vector<bool> beaten;
-            for (const Candidate * c : order) beaten.push_back(beaten_on_energy(c));
+            const std::vector<const Candidate *> order = tied;
+            std::vector<bool> beaten, outside;
+            for (const Candidate * c : order) {
+                beaten.push_back(beaten_on_energy(c));
+                outside.push_back(is_borderline(c));
+            }
             std::vector<size_t> idx(order.size());
             for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
             std::stable_sort(idx.begin(), idx.end(), [&](size_t x, size_t y) {
+                if (outside[x] != outside[y]) return !outside[x];
                 if (beaten[x] != beaten[y]) return !beaten[x];
                 if (beaten[x]) return false;  // both beaten: keep the objective's order
                 if (simpler(*order[x], *order[y]) != simpler(*order[y], *order[x])) {
@@ -641,15 +693,17 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
             for (size_t i : idx) tied.push_back(order[i]);
             best = tied[0];
             runner = tied[1];
-            const bool any_beaten = std::find(beaten.begin(), beaten.end(), true) != beaten.end();
-            if (any_beaten && !beaten[idx[0]] && beaten[idx[1]]) {
-                tie_break = fmt::format("{} uses less energy than {} beyond noise", best->scheme, runner->scheme);
+            const size_t b = idx[0], r = idx[1];
+            if (!outside[b] && outside[r]) {
+                tie_break = fmt::format("{} meets {} on its point estimate", name(*best), constraints);
+            } else if (!beaten[b] && beaten[r]) {
+                tie_break = fmt::format("{} uses less energy than {} beyond noise", name(*best), name(*runner));
             } else {
-                tie_break = fmt::format("energies {}within noise, so the simpler scheme: {}",
-                                        any_beaten ? "of the cheapest " : "", simplicity_reason(*best, *runner));
+                tie_break = fmt::format("energies within noise, so the simpler scheme: {}",
+                                        simplicity_reason(*best, *runner, name(*best)));
             }
             rec.tie = true;
-            for (const Candidate * c : tied) rec.tied.push_back(c->scheme);
+            for (const Candidate * c : tied) rec.tied.push_back(name(*c));
         }
         rec.best = *best;
         rec.projected = best->projected;
@@ -658,15 +712,29 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
             rec.margin = compare(*best, *runner, profile.objective);
         }
         if (rec.tie) {
-            // The margin is the leader's over the runner-up on the objective's point estimate.
-            const Candidate & first = *(best == leader ? best : leader);
-            const Candidate & second = *(best == leader ? runner : best);
-            const Margin m = compare(first, second, profile.objective);
-            rec.why = fmt::format(
-                "Tie within noise: {} ({} of {} candidates meet {}). {}; {}. Tie-break: {}, so {} {}. {}",
-                join_names(rec.tied), feasible.size(), group->size(), constraints,
-                margin_phrase(first, second, m, profile.objective), accuracy_phrase(m), tie_break, label(*best),
-                objective_phrase(*best, profile.objective), separation_phrase(first, m));
+            const Margin & m = *rec.margin;
+            std::vector<std::string> outside_names;
+            for (const Candidate * c : tied) {
+                if (is_borderline(c)) outside_names.push_back(name(*c));
+            }
+            std::string count = fmt::format("{} of {} candidates meet {}", feasible.size(), group->size(), constraints);
+            if (!outside_names.empty()) {
+                count += fmt::format("; {} {} it by less than {} noise", join_names(outside_names),
+                                     outside_names.size() == 1 ? "misses" : "miss",
+                                     outside_names.size() == 1 ? "its" : "their");
+            }
+            std::string separate = separation_phrase(*best, m);
+            if (is_borderline(runner)) {
+                const auto range = std::find_if(borderline.begin(), borderline.end(),
+                                                [&](const auto & x) { return x.first == runner; })->second;
+                separate += (separate.empty() ? "" : " ") +
+                            threshold_phrase(*runner, name(*runner), range, profile.min_retention);
+            }
+            rec.why = fmt::format("Tie within noise: {} ({}). {}; {}. Tie-break: {}, so {} ({}). {}",
+                                  join_names(rec.tied), count,
+                                  margin_phrase(name(*best), name(*runner), m, profile.objective),
+                                  accuracy_phrase(m), tie_break, label(*best), value_phrase(*best, profile.objective),
+                                  separate);
         } else {
             rec.why = fmt::format("{} {} of the {} of {} candidates that meet {}", label(*best),
                                   objective_phrase(*best, profile.objective), feasible.size(), group->size(),
@@ -691,25 +759,24 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
             if (std::isfinite(lo) && lo < profile.min_retention) {
                 rec.notes.push_back(fmt::format("{}'s retention {} meets >= {}, but its 95 % interval ({} \u2026 {}) "
                                                 "reaches below it",
-                                                best->scheme, pct(best->retention), pct(profile.min_retention, 0),
+                                                name(*best), pct(best->retention), pct(profile.min_retention, 0),
                                                 pct(lo), std::isfinite(hi) ? pct(hi) : std::string("unbounded")));
             }
         }
+        for (const auto & [c, range] : borderline) {
+            if (std::find(tied.begin(), tied.end(), c) != tied.end()) continue;
+            rec.notes.push_back(fmt::format("{} misses retention >= {} ({}) by less than its noise (95 % interval {} "
+                                            "\u2026 {}), but is worse on {} beyond noise either way",
+                                            name(*c), pct(profile.min_retention, 0), pct(c->retention),
+                                            pct(range.first), pct(range.second), objective_name(profile.objective)));
+        }
     }
-    // Candidates kept out by retention alone whose interval reaches the threshold.
-    if (profile.min_retention > 0.0) {
-        for (const Candidate * c : *group) {
-            if (c->synthetic || !std::isfinite(c->retention) || c->retention >= profile.min_retention - 1e-12) continue;
-            Profile without = profile;
-            without.min_retention = 0.0;
-            if (!violation(*c, without).empty()) continue;
-            const auto [lo, hi] = retention_interval(*c);
-            if (std::isfinite(hi) && hi >= profile.min_retention) {
-                rec.notes.push_back(fmt::format("{} misses retention >= {} ({}) by less than its noise (95 % "
-                                                "interval {} \u2026 {})",
-                                                c->scheme, pct(profile.min_retention, 0), pct(c->retention), pct(lo),
-                                                pct(hi)));
-            }
+    if (feasible.empty()) {
+        for (const auto & [c, range] : borderline) {
+            rec.notes.push_back(fmt::format("{} misses retention >= {} ({}) by less than its noise (95 % interval {} "
+                                            "\u2026 {})",
+                                            name(*c), pct(profile.min_retention, 0), pct(c->retention),
+                                            pct(range.first), pct(range.second)));
         }
     }
 

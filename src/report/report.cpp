@@ -461,7 +461,10 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
             any_tier = any_tier || !r.best->cost_tier.empty();
             any_mtok = any_mtok || std::isfinite(r.best->usd_per_mtok);
         }
-        if (r.runner_up) runner = fmt::format("{} on {}", r.runner_up->scheme, metrics::candidate_hardware(*r.runner_up));
+        if (r.runner_up) {
+            runner = fmt::format("{} on {}{}", r.runner_up->scheme, metrics::candidate_hardware(*r.runner_up),
+                                 r.tie ? " (tie within noise)" : "");
+        }
         t.add_row({text(r.profile.name), text(r.profile.description), text(d.model_name), hardware, scheme, retention,
                    gain, saving, energy, tier, mtok, cost, origin, runner, text(r.why)});
         for (const auto & n : r.notes) notes.insert(n);

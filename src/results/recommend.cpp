@@ -118,10 +118,13 @@ std::string lead_text(const metrics::Recommendation & rec) {
     const metrics::Margin & m = *rec.margin;
     auto p = [](double f) {
         if (!std::isfinite(f)) return std::string("?");
-        return fmt::format("{:+.1f}", std::abs(f) < 5e-7 ? 0.0 : f * 100.0);
+        return fmt::format("{:+.1f}", std::abs(f * 100.0) < 0.05 ? 0.0 : f * 100.0);
     };
-    if (!m.noise_known) return fmt::format("{}{} % (noise unknown)", rec.tie ? "tie: " : "", p(m.value));
-    return fmt::format("{}{} % ({} \u2026 {})", rec.tie ? "tie: " : "", p(m.value), p(m.lo), p(m.hi));
+    // A tie whose lead is clear of 0 is a tie on the retention floor (the runner-up misses it by
+    // less than its noise).
+    const std::string tie = !rec.tie ? "" : m.distinguishable ? "tie on retention: " : "tie: ";
+    if (!m.noise_known) return fmt::format("{}{} % (noise unknown)", tie, p(m.value));
+    return fmt::format("{}{} % ({} \u2026 {})", tie, p(m.value), p(m.lo), p(m.hi));
 }
 
 // One line per (host, model) whose reference scored 0 on some compared task.

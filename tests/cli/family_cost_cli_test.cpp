@@ -184,8 +184,10 @@ TEST(CostCli, hosts_side_by_side_priced_and_projected_marked) {
     const auto rec = joulebench({"recommend", db, "-o", "json", "--usd-per-kwh", "0.15", "--gpu-price-usd", "20000"});
     ASSERT_EQ(rec.status, 0) << rec.err;
     const auto doc = nlohmann::json::parse(rec.out);
-    // datacenter: max EOR = 60 % / (2400 J / 3600) Wh = 90 %/Wh on the H200 with int8.
-    const auto* best = find_row(doc, "datacenter", "best");
+    // datacenter: max EOR = 60 % / (2400 J / 3600) Wh = 90 %/Wh on the H200 with int8. The cells have
+    // no stored items, only standard errors: the H100's int8 (12.5 % behind) is inside that noise, and
+    // the H200's uses less energy beyond noise, so it takes the tie.
+    const auto* best = find_row(doc, "datacenter", "best (tie)");
     ASSERT_NE(best, nullptr) << rec.out;
     EXPECT_EQ((*best)["hardware"], "NVIDIA H200 (h200-box)");
     EXPECT_EQ((*best)["scheme"], "int8");

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -106,6 +108,12 @@ std::vector<Candidate> matrix() {
 std::string pick(const Recommendation & r) {
     return r.best ? r.best->scheme + "@" + r.best->host : "none";
 }
+std::string fmt_id(size_t i) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "q%05zu", i);
+    return buf;
+}
+
 std::string second(const Recommendation & r) {
     return r.runner_up ? r.runner_up->scheme + "@" + r.runner_up->host : "none";
 }
@@ -350,4 +358,30 @@ TEST(Recommend, end_to_end_from_rows) {
     EXPECT_FALSE(edge.best);  // no model file size known
     EXPECT_NE(edge.why.find("model file size unknown"), std::string::npos) << edge.why;
     EXPECT_EQ(recommend(cands, find_profile("budget")).best->scheme, "int8");
+}
+
+// --- noise ------------------------------------------------------------------------------------
+
+// 3,000 paired items (over the resampling cap: the normal limit is drawn): fp16 and int8 each get
+// 1,500 right and differ on exactly two items, one each way. The difference of the means has
+// variance (2 / 3000) / 3000, so its 95 % interval is +-1.96 x sqrt(2) / 3000 = +-0.092 points;
+// unpaired it would be +-2.5 points.
+TEST(Noise, many_items_keep_their_pairing) {
+    auto rows = [](const std::string & scheme, size_t flip) {
+        Row r = make_row(scheme, "mmlu", "w", 0.5, 3600.0, 100.0, 1000);
+        for (size_t i = 0; i < 3000; ++i) {
+            bool right = i < 1500;
+            if (i == flip || i == flip + 1500) right = !right;
+            r.items.push_back({fmt_id(i), right ? 1.0 : 0.0});
+        }
+        std::sort(r.items.begin(), r.items.end(), [](const ItemScore & a, const ItemScore & b) { return a.id < b.id; });
+        return r;
+    };
+    const auto all = candidates(summarize({rows("fp16", 3000), rows("int8", 0)}));
+    const Margin m = compare(by_scheme(all, "int8"), by_scheme(all, "fp16"), Objective::max_eor);
+    EXPECT_EQ(m.items_paired, 3000);
+    EXPECT_EQ(m.items_differ, 2);
+    const double half = 1.959963984540054 * std::sqrt(2.0) / 3000.0;
+    EXPECT_NEAR(m.score_hi, half, 0.1 * half);
+    EXPECT_NEAR(m.score_lo, -half, 0.1 * half);
 }

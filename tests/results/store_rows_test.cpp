@@ -219,8 +219,11 @@ TEST(RecommendCli, picks_per_profile_and_model_from_the_database) {
     const auto run = jb_test::joulebench({"recommend", f.db, "-o", "json", "--usd-per-kwh", "0.2"});
     ASSERT_EQ(run.status, 0) << run.err;
     const auto doc = nlohmann::json::parse(run.out);
-    // m1: int8 keeps 99.58 % for 25 % less energy; q4_k_m keeps 95 % for 50 % less.
-    const auto * dc = find_row(doc, "datacenter", "m1.gguf", "best");
+    // m1: int8 keeps 99.5 % for 25 % less energy; q4_k_m keeps 95 % for 50 % less. With +-5 points
+    // of standard error per task, q4_k_m's 95 % has an interval reaching 98 %: it misses datacenter's
+    // floor by less than its noise while beating int8 on EOR, so the answer is a tie that int8 wins
+    // by meeting the floor on its point estimate.
+    const auto * dc = find_row(doc, "datacenter", "m1.gguf", "best (tie)");
     ASSERT_NE(dc, nullptr) << run.out;
     EXPECT_EQ((*dc)["scheme"], "int8");
     EXPECT_EQ((*dc)["hardware"], "2x NVIDIA H100 80GB HBM3 (alpha)");
@@ -228,9 +231,14 @@ TEST(RecommendCli, picks_per_profile_and_model_from_the_database) {
     EXPECT_NEAR((*dc)["energy_saving_pct"].get<double>(), 25.0, 1e-9);
     EXPECT_NEAR((*dc)["eor_gain_pct"].get<double>(), ((49.75 / 1.5) / 25.0 - 1.0) * 100.0, 1e-9);
     EXPECT_NEAR((*dc)["cost_usd"].get<double>(), 1.5e-3 * 0.2, 1e-12);
-    EXPECT_NE((*dc)["why"].get<std::string>().find("has the highest EOR"), std::string::npos);
-    ASSERT_NE(find_row(doc, "datacenter", "m1.gguf", "runner-up"), nullptr);
-    EXPECT_EQ((*find_row(doc, "datacenter", "m1.gguf", "runner-up"))["scheme"], "fp16");
+    EXPECT_NE((*dc)["why"].get<std::string>().find("Tie within noise: int8, q4_k_m (2 of 3 candidates meet retention "
+                                                   ">= 98 %; q4_k_m misses it by less than its noise)"),
+              std::string::npos)
+        << (*dc)["why"];
+    EXPECT_NE((*dc)["why"].get<std::string>().find("Tie-break: int8 meets retention >= 98 % on its point estimate"),
+              std::string::npos);
+    ASSERT_NE(find_row(doc, "datacenter", "m1.gguf", "tied"), nullptr);
+    EXPECT_EQ((*find_row(doc, "datacenter", "m1.gguf", "tied"))["scheme"], "q4_k_m");
     EXPECT_EQ((*find_row(doc, "research", "m1.gguf", "best"))["scheme"], "int8");
     EXPECT_EQ((*find_row(doc, "edge", "m1.gguf", "best"))["scheme"], "q4_k_m");
     const auto * budget = find_row(doc, "budget", "m1.gguf", "best");
