@@ -283,6 +283,19 @@ TEST(ServeCli, url_drives_an_endpoint_that_is_already_running) {
     EXPECT_EQ(l.tokens_match, -1) << "an external endpoint's counters are not ours to check";
     EXPECT_NE(run.out.find("q8-vllm"), std::string::npos) << run.out;
 
+    // An open-loop level: Poisson arrivals at 50/s, at most 16 in flight by default.
+    const auto open = joulebench({"serve", "--url", url, "--prompts", prompts, "--output-len", "4", "--rate", "50",
+                                  "--requests", "10", "--idle-s", "0", "--db", dir.file("o.db")});
+    ASSERT_EQ(open.status, 0) << open.err;
+    const auto open_levels = jb::Store::open_readonly(dir.file("o.db")).list_serve_levels();
+    ASSERT_EQ(open_levels.size(), 1u);
+    EXPECT_EQ(open_levels[0].level, "r=50");
+    EXPECT_EQ(open_levels[0].mode, "open");
+    EXPECT_DOUBLE_EQ(open_levels[0].rate_rps, 50.0);
+    EXPECT_EQ(open_levels[0].concurrency, 16);
+    EXPECT_EQ(open_levels[0].completed, 10);
+    EXPECT_EQ(open_levels[0].scheme_name, "endpoint") << "the default label of an endpoint";
+
     // Synthetic prompts need the server's /tokenize, which this endpoint lacks: a failed level with the reason.
     const auto synthetic = joulebench({"serve", "--url", url, "--concurrency", "1", "--requests", "2", "--idle-s",
                                        "0", "--db", dir.file("s.db")});
