@@ -14,7 +14,7 @@ include(CMakePackageConfigHelpers)
 # The library modules (those this build has), in no particular order: one archive needs no link order.
 set(_archives "")
 foreach(_t IN ITEMS jb_util jb_energy jb_engine jb_tasks jb_quant jb_metrics jb_store jb_report jb_hardware jb_sweep
-        jb_cluster jb_serve jb_tune jb_api llama ggml ggml-base ggml-cpu)
+        jb_results jb_cluster jb_serve jb_tune jb_api llama ggml ggml-base ggml-cpu)
     if(TARGET ${_t})
         get_target_property(_type ${_t} TYPE)
         if(_type STREQUAL "STATIC_LIBRARY")
@@ -63,7 +63,8 @@ install(FILES ${CMAKE_SOURCE_DIR}/models/stories260K.gguf DESTINATION ${CMAKE_IN
 
 configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/joulebench-config.cmake.in
     ${CMAKE_BINARY_DIR}/joulebench-config.cmake
-    INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/joulebench)
+    INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/joulebench
+    PATH_VARS CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_INCLUDEDIR CMAKE_INSTALL_DATADIR)
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/joulebench-config-version.cmake
     VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/joulebench-config.cmake ${CMAKE_BINARY_DIR}/joulebench-config-version.cmake

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,21 @@ namespace jb::metrics {
 inline constexpr double kWorldGridGPerKwh = 445.0;
 // The edge profile's default cap on the model file: 8 GiB.
 inline constexpr int64_t kEdgeMemoryBytes = int64_t(8) << 30;
+
+// A cell whose energy window is shorter than this carries +-10-20 % meter error (docs/energy.md);
+// the same threshold `measure` warns at.
+inline constexpr double kShortWindowS = 2.0;
+// The meter's resolution over one window, in seconds: a single window of T seconds is taken to
+// carry a relative standard error of kWindowResolutionS / T in its energy (10 % at 2 s, 20 % at 1 s:
+// docs/energy.md's +-10-20 % below 2 s). Used where a cell has one repeat, so no measured spread.
+inline constexpr double kWindowResolutionS = 0.2;
+
+// One task item's primary outcome (1 right, 0 wrong; a fraction for graded metrics such as mc2),
+// keyed by the item's id so that two schemes' results on the same workload pair up.
+struct ItemScore {
+    std::string id;
+    double value = 0.0;
+};
 
 // One measured cell as the metrics see it. NaN marks a value that was not measured.
 struct Row {
@@ -56,6 +72,12 @@ struct Row {
     // Projected from another GPU's measurements (the store's origin "projected"), not measured;
     // `device` is then the catalogue GPU's name. Every table marks such rows.
     bool projected = false;
+    // Per-item outcomes of the primary metric, sorted by id (empty when the store has none, e.g.
+    // a projected cell): what the paired bootstrap of recommend resamples.
+    std::vector<ItemScore> items;
+    // The score of guessing: the mean over items of 1 / choices for a multiple-choice task, 0 for a
+    // generation task; NaN when unknown (no items stored).
+    double chance = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Mean ± sample standard deviation (n - 1), min…max over repeats.
@@ -111,6 +133,18 @@ struct Summary {
     double peak_w = 0.0;          // highest peak over repeats (NaN: not recorded)
     std::vector<std::pair<std::string, double>> domain_j;  // per measured domain, summed over repeats
     bool projected = false;       // some repeat is projected, not measured (a mix says so in `note`)
+    // What the task is called in tables: the task, plus "(40 items)" (and the workload's short
+    // fingerprint when the item counts agree) when its host and model ran it with several
+    // workloads, so that cells that did different work never look alike.
+    std::string task_label;
+    std::vector<ItemScore> items;  // per-item outcomes, mean over repeats, sorted by id
+    double chance = std::numeric_limits<double>::quiet_NaN();  // see Row::chance
+    // Relative standard error of the mean energy: sd / sqrt(n) / mean over n >= 2 repeats (the
+    // measured spread), else kWindowResolutionS / wall time (one window: the meter's resolution).
+    double energy_rel_se = 0.0;
+    bool energy_se_measured = false;  // from repeats (true) or from the window-resolution model
+    double wall_se_s = 0.0;           // standard error of the mean wall time (0 with one repeat)
+    bool short_window = false;        // mean wall time below kShortWindowS
 };
 
 // The arithmetic, one function per formula (docs/metrics.md). Non-finite or non-positive
@@ -156,16 +190,37 @@ struct ParetoPoint {
 };
 std::vector<size_t> pareto_frontier(const std::vector<ParetoPoint> & points);
 
+// One (task, workload) a candidate shares with the reference: what its noise is computed from.
+struct CandidateTask {
+    std::string task, workload, label;  // label: Summary::task_label
+    double score = 0.0, score_stderr = 0.0, ref_score = 0.0, ref_score_stderr = 0.0;
+    double energy_j = 0.0, energy_rel_se = 0.0, ref_energy_j = 0.0, ref_energy_rel_se = 0.0;
+    bool energy_se_measured = false;
+    double wall_s = 0.0, wall_se_s = 0.0;
+    int repeats = 0;
+    int n_items = 0;
+    bool short_window = false;
+    double chance = std::numeric_limits<double>::quiet_NaN();
+    // Per-item outcomes (sorted by id), shared: candidates are copied into every recommendation.
+    std::shared_ptr<const std::vector<ItemScore>> items, ref_items;
+};
+
 // A scheme on a host for one model, over every scored task both it and the reference ran with the
-// same workloads: what recommend and the decision matrix compare. Unscored workloads are left out
-// (no accuracy to rank): a database of only those gives no candidate.
+// same workloads (the reference's score of 0 included): what recommend and the decision matrix
+// compare. Unscored workloads are left out (no accuracy to rank): a database of only those gives
+// no candidate. A task that a host and model ran with several workloads (--limit 20, then
+// --limit 40) is never summed twice: its most common workload is in the candidate of `variant` 0,
+// the next in a candidate of variant 1, and so on (docs/metrics.md).
 struct Candidate {
     std::string host, host_name, device, model, model_name, scheme;
     bool synthetic = false, estimated = false;
     double bpw = 0.0;
     int64_t model_bytes = 0;
     int n_tasks = 0;
-    double retention = 0.0;      // mean over tasks of score / score(reference)
+    // Ratio of mean scores: sum score / sum score(reference) over the compared tasks (NaN when the
+    // reference scored 0 on all of them). The same definition as gain: 1 + gain = retention x
+    // energy(reference) / energy (docs/metrics.md says why).
+    double retention = 0.0;
     double energy_wh = 0.0;      // sum over tasks
     double energy_saving = 0.0;  // 1 - energy / energy(reference), same tasks
     double eor = 0.0;            // mean score (%) / energy (Wh), summed workload
@@ -200,6 +255,13 @@ struct Candidate {
     double energy_usd_per_mtok = std::numeric_limits<double>::quiet_NaN();
     double hardware_usd_per_mtok = std::numeric_limits<double>::quiet_NaN();
     double usd_per_mtok = std::numeric_limits<double>::quiet_NaN();  // energy + amortised hardware
+    // Noise and warnings.
+    int variant = 0;                    // 0: each task's most common workload; 1, 2: the others
+    std::vector<CandidateTask> parts;   // the compared tasks, in the order of `tasks`
+    std::vector<std::string> zero_reference_tasks;  // compared tasks where the reference scored 0 (no per-task retention)
+    std::vector<std::string> chance_tasks;  // tasks where this scheme scored at or below chance ("arc_easy 10.0 % <= 25.0 %")
+    bool short_windows = false;         // some compared task's energy comes from a window under kShortWindowS
+    bool partial() const { return n_tasks < n_reference_tasks; }  // lacks a task the reference ran
 };
 std::vector<Candidate> candidates(const std::vector<Summary> & summaries, const std::string & reference = "fp16");
 
@@ -222,6 +284,30 @@ std::vector<Profile> builtin_profiles();
 // Throws jb::UsageError for an unknown name, listing the valid ones.
 Profile find_profile(const std::string & name);
 
+// How far apart two candidates are on an objective, with its noise (docs/metrics.md, "Noise"):
+// a seeded Monte-Carlo of a paired bootstrap over items (the tasks' standard errors where items
+// are missing) and of each task's energy and wall-time error.
+struct Margin {
+    // Relative advantage of `a` over `b` on the objective: EOR(a) / EOR(b) - 1, E(b) / E(a) - 1 or
+    // T(b) / T(a) - 1; positive when a is better. lo, hi: its 95 % interval.
+    double value = 0.0, lo = 0.0, hi = 0.0;
+    bool distinguishable = false;  // the interval excludes 0
+    // Accuracy: score(a) - score(b) (fractions) and its 95 % interval.
+    double score_diff = 0.0, score_lo = 0.0, score_hi = 0.0;
+    int items_paired = 0;      // items both ran (paired bootstrap); 0: standard errors only
+    double items_differ = 0;   // of those, how many had different outcomes
+    // Roughly how many times the items, or the repeats, it would take to separate them (NaN: more of
+    // that alone would not; 0: already separated or nothing to separate).
+    double items_factor = 0.0, repeats_factor = 0.0;
+    std::string accuracy_method;  // "paired bootstrap over 40 items", "standard errors (no items stored)"
+    bool noise_known = true;      // false: candidates without per-task results, point estimates only
+};
+// Seeded and deterministic: the same candidates give the same interval on every platform.
+Margin compare(const Candidate & a, const Candidate & b, Objective objective);
+// The 95 % interval of a candidate's retention (ratio of mean scores, items paired with the
+// reference's); {NaN, NaN} when the reference scored 0 everywhere.
+std::pair<double, double> retention_interval(const Candidate & c);
+
 struct Recommendation {
     Profile profile;
     std::optional<Candidate> best;
@@ -232,6 +318,12 @@ struct Recommendation {
     int n_feasible = 0;              // of those, meeting every constraint
     std::vector<std::string> notes;  // synthetic model, estimated energies, candidates left out
     bool projected = false;          // the best candidate is projected, not measured
+    // Noise: best against the runner-up. A tie (the leader and others inside each other's 95 %
+    // intervals) is settled by the documented tie-break (less energy, beyond noise; then the
+    // simpler scheme: the reference, then more bits per weight) and said in `why`.
+    std::optional<Margin> margin;
+    bool tie = false;
+    std::vector<std::string> tied;  // scheme labels inside the noise, best first
 };
 // Compares the candidates it is given (the CLI passes one model's at a time). Only candidates
 // with the same workloads are ranked: the largest such group; the rest are named in `notes`.

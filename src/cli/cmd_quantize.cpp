@@ -3,20 +3,17 @@
 
 #include <cstdio>
 #include <iostream>
-#include <map>
-#include <tuple>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 #include "quant/dynamic_plan.hpp"
 #include "quant/dynamic.hpp"
 #include "quant/cache.hpp"
-#include "quant/gguf_file.hpp"
 #include "quant/quantize.hpp"
 #include "quant/scheme.hpp"
 #include "quant/synth.hpp"
+#include "quant/tables.hpp"
 #include "joulebench/table.hpp"
 #include "joulebench/error.hpp"
 
@@ -39,122 +36,20 @@ struct QuantizeArgs {
     bool list = false;
 };
 
-Table schemes_table() {
-    Table t;
-    t.title = "Quantization schemes (--scheme NAME[+kv8|+kv4] or --scheme FILE.json)";
-    t.add_column("name", "Scheme");
-    t.add_column("weights", "Weights");
-    t.add_column("kv", "KV cache");
-    t.add_column("description", "Description");
-    t.columns.back().right_align = false;
-    for (const auto & [name, desc] : scheme_presets()) {
-        const Scheme s = parse_scheme(name);
-        t.add_row({name, ftype_name(s.ftype), type_name(s.kv_type_k) + "/" + type_name(s.kv_type_v), desc});
-    }
-    std::string all;
-    for (const auto & n : ftype_names()) {
-        all += (all.empty() ? "" : " ") + n;
-    }
-    t.notes.push_back("any llama.cpp file type by name is accepted too: " + all);
-    t.notes.push_back("+kv8: Q8_0 KV cache (needs flash attention); +kv4: Q4_0 KV cache");
-    return t;
-}
-
 void print_result(const SchemeResult & r, bool synthetic, const QuantizeArgs & a) {
     const Format f = parse_format(a.format);
-    const GgufSummary g = inspect_gguf(r.path);
-
     if (f == Format::json) {
-        nlohmann::json types = nlohmann::json::object();
-        for (const auto & [name, t] : r.tensor_types) {
-            types[name] = type_name(t);
-        }
-        nlohmann::json fallbacks = nlohmann::json::array();
-        for (const auto & fb : r.fallbacks) {
-            fallbacks.push_back({{"tensor", fb.tensor}, {"wanted", type_name(fb.wanted)}, {"used", type_name(fb.used)}});
-        }
-        nlohmann::json doc = {
-            {"scheme", r.scheme_name},     {"scheme_canonical", r.scheme}, {"path", r.path},
-            {"source", r.source_path},     {"source_xxh64", r.source_xxh64},
-            {"file_bytes", r.file_bytes},  {"bpw", r.bpw},                 {"n_params", r.n_params},
-            {"cache_hit", r.cache_hit},    {"is_source", r.is_source},     {"quantize_s", r.quantize_s},   {"synthetic", synthetic},
-            {"type_counts", r.type_counts()}, {"tensor_types", types},     {"fallbacks", fallbacks},
-        };
-        std::cout << doc.dump(2) << "\n";
+        std::cout << quantized_model_json(r, synthetic).dump(2) << "\n";
         return;
     }
-
-    Table s;
-    s.title = "Quantized model";
-    s.add_column("scheme", "Scheme");
-    s.add_column("path", "Path");
-    s.columns.back().right_align = false;
-    s.add_column("file_bytes", "Size (bytes)");
-    s.add_column("size_mib", "Size (MiB)", 2);
-    s.add_column("bpw", "BPW", 3);
-    s.add_column("n_params", "Params");
-    s.add_column("cache", "Cache");
-    s.add_column("quantize_s", "Quantize (s)", 2);
-    s.add_row({r.scheme_name, r.path, (int64_t) r.file_bytes, r.file_bytes / (1024.0 * 1024.0), r.bpw, r.n_params,
-               std::string(r.is_source ? "source" : r.cache_hit ? "hit" : "miss"), r.quantize_s});
-    s.notes.push_back("scheme: " + r.scheme);
-    if (synthetic) {
-        s.notes.push_back("synthetic model (random weights): accuracy is chance by construction");
-    }
-    if (!r.fallbacks.empty()) {
-        s.notes.push_back(fmt::format("{} tensor(s) got another type than asked because their row length is not a "
-                                      "multiple of the block size (see --tensors)", r.fallbacks.size()));
-    }
-
-    Table t;
-    if (a.tensors) {
-        t.title = "Tensors";
-        t.add_column("tensor", "Tensor");
-        t.columns.back().right_align = false;
-        t.add_column("type", "Type");
-        t.add_column("shape", "Shape");
-        t.add_column("n_elements", "Elements");
-        t.add_column("bytes", "Bytes");
-        t.add_column("fallback_from", "Fallback from");
-        for (const auto & ten : g.tensors) {
-            std::string shape = std::to_string(ten.ne[0]);
-            for (int d = 1; d < ten.n_dims; ++d) {
-                shape += "x" + std::to_string(ten.ne[d]);
-            }
-            std::string fb;
-            for (const auto & x : r.fallbacks) {
-                if (x.tensor == ten.name) {
-                    fb = type_name(x.wanted);
-                }
-            }
-            t.add_row({ten.name, type_name(ten.type), shape, ten.n_elements, (int64_t) ten.n_bytes, fb});
-        }
-    } else {
-        t.title = "Tensor types";
-        t.add_column("type", "Type");
-        t.add_column("tensors", "Tensors");
-        t.add_column("n_elements", "Elements");
-        t.add_column("bytes", "Bytes");
-        t.add_column("share", "Share of bytes (%)", 1);
-        std::map<std::string, std::tuple<int64_t, int64_t, int64_t>> by_type;
-        for (const auto & ten : g.tensors) {
-            auto & [n, e, b] = by_type[type_name(ten.type)];
-            n += 1;
-            e += ten.n_elements;
-            b += (int64_t) ten.n_bytes;
-        }
-        for (const auto & [type, v] : by_type) {
-            const auto & [n, e, b] = v;
-            t.add_row({type, n, e, b, g.tensor_bytes ? 100.0 * (double) b / (double) g.tensor_bytes : 0.0});
-        }
-    }
+    const std::vector<Table> tables = quantized_model_tables(r, synthetic, a.tensors);
     if (f == Format::csv) {
-        print_table(std::cout, a.tensors ? t : s, f);  // one table per CSV stream
+        print_table(std::cout, a.tensors ? tables[1] : tables[0], f);  // one table per CSV stream
         return;
     }
-    print_table(std::cout, s, f);
+    print_table(std::cout, tables[0], f);
     std::cout << "\n";
-    print_table(std::cout, t, f);
+    print_table(std::cout, tables[1], f);
 }
 
 void run_quantize(const QuantizeArgs & a) {

@@ -14,14 +14,33 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
-#include "cli/family.hpp"
 #include "cli/report_run.hpp"
-#include "cli/store_rows.hpp"
 #include "report/report.hpp"
+#include "results/cost_model.hpp"
+#include "results/family.hpp"
+#include "results/store_rows.hpp"
 #include "joulebench/store.hpp"
 #include "joulebench/error.hpp"
 
 namespace jb::cli {
+
+using results::cost_formula_note;
+using results::cost_model;
+using results::estimated_domains;
+using results::load_family_members;
+using results::load_rows;
+
+void add_cost_options(CLI::App * cmd, results::CostParams & p) {
+    cmd->add_option("--usd-per-kwh", p.usd_per_kwh,
+                    "Electricity price: adds energy cost and, with a hardware price, cost per million tokens");
+    cmd->add_option("--gpu-price-usd", p.gpu_price_usd,
+                    "Price of one GPU (of the device, without a GPU) in USD, instead of the catalogue's list price");
+    cmd->add_option("--lifetime-years", p.lifetime_years, "Years over which the hardware price is amortised")
+        ->capture_default_str();
+    cmd->add_option("--utilisation", p.utilisation,
+                    "Share of its lifetime the hardware does useful work, 0..1 (amortisation)")
+        ->capture_default_str();
+}
 
 namespace {
 
@@ -161,7 +180,7 @@ std::optional<report::TimelineCell> pick_timeline(const Store & store, const std
 
 void run_report(const ReportParams & p) {
     const Destination dest = resolve_destination(p);
-    check_cost_params(p.cost);
+    results::check_cost_params(p.cost);
     if (p.grid_g_per_kwh < 0 || !std::isfinite(p.grid_g_per_kwh)) throw UsageError("--grid-g-per-kwh must be >= 0");
 
     const Store store = Store::open_readonly(p.db);  // the store's one-line error for a bad file
@@ -179,7 +198,7 @@ void run_report(const ReportParams & p) {
     in.options.reference = p.reference;
     in.options.usd_per_kwh = p.cost.usd_per_kwh;
     in.options.grid_g_per_kwh = p.grid_g_per_kwh;
-    in.rows = load_rows(store);
+    in.rows = load_rows(store, /*items=*/true);  // the decision matrix's noise needs the items
     in.cost = cost_model(in.rows, p.cost, in.cost_notes);
     in.cost_formula = cost_formula_note(p.cost);
     in.families = load_family_members(store);

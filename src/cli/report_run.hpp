@@ -5,8 +5,13 @@
 #include <string>
 #include <vector>
 
-#include "cli/cost_model.hpp"
 #include "joulebench/metrics.hpp"
+#include "results/cost_model.hpp"
+#include "results/recommend.hpp"
+
+namespace CLI {
+class App;
+}
 
 namespace jb::cli {
 
@@ -20,7 +25,7 @@ struct ReportParams {
     std::vector<std::string> tables;
     int64_t timeline_cell = 0;
     std::string reference = "fp16";
-    CostParams cost;  // --usd-per-kwh, --gpu-price-usd, --lifetime-years, --utilisation
+    results::CostParams cost;  // --usd-per-kwh, --gpu-price-usd, --lifetime-years, --utilisation
     double grid_g_per_kwh = metrics::kWorldGridGPerKwh;
     std::string title = "joulebench report";
     std::string slo;  // serving operating points' latency targets ("": the serving profile's default)
@@ -30,20 +35,13 @@ void run_report(const ReportParams & p);
 
 struct RecommendParams {
     std::string db;
-    std::string profile = "all";
-    std::string reference = "fp16";
-    std::optional<double> min_retention;
-    std::optional<double> max_memory_gib;
-    std::optional<double> max_latency_s;
-    std::optional<double> max_ttft_s;
-    std::optional<double> max_j_per_token;
-    double grid_g_per_kwh = metrics::kWorldGridGPerKwh;
-    CostParams cost;  // --usd-per-kwh, --gpu-price-usd, --lifetime-years, --utilisation
     std::string output = "table";
-    bool list_candidates = false;
-    bool list_families = false;  // --families: the distilled vs base table instead
-    std::string traffic;         // --traffic prompt=512,output=256,concurrency=8 (cli/serving_recommend.hpp)
+    results::RecommendRequest request;
+    std::string traffic;  // --traffic prompt=512,output=256,concurrency=8 (results/serving_recommend.hpp)
 };
+
+// --usd-per-kwh, --gpu-price-usd, --lifetime-years, --utilisation (report and recommend).
+void add_cost_options(CLI::App * cmd, results::CostParams & p);
 
 void run_recommend(const RecommendParams & o);
 

@@ -44,10 +44,9 @@ using Slot = std::tuple<std::string, std::string, std::string, std::string>;
 
 struct Aggregate {
     FamilyComparison row;
-    double base_tokens = 0, distilled_tokens = 0, retention_sum = 0, score_b = 0, score_d = 0;
-    int n_retention = 0;
-    double combined_d = 0, combined_b = 0, combined_ret_sum = 0;
-    int n_combined = 0, n_combined_ret = 0;
+    double base_tokens = 0, distilled_tokens = 0, score_b = 0, score_d = 0;
+    double combined_d = 0, combined_b = 0, combined_score_d = 0, combined_score_b = 0;
+    int n_combined = 0;
 };
 
 }  // namespace
@@ -158,18 +157,12 @@ std::vector<FamilyComparison> compare_families(const std::vector<Summary> &summa
             a.distilled_tokens += tokens_of(d);
             a.score_b += b.score.mean;
             a.score_d += d.score.mean;
-            if (std::isfinite(c.retention)) {
-                a.retention_sum += c.retention;
-                ++a.n_retention;
-            }
             if (bref && positive(bref->energy_j.mean)) {
                 a.combined_d += d.energy_j.mean;
                 a.combined_b += bref->energy_j.mean;
+                a.combined_score_d += d.score.mean;
+                a.combined_score_b += bref->score.mean;
                 ++a.n_combined;
-                if (std::isfinite(c.combined_retention)) {
-                    a.combined_ret_sum += c.combined_retention;
-                    ++a.n_combined_ret;
-                }
             }
         }
         if (rows.empty()) {
@@ -187,14 +180,12 @@ std::vector<FamilyComparison> compare_families(const std::vector<Summary> &summa
             c.distilled_j_per_token = ratio(c.distilled_energy_j, a.distilled_tokens);
             c.base_score = a.score_b / n;
             c.distilled_score = a.score_d / n;
-            c.retention = a.n_retention > 0 ? a.retention_sum / a.n_retention : kNaN;
+            // Retention over the whole task set: the ratio of mean scores, as candidates have it (a
+            // task the base scored 0 on adds the student's score and nothing to the base's).
+            c.retention = ratio(a.score_d, a.score_b);
             // The combined effect only over the full task set: a subset would not be the same workload.
             c.combined_energy_reduction = a.n_combined == c.n_tasks ? reduction(a.combined_d, a.combined_b) : kNaN;
-            c.combined_retention = a.n_combined_ret == c.n_tasks ? a.combined_ret_sum / n : kNaN;
-            if (a.n_retention < c.n_tasks) {
-                append(c.note, fmt::format("retention over {} of {} tasks (the base scored 0 on the others)",
-                                           a.n_retention, c.n_tasks));
-            }
+            c.combined_retention = a.n_combined == c.n_tasks ? ratio(a.combined_score_d, a.combined_score_b) : kNaN;
             if (a.n_combined < c.n_tasks)
                 append(c.note, fmt::format("no {} cell of the base on every task: no combined effect", reference));
             out.push_back(c);

@@ -98,6 +98,24 @@ void append_note(std::string & note, const std::string & more) {
     note += more;
 }
 
+// A task that one host and model ran with several workloads (other items, shots or settings):
+// each summary's label says which, "arc_easy (40 items)", with the workload's short fingerprint
+// when the item counts alone do not tell them apart.
+void label_workloads(std::vector<Summary> & all) {
+    using TaskSlot = std::tuple<std::string, std::string, std::string>;
+    std::map<TaskSlot, std::map<std::string, std::set<long long>>> workloads;  // workload -> item counts
+    for (const Summary & s : all) workloads[{s.host, s.model, s.task}][s.workload].insert(std::llround(s.n_items));
+    for (Summary & s : all) {
+        const auto & w = workloads[{s.host, s.model, s.task}];
+        if (w.size() < 2) continue;
+        const long long items = std::llround(s.n_items);
+        int same_count = 0;
+        for (const auto & [fp, counts] : w) same_count += counts.count(items) ? 1 : 0;
+        s.task_label = same_count > 1 ? fmt::format("{} ({} items, workload {})", s.task, items, short_fp(s.workload))
+                                      : fmt::format("{} ({} items)", s.task, items);
+    }
+}
+
 }  // namespace
 
 double joules_to_wh(double joules) {
@@ -209,7 +227,8 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
         s.bpw = first.bpw;
         s.model_bytes = first.model_bytes;
 
-        std::vector<double> score, score_se, energy, energy_net, wall, ttft, avg_w;
+        std::vector<double> score, score_se, energy, energy_net, wall, ttft, avg_w, chance;
+        std::map<std::string, std::pair<double, int>> item_sum;  // id -> (sum over repeats, repeats)
         double tok_j = 0, tok_net_j = 0, tok_energy = 0, tok_net = 0, tok_timed = 0, tok_wall_s = 0;
         double peak_w = kNaN;
         double prefill_j = 0, prefill_tok = 0, prefill_s = 0, decode_j = 0, decode_tok = 0, decode_s = 0;
@@ -228,6 +247,12 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
             decode_tok_all += double(r->decode_tokens);
             items += double(r->n_items);
             avg_w.push_back(r->avg_w);
+            chance.push_back(r->chance);
+            for (const ItemScore & it : r->items) {
+                auto & [sum, n] = item_sum[it.id];
+                sum += it.value;
+                ++n;
+            }
             if (std::isfinite(r->peak_w) && !(r->peak_w <= peak_w)) peak_w = r->peak_w;
             for (const auto & [domain, j] : r->domain_j) {
                 auto it = std::find_if(s.domain_j.begin(), s.domain_j.end(),
@@ -310,8 +335,23 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
         s.tok_s = tokens_per_s(tok_timed, tok_wall_s);
         s.avg_w = stat_of(avg_w).mean;
         s.peak_w = peak_w;
+        s.task_label = s.task;
+        s.chance = stat_of(chance).mean;
+        s.items.reserve(item_sum.size());
+        for (const auto & [id, sn] : item_sum) s.items.push_back({id, sn.first / sn.second});
+        // Energy noise: the repeats' spread where there are repeats, else one window's resolution.
+        if (s.energy_j.n >= 2 && std::isfinite(s.energy_j.sd) && positive(s.energy_j.mean)) {
+            s.energy_rel_se = s.energy_j.sd / std::sqrt(double(s.energy_j.n)) / s.energy_j.mean;
+            s.energy_se_measured = true;
+        } else {
+            s.energy_rel_se = positive(s.wall_s.mean) ? kWindowResolutionS / s.wall_s.mean : 0.0;
+        }
+        s.wall_se_s = s.wall_s.n >= 2 && std::isfinite(s.wall_s.sd) ? s.wall_s.sd / std::sqrt(double(s.wall_s.n)) : 0.0;
+        s.short_window = std::isfinite(s.wall_s.mean) && s.wall_s.mean < kShortWindowS;
         out.push_back(std::move(s));
     }
+
+    label_workloads(out);
 
     // Ratios to the reference: same host, model, task and workload, never anything else.
     const auto refs = reference_index(out, options.reference);
@@ -350,8 +390,10 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
         if (positive(ref.score.mean) && std::isfinite(s.score.mean)) {
             s.retention = retention(s.score.mean, ref.score.mean);
         } else {
-            append_note(s.note, fmt::format("{} scored {} on {}: no retention", options.reference,
-                                            std::isfinite(ref.score.mean) ? "0" : "nothing", s.task));
+            append_note(s.note, fmt::format("{} scored {} on {}: retention undefined on this task (the task still "
+                                            "counts in the workload's ratio of mean scores and energy)",
+                                            options.reference, std::isfinite(ref.score.mean) ? "0" : "nothing",
+                                            s.task_label));
         }
         if (std::isfinite(s.eor) && positive(ref.eor)) s.gain = gain(s.eor, ref.eor);
         if (std::isfinite(s.energy_j.mean) && positive(ref.energy_j.mean)) {

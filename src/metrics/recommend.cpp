@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <tuple>
 
@@ -27,8 +28,13 @@ std::string pct(double fraction, int digits = 1) {
     return fmt::format("{:.{}f} %", fraction * 100.0, digits);
 }
 
+// A difference rounded to what is printed: never "-0.0" for a bootstrap's 1e-17.
+double printed(double v) {
+    return std::abs(v) < 5e-7 ? 0.0 : v;
+}
+
 std::string signed_pct(double fraction) {
-    return fmt::format("{:+.1f} %", fraction * 100.0);
+    return fmt::format("{:+.1f} %", printed(fraction) * 100.0);
 }
 
 std::string bytes_text(int64_t bytes) {
@@ -44,8 +50,11 @@ std::string label(const Candidate & c) {
 // The first constraint a candidate misses, or "" when it meets them all.
 std::string violation(const Candidate & c, const Profile & p) {
     // A synthetic model's accuracy is chance: retention says nothing, so it is not a constraint.
-    if (!c.synthetic && p.min_retention > 0.0 && !(c.retention >= p.min_retention - 1e-12)) {
-        return fmt::format("retention {} < {}", pct(c.retention), pct(p.min_retention, 0));
+    if (!c.synthetic && p.min_retention > 0.0) {
+        if (!std::isfinite(c.retention)) return "retention undefined: the reference scored 0 on every compared task";
+        if (!(c.retention >= p.min_retention - 1e-12)) {
+            return fmt::format("retention {} < {}", pct(c.retention), pct(p.min_retention, 0));
+        }
     }
     if (p.max_memory_bytes) {
         if (c.model_bytes <= 0) return "model file size unknown";
@@ -86,7 +95,8 @@ double merit(const Candidate & c, Objective o) {
 bool ranks_before(const Candidate & a, const Candidate & b, Objective o) {
     const double ma = merit(a, o), mb = merit(b, o);
     if (ma != mb) return ma > mb;
-    if (a.retention != b.retention) return a.retention > b.retention;
+    if (std::isfinite(a.retention) && std::isfinite(b.retention) && a.retention != b.retention)
+        return a.retention > b.retention;
     if (a.energy_wh != b.energy_wh) return a.energy_wh < b.energy_wh;
     return std::tie(a.host_name, a.host, a.scheme, a.model) < std::tie(b.host_name, b.host, b.scheme, b.model);
 }
@@ -161,30 +171,97 @@ std::string describe_constraints(const Profile & p) {
     return out;
 }
 
+namespace {
+
+std::string scheme_key(const Summary & s) {
+    return s.scheme_canonical.empty() ? s.scheme : s.scheme_canonical;
+}
+
+std::string join_names(const std::vector<std::string> & names) {
+    std::string out;
+    for (const auto & n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
+// (host, model, task, workload): where a scheme meets its reference.
+using Slot = std::tuple<std::string, std::string, std::string, std::string>;
+
+// The variant of each scored (host, model, task, workload): 0 for the workload of that task that
+// the most schemes ran (then the most items, then the fingerprint), 1 for the next, ... so that
+// a task run with several workloads is never summed twice into one candidate.
+std::map<Slot, int> workload_variants(const std::vector<Summary> & summaries) {
+    using TaskSlot = std::tuple<std::string, std::string, std::string>;
+    struct Use {
+        std::set<std::string> schemes;
+        double items = 0.0;
+    };
+    std::map<TaskSlot, std::map<std::string, Use>> by_task;
+    for (const Summary & s : summaries) {
+        if (!s.scored) continue;
+        Use & u = by_task[{s.host, s.model, s.task}][s.workload];
+        u.schemes.insert(scheme_key(s));
+        u.items = std::max(u.items, s.n_items);
+    }
+    std::map<Slot, int> out;
+    for (const auto & [task, uses] : by_task) {
+        std::vector<std::pair<std::string, const Use *>> order;
+        for (const auto & [workload, use] : uses) order.emplace_back(workload, &use);
+        std::stable_sort(order.begin(), order.end(), [](const auto & a, const auto & b) {
+            if (a.second->schemes.size() != b.second->schemes.size())
+                return a.second->schemes.size() > b.second->schemes.size();
+            return a.second->items > b.second->items;
+        });
+        for (size_t k = 0; k < order.size(); ++k) {
+            out[{std::get<0>(task), std::get<1>(task), std::get<2>(task), order[k].first}] = int(k);
+        }
+    }
+    return out;
+}
+
+std::shared_ptr<const std::vector<ItemScore>> shared_items(const Summary & s) {
+    if (s.items.empty()) return nullptr;
+    return std::make_shared<const std::vector<ItemScore>>(s.items);
+}
+
+}  // namespace
+
 std::vector<Candidate> candidates(const std::vector<Summary> & summaries, const std::string & reference) {
-    // The reference's summaries by (host, model, task, workload).
-    using Slot = std::tuple<std::string, std::string, std::string, std::string>;
+    const std::map<Slot, int> variant_of = workload_variants(summaries);
+    auto variant = [&](const Summary & s) {
+        auto it = variant_of.find(Slot{s.host, s.model, s.task, s.workload});
+        return it == variant_of.end() ? 0 : it->second;
+    };
+
+    // The reference's scored summaries by (host, model, task, workload), and how many (task,
+    // workload) pairs it ran per host, model and variant.
     std::map<Slot, const Summary *> refs;
-    std::map<std::pair<std::string, std::string>, int> ref_tasks;
+    std::map<std::tuple<std::string, std::string, int>, std::vector<std::string>> ref_tasks;
     for (const Summary & s : summaries) {
         if (!is_reference(s, reference) || !s.scored) continue;
-        if (refs.emplace(Slot{s.host, s.model, s.task, s.workload}, &s).second) ++ref_tasks[{s.host, s.model}];
+        if (refs.emplace(Slot{s.host, s.model, s.task, s.workload}, &s).second) {
+            ref_tasks[{s.host, s.model, variant(s)}].push_back(s.task_label.empty() ? s.task : s.task_label);
+        }
     }
 
-    // Each (host, model, scheme) in order of first appearance.
-    using Key = std::tuple<std::string, std::string, std::string>;
+    // Each (host, model, scheme, variant) in order of first appearance.
+    using Key = std::tuple<std::string, std::string, std::string, int>;
     std::map<Key, size_t> index;
     std::vector<std::vector<const Summary *>> groups;
+    std::vector<int> group_variant;
     for (const Summary & s : summaries) {
         if (!s.scored) continue;  // a synthetic workload has no accuracy to rank
-        Key k{s.host, s.model, s.scheme_canonical.empty() ? s.scheme : s.scheme_canonical};
+        Key k{s.host, s.model, scheme_key(s), variant(s)};
         auto [it, inserted] = index.emplace(k, groups.size());
-        if (inserted) groups.emplace_back();
+        if (inserted) {
+            groups.emplace_back();
+            group_variant.push_back(std::get<3>(k));
+        }
         groups[it->second].push_back(&s);
     }
 
     std::vector<Candidate> out;
-    for (const auto & g : groups) {
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+        const auto & g = groups[gi];
         const Summary & first = *g.front();
         Candidate c;
         c.host = first.host;
@@ -198,17 +275,18 @@ std::vector<Candidate> candidates(const std::vector<Summary> & summaries, const 
         c.bpw = first.bpw;
         c.model_bytes = first.model_bytes;
         c.is_reference = is_reference(first, reference);
+        c.variant = group_variant[gi];
 
-        // Pairs (task, workload) both ran, sorted so the workloads key is canonical.
+        // Every (task, workload) both ran, the reference's score of 0 included: only a missing
+        // energy keeps a shared task out (and is named). Sorted so the workloads key is canonical.
         std::vector<std::pair<const Summary *, const Summary *>> pairs;
         std::vector<std::string> skipped;
         for (const Summary * s : g) {
             auto it = refs.find(Slot{s->host, s->model, s->task, s->workload});
             if (it == refs.end()) continue;
             const Summary * r = it->second;
-            if (!positive(r->score.mean) || !std::isfinite(s->score.mean) || !positive(s->energy_j.mean) ||
-                !positive(r->energy_j.mean)) {
-                skipped.push_back(s->task);
+            if (!std::isfinite(s->score.mean) || !positive(s->energy_j.mean) || !positive(r->energy_j.mean)) {
+                skipped.push_back(s->task_label);
                 continue;
             }
             pairs.push_back({s, r});
@@ -218,16 +296,18 @@ std::vector<Candidate> candidates(const std::vector<Summary> & summaries, const 
             return std::tie(a.first->task, a.first->workload) < std::tie(b.first->task, b.first->workload);
         });
 
-        double retention_sum = 0, score_sum = 0, se2_sum = 0, ref_score_sum = 0;
+        double score_sum = 0, se2_sum = 0, ref_score_sum = 0;
         double energy_j = 0, ref_energy_j = 0, latency = 0, ref_latency = 0, tokens = 0, items = 0;
         double gco2e = 0, usd = 0, timed_tokens = 0, timed_s = 0;
         std::vector<double> ttfts;
+        std::set<std::string> compared;
         for (const auto & [s, r] : pairs) {
-            c.tasks.push_back(s->task);
+            c.tasks.push_back(s->task_label);
+            compared.insert(s->task_label);
             c.workloads += (c.workloads.empty() ? "" : ",") + s->task + "@" + s->workload;
-            retention_sum += s->score.mean / r->score.mean;
             score_sum += s->score.mean;
             ref_score_sum += r->score.mean;
+            if (!positive(r->score.mean)) c.zero_reference_tasks.push_back(s->task_label);
             if (std::isfinite(s->score_stderr.mean)) se2_sum += s->score_stderr.mean * s->score_stderr.mean;
             energy_j += s->energy_j.mean;
             ref_energy_j += r->energy_j.mean;
@@ -245,11 +325,41 @@ std::vector<Candidate> candidates(const std::vector<Summary> & summaries, const 
             c.estimated = c.estimated || s->estimated;
             c.projected = c.projected || s->projected;
             c.mixed_estimate = c.mixed_estimate || s->mixed_estimate || s->estimated != r->estimated;
+            c.short_windows = c.short_windows || s->short_window;
+            if (std::isfinite(s->chance) && s->score.mean <= s->chance + 1e-9) {
+                c.chance_tasks.push_back(fmt::format("{} {:.1f} % (chance {:.1f} %)", s->task_label,
+                                                     s->score.mean * 100.0, s->chance * 100.0));
+            }
+
+            CandidateTask part;
+            part.task = s->task;
+            part.workload = s->workload;
+            part.label = s->task_label;
+            part.score = s->score.mean;
+            part.score_stderr = std::isfinite(s->score_stderr.mean) ? s->score_stderr.mean : 0.0;
+            part.ref_score = r->score.mean;
+            part.ref_score_stderr = std::isfinite(r->score_stderr.mean) ? r->score_stderr.mean : 0.0;
+            part.energy_j = s->energy_j.mean;
+            part.energy_rel_se = s->energy_rel_se;
+            part.energy_se_measured = s->energy_se_measured;
+            part.ref_energy_j = r->energy_j.mean;
+            part.ref_energy_rel_se = r->energy_rel_se;
+            part.wall_s = s->wall_s.mean;
+            part.wall_se_s = s->wall_se_s;
+            part.repeats = std::max(s->energy_j.n, 1);
+            part.n_items = int(std::llround(s->n_items));
+            part.short_window = s->short_window;
+            part.chance = s->chance;
+            part.items = shared_items(*s);
+            part.ref_items = shared_items(*r);
+            c.parts.push_back(std::move(part));
         }
         const double n = double(pairs.size());
         c.n_tasks = int(pairs.size());
-        c.n_reference_tasks = ref_tasks[{c.host, c.model}];
-        c.retention = retention_sum / n;
+        const auto & reference_ran = ref_tasks[{c.host, c.model, c.variant}];
+        c.n_reference_tasks = int(reference_ran.size());
+        // One retention for the whole workload: the ratio of mean scores (docs/metrics.md).
+        c.retention = ref_score_sum > 0 ? score_sum / ref_score_sum : kNaN;
         c.score = score_sum / n;
         c.ref_score = ref_score_sum / n;
         c.score_stderr = std::sqrt(se2_sum) / n;
@@ -267,13 +377,21 @@ std::vector<Candidate> candidates(const std::vector<Summary> & summaries, const 
         c.seconds_per_item = items > 0 ? latency / items : kNaN;
         c.gco2e = gco2e;
         c.usd = usd;
-        if (c.n_tasks < c.n_reference_tasks) {
-            c.note = fmt::format("compared on {} of the {} tasks {} ran", c.n_tasks, c.n_reference_tasks, reference);
+        if (c.partial()) {
+            std::vector<std::string> missing;
+            for (const auto & t : reference_ran) {
+                if (!compared.count(t)) missing.push_back(t);
+            }
+            c.note = fmt::format("compared on {} of the {} tasks {} ran (missing: {})", c.n_tasks, c.n_reference_tasks,
+                                 reference, join_names(missing));
         }
         if (!skipped.empty()) {
-            std::string names;
-            for (const auto & t : skipped) names += (names.empty() ? "" : ", ") + t;
-            c.note += fmt::format("{}left out (no score or energy to compare): {}", c.note.empty() ? "" : "; ", names);
+            c.note += fmt::format("{}left out (no energy to compare): {}", c.note.empty() ? "" : "; ",
+                                  join_names(skipped));
+        }
+        if (c.variant > 0) {
+            c.note += fmt::format("{}another workload of {} than the main comparison's: ranked apart",
+                                  c.note.empty() ? "" : "; ", join_names(c.tasks));
         }
         if (c.mixed_estimate) {
             c.note += std::string(c.note.empty() ? "" : "; ") + "compares an estimated energy with a measured one";
@@ -340,6 +458,87 @@ Profile find_profile(const std::string & name) {
     throw UsageError(fmt::format("unknown profile '{}' (expected {}custom or all)", name, names));
 }
 
+namespace {
+
+std::string signed_points(double fraction) {
+    return fmt::format("{:+.1f}", printed(fraction) * 100.0);
+}
+
+// "EOR +4.1 % (95 % interval -31.0 % ... +52.3 %)" and the same for energy and time: how `a`
+// stands against `b` on the objective.
+std::string margin_phrase(const Candidate & a, const Candidate & b, const Margin & m, Objective o) {
+    const std::string range = fmt::format("95 % interval {} \u2026 {}", signed_pct(m.lo), signed_pct(m.hi));
+    switch (o) {
+        case Objective::max_eor:
+            return fmt::format("{}'s EOR is {} against {}'s ({})", a.scheme, signed_pct(m.value), b.scheme, range);
+        case Objective::min_energy:
+            return fmt::format("{} uses {} more energy than {} ({})", b.scheme, signed_pct(m.value), a.scheme, range);
+        case Objective::min_latency:
+            return fmt::format("{} takes {} longer than {} ({})", b.scheme, signed_pct(m.value), a.scheme, range);
+    }
+    return "";
+}
+
+// "accuracy -2.5 points (95 % interval -7.5 ... +0.0), paired bootstrap over 60 items, 1 answered differently"
+std::string accuracy_phrase(const Margin & m) {
+    std::string s = fmt::format("accuracy {} points (95 % interval {} \u2026 {}), {}", signed_points(m.score_diff),
+                                signed_points(m.score_lo), signed_points(m.score_hi), m.accuracy_method);
+    if (m.items_paired > 0) {
+        const long long differ = std::llround(m.items_differ);
+        s += fmt::format(", {} answered differently", differ);
+    }
+    return s;
+}
+
+int max_repeats(const Candidate & c) {
+    int n = 1;
+    for (const auto & t : c.parts) n = std::max(n, t.repeats);
+    return n;
+}
+
+double mean_items(const Candidate & c) {
+    if (c.parts.empty()) return 0.0;
+    double n = 0;
+    for (const auto & t : c.parts) n += t.n_items;
+    return n / double(c.parts.size());
+}
+
+// Roughly what it would take to separate two candidates inside each other's noise.
+std::string separation_phrase(const Candidate & a, const Margin & m) {
+    if (m.value == 0.0) return "They measure the same: more items or repeats would not separate them.";
+    std::vector<std::string> ways;
+    if (std::isfinite(m.items_factor) && m.items_factor > 0) {
+        const double per_task = mean_items(a) * m.items_factor;
+        ways.push_back(fmt::format("about {:.0f}x the items (~{:.0f} per task instead of {:.0f})",
+                                   std::ceil(m.items_factor), std::ceil(per_task), mean_items(a)));
+    }
+    if (std::isfinite(m.repeats_factor) && m.repeats_factor > 0) {
+        const int now = max_repeats(a);
+        ways.push_back(fmt::format("about {:.0f} repeats instead of {}", std::ceil(m.repeats_factor * now), now));
+    }
+    if (ways.empty()) return "Neither more items alone nor more repeats alone would separate them; both would.";
+    std::string out = ways[0];
+    if (ways.size() > 1) out += " or " + ways[1];
+    return "To separate them: " + out + ".";
+}
+
+// Simpler first: the reference (nothing quantized), then more bits per weight.
+bool simpler(const Candidate & a, const Candidate & b) {
+    if (a.is_reference != b.is_reference) return a.is_reference;
+    const double ba = a.bpw > 0 ? a.bpw : 0.0, bb = b.bpw > 0 ? b.bpw : 0.0;
+    return ba > bb;
+}
+
+std::string simplicity_reason(const Candidate & best, const Candidate & other) {
+    if (best.is_reference) return fmt::format("{} is the reference (nothing quantized)", best.scheme);
+    if (best.bpw > 0 && other.bpw > 0 && best.bpw != other.bpw) {
+        return fmt::format("{} keeps more bits per weight ({:.3g} vs {:.3g})", best.scheme, best.bpw, other.bpw);
+    }
+    return fmt::format("{} ranks first on the point estimate", best.scheme);
+}
+
+}  // namespace
+
 Recommendation recommend(const std::vector<Candidate> & all, const Profile & profile) {
     Recommendation rec;
     rec.profile = profile;
@@ -350,13 +549,16 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
         return rec;
     }
 
-    // Rank only candidates of one set of workloads: the largest group (then the most tasks).
+    // Rank only candidates of one set of workloads: the largest group (then the most tasks, then
+    // the tasks' most common workloads).
     std::map<std::string, std::vector<const Candidate *>> by_workloads;
     for (const Candidate & c : all) by_workloads[c.workloads].push_back(&c);
     const std::vector<const Candidate *> * group = nullptr;
     for (const auto & [key, members] : by_workloads) {
         if (!group || members.size() > group->size() ||
-            (members.size() == group->size() && members.front()->n_tasks > group->front()->n_tasks)) {
+            (members.size() == group->size() &&
+             std::make_tuple(-members.front()->n_tasks, members.front()->variant) <
+                 std::make_tuple(-group->front()->n_tasks, group->front()->variant))) {
             group = &members;
         }
     }
@@ -364,15 +566,22 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
         if (&members == group) continue;
         std::string names;
         for (const Candidate * c : members) names += (names.empty() ? "" : ", ") + label(*c);
-        rec.notes.push_back(
-            fmt::format("not compared (other tasks or workloads than the ranked candidates): {}", names));
+        rec.notes.push_back(fmt::format("not compared (other tasks or workloads than the ranked candidates: {}): {}",
+                                        join_names(members.front()->tasks), names));
     }
     rec.n_compared = int(group->size());
+    const Candidate * reference = nullptr;
+    for (const Candidate * c : *group) {
+        if (c->is_reference) reference = c;
+    }
+    const std::string ref_name = reference ? reference->scheme : std::string("the reference");
 
     std::vector<const Candidate *> feasible;
     const Candidate * closest = nullptr;  // for the message when nothing qualifies
     std::string closest_reason;
+    bool all_undefined = true;  // every candidate's retention is undefined (the reference scored 0 everywhere)
     for (const Candidate * c : *group) {
+        all_undefined = all_undefined && !std::isfinite(c->retention) && !c->synthetic;
         const std::string why_not = violation(*c, profile);
         if (why_not.empty() && std::isfinite(merit(*c, profile.objective))) {
             feasible.push_back(c);
@@ -386,23 +595,121 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
               [&](const Candidate * a, const Candidate * b) { return ranks_before(*a, *b, profile.objective); });
 
     const std::string constraints = describe_constraints(profile);
-    if (feasible.empty()) {
+    if (feasible.empty() && all_undefined && profile.min_retention > 0.0) {
+        rec.why = fmt::format(
+            "No recommendation: the reference {} scored 0 on every task it ran here ({}), so accuracy retention is "
+            "undefined and no scheme can be held to {}. Quantization cannot be judged on a model that gets nothing "
+            "right: use tasks or a model on which {} scores above 0 (and above chance).",
+            ref_name, reference ? join_names(reference->tasks) : std::string("?"), constraints, ref_name);
+    } else if (feasible.empty()) {
         rec.why = fmt::format("No candidate meets {}; {} comes closest ({}).", constraints,
                               closest ? label(*closest) : std::string("none"), closest_reason);
     } else {
-        rec.best = *feasible[0];
-        rec.projected = rec.best->projected;
-        if (feasible.size() > 1) rec.runner_up = *feasible[1];
-        rec.why =
-            fmt::format("{} {} of the {} of {} candidates that meet {}", label(*rec.best),
-                        objective_phrase(*rec.best, profile.objective), feasible.size(), group->size(), constraints);
-        if (rec.runner_up) {
-            rec.why += "; " + runner_up_phrase(*rec.best, *rec.runner_up, profile.objective);
+        // Everything inside the leader's noise ties with it; the tie-break picks among them.
+        const Candidate * leader = feasible[0];
+        std::vector<const Candidate *> tied = {leader};
+        for (size_t i = 1; i < feasible.size(); ++i) {
+            if (!compare(*leader, *feasible[i], profile.objective).distinguishable) tied.push_back(feasible[i]);
         }
-        rec.why += ".";
+        const Candidate * best = leader;
+        const Candidate * runner = feasible.size() > 1 ? feasible[1] : nullptr;
+        std::string tie_break;
+        if (tied.size() > 1) {
+            // 1. less energy beyond noise; 2. the simpler scheme; 3. the objective's order.
+            auto beaten_on_energy = [&](const Candidate * x) {
+                for (const Candidate * y : tied) {
+                    if (y == x) continue;
+                    const Margin e = compare(*y, *x, Objective::min_energy);
+                    if (e.distinguishable && e.value > 0) return true;
+                }
+                return false;
+            };
+            std::vector<const Candidate *> order = tied;
+            std::vector<bool> beaten;
+            for (const Candidate * c : order) beaten.push_back(beaten_on_energy(c));
+            std::vector<size_t> idx(order.size());
+            for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+            std::stable_sort(idx.begin(), idx.end(), [&](size_t x, size_t y) {
+                if (beaten[x] != beaten[y]) return !beaten[x];
+                if (beaten[x]) return false;  // both beaten: keep the objective's order
+                if (simpler(*order[x], *order[y]) != simpler(*order[y], *order[x])) {
+                    return simpler(*order[x], *order[y]);
+                }
+                return false;
+            });
+            tied.clear();
+            for (size_t i : idx) tied.push_back(order[i]);
+            best = tied[0];
+            runner = tied[1];
+            const bool any_beaten = std::find(beaten.begin(), beaten.end(), true) != beaten.end();
+            if (any_beaten && !beaten[idx[0]] && beaten[idx[1]]) {
+                tie_break = fmt::format("{} uses less energy than {} beyond noise", best->scheme, runner->scheme);
+            } else {
+                tie_break = fmt::format("energies {}within noise, so the simpler scheme: {}",
+                                        any_beaten ? "of the cheapest " : "", simplicity_reason(*best, *runner));
+            }
+            rec.tie = true;
+            for (const Candidate * c : tied) rec.tied.push_back(c->scheme);
+        }
+        rec.best = *best;
+        rec.projected = best->projected;
+        if (runner) {
+            rec.runner_up = *runner;
+            rec.margin = compare(*best, *runner, profile.objective);
+        }
+        if (rec.tie) {
+            // The margin is the leader's over the runner-up on the objective's point estimate.
+            const Candidate & first = *(best == leader ? best : leader);
+            const Candidate & second = *(best == leader ? runner : best);
+            const Margin m = compare(first, second, profile.objective);
+            rec.why = fmt::format(
+                "Tie within noise: {} ({} of {} candidates meet {}). {}; {}. Tie-break: {}, so {} {}. {}",
+                join_names(rec.tied), feasible.size(), group->size(), constraints,
+                margin_phrase(first, second, m, profile.objective), accuracy_phrase(m), tie_break, label(*best),
+                objective_phrase(*best, profile.objective), separation_phrase(first, m));
+        } else {
+            rec.why = fmt::format("{} {} of the {} of {} candidates that meet {}", label(*best),
+                                  objective_phrase(*best, profile.objective), feasible.size(), group->size(),
+                                  constraints);
+            if (rec.runner_up) {
+                const Margin & m = *rec.margin;
+                rec.why += "; " + runner_up_phrase(*best, *rec.runner_up, profile.objective);
+                if (m.noise_known) {
+                    rec.why += fmt::format(", beyond noise (lead {}, 95 % interval {} \u2026 {})", signed_pct(m.value),
+                                           signed_pct(m.lo), signed_pct(m.hi));
+                }
+            }
+            rec.why += ".";
+        }
         if (rec.projected) {
             rec.why +=
                 " This recommendation is PROJECTED from another GPU's measurements, not measured on that hardware.";
+        }
+        // A retention constraint met on a point estimate whose interval reaches below it.
+        if (profile.min_retention > 0.0 && !best->synthetic && !best->is_reference) {
+            const auto [lo, hi] = retention_interval(*best);
+            if (std::isfinite(lo) && lo < profile.min_retention) {
+                rec.notes.push_back(fmt::format("{}'s retention {} meets >= {}, but its 95 % interval ({} \u2026 {}) "
+                                                "reaches below it",
+                                                best->scheme, pct(best->retention), pct(profile.min_retention, 0),
+                                                pct(lo), std::isfinite(hi) ? pct(hi) : std::string("unbounded")));
+            }
+        }
+    }
+    // Candidates kept out by retention alone whose interval reaches the threshold.
+    if (profile.min_retention > 0.0) {
+        for (const Candidate * c : *group) {
+            if (c->synthetic || !std::isfinite(c->retention) || c->retention >= profile.min_retention - 1e-12) continue;
+            Profile without = profile;
+            without.min_retention = 0.0;
+            if (!violation(*c, without).empty()) continue;
+            const auto [lo, hi] = retention_interval(*c);
+            if (std::isfinite(hi) && hi >= profile.min_retention) {
+                rec.notes.push_back(fmt::format("{} misses retention >= {} ({}) by less than its noise (95 % "
+                                                "interval {} \u2026 {})",
+                                                c->scheme, pct(profile.min_retention, 0), pct(c->retention), pct(lo),
+                                                pct(hi)));
+            }
         }
     }
 
@@ -420,6 +727,74 @@ Recommendation recommend(const std::vector<Candidate> & all, const Profile & pro
             fmt::format("{} is synthetic (random weights): accuracy is chance, retention is "
                         "meaningless and was not used as a constraint",
                         m));
+    }
+    if (reference && !reference->zero_reference_tasks.empty() && !all_undefined) {
+        rec.notes.push_back(fmt::format(
+            "{} scored 0 on {}: retention is undefined on {} alone, so {} count through the ratio of mean scores "
+            "(a scheme's score there adds to its own, the reference's 0 adds nothing) and {} energy counts in full",
+            ref_name, join_names(reference->zero_reference_tasks),
+            reference->zero_reference_tasks.size() == 1 ? "that task" : "those tasks",
+            reference->zero_reference_tasks.size() == 1 ? "it" : "they",
+            reference->zero_reference_tasks.size() == 1 ? "its" : "their"));
+    }
+    // Scores at or below chance, per task: accuracy there is guessing, not a signal of the scheme.
+    if (synthetic_models.empty()) {
+        std::vector<std::string> task_order;
+        std::map<std::string, std::pair<double, std::vector<std::string>>> at_chance;  // label -> (chance, "int8 10.0 %")
+        for (const Candidate * c : *group) {
+            for (const auto & t : c->parts) {
+                if (!std::isfinite(t.chance) || t.score > t.chance + 1e-9) continue;
+                auto [it, inserted] = at_chance.try_emplace(t.label, t.chance, std::vector<std::string>{});
+                if (inserted) task_order.push_back(t.label);
+                it->second.second.push_back(fmt::format("{} {}", c->scheme, pct(t.score)));
+            }
+        }
+        if (!task_order.empty()) {
+            std::string list;
+            for (const auto & label_ : task_order) {
+                const auto & [chance, who] = at_chance[label_];
+                list += fmt::format("{}{} (chance {}): {}", list.empty() ? "" : "; ", label_, pct(chance),
+                                    join_names(who));
+            }
+            rec.notes.push_back(fmt::format(
+                "at or below chance (1 / choices; 0 for generation), so accuracy there is guessing, not a signal of "
+                "the scheme: {}",
+                list));
+        }
+    }
+    // Energies from windows too short to trust, and repeats that disagree.
+    {
+        std::vector<std::string> short_tasks, spread;
+        std::set<std::string> seen;
+        for (const Candidate * c : *group) {
+            for (const auto & t : c->parts) {
+                if (t.short_window && !t.energy_se_measured && seen.insert(t.label).second) {
+                    short_tasks.push_back(fmt::format("{} {:.2g} s", t.label, t.wall_s));
+                }
+                if (t.energy_se_measured && t.energy_rel_se * std::sqrt(double(t.repeats)) > 0.10) {
+                    spread.push_back(fmt::format("{} on {} ({:.0f} % between repeats)", c->scheme, t.label,
+                                                 t.energy_rel_se * std::sqrt(double(t.repeats)) * 100.0));
+                }
+            }
+        }
+        if (!short_tasks.empty()) {
+            rec.notes.push_back(fmt::format(
+                "energies from windows under {:g} s, too short to trust alone (one repeat: about +-{:g} s / T each, "
+                "docs/energy.md; the intervals include it): {}; repeat (sweep --repeat 3) or use more items",
+                kShortWindowS, kWindowResolutionS, join_names(short_tasks)));
+        }
+        if (!spread.empty()) {
+            rec.notes.push_back(fmt::format("energies that vary by more than 10 % between repeats: {}",
+                                            join_names(spread)));
+        }
+    }
+    if (profile.objective == Objective::min_latency) {
+        bool single = false;
+        for (const Candidate * c : *group) single = single || max_repeats(*c) < 2;
+        if (single) {
+            rec.notes.push_back(
+                "latency from one repeat: its run-to-run spread is unknown and not in the interval (sweep --repeat 3)");
+        }
     }
     if (any_estimated && any_measured) {
         rec.notes.push_back(

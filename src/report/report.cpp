@@ -252,7 +252,7 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
     add_text_column(t, "model_name", "model");
     add_text_column(t, "task", "task");
     add_text_column(t, "scheme", "scheme");
-    t.add_column("repeats", "n", 0);
+    t.add_column("repeats", "repeats", 0);
     t.add_column("score_pct", "score (%)", 2);
     t.add_column("score_stderr_pct", "\u00b1 (%)", 2);
     t.add_column("retention_pct", "retention (%)", 1);
@@ -280,11 +280,11 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
         return it - scheme_order.begin();
     };
     std::stable_sort(order.begin(), order.end(), [&](const metrics::Summary * x, const metrics::Summary * y) {
-        return std::make_tuple(x->host_name, x->host, x->model_name, x->model, x->task, rank(x->scheme)) <
-               std::make_tuple(y->host_name, y->host, y->model_name, y->model, y->task, rank(y->scheme));
+        return std::make_tuple(x->host_name, x->host, x->model_name, x->model, x->task_label, rank(x->scheme)) <
+               std::make_tuple(y->host_name, y->host, y->model_name, y->model, y->task_label, rank(y->scheme));
     });
     for (const auto * s : order) {
-        t.add_row({text(s->host_name), text(s->model_name), text(s->task), text(s->scheme), int64_t(std::max(s->score.n, s->wall_s.n)),
+        t.add_row({text(s->host_name), text(s->model_name), text(s->task_label), text(s->scheme), int64_t(std::max(s->score.n, s->wall_s.n)),
                    pct(s->score.mean), pct(s->score_stderr.mean), pct(s->retention), real(s->energy_j.mean),
                    s->energy_j.n > 1 ? real(s->energy_j.sd) : Value(), real(s->wall_s.mean),
                    real(s->prefill_j_per_token), real(s->decode_j_per_token), real(s->prefill_tok_s),
@@ -312,7 +312,7 @@ Table token_table(const Analysis & a) {
     add_text_column(t, "model_name", "model");
     add_text_column(t, "task", "workload");
     add_text_column(t, "scheme", "scheme");
-    t.add_column("repeats", "n", 0);
+    t.add_column("repeats", "repeats", 0);
     t.add_column("tokens", "tokens/run", 0);
     t.add_column("tok_s", "tok/s", 1);
     t.add_column("prefill_tok_s", "prefill tok/s", 1);
@@ -348,12 +348,12 @@ Table token_table(const Analysis & a) {
         return std::find(a.scheme_order.begin(), a.scheme_order.end(), scheme) - a.scheme_order.begin();
     };
     std::stable_sort(order.begin(), order.end(), [&](const metrics::Summary * x, const metrics::Summary * y) {
-        return std::make_tuple(x->host_name, x->host, x->model_name, x->model, x->task, rank(x->scheme)) <
-               std::make_tuple(y->host_name, y->host, y->model_name, y->model, y->task, rank(y->scheme));
+        return std::make_tuple(x->host_name, x->host, x->model_name, x->model, x->task_label, rank(x->scheme)) <
+               std::make_tuple(y->host_name, y->host, y->model_name, y->model, y->task_label, rank(y->scheme));
     });
     for (const auto * s : order) {
         const double tokens = s->prefill_tokens + s->decode_tokens;
-        t.add_row({text(s->host_name), text(s->model_name), text(s->task), text(s->scheme),
+        t.add_row({text(s->host_name), text(s->model_name), text(s->task_label), text(s->scheme),
                    int64_t(std::max(s->energy_j.n, s->wall_s.n)), tokens > 0 ? Value(int64_t(std::llround(tokens))) : Value(),
                    real(s->tok_s), real(s->prefill_tok_s), real(s->decode_tok_s), real(s->j_per_token),
                    real(s->net_j_per_token), real(s->prefill_j_per_token), real(s->decode_j_per_token),
@@ -413,8 +413,11 @@ Table candidate_table(const Analysis & a) {
                    int64_t(c->estimated), int64_t(c->projected), text(c->note)});
     }
     t.notes.push_back(
-        "Each scheme over the tasks both it and the reference ran: mean score, summed energy and time; the "
-        "recommendations compare these rows.");
+        "Each scheme over every task both it and the reference ran (the reference's scores of 0 included): mean "
+        "score, summed energy and time; retention = sum of scores / sum of the reference's (the ratio of mean "
+        "scores), so 1 + EOR gain = retention / (1 - saving); a task run with several workloads (item counts, "
+        "shots) is never summed twice: its other workloads form their own rows. The recommendations compare these "
+        "rows.");
     return t;
 }
 
@@ -591,7 +594,7 @@ Table hardware_token_table(const Analysis & a) {
     add_text_column(t, "device", "hardware");
     t.add_column("projected", "projected", 0);
     t.add_column("energy_estimated", "estimated", 0);
-    t.add_column("repeats", "n", 0);
+    t.add_column("repeats", "repeats", 0);
     t.add_column("tok_s", "tok/s", 1);
     t.add_column("prefill_tok_s", "prefill tok/s", 1);
     t.add_column("decode_tok_s", "decode tok/s", 1);
@@ -676,7 +679,7 @@ Table family_table(const std::vector<metrics::FamilyComparison> & rows, const st
             "energy reduction = 1 - E(distilled) / E(base), same host, scheme and workload (per token for synthetic "
             "workloads); retention = score(distilled) / score(base); the last two columns compare the distilled "
             "model under the row's scheme with the base under {}: distillation and quantization together. task "
-            "\"all\": energies summed over the scored tasks, retention averaged.",
+            "\"all\": energies summed over the scored tasks, retention the ratio of mean scores.",
             reference));
     }
     for (const auto & n : notes) t.notes.push_back(n);

@@ -2,7 +2,7 @@
 // The results report: every summary table (terminal, Markdown, CSV, JSON, HTML) and the
 // self-contained HTML page with its SVG charts, built from the metrics of a results database.
 //
-// The CLI fills a ReportInput from the store (rows through cli::load_rows, the host, model and
+// The CLI fills a ReportInput from the store (rows through results::load_rows, the host, model and
 // scheme records, the sensors each cell recorded, one cell's power timeline); everything here is
 // plain data in, text out. The store's records are used as plain structs only: this module calls
 // nothing of the store and does not link it.

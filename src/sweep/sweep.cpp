@@ -22,6 +22,7 @@
 #include "quant/hash.hpp"
 #include "store/lock.hpp"
 #include "joulebench/store.hpp"
+#include "util/paths.hpp"
 #include "sweep/bookkeeping.hpp"
 #include "sweep/family.hpp"
 #include "sweep/host_info.hpp"
@@ -92,7 +93,10 @@ std::string SweepCell::label() const {
     return fmt::format("{} {} {}{}", model_file, scheme, task, repeats > 1 ? fmt::format(" #{}", repeat + 1) : "");
 }
 
-SweepOutcome run_sweep(const SweepSpec & spec, SweepObserver * observer) {
+SweepOutcome run_sweep(const SweepSpec & spec_in, SweepObserver * observer) {
+    SweepSpec spec = spec_in;
+    // No data directory: the shipped task samples (the source tree's, else the installed package's).
+    if (spec.task.data_dir.empty()) spec.task.data_dir = shipped_path("data/samples");
     Notify notify(observer);
     check_spec(spec);
     // Families: their models are swept too (appended when the list lacks them) and related in the store.

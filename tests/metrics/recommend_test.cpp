@@ -122,7 +122,8 @@ TEST(Candidates, aggregate_over_the_tasks_both_ran) {
     EXPECT_EQ(c.n_reference_tasks, 2);
     EXPECT_EQ(c.tasks, (std::vector<std::string>{"arc", "hs"}));
     EXPECT_EQ(c.workloads, "arc@w1,hs@w2");
-    EXPECT_NEAR(c.retention, (0.95 + 1.0) / 2.0, kEps);  // mean of per-task retentions
+    EXPECT_NEAR(c.retention, (0.57 + 0.40) / (0.60 + 0.40), kEps);  // the ratio of mean scores
+    EXPECT_NEAR(1.0 + c.gain, c.retention / (1.0 - c.energy_saving), kEps);  // one definition for both
     EXPECT_NEAR(c.score, 0.485, kEps);
     EXPECT_NEAR(c.ref_score, 0.5, kEps);
     EXPECT_NEAR(c.energy_wh, 2.0, kEps);  // 0.5 + 1.5
@@ -156,7 +157,8 @@ TEST(Candidates, partial_coverage_is_said_and_not_ranked_with_full_coverage) {
     const Candidate & q = by_scheme(all, "q4_k_m");
     EXPECT_EQ(q.n_tasks, 1);
     EXPECT_EQ(q.workloads, "arc@w1");
-    EXPECT_EQ(q.note, "compared on 1 of the 2 tasks fp16 ran");
+    EXPECT_EQ(q.note, "compared on 1 of the 2 tasks fp16 ran (missing: hs)");
+    EXPECT_TRUE(q.partial());
     EXPECT_DOUBLE_EQ(q.retention, 1.0);
     EXPECT_DOUBLE_EQ(q.energy_saving, 0.5);  // vs fp16's arc only
     EXPECT_TRUE(q.pareto);                   // alone on its workloads
@@ -295,13 +297,37 @@ TEST(Recommend, nothing_feasible_says_what_comes_closest) {
     EXPECT_FALSE(recommend({}, find_profile("edge")).best);
 }
 
-TEST(Recommend, ties_are_broken_by_retention_then_energy) {
+// Equal EOR is a tie: the documented tie-break takes the least energy (a), then the objective's
+// order (retention, then energy: c before b).
+TEST(Recommend, ties_are_broken_by_energy_then_the_objective_order) {
     std::vector<Candidate> m = {make_cand("a", "x", 0.99, 40.0, 10.0, 1.0, kGiB),
                                 make_cand("b", "x", 0.995, 40.0, 10.0, 1.2, kGiB),
                                 make_cand("c", "x", 0.995, 40.0, 10.0, 1.1, kGiB)};
     const Recommendation r = recommend(m, find_profile("datacenter"));
-    EXPECT_EQ(pick(r), "c@x");
-    EXPECT_EQ(second(r), "b@x");
+    EXPECT_TRUE(r.tie);
+    EXPECT_EQ(r.tied, (std::vector<std::string>{"a", "c", "b"}));
+    EXPECT_EQ(pick(r), "a@x");
+    EXPECT_EQ(second(r), "c@x");
+    EXPECT_NE(r.why.find("Tie-break: a uses less energy than c beyond noise"), std::string::npos) << r.why;
+}
+
+// Two candidates inside each other's noise and at the same energy: the simpler scheme, the
+// reference first, then more bits per weight.
+TEST(Recommend, ties_at_equal_energy_go_to_the_simpler_scheme) {
+    std::vector<Candidate> m = {make_cand("q4", "x", 0.99, 40.0, 10.0, 1.0, kGiB),
+                                make_cand("int8", "x", 0.99, 40.0, 10.0, 1.0, kGiB)};
+    m[0].bpw = 4.9;
+    m[1].bpw = 8.5;
+    Recommendation r = recommend(m, find_profile("datacenter"));
+    EXPECT_TRUE(r.tie);
+    EXPECT_EQ(pick(r), "int8@x");
+    EXPECT_NE(r.why.find("the simpler scheme: int8 keeps more bits per weight (8.5 vs 4.9)"), std::string::npos)
+        << r.why;
+    m.push_back(make_cand("fp16", "x", 1.0, 40.0, 10.0, 1.0, kGiB));
+    m.back().bpw = 4.0;  // the reference wins whatever its recorded size
+    r = recommend(m, find_profile("datacenter"));
+    EXPECT_EQ(pick(r), "fp16@x");
+    EXPECT_EQ(r.tied.size(), 3u);
 }
 
 TEST(Recommend, synthetic_model_is_marked_and_retention_not_used) {
@@ -314,9 +340,9 @@ TEST(Recommend, synthetic_model_is_marked_and_retention_not_used) {
 }
 
 TEST(Recommend, end_to_end_from_rows) {
-    // int8 keeps 97.5 % at a third less energy; fp16 keeps 100 %.
+    // int8 keeps 97 % (0.97 / 1.00) at a third less energy; fp16 keeps 100 %.
     const auto cands = candidates(summarize(two_task_rows()));
-    EXPECT_EQ(recommend(cands, find_profile("datacenter")).best->scheme, "fp16");  // 97.5 % < 98 %
+    EXPECT_EQ(recommend(cands, find_profile("datacenter")).best->scheme, "fp16");  // 97 % < 98 %
     const Recommendation res = recommend(cands, find_profile("research"));
     EXPECT_EQ(res.best->scheme, "fp16");  // 30 s vs int8's 40 s
     EXPECT_EQ(res.runner_up->scheme, "int8");

@@ -4,6 +4,9 @@
 // tests/store/fixtures.hpp fills every field instead, for the store's round-trip tests.
 
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "joulebench/store.hpp"
 
@@ -45,6 +48,28 @@ inline CellRecord minimal_cell(const HostRecord & h, const ModelRecord & m, cons
     c.task = task;
     c.workload_fp = workload_fp;
     return c;
+}
+
+// Stored item results as a sweep writes them: item i has id "q<i>", is right when outcomes[i] is 1,
+// and has `choices` per-choice log-probabilities (multiple choice), or is a generation item
+// (`choices` 0). The primary metric `metric` carries the same outcome. Ids start at q<first>.
+inline std::vector<CellItem> items_of(const std::vector<int> & outcomes, int choices, const std::string & metric = "acc",
+                                      size_t first = 0) {
+    std::vector<CellItem> out;
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+        nlohmann::json j = {{"id", "q" + std::to_string(first + i)}, {"group", ""}, {"correct", outcomes[i] != 0}};
+        if (choices > 0) {
+            j["gold"] = 0;
+            j["predicted"] = outcomes[i] ? 0 : 1;
+            j["logprobs"] = std::vector<double>(size_t(choices), -1.0);
+        } else {
+            j["generated"] = outcomes[i] ? "42" : "7";
+            j["target"] = "42";
+        }
+        j["scores"] = {{metric, outcomes[i] ? 1.0 : 0.0}};
+        out.push_back({int64_t(first + i), j.dump()});
+    }
+    return out;
 }
 
 }  // namespace jb::test

@@ -9,13 +9,21 @@
 #include "joulebench/metrics.hpp"
 #include "joulebench/store.hpp"
 
-namespace jb::cli {
+namespace jb::results {
 
 // Every cell of the store (failed ones too, with ok = false), joined with its host (display name,
 // device: the GPUs' names, else the CPU model), model (synthetic flag) and scheme (bits per
 // weight, file size). A model's file size under a scheme is the scheme's recorded file size when
 // only that model used the scheme, else parameters x bits per weight / 8 (docs/metrics.md).
-std::vector<metrics::Row> load_rows(const Store & store);
+// With `items`, each ok cell's per-item outcomes and chance level are read too (Row::items,
+// Row::chance): what recommend's noise needs, and a query per cell.
+std::vector<metrics::Row> load_rows(const Store & store, bool items = false);
+
+// One cell's stored items as per-item outcomes of its primary metric (the item's score under that
+// metric, else its "correct" flag), sorted by id, and the chance level: the mean over items of
+// 1 / choices (multiple choice: the per-choice log-probabilities say how many), 0 for generation.
+void item_outcomes(const std::vector<CellItem> & items, const std::string & primary_metric,
+                   std::vector<metrics::ItemScore> & out, double & chance);
 
 // A cell's power from its energy_json (the sweep's {"domains": [...]} or the documented per-domain
 // object): avg_w = the sum of the domains' mean powers (they draw at once), peak_w = the highest
@@ -42,4 +50,4 @@ std::vector<std::pair<std::string, double>> cell_domain_energy(const std::string
 // "NVIDIA H100 80GB HBM3", "2x NVIDIA H100 80GB HBM3", or the CPU model when there is no GPU.
 std::string host_device(const HostRecord & host);
 
-}  // namespace jb::cli
+}  // namespace jb::results

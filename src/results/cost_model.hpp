@@ -1,5 +1,5 @@
 #pragma once
-// The options that price a result (--usd-per-kwh, --gpu-price-usd, --lifetime-years,
+// What prices a result (the CLI's --usd-per-kwh, --gpu-price-usd, --lifetime-years,
 // --utilisation) and the one place where the hardware catalogue meets the metrics: each row's
 // device is matched to a catalogue GPU for its price tier and list price, handed to
 // metrics::price_candidates as plain data. Shared by recommend and report.
@@ -11,11 +11,7 @@
 #include "metrics/cost.hpp"
 #include "joulebench/metrics.hpp"
 
-namespace CLI {
-class App;
-}
-
-namespace jb::cli {
+namespace jb::results {
 
 struct CostParams {
     double usd_per_kwh = 0.0;             // 0: no electricity price
@@ -24,7 +20,6 @@ struct CostParams {
     double utilisation = metrics::kDefaultUtilisation;
 };
 
-void add_cost_options(CLI::App* cmd, CostParams& p);
 // Throws jb::UsageError naming the option for a negative price, a lifetime <= 0 or a utilisation
 // outside (0, 1].
 void check_cost_params(const CostParams& p);
@@ -40,4 +35,4 @@ metrics::CostModel cost_model(const std::vector<metrics::Row>& rows, const CostP
 // the formula with this run's numbers, for a table's notes.
 std::string cost_formula_note(const CostParams& p);
 
-}  // namespace jb::cli
+}  // namespace jb::results

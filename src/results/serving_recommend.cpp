@@ -1,18 +1,17 @@
-#include "cli/serving_recommend.hpp"
+#include "results/serving_recommend.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
-#include <iostream>
 
-#include "cli/store_rows.hpp"
+#include "results/store_rows.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/serving.hpp"
 #include "joulebench/store.hpp"
 #include "joulebench/table.hpp"
 #include "report/serving.hpp"
 
-namespace jb::cli {
+namespace jb::results {
 
 namespace {
 
@@ -58,31 +57,28 @@ Table traffic_table(const metrics::TrafficRecommendation & rec) {
 
 }  // namespace
 
-bool run_serving_recommend(const RecommendParams & o) {
-    if (o.traffic.empty() && o.profile != "serving") return false;
-    const Format format = parse_format(o.output);
-    const Store store = Store::open_readonly(o.db);
+std::optional<Table> serving_recommendation(const Store & store, const std::string & db_name, const std::string & traffic_text,
+                                            const RecommendRequest & request) {
+    if (traffic_text.empty() && request.profile != "serving") return std::nullopt;
     const std::vector<ServeLevelRecord> levels = store.list_serve_levels();
-    if (o.traffic.empty()) {
+    if (traffic_text.empty()) {
         // The serving profile without a traffic: each scheme's operating point under the default SLO.
         if (levels.empty()) {
             throw Error(fmt::format("{}: no served levels: run `joulebench serve ... --db {}`, or describe the "
                                     "traffic with --traffic prompt=512,output=256,concurrency=8",
-                                    o.db, o.db));
+                                    db_name, db_name));
         }
-        print_table(std::cout, report::serve_frontier_table(levels, metrics::default_slo()), format);
-        return true;
+        return report::serve_frontier_table(levels, metrics::default_slo());
     }
-    const metrics::Traffic traffic = metrics::parse_traffic(o.traffic);
+    const metrics::Traffic traffic = metrics::parse_traffic(traffic_text);
     metrics::Options mo;
-    mo.reference = o.reference;
+    mo.reference = request.reference;
     const std::vector<metrics::Row> rows = load_rows(store);
     const std::vector<metrics::Summary> summaries = metrics::summarize(rows, mo);
-    const std::vector<metrics::Candidate> cands = metrics::candidates(summaries, o.reference);
+    const std::vector<metrics::Candidate> cands = metrics::candidates(summaries, request.reference);
     const metrics::TrafficRecommendation rec = metrics::recommend_traffic(levels, summaries, cands, traffic);
-    if (rec.answers.empty()) throw Error(fmt::format("{}: {}", o.db, rec.why));
-    print_table(std::cout, traffic_table(rec), format);
-    return true;
+    if (rec.answers.empty()) throw Error(fmt::format("{}: {}", db_name, rec.why));
+    return traffic_table(rec);
 }
 
-}  // namespace jb::cli
+}  // namespace jb::results

@@ -9,8 +9,8 @@ namespace jb {
 class Store;
 }
 
-namespace jb::cli {
+namespace jb::results {
 
 std::vector<metrics::FamilyMember> load_family_members(const Store & store);
 
-}  // namespace jb::cli
+}  // namespace jb::results

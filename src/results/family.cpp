@@ -1,8 +1,8 @@
-#include "cli/family.hpp"
+#include "results/family.hpp"
 
 #include "joulebench/store.hpp"
 
-namespace jb::cli {
+namespace jb::results {
 
 std::vector<metrics::FamilyMember> load_family_members(const Store& store) {
     std::vector<metrics::FamilyMember> out;
@@ -10,4 +10,4 @@ std::vector<metrics::FamilyMember> load_family_members(const Store& store) {
     return out;
 }
 
-}  // namespace jb::cli
+}  // namespace jb::results

@@ -1,10 +1,9 @@
 // Hardware prices from the catalogue for the cost per million tokens (docs/metrics.md).
 
-#include "cli/cost_model.hpp"
+#include "results/cost_model.hpp"
 
 #include <fmt/format.h>
 
-#include <CLI/CLI.hpp>
 #include <cmath>
 #include <map>
 #include <set>
@@ -12,7 +11,7 @@
 #include "hardware/catalogue.hpp"
 #include "joulebench/error.hpp"
 
-namespace jb::cli {
+namespace jb::results {
 
 namespace {
 
@@ -44,18 +43,6 @@ std::vector<Part> device_parts(const std::string& device) {
 }
 
 }  // namespace
-
-void add_cost_options(CLI::App* cmd, CostParams& p) {
-    cmd->add_option("--usd-per-kwh", p.usd_per_kwh,
-                    "Electricity price: adds energy cost and, with a hardware price, cost per million tokens");
-    cmd->add_option("--gpu-price-usd", p.gpu_price_usd,
-                    "Price of one GPU (of the device, without a GPU) in USD, instead of the catalogue's list price");
-    cmd->add_option("--lifetime-years", p.lifetime_years, "Years over which the hardware price is amortised")
-        ->capture_default_str();
-    cmd->add_option("--utilisation", p.utilisation,
-                    "Share of its lifetime the hardware does useful work, 0..1 (amortisation)")
-        ->capture_default_str();
-}
 
 void check_cost_params(const CostParams& p) {
     if (!(p.usd_per_kwh >= 0.0) || !std::isfinite(p.usd_per_kwh)) {
@@ -145,4 +132,4 @@ std::string cost_formula_note(const CostParams& p) {
         p.usd_per_kwh, p.lifetime_years, p.utilisation);
 }
 
-}  // namespace jb::cli
+}  // namespace jb::results

@@ -1,4 +1,4 @@
-#include "cli/store_rows.hpp"
+#include "results/store_rows.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include "energy/sensor.hpp"
 
-namespace jb::cli {
+namespace jb::results {
 
 std::string host_device(const HostRecord & host) {
     std::vector<std::string> names;
@@ -118,7 +118,43 @@ void cell_power(const std::string & energy_json, double & avg_w, double & peak_w
     }
 }
 
-std::vector<metrics::Row> load_rows(const Store & store) {
+void item_outcomes(const std::vector<CellItem> & items, const std::string & primary_metric,
+                   std::vector<metrics::ItemScore> & out, double & chance) {
+    out.clear();
+    chance = std::numeric_limits<double>::quiet_NaN();
+    double chance_sum = 0.0;
+    size_t n_chance = 0;
+    for (const CellItem & item : items) {
+        const auto j = nlohmann::json::parse(item.result_json, nullptr, /*allow_exceptions=*/false);
+        if (!j.is_object()) continue;
+        metrics::ItemScore s;
+        s.id = j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>() : std::to_string(item.idx);
+        bool have = false;
+        if (auto sc = j.find("scores"); sc != j.end() && sc->is_object() && !primary_metric.empty()) {
+            if (auto v = sc->find(primary_metric); v != sc->end() && v->is_number()) {
+                s.value = v->get<double>();
+                have = true;
+            }
+        }
+        if (!have) {
+            auto c = j.find("correct");
+            if (c == j.end() || !c->is_boolean()) continue;
+            s.value = c->get<bool>() ? 1.0 : 0.0;
+        }
+        out.push_back(std::move(s));
+        // Multiple choice: one log-probability per choice; generation: no choices, chance 0.
+        if (auto lp = j.find("logprobs"); lp != j.end() && lp->is_array() && !lp->empty()) {
+            chance_sum += 1.0 / double(lp->size());
+            ++n_chance;
+        } else if (j.contains("generated")) {
+            ++n_chance;
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const auto & a, const auto & b) { return a.id < b.id; });
+    if (n_chance > 0 && n_chance == out.size()) chance = chance_sum / double(n_chance);
+}
+
+std::vector<metrics::Row> load_rows(const Store & store, bool items) {
     std::map<std::string, HostRecord> hosts;
     for (auto & h : store.list_hosts()) hosts.emplace(h.fingerprint, std::move(h));
     std::map<std::string, ModelRecord> models;
@@ -178,9 +214,10 @@ std::vector<metrics::Row> load_rows(const Store & store) {
         cell_power(c.energy_json, r.avg_w, r.peak_w);
         r.domain_j = cell_domain_energy(c.energy_json);
         r.projected = c.projected();  // schema 2: origin "projected" (joulebench project), marked everywhere
+        if (items && r.ok && c.n_items > 0) item_outcomes(store.cell_items(c.id), c.primary_metric, r.items, r.chance);
         rows.push_back(std::move(r));
     }
     return rows;
 }
 
-}  // namespace jb::cli
+}  // namespace jb::results

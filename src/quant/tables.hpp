@@ -1,0 +1,19 @@
+#pragma once
+// quantize's printers: the scheme presets, and a quantized file (its size, bits per weight and
+// tensor types) as tables or JSON.
+
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "joulebench/table.hpp"
+#include "quant/quantize.hpp"
+
+namespace jb {
+
+Table schemes_table();
+// The file's summary, then its types (counts per type, or every tensor with `tensors`).
+std::vector<Table> quantized_model_tables(const SchemeResult & r, bool synthetic, bool tensors);
+nlohmann::json quantized_model_json(const SchemeResult & r, bool synthetic);
+
+}  // namespace jb
