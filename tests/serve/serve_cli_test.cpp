@@ -171,8 +171,12 @@ TEST(ServeCli, two_schemes_at_two_concurrencies_are_served_stored_reported_recom
     for (const auto & l : levels) {
         // (On a loaded machine one client may run out of work before the last one has its first
         // token: then there is no window, and the note says why.)
-        if (l.level == "c=4" && !std::isfinite(l.steady_s)) EXPECT_FALSE(l.steady_note.empty());
-        if (l.level == "c=1") EXPECT_TRUE(std::isfinite(l.steady_s)) << l.steady_note;
+        if (l.level == "c=4" && !std::isfinite(l.steady_s)) {
+            EXPECT_FALSE(l.steady_note.empty());
+        }
+        if (l.level == "c=1") {
+            EXPECT_TRUE(std::isfinite(l.steady_s)) << l.steady_note;
+        }
     }
 
     // The same command again: every level is already stored, no server starts.
