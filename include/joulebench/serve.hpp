@@ -32,7 +32,7 @@ namespace jb {
 // llama-server's settings that change energy. Each is passed only when set; an unset one keeps
 // the server's default and is recorded as "default".
 struct ServeServerOptions {
-    int parallel = 0;     // -np slots; 0: the largest concurrency (open loop: max_in_flight), so no client queues
+    int parallel = 0;     // -np slots; 0: the largest concurrency, so no client queues (open loop: max_in_flight, else >= 16)
     int ctx_size = 0;     // -c (all slots); 0: parallel x (longest prompt + longest output + 64), rounded up to 256
     int batch_size = 0;   // -b
     int ubatch_size = 0;  // -ub

@@ -58,8 +58,9 @@ void run_merge(const MergeParams & p) {
         }
         const auto cells = dst->list_cells();
         const auto failed = std::count_if(cells.begin(), cells.end(), [](const CellRecord & c) { return !c.ok(); });
-        fmt::print("{}: {} cells ({} failed), {} hosts, {} models, {} schemes\n", p.output, cells.size(), failed,
-                   dst->list_hosts().size(), dst->list_models().size(), dst->list_schemes().size());
+        fmt::print("{}: {} cells ({} failed), {} hosts, {} models, {} schemes, {} serve levels\n", p.output, cells.size(),
+                   failed, dst->list_hosts().size(), dst->list_models().size(), dst->list_schemes().size(),
+                   dst->list_serve_levels().size());
     } catch (...) {
         // Each input merges in one transaction, so an existing output holds whole inputs only;
         // an output this command created is removed, so a failed merge leaves nothing new behind.

@@ -23,7 +23,7 @@ namespace jb::cli {
 namespace {
 
 struct ServeOptions {
-    std::string models, schemes = "fp16", concurrency, rates, slo = "ttft_p99=2s,tpot_p99=100ms", output = "table";
+    std::string models, schemes, concurrency, rates, slo = "ttft_p99=2s,tpot_p99=100ms", output = "table";
     int n_gpu_layers = -1;
     bool no_progress = false;
     ServeSpec spec;
@@ -98,7 +98,7 @@ void run_serve_command(ServeOptions & o) {
     const metrics::Slo slo = metrics::parse_slo(o.slo);
     ServeSpec & s = o.spec;
     s.models = o.models.empty() ? std::vector<std::string>{} : split_list(o.models, "--models");
-    s.schemes = split_list(o.schemes, "--schemes");
+    s.schemes = split_list(o.schemes.empty() ? (s.url.empty() ? "fp16" : "endpoint") : o.schemes, "--schemes");
     s.concurrency = numbers<int>(o.concurrency, "--concurrency");
     s.rates = numbers<double>(o.rates, "--rate");
     if (s.concurrency.empty() && s.rates.empty()) s.concurrency = {1, 4, 16};
@@ -147,7 +147,8 @@ void add_serve_command(CLI::App & app) {
     auto * cmd = app.add_subcommand("serve", "Serve each model x scheme with llama-server (or drive --url) at each "
                                              "concurrency or request rate: energy per request, latency, into SQLite");
     cmd->add_option("-m,--models", o->models, "Comma-separated GGUF models (with --url: the model it serves, optional)");
-    cmd->add_option("--schemes", o->schemes, "Comma-separated schemes, as sweep (with --url: one label)")->capture_default_str();
+    cmd->add_option("--schemes", o->schemes, "Comma-separated schemes, as sweep (default fp16); with --url: one label "
+                                             "for what the endpoint serves (default 'endpoint')");
     cmd->add_option("--concurrency", o->concurrency, "Closed-loop levels: concurrent clients, e.g. 1,4,16 (default "
                                                      "1,4,16 unless --rate)");
     cmd->add_option("--rate", o->rates, "Open-loop levels: Poisson arrivals in requests/s, e.g. 0.5,1,2");

@@ -209,7 +209,9 @@ ServerPlan plan_server(const ServeSpec & spec, const std::string & binary, const
     o.model = model_file;
     int widest = 0;
     for (int c : spec.concurrency) widest = std::max(widest, c);
-    if (!spec.rates.empty()) widest = std::max(widest, spec.max_in_flight > 0 ? spec.max_in_flight : 0);
+    // Open loop: the requests in flight are capped by --max-in-flight, else by the slots, which
+    // are then at least 16 (arrivals beyond the slots wait on our side and their wait is reported).
+    if (!spec.rates.empty()) widest = std::max(widest, spec.max_in_flight > 0 ? spec.max_in_flight : 16);
     o.parallel = s.parallel > 0 ? s.parallel : std::max(widest, 1);
     const int per_slot = w.source == Workload::Source::synthetic ? round_up(w.input.max + w.output.max + 64, 256)
                                                                  : round_up(4096 + w.output.max, 256);
@@ -536,8 +538,10 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
                 rec.set_key({host.fingerprint, model.hash, srec.canonical, l.name(), workload.fp, plan.settings_fp});
                 rec.run_id = run_id;
                 rec.mode = l.mode == serve::LoadMode::closed ? "closed" : "open";
+                // Open loop: at most --max-in-flight, else the server's slots (16 for an endpoint's unknown ones).
                 rec.concurrency = l.mode == serve::LoadMode::closed ? l.concurrency
                                   : spec.max_in_flight > 0           ? spec.max_in_flight
+                                  : external                         ? 16
                                                                      : std::max(plan.options.parallel, 1);
                 rec.rate_rps = l.mode == serve::LoadMode::open ? l.rate : NAN;
                 rec.endpoint = external ? spec.url : "llama-server";
