@@ -14,10 +14,13 @@ mkdir -p "$carry/debs" "$carry/data"
 grep -qxF "/.device-carry/" "$root/.git/info/exclude" 2>/dev/null || echo "/.device-carry/" >> "$root/.git/info/exclude"
 
 if [ "${NO_BUILD_INPUTS:-0}" = 1 ]; then
-    rm -rf "$carry/llama.bundle" "$carry/debs"
+    rm -rf "$carry/llama.bundle" "$carry/llama-src.tar.xz" "$carry/debs"
 else
-    tgz=$("$root/scripts/setup.sh" --tarball)
-    tar -xzf "$tgz" -O package/llama/gitRelease.bundle > "$carry/llama.bundle"
+    # The pinned llama.cpp as a source archive (11 MB; the git bundle with its history is 34 MB of
+    # the 64 MiB a call may carry), its commit beside it for the build's provenance.
+    rm -f "$carry/llama.bundle"
+    git -C "$root/third_party/llama.cpp" archive --format=tar HEAD -- . ':!models/*.gguf' | xz -T0 -6 > "$carry/llama-src.tar.xz"
+    git -C "$root/third_party/llama.cpp" rev-parse --short=7 HEAD > "$carry/llama-commit"
     (cd "$carry/debs" && rm -f ./*.deb && apt-get download -q libfmt-dev libfmt9 libcli11-dev nlohmann-json3-dev \
         libsqlite3-dev libsqlite3-0 zlib1g-dev 2>/dev/null)
     for f in "$carry"/debs/*%3a*.deb; do [ -e "$f" ] && mv "$f" "${f//%3a/_}"; done

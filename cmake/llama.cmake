@@ -14,7 +14,11 @@ elseif(EXISTS "${CMAKE_CURRENT_SOURCE_DIR}/third_party/llama.cpp/include/llama.h
     set(_jb_llama_src "${CMAKE_CURRENT_SOURCE_DIR}/third_party/llama.cpp")
 endif()
 
-set(JOULEBENCH_LLAMA_COMMIT "unknown")
+# A source tree without git (the GPU machine's carried archive) names its commit with
+# -DJOULEBENCH_LLAMA_COMMIT=de3ff81.
+if(NOT JOULEBENCH_LLAMA_COMMIT)
+    set(JOULEBENCH_LLAMA_COMMIT "unknown")
+endif()
 if(_jb_llama_src)
     find_package(Git QUIET)
     if(GIT_FOUND AND EXISTS "${_jb_llama_src}/.git")
