@@ -92,8 +92,40 @@ std::string gib(int64_t bytes) {
 
 }  // namespace
 
+void CpuLoadCounts::add(const std::string & energy_json) {
+    const auto energy = nlohmann::json::parse(energy_json, nullptr, /*allow_exceptions=*/false);
+    if (!energy.is_object()) return;
+    auto flagged = [&](const char * key) {
+        const auto it = energy.find(key);
+        if (it == energy.end() || !it->is_object() || !it->value("busy", false)) return false;
+        max_other_cpus = std::max(max_other_cpus, json_number(*it, "other_cpus"));
+        return true;
+    };
+    busy_cells += flagged("cpu_load") ? 1 : 0;
+    busy_idle_cells += flagged("idle_cpu_load") ? 1 : 0;
+}
+
+std::vector<std::string> cpu_load_notes(const CpuLoadCounts & load, size_t n_cells) {
+    std::vector<std::string> out;
+    if (load.busy_cells > 0) {
+        out.push_back(fmt::format(
+            "{} of {} cells ran beside other load (other processes kept up to {:.1f} CPUs busy; cpu_load in the "
+            "cell's energy_json): a CPU energy counter includes their energy and contention slowed the cells; the "
+            "CPU estimate counts only joulebench's own CPU time. Rerun them on a quiet machine to compare.",
+            load.busy_cells, n_cells, load.max_other_cpus));
+    }
+    if (load.busy_idle_cells > 0) {
+        out.push_back(fmt::format(
+            "The idle baseline of {} of {} cells was measured beside other load (idle_cpu_load in energy_json): "
+            "their idle power, and so their net energy, is biased; compare gross energies.",
+            load.busy_idle_cells, n_cells));
+    }
+    return out;
+}
+
 void add_cell_provenance(ReportInput & in, const std::string & host_name, const std::string & sensors_json,
                          const std::string & energy_json) {
+    in.load.add(energy_json);
     const auto sensors = nlohmann::json::parse(sensors_json, nullptr, /*allow_exceptions=*/false);
     if (sensors.is_object() && sensors.contains("sensors") && sensors["sensors"].is_array()) {
         // The sweep's form: {"sensors": [{domain, kind, method, name, driver, update_hz}], "unavailable": [...]}
@@ -241,6 +273,7 @@ Analysis analyze(const ReportInput & in) {
             in.failed.size() > 1 ? "s" : "", in.failed.size() > 1 ? "are" : "is")});
     }
     for (const auto & m : a.missing_references) a.warnings.push_back({"reference", m});
+    for (const auto & n : cpu_load_notes(in.load, n_ok)) a.warnings.push_back({"load", n});
     return a;
 }
 

@@ -59,6 +59,18 @@ struct TimelineCell {
     PowerTimeline timeline;
 };
 
+// How many cells ran, or had their idle baseline measured, beside other load: energy_json's
+// "cpu_load" / "idle_cpu_load" with "busy": true (the sweep's check, docs/energy.md "Other load").
+struct CpuLoadCounts {
+    size_t busy_cells = 0;       // the cell's own window
+    size_t busy_idle_cells = 0;  // the idle baseline its net energy uses
+    double max_other_cpus = 0.0;  // the most CPUs other processes kept busy in a flagged window
+    void add(const std::string & energy_json);
+};
+// The lines report and recommend show for them ("3 of 24 cells ran beside other load ..."); none
+// when no cell was flagged.
+std::vector<std::string> cpu_load_notes(const CpuLoadCounts & load, size_t n_cells);
+
 struct ReportInput {
     std::string source;        // the database's path, as the user named it
     std::string generated_at;  // ISO 8601 UTC
@@ -80,6 +92,8 @@ struct ReportInput {
     std::string cost_formula;             // the formula with its parameters, said under the tables
     // The store's model relations (sweep --family): distilled vs base comparisons.
     std::vector<metrics::FamilyMember> families;
+    // Cells that ran beside other load (add_cell_provenance reads energy_json's cpu_load).
+    CpuLoadCounts load;
 };
 
 // Adds what one cell recorded about its sensors (sensors_json) and its energy's method
@@ -91,7 +105,7 @@ void add_cell_provenance(ReportInput & in, const std::string & host_name, const 
 
 // A line the report must show before any number: estimated energy, synthetic models, ...
 struct Warning {
-    std::string kind;  // "estimated", "mixed", "synthetic", "failed", "reference"
+    std::string kind;  // "estimated", "mixed", "synthetic", "failed", "reference", "load", ...
     std::string text;
 };
 

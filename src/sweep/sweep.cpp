@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "energy/cpu_time.hpp"
 #include "energy/device_claim.hpp"
 #include "energy/discover.hpp"
 #include "energy/gpu_sharing.hpp"
@@ -174,6 +175,22 @@ void mark_shared_meter(nlohmann::json & ej, const std::vector<energy::OtherMeter
                             what, energy::describe_other_meters(others)));
 }
 
+// A cell (or the idle baseline) beside other load: "cpu_load" (and "idle_cpu_load") in energy_json
+// always, with "busy": true when other processes kept the CPUs busy (energy/cpu_time.hpp); a
+// warning for a busy cell. A CPU counter includes their energy; the CPU estimate counts only our
+// process tree's CPU time, but contention still slows the cell.
+void mark_cpu_load(nlohmann::json & ej, const std::optional<energy::CpuLoad> & load,
+                   const std::optional<energy::CpuLoad> & idle_load, const std::string & what, Notify & notify) {
+    if (idle_load) ej["idle_cpu_load"] = energy::cpu_load_json(*idle_load);
+    if (!load) return;
+    ej["cpu_load"] = energy::cpu_load_json(*load);
+    if (load->busy()) {
+        notify.warn(fmt::format("{}: ran beside other load: {}; a CPU energy counter includes their energy and "
+                                "contention slows the cell (marked cpu_load.busy in energy_json)",
+                                what, energy::describe_load(*load)));
+    }
+}
+
 void check_spec(const SweepSpec & spec) {
     if (spec.models.empty() && spec.families.empty()) throw UsageError("--models is required (or give --family)");
     if (spec.schemes.empty()) throw UsageError("--schemes: no scheme given");
@@ -256,12 +273,21 @@ SweepOutcome run_sweep(const SweepSpec & spec, SweepObserver * observer) {
     energy::MeterParams mp;
     mp.interval_s = spec.interval_ms / 1000.0;
     std::vector<std::pair<energy::Domain, double>> idle;
+    std::optional<energy::CpuLoad> idle_load;
     SweepOutcome out;
     out.idle_w = NAN;
     if (spec.idle_s > 0) {
         notify.info(fmt::format("measuring idle power for {:.1f} s", spec.idle_s));
         energy::Meter m(found.sensors, mp);
+        energy::CpuLoadWatch load(energy::CpuScope::process_tree);
+        load.begin();
         m.measure_idle(spec.idle_s);
+        idle_load = load.end();
+        if (idle_load && idle_load->busy()) {
+            notify.warn(fmt::format("the idle baseline ran beside other load: {}; idle power, and so every net "
+                                    "energy, is biased (marked idle_cpu_load.busy in each cell's energy_json)",
+                                    energy::describe_load(*idle_load)));
+        }
         idle = m.idle_power();
         out.idle_w = 0;
         for (const auto & [d, w] : idle) out.idle_w += w;
@@ -353,6 +379,8 @@ SweepOutcome run_sweep(const SweepSpec & spec, SweepObserver * observer) {
                         notify->on_cell_begin(cell, [&meter] { return meter.latest_power_w(); });
                         sharing.begin();
                         overlap.begin();
+                        energy::CpuLoadWatch cpu_load(energy::CpuScope::process_tree);
+                        cpu_load.begin();
                         meter.start("idle");
                         if (loaded && loaded->engine && loaded->n_seq != engine_sequences(*task)) loaded.reset();
                         if (!loaded) {
@@ -376,6 +404,7 @@ SweepOutcome run_sweep(const SweepSpec & spec, SweepObserver * observer) {
                         meter.mark(task->name() + "/idle");
                         engine.set_phase_observer(nullptr);
                         energy::Measurement m = meter.stop();
+                        const auto load = cpu_load.end();
                         const auto shared = sharing.end();
                         const auto overlapped = overlap.end();
                         outcome.seconds = std::chrono::duration<double>(Clock::now() - t_cell).count();
@@ -420,6 +449,7 @@ SweepOutcome run_sweep(const SweepSpec & spec, SweepObserver * observer) {
                         }
                         mark_shared_gpu(ej, shared, what, notify);
                         mark_shared_meter(ej, overlapped, what, notify);
+                        mark_cpu_load(ej, load, idle_load, what, notify);
                         rec.energy_json = ej.dump();
                         nlohmann::json scores = nlohmann::json::array();
                         for (const auto & metric : result.metrics) {
