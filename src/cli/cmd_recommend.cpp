@@ -98,7 +98,7 @@ std::string flags_of(const metrics::Candidate & c) {
 void add_flag_notes(Table & t, bool synthetic, bool estimated, bool mixed, bool partial, bool projected) {
     if (synthetic) t.notes.push_back("synthetic: random-weight model, accuracy is chance; retention is meaningless");
     if (estimated)
-        t.notes.push_back("estimated: energy is a model of the hardware (TDP x utilisation), not a measurement");
+        t.notes.push_back("estimated: energy is a model of the hardware (TDP per CPU x CPU time), not a measurement");
     if (mixed) t.notes.push_back("mixed: a ratio compares an estimated energy with a measured one");
     if (partial) t.notes.push_back("partial: compared on fewer tasks than the reference ran");
     if (projected) {
@@ -121,7 +121,7 @@ void print_candidates(const std::vector<metrics::Candidate> & cands, const Recom
     t.add_column("accuracy_stderr_pct", "± (%)", 2);
     t.add_column("retention_pct", "retention (%)", 2);
     t.add_column("energy_wh", "energy (Wh)", 5);
-    t.add_column("energy_saving_pct", "saving (%)", 1);
+    t.add_column("energy_saving_pct", fmt::format("energy saving vs {} (%)", o.reference), 1);
     t.add_column("eor", "EOR (%/Wh)", 1);
     t.add_column("eor_gain_pct", "EOR gain (%)", 1);
     t.add_column("tweor", "TWEOR", 1);
@@ -211,6 +211,11 @@ void run_recommend(const RecommendParams & o) {
     std::vector<metrics::Candidate> cands = metrics::candidates(summaries, o.reference);
     std::vector<std::string> cost_notes;
     metrics::price_candidates(cands, cost_model(rows, o.cost, cost_notes));
+    {  // cells measured beside other load (docs/energy.md, "Other load"): said under the tables too
+        report::CpuLoadCounts load;
+        for (const auto & c : store.list_cells()) load.add(c.ok() ? c.energy_json : "{}");
+        for (auto & n : report::cpu_load_notes(load, n_ok)) cost_notes.push_back(std::move(n));
+    }
     std::vector<std::string> family_notes;
     const std::vector<metrics::FamilyComparison> families =
         metrics::compare_families(summaries, load_family_members(store), o.reference, &family_notes);
@@ -267,7 +272,7 @@ void run_recommend(const RecommendParams & o) {
     }
     t.add_column("retention_pct", "accuracy retention (%)", 2);
     t.add_column("eor_gain_pct", "efficiency gain (EOR, %)", 1);
-    t.add_column("energy_saving_pct", "energy saving (%)", 1);
+    t.add_column("energy_saving_pct", fmt::format("energy saving vs {} (%)", o.reference), 1);
     t.add_column("eor", "EOR (%/Wh)", 1);
     t.add_column("energy_wh", "energy (Wh)", 5);
     t.add_column("latency_s", "latency (s)", 2);

@@ -86,6 +86,15 @@ void count_energy_method(ReportInput & in, const std::string & host, const std::
     in.energy_methods.push_back({host, domain, method, 1});
 }
 
+// The one name and definition of "vs the reference" in every table: the energy saving, positive when
+// the scheme uses less energy than the reference (docs/metrics.md).
+std::string saving_header(const std::string & reference, const std::string & per = "") {
+    return fmt::format("energy saving{} vs {} (%)", per, reference);
+}
+std::string saving_definition(const std::string & reference) {
+    return fmt::format("energy saving vs {0} = 1 - E / E({0}), positive when the scheme uses less energy", reference);
+}
+
 std::string gib(int64_t bytes) {
     return bytes > 0 ? fmt::format("{:.1f} GiB", double(bytes) / double(int64_t(1) << 30)) : "";
 }
@@ -165,6 +174,7 @@ void add_cell_provenance(ReportInput & in, const std::string & host_name, const 
 Analysis analyze(const ReportInput & in) {
     Analysis a;
     const std::string & ref = in.options.reference;
+    a.reference = ref;
     a.summaries = metrics::summarize(in.rows, in.options);
     a.candidates = metrics::candidates(a.summaries, ref);
     metrics::price_candidates(a.candidates, in.cost);  // before the decisions copy them
@@ -245,7 +255,7 @@ Analysis analyze(const ReportInput & in) {
     if (n_cpu_estimated > 0) {
         a.warnings.push_back({"estimated", fmt::format(
             "Energies are ESTIMATED, not measured, in {} of {} cells (host{} {}: no energy counter or power sensor "
-            "was available, so joulebench modelled CPU energy as TDP x utilisation). Compare these cells with each "
+            "was available, so joulebench modelled CPU energy from the TDP and the CPU time it used). Compare these cells with each "
             "other only, never with measurements; EOR and J/token inherit the estimate.",
             n_cpu_estimated, n_ok, estimated_hosts.size() > 1 ? "s" : "", join(estimated_hosts, ", "))});
     }
@@ -277,7 +287,8 @@ Analysis analyze(const ReportInput & in) {
     return a;
 }
 
-Table summary_table(const std::vector<metrics::Summary> & summaries, const std::vector<std::string> & scheme_order) {
+Table summary_table(const std::vector<metrics::Summary> & summaries, const std::vector<std::string> & scheme_order,
+                    const std::string & reference) {
     Table t;
     t.title = "Results by scheme and task";
     add_text_column(t, "host_name", "host");
@@ -298,7 +309,7 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
     t.add_column("eor_pct_per_wh", "EOR (%/Wh)", 1);
     t.add_column("tweor_pct_per_wh", "TWEOR (%/Wh)", 1);
     t.add_column("gain_pct", "EOR gain (%)", 1);
-    t.add_column("energy_saving_pct", "saving (%)", 1);
+    t.add_column("energy_saving_pct", saving_header(reference), 1);
     t.add_column("pareto", "Pareto", 0);
     t.add_column("energy_estimated", "estimated", 0);
     add_text_column(t, "device", "hardware");
@@ -325,13 +336,14 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
                    text(s->note)});
     }
     t.notes.push_back(
-        "EOR = score (%) / energy (Wh); TWEOR = EOR x T(reference) / T; gain = EOR / EOR(reference) - 1; "
-        "retention = score / score(reference); all against the reference scheme on the same host, model and "
-        "workload.");
+        fmt::format("EOR = score (%) / energy (Wh); TWEOR = EOR x T(reference) / T; gain = EOR / EOR(reference) - 1; "
+                    "retention = score / score(reference); {}; all against the reference scheme on the same host, "
+                    "model and workload.",
+                    saving_definition(reference)));
     if (std::any_of(summaries.begin(), summaries.end(), [](const metrics::Summary & s) { return !s.scored; })) {
         t.notes.push_back(
             "Rows without a score are synthetic workloads (tg256r5, pp2048r30, ...): they measure speed and energy "
-            "only, so they have no EOR, TWEOR, gain or retention, and their saving is per token: 1 - J/token / "
+            "only, so they have no EOR, TWEOR, gain or retention, and their energy saving is per token: 1 - J/token / "
             "J/token(reference).");
     }
     return t;
@@ -353,7 +365,7 @@ Table token_table(const Analysis & a) {
     t.add_column("net_j_per_token", "net J/token", 4);
     t.add_column("prefill_j_per_token", "prefill J/token", 4);
     t.add_column("decode_j_per_token", "decode J/token", 4);
-    t.add_column("token_saving_pct", "saving/token (%)", 1);
+    t.add_column("token_saving_pct", saving_header(a.reference, " per token"), 1);
     t.add_column("avg_w", "avg W", 1);
     t.add_column("peak_w", "peak W", 1);
     add_text_column(t, "energy_by_device", "energy by device");
@@ -415,7 +427,7 @@ Table candidate_table(const Analysis & a) {
     t.add_column("score_stderr_pct", "\u00b1 (%)", 2);
     t.add_column("retention_pct", "retention (%)", 1);
     t.add_column("energy_wh", "energy (Wh)", 5);
-    t.add_column("energy_saving_pct", "saving (%)", 1);
+    t.add_column("energy_saving_pct", saving_header(a.reference), 1);
     t.add_column("latency_s", "time (s)", 2);
     t.add_column("j_per_token", "J/token", 5);
     t.add_column("eor_pct_per_wh", "EOR (%/Wh)", 1);
@@ -445,8 +457,9 @@ Table candidate_table(const Analysis & a) {
                    int64_t(c->estimated), int64_t(c->projected), text(c->note)});
     }
     t.notes.push_back(
-        "Each scheme over the tasks both it and the reference ran: mean score, summed energy and time; the "
-        "recommendations compare these rows.");
+        fmt::format("Each scheme over the tasks both it and the reference ran: mean score, summed energy and time; "
+                    "{}; the recommendations compare these rows.",
+                    saving_definition(a.reference)));
     return t;
 }
 
@@ -461,7 +474,7 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
     add_text_column(t, "scheme", "scheme");
     t.add_column("retention_pct", "accuracy retention (%)", 1);
     t.add_column("gain_pct", "efficiency gain (EOR, %)", 1);
-    t.add_column("energy_saving_pct", "energy saving (%)", 1);
+    t.add_column("energy_saving_pct", saving_header(a.reference), 1);
     t.add_column("energy_wh", "energy (Wh)", 4);
     add_text_column(t, "cost_tier", "cost tier");
     t.add_column("usd_per_mtok", "cost (USD/Mtok)", 3);
@@ -470,7 +483,7 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
     add_text_column(t, "runner_up", "runner-up");
     add_text_column(t, "why", "why");
     std::set<std::string> notes;
-    bool any_best = false, any_projected = false, any_tier = false, any_mtok = false;
+    bool any_best = false, any_projected = false, any_estimated = false, any_tier = false, any_mtok = false;
     for (const auto & d : a.decisions) {
         const auto & r = d.rec;
         Value hardware, scheme, retention, gain, saving, energy, tier, mtok, cost, origin, runner;
@@ -485,8 +498,11 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
             if (!r.best->cost_tier.empty()) tier = r.best->cost_tier;
             mtok = real(r.best->usd_per_mtok);
             if (options.usd_per_kwh > 0) cost = real(r.best->usd);
-            origin = std::string(r.best->projected ? "projected" : "measured");
+            // How the recommended row's energy was obtained: projected to another GPU, a CPU
+            // estimate (a model), or measured by a counter or power samples.
+            origin = std::string(r.best->projected ? "projected" : r.best->estimated ? "estimated" : "measured");
             any_projected = any_projected || r.best->projected;
+            any_estimated = any_estimated || (r.best->estimated && !r.best->projected);
             any_tier = any_tier || !r.best->cost_tier.empty();
             any_mtok = any_mtok || std::isfinite(r.best->usd_per_mtok);
         }
@@ -500,6 +516,11 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
         t.notes.push_back(
             "origin projected / [projected]: modelled for that GPU from measurements on other hardware (joulebench "
             "project), not measured on it");
+    }
+    if (any_estimated) {
+        t.notes.push_back(
+            "origin estimated: no energy counter or power sensor on that host; the energy is the CPU estimate (TDP "
+            "per CPU x joulebench's CPU time), comparable only with other estimates");
     }
     if (!any_best) return t;  // the cost notes are about recommended rows; there are none
     if (options.usd_per_kwh <= 0) {
@@ -565,7 +586,7 @@ Table hardware_table(const Analysis & a) {
     t.add_column("tasks", "tasks", 0);
     t.add_column("retention_pct", "retention (%)", 1);
     t.add_column("energy_wh", "energy (Wh)", 5);
-    t.add_column("energy_vs_best_pct", "energy vs best host (%)", 1);
+    t.add_column("energy_vs_best_pct", "extra energy vs best host (%)", 1);
     t.add_column("j_per_token", "J/token", 5);
     t.add_column("tok_s", "tok/s", 1);
     t.add_column("latency_s", "time (s)", 2);
@@ -601,8 +622,9 @@ Table hardware_table(const Analysis & a) {
     }
     if (!t.rows.empty()) {
         t.notes.push_back(
-            "Each scheme of a model on every host that ran the same tasks with the same workloads: energy vs best "
-            "host = energy / the least energy among these hosts - 1. Retention and gain are against the reference "
+            "Each scheme of a model on every host that ran the same tasks with the same workloads: extra energy vs "
+            "best host = energy / the least energy among these hosts - 1 (0 for the most frugal host, positive = more "
+            "energy). Retention and gain are against the reference "
             "on the same host.");
         bool est = false, meas = false;
         for (const auto & m : order) {
@@ -631,7 +653,7 @@ Table hardware_token_table(const Analysis & a) {
     t.add_column("prefill_j_per_token", "prefill J/token", 4);
     t.add_column("decode_j_per_token", "decode J/token", 4);
     t.add_column("avg_w", "avg W", 1);
-    t.add_column("j_per_token_vs_best_pct", "J/token vs best host (%)", 1);
+    t.add_column("j_per_token_vs_best_pct", "extra J/token vs best host (%)", 1);
     // Hosts compare only on the same model, workload (name and definition) and scheme.
     using Key = std::tuple<std::string, std::string, std::string, std::string>;
     std::map<Key, std::vector<const metrics::Summary *>> groups;
@@ -663,8 +685,9 @@ Table hardware_token_table(const Analysis & a) {
     }
     if (!t.rows.empty()) {
         t.notes.push_back(
-            "Each synthetic workload of a model under one scheme on every host that ran it: J/token vs best host = "
-            "J/token / the least J/token among these hosts - 1 (gross energy of the cell over its tokens).");
+            "Each synthetic workload of a model under one scheme on every host that ran it: extra J/token vs best "
+            "host = J/token / the least J/token among these hosts - 1 (0 for the most frugal host, positive = more "
+            "energy; gross energy of the cell over its tokens).");
     }
     return t;
 }
@@ -757,7 +780,7 @@ std::vector<std::string> table_names() {
 
 std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a) {
     std::vector<NamedTable> out;
-    out.push_back({"summary", summary_table(a.summaries, a.scheme_order)});
+    out.push_back({"summary", summary_table(a.summaries, a.scheme_order, a.reference)});
     out.push_back({"overall", candidate_table(a)});
     out.push_back({"tokens", token_table(a)});
     out.push_back({"decision", decision_table(a, in.options)});
@@ -806,8 +829,8 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
     energy.add_column("cells", "cells", 0);
     for (const auto & e : in.energy_methods) energy.add_row({e.host_name, e.domain, e.method, e.n_cells});
     energy.notes.push_back(
-        "counter: the device's energy counter; samples: integral of power samples; estimate: TDP x utilisation "
-        "(a model, not a measurement)");
+        "counter: the device's energy counter; samples: integral of power samples; estimate: TDP per CPU x the "
+        "measured processes' CPU time (a model, not a measurement; docs/energy.md)");
     out.push_back({"energy", std::move(energy)});
 
     Table models;

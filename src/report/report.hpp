@@ -120,6 +120,7 @@ struct Analysis {
     std::vector<Decision> decisions;        // builtin profiles x models
     std::vector<metrics::FamilyComparison> families;  // distilled vs base (metrics::compare_families)
     std::vector<std::string> family_notes;            // families that could not be compared, and why
+    std::string reference;                  // the reference scheme (options.reference)
     std::vector<std::string> scheme_order;  // reference first, then by bits per weight, descending
     std::vector<Warning> warnings;          // banners, in order of severity
     std::vector<std::string> missing_references;
@@ -144,7 +145,8 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
 // energy, J/token by phase, time; failed cells with their error.
 Table sweep_cells_table(const std::vector<CellRecord> & cells);
 
-Table summary_table(const std::vector<metrics::Summary> & summaries, const std::vector<std::string> & scheme_order);
+Table summary_table(const std::vector<metrics::Summary> & summaries, const std::vector<std::string> & scheme_order,
+                    const std::string & reference = "fp16");
 // Each scheme on each host over all the tasks it shares with the reference (metrics::Candidate).
 Table candidate_table(const Analysis & a);
 // Unscored synthetic workloads x schemes: tokens/s, J/token gross and net and by phase, saving
