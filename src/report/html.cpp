@@ -486,9 +486,9 @@ std::string efficiency_charts(const std::vector<GroupView> & groups, const Analy
         std::string subtitle = fmt::format("{} task{}: {}{}", n_tasks, n_tasks == 1 ? "" : "s",
                                            join(cands->front()->tasks, ", "), estimated ? " \u00b7 energy ESTIMATED" : "");
         const std::string caption =
-            "Labels: change against the reference on the same host. EOR = score (%) / energy (Wh); TWEOR divides "
-            "further by the time relative to the reference, so a scheme that saves energy by running slower gains "
-            "less.";
+            "Labels: EOR gain and TWEOR gain against the reference on the same host (EOR / EOR of the reference "
+            "\u2212 1; positive = more accuracy per energy). EOR = score (%) / energy (Wh); TWEOR divides further by "
+            "the time relative to the reference, so a scheme that saves energy by running slower gains less.";
         if (hosts.size() == 1) {
             svg::BarChart c;
             c.id = fmt::format("chart-eor-{}", mi);

@@ -464,7 +464,7 @@ Table candidate_table(const Analysis & a) {
 }
 
 Table decision_table(const Analysis & a, const metrics::Options & options) {
-    // The study's columns: hardware, scheme, accuracy retention, efficiency gain, cost.
+    // The study's columns (metrics::kStudy): hardware, scheme, accuracy retention, efficiency gain, cost.
     Table t;
     t.title = "Decision matrix";
     add_text_column(t, "profile", "profile");
@@ -760,12 +760,12 @@ std::vector<std::string> family_headlines(const std::vector<metrics::FamilyCompa
         if (!c) continue;
         std::string line = fmt::format(
             "{} on {} ({} vs {}, {}, {} task{}): distillation {} {:.1f} % energy at {} accuracy retention; the study "
-            "reports a further {:.1f} % energy reduction from distillation",
+            "reports a further {:.1f} % energy reduction from distillation ({})",
             family, metrics::hardware_label(c->device, host_name), c->distilled_model_name, c->base_model_name,
             c->scheme, c->n_tasks, c->n_tasks == 1 ? "" : "s", c->energy_reduction >= 0 ? "saves" : "costs",
             std::abs(c->energy_reduction) * 100.0,
             std::isfinite(c->retention) ? fmt::format("{:.1f} %", c->retention * 100.0) : std::string("unknown"),
-            metrics::kStudyDistillationEnergyReduction * 100.0);
+            metrics::kStudyDistillationEnergyReduction * 100.0, metrics::kStudy);
         if (c->estimated) line += " (our energies are ESTIMATED)";
         if (c->projected) line += " (PROJECTED, not measured)";
         out.push_back(line + ".");
