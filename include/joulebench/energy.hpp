@@ -95,12 +95,14 @@ struct CpuLoad {
     // CPU seconds other processes used beside ours, and how many CPUs that kept busy on average.
     double other_cpu_s() const;
     double other_cpus() const;
-    // Other processes kept at least kBusyOtherCpus CPUs busy on average, and at least
-    // kBusyOtherShare of the machine's busy time was theirs.
+    // Other processes kept at least kBusyOtherCpus CPUs busy on average, at least kBusyOtherShare
+    // of the machine's busy time was theirs, and their CPU time is beyond what /proc/stat's
+    // 10 ms ticks can blur in a short window (kBusyMinOtherCpuSPerCpu per CPU).
     bool busy() const;
 };
 inline constexpr double kBusyOtherCpus = 0.25;
 inline constexpr double kBusyOtherShare = 0.10;
+inline constexpr double kBusyMinOtherCpuSPerCpu = 0.02;
 
 struct Measurement {
     std::string name;

@@ -179,7 +179,11 @@ double CpuLoad::other_cpus() const {
 }
 
 bool CpuLoad::busy() const {
-    return other_cpus() >= kBusyOtherCpus && other_cpu_s() >= kBusyOtherShare * machine_busy_cpu_s;
+    // Each CPU's jiffy counter is read at both ends: a short window can gain a tick or two per CPU
+    // from quantisation alone, which is not load.
+    const double resolution_s = kBusyMinOtherCpuSPerCpu * std::max(1, n_cpus);
+    return other_cpus() >= kBusyOtherCpus && other_cpu_s() >= kBusyOtherShare * machine_busy_cpu_s &&
+           other_cpu_s() >= resolution_s;
 }
 
 std::string describe_load(const CpuLoad & load) {

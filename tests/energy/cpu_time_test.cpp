@@ -162,6 +162,15 @@ TEST(CpuLoad, other_load_is_the_machines_busy_time_beyond_ours) {
     EXPECT_FALSE(load.busy());
     load.own_cpu_s = 50.0;  // ours above the machine's (clock granularity): no negative load
     EXPECT_DOUBLE_EQ(load.other_cpu_s(), 0.0);
+    CpuLoad blink;  // 30 ms on 2 CPUs, 2 ticks of others: 0.67 CPUs, but within /proc/stat's resolution
+    blink.duration_s = 0.03;
+    blink.machine_busy_cpu_s = 0.03;
+    blink.own_cpu_s = 0.01;
+    blink.n_cpus = 2;
+    EXPECT_NEAR(blink.other_cpus(), 0.667, 1e-3);
+    EXPECT_FALSE(blink.busy());
+    blink.machine_busy_cpu_s = 0.06;  // 5 ticks of others: beyond 2 x 0.02 s
+    EXPECT_TRUE(blink.busy());
 
     const auto back = cpu_load_from_json(cpu_load_json(load));
     ASSERT_TRUE(back.has_value());
