@@ -4,7 +4,8 @@
 usage: campaign_summary.py CAMPAIGN.db LLAMA_BENCH.jsonl GPU.txt [QUANT_JSON_DIR] > summary.md
 
 Per (model, scheme, workload), over repeats (mean ± sample sd): tokens/s, J/token gross and net
-of idle, average and peak GPU W; energy saving vs fp16; decode bandwidth use = model bytes x
+of idle, average and peak GPU W; energy saving vs fp16 (1 - J/token / J/token(fp16), positive =
+less energy, the convention of every joulebench table); decode bandwidth use = model bytes x
 tokens/s / the card's peak memory bandwidth; joulebench tokens/s / llama-bench tokens/s from the
 same build and file."""
 import json, math, os, re, sqlite3, statistics, sys
@@ -119,7 +120,7 @@ def main():
     print(f"host {host[0]}, {host[1]}, llama.cpp {host[2]}, joulebench {host[3]}; peak memory bandwidth "
           f"used for {bw_key or 'unknown card'}: {bw / 1e12 if bw else float('nan'):.2f} TB/s. "
           f"Models are synthetic (random weights, real shapes): energy and speed are real, accuracy is not.\n")
-    print("| model | scheme | workload | tok/s | J/token | net J/token | avg W | peak W | saving vs fp16 | "
+    print("| model | scheme | workload | tok/s | J/token | net J/token | avg W | peak W | energy saving vs fp16 | "
           "bandwidth use | vs llama-bench | energy by phase: prefill / decode |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for (model, scheme, task), g in sorted(groups.items()):

@@ -75,6 +75,35 @@ struct TimelinePoint {
     double power_w = 0.0;
 };
 
+// Whose CPU time a CpuLoad's own_cpu_s (and the CPU estimate) counts.
+enum class CpuScope {
+    machine,       // every CPU's busy time (/proc/stat): the whole machine, other jobs included
+    process_tree,  // this process (all its threads) and its descendants: work run in-process
+    children,      // this process's descendants only: a command it runs (joulebench measure --)
+};
+
+// A window's CPU time: the whole machine's (all CPUs' busy time, /proc/stat) and the measured
+// processes'. Another job beside a measurement lands in a CPU package counter (RAPL) and slows
+// ours; busy() says when it was large enough to matter (docs/energy.md, "Other load").
+struct CpuLoad {
+    double duration_s = 0.0;
+    double machine_busy_cpu_s = 0.0;
+    double own_cpu_s = 0.0;
+    int n_cpus = 0;
+    CpuScope scope = CpuScope::process_tree;
+
+    // CPU seconds other processes used beside ours, and how many CPUs that kept busy on average.
+    double other_cpu_s() const;
+    double other_cpus() const;
+    // Other processes kept at least kBusyOtherCpus CPUs busy on average, at least kBusyOtherShare
+    // of the machine's busy time was theirs, and their CPU time is beyond what /proc/stat's
+    // 10 ms ticks can blur in a short window (kBusyMinOtherCpuSPerCpu per CPU).
+    bool busy() const;
+};
+inline constexpr double kBusyOtherCpus = 0.25;
+inline constexpr double kBusyOtherShare = 0.10;
+inline constexpr double kBusyMinOtherCpuSPerCpu = 0.02;
+
 struct Measurement {
     std::string name;
     double t_start_s = 0.0;  // Clock::now_s() time base (CLOCK_MONOTONIC with the steady clock)

@@ -10,9 +10,12 @@
 //   double joules = r.measurement.total_j;   // measured domains (GPUs, CPU packages, DRAM)
 //
 // The sensors are found on this machine (NVML for NVIDIA GPUs, RAPL for CPUs; where nothing can
-// measure, a CPU estimate that is always labelled as such). Phases split the energy by name.
+// measure, a CPU estimate that is always labelled as such, attributed to the measured processes'
+// CPU time). Phases split the energy by name. How busy other processes kept the machine during the
+// idle baseline and the run comes back beside the energy (MeteredRun::load, idle_load).
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +37,11 @@ struct MeteredRun {
     std::vector<std::string> sensors;              // "gpu:0: NVML nvmlDeviceGetTotalEnergyConsumption (counter)"
     std::vector<energy::Unavailable> unavailable;  // what could not be metered, and why
     std::string sensors_json;                      // every sensor's provenance, for a result's record
+    // The machine's CPU time beside the measured processes' over the run and over the idle
+    // baseline (absent without one); busy() flags other load (joulebench/energy.hpp). measure:
+    // this process and its descendants; measure_command: the command's processes.
+    std::optional<energy::CpuLoad> load;
+    std::optional<energy::CpuLoad> idle_load;
     int exit_status = 0;                           // measure_command: the command's (see there)
     bool started = true;                           // measure_command: false if it could not be executed
     std::string command_error;                     // measure_command: why it could not run, or the signal that killed it

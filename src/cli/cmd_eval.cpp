@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "energy/cpu_time.hpp"
 #include "cli/eval.hpp"
 #include "cli/engine_options.hpp"
 #include "sweep/evaluate.hpp"
@@ -101,7 +102,17 @@ void run_eval(EvalOptions & o) {
     }
     if (any_estimated_only) {
         en.notes.push_back("no energy counter or power sensor measured this run: energies are ESTIMATED "
-                           "(CPU TDP x utilisation), not measured; see `joulebench sensors`");
+                           "(CPU TDP per CPU x this process's CPU time), not measured; see `joulebench sensors`");
+    }
+    if (run.load && run.load->busy()) {
+        en.notes.push_back(fmt::format("other load during the run: {}; a CPU energy counter includes their energy and "
+                                       "contention slows the tasks",
+                                       energy::describe_load(*run.load)));
+    }
+    if (run.idle_load && run.idle_load->busy()) {
+        en.notes.push_back(fmt::format("the idle baseline ran beside other load: {}; idle power and net energy are "
+                                       "biased",
+                                       energy::describe_load(*run.idle_load)));
     }
     for (const auto & u : run.unavailable) en.notes.push_back(fmt::format("not measured: {} — {}", u.what, u.reason));
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "energy/cpu_time.hpp"
 #include "joulebench/meter.hpp"
 #include "joulebench/table.hpp"
 #include "joulebench/error.hpp"
@@ -32,7 +33,8 @@ Value optional_value(const std::optional<double> & v) {
     return v ? Value(*v) : Value();
 }
 
-Table measurement_table(const energy::Measurement & m, const std::string & command_text) {
+Table measurement_table(const MeteredRun & r, const std::string & command_text) {
+    const energy::Measurement & m = r.measurement;
     Table t;
     t.title = "joulebench measure: " + command_text;
     t.add_column("domain", "Domain");
@@ -93,6 +95,17 @@ Table measurement_table(const energy::Measurement & m, const std::string & comma
         if (!e.error.empty())
             t.notes.push_back(fmt::format("{}: sensor error during the run: {}", e.domain.str(), e.error));
     }
+    if (r.load && r.load->busy()) {
+        t.notes.push_back(fmt::format(
+            "other load during the command: {}; a CPU energy counter includes their energy (the CPU estimate "
+            "counts only the command's processes)",
+            energy::describe_load(*r.load)));
+    }
+    if (r.idle_load && r.idle_load->busy()) {
+        t.notes.push_back(fmt::format("the idle baseline ran beside other load: {}; idle power and net energy are "
+                                      "biased",
+                                      energy::describe_load(*r.idle_load)));
+    }
     if (m.domains.empty()) t.notes.push_back("nothing on this machine can be metered (see `joulebench sensors`)");
     if (m.idle_s <= 0.0 && !m.domains.empty())
         t.notes.push_back("no idle baseline (--idle-s 0): net energy not computed");
@@ -113,6 +126,8 @@ nlohmann::json context_json(const MeteredRun & r, const MeasureOptions & o) {
         domains.push_back({{"domain", e.domain.str()}, {"counter_update_hz", e.counter_update_hz}, {"error", e.error}});
     }
     double duration_s = m.duration_s();
+    nlohmann::json load = r.load ? energy::cpu_load_json(*r.load) : nlohmann::json(nullptr);
+    nlohmann::json idle_load = r.idle_load ? energy::cpu_load_json(*r.idle_load) : nlohmann::json(nullptr);
     return {{"command", o.command},
             {"exit_status", r.exit_status},
             {"duration_s", duration_s},
@@ -124,6 +139,8 @@ nlohmann::json context_json(const MeteredRun & r, const MeasureOptions & o) {
             {"sampler_cpu_s", m.sampler_cpu_s},
             {"sampler_cpu_pct", duration_s > 0 ? 100.0 * m.sampler_cpu_s / duration_s : 0.0},
             {"domains", domains},
+            {"cpu_load", load},
+            {"idle_cpu_load", idle_load},
             {"sensors", sensors["sensors"]},
             {"unavailable", sensors["unavailable"]}};
 }
@@ -162,7 +179,7 @@ void run_measure(const MeasureOptions & o) {
     if (!r.command_error.empty()) fmt::print(stderr, "joulebench: {}\n", r.command_error);
 
     if (!o.timeline_path.empty()) write_timeline(o.timeline_path, r.measurement);
-    Table t = measurement_table(r.measurement, command_text);
+    Table t = measurement_table(r, command_text);
     std::ostream & out = o.report_path.empty() ? std::cout : report_file;
     if (format == Format::json) {
         nlohmann::json doc = nlohmann::json::parse(render_table(t, Format::json));

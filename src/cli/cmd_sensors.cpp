@@ -67,7 +67,7 @@ void run_sensors(const SensorsOptions & o) {
     }
     if (estimated) {
         t.notes.push_back(
-            "estimated domains are a model (TDP x CPU utilisation from /proc/stat), not a measurement; "
+            "estimated domains are a model (TDP per CPU x the measured processes' CPU time), not a measurement; "
             "joulebench reports them apart from measured energy");
     }
     if (found.sensors.empty()) t.notes.push_back("nothing on this machine can be metered");

@@ -33,7 +33,13 @@ Discovery discover_sensors(const DiscoverOptions & o) {
     });
     if (o.cpu_estimate && !cpu_counter) {
         try {
-            out.sensors.push_back(std::make_shared<CpuEstimateSensor>(o.cpu_tdp_w, o.proc_stat, o.clock));
+            std::function<double()> cpu_s;
+            if (o.cpu_scope != CpuScope::machine) {
+                auto tree = std::make_shared<TreeCpuClock>(o.cpu_scope);
+                cpu_s = [tree] { return tree->cpu_s(); };
+            }
+            out.sensors.push_back(std::make_shared<CpuEstimateSensor>(o.cpu_tdp_w, o.proc_stat, o.clock, std::move(cpu_s),
+                                                                      cpu_scope_name(o.cpu_scope)));
         } catch (const InputError & e) {
             out.unavailable.push_back({"cpu-package (estimate)", e.what()});
         }

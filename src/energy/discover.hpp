@@ -7,6 +7,7 @@
 #include <string>
 
 #include "energy/clock.hpp"
+#include "energy/cpu_time.hpp"
 #include "energy/rapl.hpp"
 #include "energy/sensor.hpp"
 
@@ -19,6 +20,9 @@ struct DiscoverOptions {
     // nullopt: read the CUDA_VISIBLE_DEVICES environment variable (unset: all GPUs).
     std::optional<std::string> cuda_visible_devices;
     double cpu_tdp_w = 0.0;  // for the estimate; <= 0: default_cpu_tdp_w() rule
+    // Whose CPU time the estimate counts (cpu_time.hpp): this process and its descendants by
+    // default; a command's processes only for `measure --`; machine for the whole machine.
+    CpuScope cpu_scope = CpuScope::process_tree;
     bool gpu = true;
     bool rapl = true;
     bool cpu_estimate = true;  // estimate CPU energy when RAPL has no package counter

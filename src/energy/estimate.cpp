@@ -63,14 +63,26 @@ double default_cpu_tdp_w(int n_cpus) {
     return k_default_watts_per_cpu * (n_cpus > 0 ? n_cpus : 1);
 }
 
-CpuEstimateSensor::CpuEstimateSensor(double tdp_w, std::string proc_stat_path, std::shared_ptr<Clock> clock)
-    : path_(std::move(proc_stat_path)), clock_(std::move(clock)) {
+double watts_per_busy_cpu(double tdp_w, int n_cpus) {
+    return tdp_w / (n_cpus > 0 ? n_cpus : 1);
+}
+
+CpuEstimateSensor::CpuEstimateSensor(double tdp_w, std::string proc_stat_path, std::shared_ptr<Clock> clock,
+                                     std::function<double()> cpu_s, std::string attribution)
+    : path_(std::move(proc_stat_path)), clock_(std::move(clock)), cpu_s_(std::move(cpu_s)) {
     last_ = read_proc_stat(path_);
+    if (cpu_s_) last_cpu_s_ = cpu_s_();
     last_t_s_ = clock_->now_s();
     bool default_tdp = tdp_w <= 0.0;
     tdp_w_ = default_tdp ? default_cpu_tdp_w(last_.n_cpus) : tdp_w;
-    provenance_.name = "TDP x CPU utilisation";
-    provenance_.driver = path_;
+    if (cpu_s_) {
+        provenance_.name = "TDP per CPU x CPU time of the " + (attribution.empty() ? std::string("measured processes")
+                                                                                     : attribution);
+        provenance_.driver = "getrusage, /proc/<pid>/stat";
+    } else {
+        provenance_.name = "TDP x CPU utilisation";
+        provenance_.driver = path_;
+    }
     provenance_.update_hz = 100.0;  // USER_HZ
     provenance_.estimated = true;
     provenance_.details.emplace_back("tdp_w", fmt::format("{:.1f}", tdp_w_));
@@ -78,9 +90,24 @@ CpuEstimateSensor::CpuEstimateSensor(double tdp_w, std::string proc_stat_path, s
         "tdp_rule", default_tdp ? fmt::format("default: {} W x {} logical CPUs", k_default_watts_per_cpu, last_.n_cpus)
                                 : std::string("given"));
     provenance_.details.emplace_back("cpus", std::to_string(last_.n_cpus));
+    provenance_.details.emplace_back("attribution", cpu_s_ ? (attribution.empty() ? "measured processes" : attribution)
+                                                           : std::string("machine (all CPUs)"));
 }
 
 Reading CpuEstimateSensor::read() {
+    if (cpu_s_) {
+        // The measured processes' CPU time since the last read, at TDP / CPUs per busy CPU; no
+        // more than every CPU busy for the whole interval (clock granularity can overshoot).
+        const double cpu = cpu_s_();
+        const double t = clock_->now_s();
+        if (t > last_t_s_) {
+            const double used_s = std::min(std::max(0.0, cpu - last_cpu_s_), (t - last_t_s_) * last_.n_cpus);
+            energy_j_ += watts_per_busy_cpu(tdp_w_, last_.n_cpus) * used_s;
+            last_cpu_s_ = cpu;
+            last_t_s_ = t;
+        }
+        return {energy_j_, t};
+    }
     CpuTimes now;
     try {
         now = read_proc_stat(path_);

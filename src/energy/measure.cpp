@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "energy/cpu_time.hpp"
 #include "energy/discover.hpp"
 #include "energy/meter.hpp"
 #include "joulebench/error.hpp"
@@ -90,11 +91,13 @@ void check_options(const MeterOptions & o) {
 }
 
 // The sensors of this machine, described in `run`; the Meter, with its idle baseline measured.
-std::unique_ptr<energy::Meter> prepare(const MeterOptions & o, MeteredRun & run,
+// scope: whose CPU time the CPU estimate counts.
+std::unique_ptr<energy::Meter> prepare(const MeterOptions & o, energy::CpuScope scope, MeteredRun & run,
                                        const std::function<void(const std::string &)> & say) {
     check_options(o);
     energy::DiscoverOptions options = energy::discover_options_from_env();
     options.cpu_tdp_w = o.cpu_tdp_w;
+    options.cpu_scope = scope;
     energy::Discovery found = energy::discover_sensors(options);
     for (const auto & s : found.sensors) {
         run.sensors.push_back(fmt::format("{}: {} ({})", s->domain().str(), s->provenance().name,
@@ -111,7 +114,10 @@ std::unique_ptr<energy::Meter> prepare(const MeterOptions & o, MeteredRun & run,
     auto meter = std::make_unique<energy::Meter>(found.sensors, params);
     if (o.idle_s > 0.0) {
         if (say) say(fmt::format("measuring idle power for {} s first...", o.idle_s));
+        energy::CpuLoadWatch load(scope);
+        load.begin();
         meter->measure_idle(o.idle_s);
+        run.idle_load = load.end();
     }
     return meter;
 }
@@ -120,7 +126,9 @@ std::unique_ptr<energy::Meter> prepare(const MeterOptions & o, MeteredRun & run,
 
 MeteredRun measure(const std::function<void(const PhaseMark & mark)> & fn, const MeterOptions & options) {
     MeteredRun run;
-    auto meter = prepare(options, run, {});
+    auto meter = prepare(options, energy::CpuScope::process_tree, run, {});
+    energy::CpuLoadWatch load(energy::CpuScope::process_tree);
+    load.begin();
     meter->start("run");
     try {
         fn([&](const std::string & phase) { meter->mark(phase); });
@@ -129,6 +137,7 @@ MeteredRun measure(const std::function<void(const PhaseMark & mark)> & fn, const
         throw;
     }
     run.measurement = meter->stop();
+    run.load = load.end();
     return run;
 }
 
@@ -136,10 +145,14 @@ MeteredRun measure_command(const std::vector<std::string> & argv, const MeterOpt
                            const std::function<void(const std::string &)> & on_message) {
     if (argv.empty()) throw UsageError("no command to measure");
     MeteredRun run;
-    auto meter = prepare(options, run, on_message);
+    // The command's processes only: joulebench's own sampling is not the command's work.
+    auto meter = prepare(options, energy::CpuScope::children, run, on_message);
+    energy::CpuLoadWatch load(energy::CpuScope::children);
+    load.begin();
     meter->start("run");
     const ChildResult child = run_child(argv);
     run.measurement = meter->stop();
+    run.load = load.end();
     run.exit_status = child.status;
     run.started = child.started;
     run.command_error = child.error;

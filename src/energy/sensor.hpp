@@ -2,7 +2,7 @@
 // What every energy source looks like to the Meter: a domain (gpu:N, cpu-package:N,
 // dram:N), a kind (cumulative energy counter or instantaneous power), a read that returns
 // joules or watts with a monotonic timestamp, and provenance (what, which driver, how fast).
-// Sources: NVML (nvml.hpp), RAPL powercap (rapl.hpp), a TDP x utilisation estimate
+// Sources: NVML (nvml.hpp), RAPL powercap (rapl.hpp), a TDP x CPU time estimate
 // (estimate.hpp) and scripted traces for tests (synthetic.hpp).
 
 #include <memory>

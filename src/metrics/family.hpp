@@ -11,6 +11,10 @@
 
 namespace jb::metrics {
 
+// The study joulebench generalises (DESIGN.md), named wherever it is cited.
+inline constexpr const char * kStudy =
+    "\"Towards Energy-Aware AI Deployment: Investigating the Interplay of Model Quantization and Hardware "
+    "Platforms\" (2025)";
 // The study's claim: distillation saves a further 19.8 % energy (docs/metrics.md).
 inline constexpr double kStudyDistillationEnergyReduction = 0.198;
 

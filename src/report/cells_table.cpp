@@ -43,8 +43,8 @@ Table sweep_cells_table(const std::vector<CellRecord> & cells) {
         t.add_row(std::move(row));
     }
     if (any_estimated) {
-        t.notes.push_back("estimated: no counter or power sensor measured that cell; its energy is a model (CPU TDP x "
-                          "utilisation), see `joulebench sensors`");
+        t.notes.push_back("estimated: no counter or power sensor measured that cell; its energy is a model (CPU TDP per "
+                          "CPU x joulebench's CPU time), see `joulebench sensors`");
     }
     return t;
 }

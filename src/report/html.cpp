@@ -37,8 +37,9 @@ header h1 { font-size: 1.75rem; margin: 0 0 4px; }
 .banner strong { margin-right: 4px; }
 .banner.severe { border-color: var(--bad-line); background: var(--bad-bg); }
 nav.toc { margin: 14px 0 4px; padding: 8px 0; border-top: 1px solid var(--line);
-          border-bottom: 1px solid var(--line); font-size: 0.9rem; }
-nav.toc a { color: #0969da; text-decoration: none; margin-right: 16px; white-space: nowrap; }
+          border-bottom: 1px solid var(--line); font-size: 0.9rem;
+          display: flex; flex-wrap: wrap; gap: 4px 16px; }
+nav.toc a { color: #0969da; text-decoration: none; white-space: nowrap; }
 nav.toc a:hover { text-decoration: underline; }
 section { margin-top: 30px; }
 h2 { font-size: 1.3rem; margin: 0 0 6px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
@@ -107,6 +108,19 @@ std::string signed_pct(double fraction) {
     return s;
 }
 
+// The report's one convention for "vs the reference": the energy saving, 1 - E / E(reference),
+// positive when the scheme uses less energy (docs/metrics.md; the tables' "energy saving vs ..." columns).
+double energy_saving(double value, double reference_value) {
+    return std::isfinite(value) && std::isfinite(reference_value) && reference_value > 0 ? 1.0 - value / reference_value
+                                                                                        : NAN;
+}
+
+std::string saving_caption(const std::string & reference, const std::string & over) {
+    return fmt::format("Labels: energy saving per token vs {} on {} (1 \u2212 J/token \u00f7 J/token of {}; "
+                       "positive = less energy).",
+                       reference, over, reference);
+}
+
 std::string sig(double v, int digits = 3) {
     return std::isfinite(v) ? fmt::format("{:.{}g}", v, digits) : "n/a";
 }
@@ -128,6 +142,11 @@ struct SchemePoint {
     std::string scheme;
     double score_pct = 0.0;  // mean over the common tasks
     double energy_wh = 0.0;  // sum over them (means over repeats)
+    // Standard errors: of the mean score (the tasks' item-level errors, independent tasks:
+    // sqrt(sum se^2) / tasks) and of the summed energy (each task's sd over repeats / sqrt(n);
+    // 0 where every task ran once).
+    double score_se_pct = 0.0;
+    double energy_se_wh = 0.0;
     double prefill_j = 0.0, prefill_tokens = 0.0, decode_j = 0.0, decode_tokens = 0.0;  // totals, all repeats
 };
 
@@ -203,12 +222,19 @@ std::vector<GroupView> group_views(const ReportInput & in, const Analysis & a) {
             if (std::find(kept.begin(), kept.end(), name) == kept.end()) continue;
             SchemePoint p;
             p.scheme = name;
+            double score_var = 0.0, energy_var = 0.0;
             for (const auto & k : common) {
                 const metrics::Summary * s = schemes[name].at(k);
                 p.score_pct += s->score.mean * 100.0;
                 p.energy_wh += s->energy_wh;
+                if (std::isfinite(s->score_stderr.mean)) score_var += std::pow(s->score_stderr.mean * 100.0, 2);
+                if (s->energy_j.n > 1 && std::isfinite(s->energy_j.sd)) {
+                    energy_var += std::pow(s->energy_j.sd / std::sqrt(double(s->energy_j.n)) / 3600.0, 2);
+                }
             }
             p.score_pct /= double(common.size());
+            p.score_se_pct = std::sqrt(score_var) / double(common.size());
+            p.energy_se_wh = std::sqrt(energy_var);
             for (const auto & r : in.rows) {
                 if (!r.ok || r.host != g.host || r.model != g.model || r.scheme != name ||
                     !common.count({r.task, r.workload})) {
@@ -316,11 +342,14 @@ std::string pareto_charts(const std::vector<GroupView> & groups, const Analysis 
         c.id = fmt::format("chart-pareto-{}", gi);
         c.title = fmt::format("{} on {}", g.model_name, metrics::hardware_label(g.device, g.host_name));
         c.subtitle = group_subtitle(g);
-        // Zoomed to the points (the bar charts below start at zero for proportions); energies
-        // more than an order of magnitude apart would crowd the cheap schemes together: log.
-        c.x = {fmt::format("Energy, sum over {} task{}", g.tasks.size(), g.tasks.size() == 1 ? "" : "s"), "Wh",
-               e_max > 20 * e_min, true, false, std::nullopt, std::nullopt, 6, 0.08};
-        c.y = {"Mean score", "%", false, false, false, std::nullopt, std::nullopt, 6, 0.12};
+        // Both axes start at zero, so that distances read as proportions and a difference inside
+        // the error bars looks as small as it is; energies more than an order of magnitude apart
+        // would crowd the cheap schemes together at zero: then a log axis, said in its title.
+        const bool log_x = e_max > 20 * e_min;
+        c.x = {fmt::format("Energy, sum over {} task{}{}", g.tasks.size(), g.tasks.size() == 1 ? "" : "s",
+                           log_x ? ", log scale" : ""),
+               "Wh", log_x, true, !log_x, std::nullopt, std::nullopt, 6, 0.08};
+        c.y = {"Mean score", "%", false, false, true, std::nullopt, std::nullopt, 6, 0.12};
         c.width = alone ? 1100 : 640;
         c.height = alone ? 420 : 380;
 
@@ -344,8 +373,12 @@ std::string pareto_charts(const std::vector<GroupView> & groups, const Analysis 
             s.color = color_of(a.scheme_order, p.scheme);
             s.x = {p.energy_wh};
             s.y = {p.score_pct};
+            s.x_err = {p.energy_se_wh};
+            s.y_err = {p.score_se_pct};
             s.labels = {p.scheme};
-            s.tips = {fmt::format("{}: mean score {:.2f} %, energy {} Wh{}", p.scheme, p.score_pct, sig(p.energy_wh, 4),
+            s.tips = {fmt::format("{}: mean score {:.2f} \u00b1 {:.2f} %, energy {} Wh{}{}", p.scheme, p.score_pct,
+                                  p.score_se_pct, sig(p.energy_wh, 4),
+                                  p.energy_se_wh > 0 ? fmt::format(" \u00b1 {}", sig(p.energy_se_wh, 2)) : "",
                                   on_front.count(i) ? " (on the Pareto frontier)" : " (dominated)")};
             s.hollow = !on_front.count(i);
             s.marker_r = 6.0;
@@ -363,7 +396,13 @@ std::string pareto_charts(const std::vector<GroupView> & groups, const Analysis 
             ring.hollow = true;
             c.series.push_back(ring);
         }
-        std::string caption = "Up and to the left is better.";
+        const bool energy_bars = std::any_of(g.points.begin(), g.points.end(), [](const SchemePoint & p) {
+            return p.energy_se_wh > 0;
+        });
+        std::string caption = fmt::format(
+            "Up and to the left is better. Error bars: \u00b1 one standard error of the mean score (from the tasks' "
+            "items){}; points whose bars overlap are not distinguishable at this sample size.",
+            energy_bars ? " and of the energy (over repeats)" : "; one repeat per cell, so no energy error bar");
         if (!g.left_out.empty()) {
             caption += fmt::format(" Not shown (no task in common with the others): {}.", join(g.left_out, ", "));
         }
@@ -448,9 +487,9 @@ std::string efficiency_charts(const std::vector<GroupView> & groups, const Analy
         std::string subtitle = fmt::format("{} task{}: {}{}", n_tasks, n_tasks == 1 ? "" : "s",
                                            join(cands->front()->tasks, ", "), estimated ? " \u00b7 energy ESTIMATED" : "");
         const std::string caption =
-            "Labels: change against the reference on the same host. EOR = score (%) / energy (Wh); TWEOR divides "
-            "further by the time relative to the reference, so a scheme that saves energy by running slower gains "
-            "less.";
+            "Labels: EOR gain and TWEOR gain against the reference on the same host (EOR / EOR of the reference "
+            "\u2212 1; positive = more accuracy per energy). EOR = score (%) / energy (Wh); TWEOR divides further by "
+            "the time relative to the reference, so a scheme that saves energy by running slower gains less.";
         if (hosts.size() == 1) {
             svg::BarChart c;
             c.id = fmt::format("chart-eor-{}", mi);
@@ -523,7 +562,7 @@ std::string power_chart(const ReportInput & in) {
     c.title = fmt::format("Power over time: {} {} on {}", cell.scheme, cell.task, cell.model_name);
     c.subtitle = fmt::format("cell {} \u00b7 host {} \u00b7 {} samples over {} s{}", cell.cell_id, cell.host_name,
                              tl.t_s.size(), sig(tl.t_s.back() - tl.t_s.front(), 4),
-                             cell.estimated ? " \u00b7 power ESTIMATED (TDP x utilisation)" : "");
+                             cell.estimated ? " \u00b7 power ESTIMATED (TDP per CPU x CPU time)" : "");
     c.x = {"Time", "s", false, false, true, std::nullopt, std::nullopt, 8};
     c.y = {"Power", "W", false, false, true, std::nullopt, std::nullopt, 6, 0.05};
     c.width = 1100;
@@ -630,11 +669,32 @@ std::string power_chart(const ReportInput & in) {
 // (4) J/token by phase and scheme: prefill and decode side by side, since quantization saves
 // energy in memory-bound decode and can cost it in compute-bound prefill (DESIGN.md).
 std::string unscored_jtoken_charts(const std::vector<UnscoredGroup> & groups, const Analysis & a,
-                                   const std::string & reference);
+                                   const std::string & reference, double si_basis);
 
 std::string jtoken_charts(const std::vector<GroupView> & groups, const std::vector<UnscoredGroup> & unscored,
                           const Analysis & a, const std::string & reference) {
-    std::string out = unscored_jtoken_charts(unscored, a, reference);
+    auto value = [](const SchemePoint & p, int phase) {
+        return phase == 0 ? metrics::j_per_token(p.prefill_j, p.prefill_tokens)
+                          : metrics::j_per_token(p.decode_j, p.decode_tokens);
+    };
+    // The charts of this section sit side by side: one unit for all of them (the largest value's),
+    // so that J/token never stands beside mJ/token.
+    double largest = 0.0;
+    auto widen = [&](double v) {
+        if (std::isfinite(v)) largest = std::max(largest, v);
+    };
+    for (const auto & g : groups) {
+        for (const auto & p : g.points) {
+            for (int phase = 0; phase < 2; ++phase) widen(value(p, phase));
+        }
+    }
+    for (const auto & g : unscored) {
+        for (const auto * s : g.summaries) {
+            widen(s->prefill_j_per_token);
+            widen(s->decode_j_per_token);
+        }
+    }
+    std::string out = unscored_jtoken_charts(unscored, a, reference, largest);
     for (size_t gi = 0; gi < groups.size(); ++gi) {
         const GroupView & g = groups[gi];
         if (g.points.empty()) continue;
@@ -645,27 +705,25 @@ std::string jtoken_charts(const std::vector<GroupView> & groups, const std::vect
             c.title = group_title(phase == 0 ? "Prefill J/token" : "Decode J/token", g);
             c.subtitle = group_subtitle(g);
             c.y = {phase == 0 ? "Prefill" : "Decode", "J/token", false, true, true, std::nullopt, std::nullopt, 6};
+            if (largest > 0) c.y.si_basis = largest;
             c.legend = false;
             c.height = 320;
             svg::BarSeries s{name, "#0072B2", {}, {}, {}, {}};
             double ref_value = NAN;
             for (const auto & p : g.points) {
-                const double v = phase == 0 ? metrics::j_per_token(p.prefill_j, p.prefill_tokens)
-                                            : metrics::j_per_token(p.decode_j, p.decode_tokens);
-                if (p.scheme == reference) ref_value = v;
+                if (p.scheme == reference) ref_value = value(p, phase);
             }
             bool any = false;
             for (const auto & p : g.points) {
-                const double v = phase == 0 ? metrics::j_per_token(p.prefill_j, p.prefill_tokens)
-                                            : metrics::j_per_token(p.decode_j, p.decode_tokens);
+                const double v = value(p, phase);
                 any = any || std::isfinite(v);
                 c.categories.push_back(p.scheme);
                 s.values.push_back(v);
                 s.colors.push_back(color_of(a.scheme_order, p.scheme));
-                s.labels.push_back(!std::isfinite(v)                     ? ""
-                                   : p.scheme == reference              ? "ref"
-                                   : std::isfinite(ref_value)           ? signed_pct(v / ref_value - 1)
-                                                                        : sig(v));
+                s.labels.push_back(!std::isfinite(v)           ? ""
+                                   : p.scheme == reference    ? "ref"
+                                   : std::isfinite(ref_value) ? signed_pct(energy_saving(v, ref_value))
+                                                              : sig(v));
             }
             if (!any) {
                 out += figure(fmt::format("<p class=\"empty-note\" id=\"{}\">{}: no {} tokens in these tasks "
@@ -675,7 +733,7 @@ std::string jtoken_charts(const std::vector<GroupView> & groups, const std::vect
                 continue;
             }
             c.series = {s};
-            out += figure(svg::render(c), "chart-jtok", "Labels: change against the reference scheme.");
+            out += figure(svg::render(c), "chart-jtok", saving_caption(reference, "the same tasks"));
         }
     }
     return out.empty() ? empty_note("No phase energies recorded.") : out;
@@ -684,7 +742,7 @@ std::string jtoken_charts(const std::vector<GroupView> & groups, const std::vect
 // (4, synthetic workloads) J/token per workload and phase, one chart each: workloads differ by
 // orders of magnitude (one sequence vs a batch of 32), so they do not share an axis.
 std::string unscored_jtoken_charts(const std::vector<UnscoredGroup> & groups, const Analysis & a,
-                                   const std::string & reference) {
+                                   const std::string & reference, double si_basis) {
     std::string out;
     for (size_t gi = 0; gi < groups.size(); ++gi) {
         const UnscoredGroup & g = groups[gi];
@@ -699,6 +757,7 @@ std::string unscored_jtoken_charts(const std::vector<UnscoredGroup> & groups, co
                                          metrics::hardware_label(g.device, g.host_name)) +
                              (g.estimated ? " \u00b7 energy ESTIMATED" : "") + (g.synthetic ? " \u00b7 synthetic model" : "");
                 c.y = {phase == 0 ? "Prefill" : "Decode", "J/token", false, true, true, std::nullopt, std::nullopt, 6};
+                if (si_basis > 0) c.y.si_basis = si_basis;
                 c.legend = false;
                 c.height = 300;
                 svg::BarSeries ser{name, "#0072B2", {}, {}, {}, {}};
@@ -719,12 +778,12 @@ std::string unscored_jtoken_charts(const std::vector<UnscoredGroup> & groups, co
                     ser.colors.push_back(color_of(a.scheme_order, s->scheme));
                     ser.labels.push_back(!std::isfinite(v)                       ? ""
                                          : metrics::is_reference(*s, reference) ? "ref"
-                                         : std::isfinite(ref_value)             ? signed_pct(v / ref_value - 1)
+                                         : std::isfinite(ref_value)             ? signed_pct(energy_saving(v, ref_value))
                                                                                 : sig(v));
                 }
                 c.series = {ser};
                 out += figure(svg::render(c), "chart-jtok chart-jtok-workload",
-                              "Labels: change against the reference scheme on the same workload.");
+                              saving_caption(reference, "the same workload"));
             }
         }
     }
@@ -853,7 +912,7 @@ std::string provenance(const ReportInput & in, const std::vector<NamedTable> & t
     out += "</dl>\n";
     for (const auto & t : tables) {
         if (t.name == "summary" || t.name == "overall" || t.name == "tokens" || t.name == "decision" ||
-            t.name == "hardware" || t.name == "families") {
+            t.name == "hardware" || t.name == "hardware_tokens" || t.name == "families") {
             continue;  // shown in their own sections
         }
         if (t.name == "failed" && t.table.rows.empty()) continue;
@@ -970,6 +1029,7 @@ std::string render_html(const ReportInput & in) {
                             : w.kind == "failed"    ? "Failed cells."
                             : w.kind == "reference" ? "Missing reference."
                             : w.kind == "projected" ? "Projected rows."
+                            : w.kind == "load"      ? "Other load."
                                                     : "Note.";
         h += fmt::format("<div class=\"banner{}\" id=\"warning-{}\" role=\"note\"><strong>{}</strong> {}</div>\n",
                          severe ? " severe" : "", escape(w.kind), lead, escape(w.text));
@@ -989,9 +1049,9 @@ std::string render_html(const ReportInput & in) {
              {"serving", "Serving"},
              {"tables", "Tables"},
              {"provenance", "Provenance"}}) {
-        h += fmt::format("<a href=\"#{}\">{}</a>", id, name);
+        h += fmt::format("\n<a href=\"#{}\">{}</a>", id, name);  // a line break between links: they wrap
     }
-    h += "</nav>\n";
+    h += "\n</nav>\n";
 
     h += "<section id=\"pareto\">\n<h2>1. Accuracy vs energy</h2>\n";
     h += "<p class=\"lead\">Each scheme's mean score over the tasks every scheme ran on that host and model, against "

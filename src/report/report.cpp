@@ -87,14 +87,55 @@ void count_energy_method(ReportInput & in, const std::string & host, const std::
     in.energy_methods.push_back({host, domain, method, 1});
 }
 
+// The one name and definition of "vs the reference" in every table: the energy saving, positive when
+// the scheme uses less energy than the reference (docs/metrics.md).
+std::string saving_header(const std::string & reference, const std::string & per = "") {
+    return fmt::format("energy saving{} vs {} (%)", per, reference);
+}
+std::string saving_definition(const std::string & reference) {
+    return fmt::format("energy saving vs {0} = 1 - E / E({0}), positive when the scheme uses less energy", reference);
+}
+
 std::string gib(int64_t bytes) {
     return bytes > 0 ? fmt::format("{:.1f} GiB", double(bytes) / double(int64_t(1) << 30)) : "";
 }
 
 }  // namespace
 
+void CpuLoadCounts::add(const std::string & energy_json) {
+    const auto energy = nlohmann::json::parse(energy_json, nullptr, /*allow_exceptions=*/false);
+    if (!energy.is_object()) return;
+    auto flagged = [&](const char * key) {
+        const auto it = energy.find(key);
+        if (it == energy.end() || !it->is_object() || !it->value("busy", false)) return false;
+        max_other_cpus = std::max(max_other_cpus, json_number(*it, "other_cpus"));
+        return true;
+    };
+    busy_cells += flagged("cpu_load") ? 1 : 0;
+    busy_idle_cells += flagged("idle_cpu_load") ? 1 : 0;
+}
+
+std::vector<std::string> cpu_load_notes(const CpuLoadCounts & load, size_t n_cells) {
+    std::vector<std::string> out;
+    if (load.busy_cells > 0) {
+        out.push_back(fmt::format(
+            "{} of {} cells ran beside other load (other processes kept up to {:.1f} CPUs busy; cpu_load in the "
+            "cell's energy_json): a CPU energy counter includes their energy and contention slowed the cells; the "
+            "CPU estimate counts only joulebench's own CPU time. Rerun them on a quiet machine to compare.",
+            load.busy_cells, n_cells, load.max_other_cpus));
+    }
+    if (load.busy_idle_cells > 0) {
+        out.push_back(fmt::format(
+            "The idle baseline of {} of {} cells was measured beside other load (idle_cpu_load in energy_json): "
+            "their idle power, and so their net energy, is biased; compare gross energies.",
+            load.busy_idle_cells, n_cells));
+    }
+    return out;
+}
+
 void add_cell_provenance(ReportInput & in, const std::string & host_name, const std::string & sensors_json,
                          const std::string & energy_json) {
+    in.load.add(energy_json);
     const auto sensors = nlohmann::json::parse(sensors_json, nullptr, /*allow_exceptions=*/false);
     if (sensors.is_object() && sensors.contains("sensors") && sensors["sensors"].is_array()) {
         // The sweep's form: {"sensors": [{domain, kind, method, name, driver, update_hz}], "unavailable": [...]}
@@ -134,6 +175,7 @@ void add_cell_provenance(ReportInput & in, const std::string & host_name, const 
 Analysis analyze(const ReportInput & in) {
     Analysis a;
     const std::string & ref = in.options.reference;
+    a.reference = ref;
     a.summaries = metrics::summarize(in.rows, in.options);
     a.candidates = metrics::candidates(a.summaries, ref);
     metrics::price_candidates(a.candidates, in.cost);  // before the decisions copy them
@@ -214,7 +256,7 @@ Analysis analyze(const ReportInput & in) {
     if (n_cpu_estimated > 0) {
         a.warnings.push_back({"estimated", fmt::format(
             "Energies are ESTIMATED, not measured, in {} of {} cells (host{} {}: no energy counter or power sensor "
-            "was available, so joulebench modelled CPU energy as TDP x utilisation). Compare these cells with each "
+            "was available, so joulebench modelled CPU energy from the TDP and the CPU time it used). Compare these cells with each "
             "other only, never with measurements; EOR and J/token inherit the estimate.",
             n_cpu_estimated, n_ok, estimated_hosts.size() > 1 ? "s" : "", join(estimated_hosts, ", "))});
     }
@@ -242,10 +284,12 @@ Analysis analyze(const ReportInput & in) {
             in.failed.size() > 1 ? "s" : "", in.failed.size() > 1 ? "are" : "is")});
     }
     for (const auto & m : a.missing_references) a.warnings.push_back({"reference", m});
+    for (const auto & n : cpu_load_notes(in.load, n_ok)) a.warnings.push_back({"load", n});
     return a;
 }
 
-Table summary_table(const std::vector<metrics::Summary> & summaries, const std::vector<std::string> & scheme_order) {
+Table summary_table(const std::vector<metrics::Summary> & summaries, const std::vector<std::string> & scheme_order,
+                    const std::string & reference) {
     Table t;
     t.title = "Results by scheme and task";
     add_text_column(t, "host_name", "host");
@@ -266,7 +310,7 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
     t.add_column("eor_pct_per_wh", "EOR (%/Wh)", 1);
     t.add_column("tweor_pct_per_wh", "TWEOR (%/Wh)", 1);
     t.add_column("gain_pct", "EOR gain (%)", 1);
-    t.add_column("energy_saving_pct", "saving (%)", 1);
+    t.add_column("energy_saving_pct", saving_header(reference), 1);
     t.add_column("pareto", "Pareto", 0);
     t.add_column("energy_estimated", "estimated", 0);
     add_text_column(t, "device", "hardware");
@@ -293,13 +337,14 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
                    text(s->note)});
     }
     t.notes.push_back(
-        "EOR = score (%) / energy (Wh); TWEOR = EOR x T(reference) / T; gain = EOR / EOR(reference) - 1; "
-        "retention = score / score(reference); all against the reference scheme on the same host, model and "
-        "workload.");
+        fmt::format("EOR = score (%) / energy (Wh); TWEOR = EOR x T(reference) / T; gain = EOR / EOR(reference) - 1; "
+                    "retention = score / score(reference); {}; all against the reference scheme on the same host, "
+                    "model and workload.",
+                    saving_definition(reference)));
     if (std::any_of(summaries.begin(), summaries.end(), [](const metrics::Summary & s) { return !s.scored; })) {
         t.notes.push_back(
             "Rows without a score are synthetic workloads (tg256r5, pp2048r30, ...): they measure speed and energy "
-            "only, so they have no EOR, TWEOR, gain or retention, and their saving is per token: 1 - J/token / "
+            "only, so they have no EOR, TWEOR, gain or retention, and their energy saving is per token: 1 - J/token / "
             "J/token(reference).");
     }
     return t;
@@ -321,7 +366,7 @@ Table token_table(const Analysis & a) {
     t.add_column("net_j_per_token", "net J/token", 4);
     t.add_column("prefill_j_per_token", "prefill J/token", 4);
     t.add_column("decode_j_per_token", "decode J/token", 4);
-    t.add_column("token_saving_pct", "saving/token (%)", 1);
+    t.add_column("token_saving_pct", saving_header(a.reference, " per token"), 1);
     t.add_column("avg_w", "avg W", 1);
     t.add_column("peak_w", "peak W", 1);
     add_text_column(t, "energy_by_device", "energy by device");
@@ -383,7 +428,7 @@ Table candidate_table(const Analysis & a) {
     t.add_column("score_stderr_pct", "\u00b1 (%)", 2);
     t.add_column("retention_pct", "retention (%)", 1);
     t.add_column("energy_wh", "energy (Wh)", 5);
-    t.add_column("energy_saving_pct", "saving (%)", 1);
+    t.add_column("energy_saving_pct", saving_header(a.reference), 1);
     t.add_column("latency_s", "time (s)", 2);
     t.add_column("j_per_token", "J/token", 5);
     t.add_column("eor_pct_per_wh", "EOR (%/Wh)", 1);
@@ -413,16 +458,17 @@ Table candidate_table(const Analysis & a) {
                    int64_t(c->estimated), int64_t(c->projected), text(c->note)});
     }
     t.notes.push_back(
-        "Each scheme over every task both it and the reference ran (the reference's scores of 0 included): mean "
-        "score, summed energy and time; retention = sum of scores / sum of the reference's (the ratio of mean "
-        "scores), so 1 + EOR gain = retention / (1 - saving); a task run with several workloads (item counts, "
-        "shots) is never summed twice: its other workloads form their own rows. The recommendations compare these "
-        "rows.");
+        fmt::format("Each scheme over every task both it and the reference ran (the reference's scores of 0 "
+                    "included): mean score, summed energy and time; retention = sum of scores / sum of the "
+                    "reference's (the ratio of mean scores), so 1 + EOR gain = retention / (1 - saving); {}; a task "
+                    "run with several workloads (item counts, shots) is never summed twice: its other workloads form "
+                    "their own rows. The recommendations compare these rows.",
+                    saving_definition(a.reference)));
     return t;
 }
 
 Table decision_table(const Analysis & a, const metrics::Options & options) {
-    // The study's columns: hardware, scheme, accuracy retention, efficiency gain, cost.
+    // The study's columns (metrics::kStudy): hardware, scheme, accuracy retention, efficiency gain, cost.
     Table t;
     t.title = "Decision matrix";
     add_text_column(t, "profile", "profile");
@@ -432,7 +478,7 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
     add_text_column(t, "scheme", "scheme");
     t.add_column("retention_pct", "accuracy retention (%)", 1);
     t.add_column("gain_pct", "efficiency gain (EOR, %)", 1);
-    t.add_column("energy_saving_pct", "energy saving (%)", 1);
+    t.add_column("energy_saving_pct", saving_header(a.reference), 1);
     t.add_column("energy_wh", "energy (Wh)", 4);
     add_text_column(t, "cost_tier", "cost tier");
     t.add_column("usd_per_mtok", "cost (USD/Mtok)", 3);
@@ -441,7 +487,7 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
     add_text_column(t, "runner_up", "runner-up");
     add_text_column(t, "why", "why");
     std::set<std::string> notes;
-    bool any_best = false, any_projected = false, any_tier = false, any_mtok = false;
+    bool any_best = false, any_projected = false, any_estimated = false, any_tier = false, any_mtok = false;
     for (const auto & d : a.decisions) {
         const auto & r = d.rec;
         Value hardware, scheme, retention, gain, saving, energy, tier, mtok, cost, origin, runner;
@@ -456,8 +502,11 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
             if (!r.best->cost_tier.empty()) tier = r.best->cost_tier;
             mtok = real(r.best->usd_per_mtok);
             if (options.usd_per_kwh > 0) cost = real(r.best->usd);
-            origin = std::string(r.best->projected ? "projected" : "measured");
+            // How the recommended row's energy was obtained: projected to another GPU, a CPU
+            // estimate (a model), or measured by a counter or power samples.
+            origin = std::string(r.best->projected ? "projected" : r.best->estimated ? "estimated" : "measured");
             any_projected = any_projected || r.best->projected;
+            any_estimated = any_estimated || (r.best->estimated && !r.best->projected);
             any_tier = any_tier || !r.best->cost_tier.empty();
             any_mtok = any_mtok || std::isfinite(r.best->usd_per_mtok);
         }
@@ -474,6 +523,11 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
         t.notes.push_back(
             "origin projected / [projected]: modelled for that GPU from measurements on other hardware (joulebench "
             "project), not measured on it");
+    }
+    if (any_estimated) {
+        t.notes.push_back(
+            "origin estimated: no energy counter or power sensor on that host; the energy is the CPU estimate (TDP "
+            "per CPU x joulebench's CPU time), comparable only with other estimates");
     }
     if (!any_best) return t;  // the cost notes are about recommended rows; there are none
     if (options.usd_per_kwh <= 0) {
@@ -539,7 +593,7 @@ Table hardware_table(const Analysis & a) {
     t.add_column("tasks", "tasks", 0);
     t.add_column("retention_pct", "retention (%)", 1);
     t.add_column("energy_wh", "energy (Wh)", 5);
-    t.add_column("energy_vs_best_pct", "energy vs best host (%)", 1);
+    t.add_column("energy_vs_best_pct", "extra energy vs best host (%)", 1);
     t.add_column("j_per_token", "J/token", 5);
     t.add_column("tok_s", "tok/s", 1);
     t.add_column("latency_s", "time (s)", 2);
@@ -575,8 +629,9 @@ Table hardware_table(const Analysis & a) {
     }
     if (!t.rows.empty()) {
         t.notes.push_back(
-            "Each scheme of a model on every host that ran the same tasks with the same workloads: energy vs best "
-            "host = energy / the least energy among these hosts - 1. Retention and gain are against the reference "
+            "Each scheme of a model on every host that ran the same tasks with the same workloads: extra energy vs "
+            "best host = energy / the least energy among these hosts - 1 (0 for the most frugal host, positive = more "
+            "energy). Retention and gain are against the reference "
             "on the same host.");
         bool est = false, meas = false;
         for (const auto & m : order) {
@@ -605,7 +660,7 @@ Table hardware_token_table(const Analysis & a) {
     t.add_column("prefill_j_per_token", "prefill J/token", 4);
     t.add_column("decode_j_per_token", "decode J/token", 4);
     t.add_column("avg_w", "avg W", 1);
-    t.add_column("j_per_token_vs_best_pct", "J/token vs best host (%)", 1);
+    t.add_column("j_per_token_vs_best_pct", "extra J/token vs best host (%)", 1);
     // Hosts compare only on the same model, workload (name and definition) and scheme.
     using Key = std::tuple<std::string, std::string, std::string, std::string>;
     std::map<Key, std::vector<const metrics::Summary *>> groups;
@@ -637,8 +692,9 @@ Table hardware_token_table(const Analysis & a) {
     }
     if (!t.rows.empty()) {
         t.notes.push_back(
-            "Each synthetic workload of a model under one scheme on every host that ran it: J/token vs best host = "
-            "J/token / the least J/token among these hosts - 1 (gross energy of the cell over its tokens).");
+            "Each synthetic workload of a model under one scheme on every host that ran it: extra J/token vs best "
+            "host = J/token / the least J/token among these hosts - 1 (0 for the most frugal host, positive = more "
+            "energy; gross energy of the cell over its tokens).");
     }
     return t;
 }
@@ -711,12 +767,12 @@ std::vector<std::string> family_headlines(const std::vector<metrics::FamilyCompa
         if (!c) continue;
         std::string line = fmt::format(
             "{} on {} ({} vs {}, {}, {} task{}): distillation {} {:.1f} % energy at {} accuracy retention; the study "
-            "reports a further {:.1f} % energy reduction from distillation",
+            "reports a further {:.1f} % energy reduction from distillation ({})",
             family, metrics::hardware_label(c->device, host_name), c->distilled_model_name, c->base_model_name,
             c->scheme, c->n_tasks, c->n_tasks == 1 ? "" : "s", c->energy_reduction >= 0 ? "saves" : "costs",
             std::abs(c->energy_reduction) * 100.0,
             std::isfinite(c->retention) ? fmt::format("{:.1f} %", c->retention * 100.0) : std::string("unknown"),
-            metrics::kStudyDistillationEnergyReduction * 100.0);
+            metrics::kStudyDistillationEnergyReduction * 100.0, metrics::kStudy);
         if (c->estimated) line += " (our energies are ESTIMATED)";
         if (c->projected) line += " (PROJECTED, not measured)";
         out.push_back(line + ".");
@@ -731,7 +787,7 @@ std::vector<std::string> table_names() {
 
 std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a) {
     std::vector<NamedTable> out;
-    out.push_back({"summary", summary_table(a.summaries, a.scheme_order)});
+    out.push_back({"summary", summary_table(a.summaries, a.scheme_order, a.reference)});
     out.push_back({"overall", candidate_table(a)});
     out.push_back({"tokens", token_table(a)});
     out.push_back({"decision", decision_table(a, in.options)});
@@ -781,8 +837,8 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
     energy.add_column("cells", "cells", 0);
     for (const auto & e : in.energy_methods) energy.add_row({e.host_name, e.domain, e.method, e.n_cells});
     energy.notes.push_back(
-        "counter: the device's energy counter; samples: integral of power samples; estimate: TDP x utilisation "
-        "(a model, not a measurement)");
+        "counter: the device's energy counter; samples: integral of power samples; estimate: TDP per CPU x the "
+        "measured processes' CPU time (a model, not a measurement; docs/energy.md)");
     out.push_back({"energy", std::move(energy)});
 
     Table models;

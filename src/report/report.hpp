@@ -59,6 +59,18 @@ struct TimelineCell {
     PowerTimeline timeline;
 };
 
+// How many cells ran, or had their idle baseline measured, beside other load: energy_json's
+// "cpu_load" / "idle_cpu_load" with "busy": true (the sweep's check, docs/energy.md "Other load").
+struct CpuLoadCounts {
+    size_t busy_cells = 0;       // the cell's own window
+    size_t busy_idle_cells = 0;  // the idle baseline its net energy uses
+    double max_other_cpus = 0.0;  // the most CPUs other processes kept busy in a flagged window
+    void add(const std::string & energy_json);
+};
+// The lines report and recommend show for them ("3 of 24 cells ran beside other load ..."); none
+// when no cell was flagged.
+std::vector<std::string> cpu_load_notes(const CpuLoadCounts & load, size_t n_cells);
+
 struct ReportInput {
     std::string source;        // the database's path, as the user named it
     std::string generated_at;  // ISO 8601 UTC
@@ -84,6 +96,8 @@ struct ReportInput {
     // ("ttft_p99=2s,tpot_p99=50ms"; "": the serving profile's default). report/serving.hpp.
     std::vector<ServeLevelRecord> serve_levels;
     std::string slo;
+    // Cells that ran beside other load (add_cell_provenance reads energy_json's cpu_load).
+    CpuLoadCounts load;
 };
 
 // Adds what one cell recorded about its sensors (sensors_json) and its energy's method
@@ -95,7 +109,7 @@ void add_cell_provenance(ReportInput & in, const std::string & host_name, const 
 
 // A line the report must show before any number: estimated energy, synthetic models, ...
 struct Warning {
-    std::string kind;  // "estimated", "mixed", "synthetic", "failed", "reference"
+    std::string kind;  // "estimated", "mixed", "synthetic", "failed", "reference", "load", ...
     std::string text;
 };
 
@@ -110,6 +124,7 @@ struct Analysis {
     std::vector<Decision> decisions;        // builtin profiles x models
     std::vector<metrics::FamilyComparison> families;  // distilled vs base (metrics::compare_families)
     std::vector<std::string> family_notes;            // families that could not be compared, and why
+    std::string reference;                  // the reference scheme (options.reference)
     std::vector<std::string> scheme_order;  // reference first, then by bits per weight, descending
     std::vector<Warning> warnings;          // banners, in order of severity
     std::vector<std::string> missing_references;
@@ -134,7 +149,8 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
 // energy, J/token by phase, time; failed cells with their error.
 Table sweep_cells_table(const std::vector<CellRecord> & cells);
 
-Table summary_table(const std::vector<metrics::Summary> & summaries, const std::vector<std::string> & scheme_order);
+Table summary_table(const std::vector<metrics::Summary> & summaries, const std::vector<std::string> & scheme_order,
+                    const std::string & reference = "fp16");
 // Each scheme on each host over all the tasks it shares with the reference (metrics::Candidate).
 Table candidate_table(const Analysis & a);
 // Unscored synthetic workloads x schemes: tokens/s, J/token gross and net and by phase, saving

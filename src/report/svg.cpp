@@ -414,19 +414,27 @@ std::string render(const XyChart & c) {
         lo = std::min(lo, v);
         hi = std::max(hi, v);
     };
+    auto err = [](const std::vector<double> & e, size_t i) {
+        return i < e.size() && std::isfinite(e[i]) ? std::abs(e[i]) : 0.0;
+    };
     for (const auto & s : c.series) {
         for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
             if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
-            widen(s.x[i], c.x.log, x_lo, x_hi);
-            widen(s.y[i], c.y.log, y_lo, y_hi);
+            const double ex = err(s.x_err, i), ey = err(s.y_err, i);
+            widen(s.x[i] - ex, c.x.log, x_lo, x_hi);
+            widen(s.x[i] + ex, c.x.log, x_lo, x_hi);
+            widen(s.y[i] - ey, c.y.log, y_lo, y_hi);
+            widen(s.y[i] + ey, c.y.log, y_lo, y_hi);
         }
     }
     for (const auto & b : c.bands) {
         widen(b.x0, c.x.log, x_lo, x_hi);
         widen(b.x1, c.x.log, x_lo, x_hi);
     }
-    const SiScale xsi = c.x.si_prefix ? si_scale(std::max(std::abs(x_lo), std::abs(x_hi))) : SiScale{};
-    const SiScale ysi = c.y.si_prefix ? si_scale(std::max(std::abs(y_lo), std::abs(y_hi))) : SiScale{};
+    const SiScale xsi = c.x.si_prefix ? si_scale(c.x.si_basis.value_or(std::max(std::abs(x_lo), std::abs(x_hi))))
+                                      : SiScale{};
+    const SiScale ysi = c.y.si_prefix ? si_scale(c.y.si_basis.value_or(std::max(std::abs(y_lo), std::abs(y_hi))))
+                                      : SiScale{};
 
     Scale xs, ys;
     xs.log = c.x.log;
@@ -531,6 +539,31 @@ std::string render(const XyChart & c) {
             }
             flush();
         }
+        // Error bars under the markers: a line each way with a cap at each end.
+        for (size_t i = 0; i < n; ++i) {
+            if (std::isnan(pts[i].first)) continue;
+            const double ex = err(s.x_err, i) * xsi.factor, ey = err(s.y_err, i) * ysi.factor;
+            const double x = s.x[i] * xsi.factor, y = s.y[i] * ysi.factor;
+            const double cap = 4.0;
+            if (ey > 0 && ys.usable(y - ey) && ys.usable(y + ey)) {
+                const double ya = ys(y - ey), yb = ys(y + ey);
+                out += fmt::format(
+                    "<path class=\"error-bar\" d=\"M{0},{1}V{2}M{3},{1}H{4}M{3},{2}H{4}\" stroke=\"{5}\" "
+                    "stroke-width=\"1.2\" fill=\"none\"/>\n",
+                    num(pts[i].first), num(ya), num(yb), num(pts[i].first - cap), num(pts[i].first + cap),
+                    escape(s.color));
+                taken.push_back({pts[i].first - cap, std::min(ya, yb), pts[i].first + cap, std::max(ya, yb)});
+            }
+            if (ex > 0 && xs.usable(x - ex) && xs.usable(x + ex)) {
+                const double xa = xs(x - ex), xb = xs(x + ex);
+                out += fmt::format(
+                    "<path class=\"error-bar\" d=\"M{0},{1}H{2}M{0},{3}V{4}M{2},{3}V{4}\" stroke=\"{5}\" "
+                    "stroke-width=\"1.2\" fill=\"none\"/>\n",
+                    num(xa), num(pts[i].second), num(xb), num(pts[i].second - cap), num(pts[i].second + cap),
+                    escape(s.color));
+                taken.push_back({std::min(xa, xb), pts[i].second - cap, std::max(xa, xb), pts[i].second + cap});
+            }
+        }
         if (s.markers) {
             for (size_t i = 0; i < pts.size(); ++i) {
                 if (std::isnan(pts[i].first)) continue;
@@ -593,7 +626,7 @@ std::string render(const BarChart & c) {
     }
     Axis y = c.y;
     y.include_zero = true;
-    const SiScale si = y.si_prefix ? si_scale(std::max(std::abs(lo), std::abs(hi))) : SiScale{};
+    const SiScale si = y.si_prefix ? si_scale(y.si_basis.value_or(std::max(std::abs(lo), std::abs(hi)))) : SiScale{};
     if (std::isfinite(lo)) {
         lo *= si.factor;
         hi *= si.factor;

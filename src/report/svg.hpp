@@ -52,6 +52,9 @@ struct Axis {
     int max_ticks = 6;
     double pad = 0.0;                 // linear: widen the data's range by this fraction each side,
                                       // so points do not sit on the frame
+    // si_prefix: choose the prefix for this magnitude instead of the chart's own largest value, so
+    // that charts side by side show one unit (J/token beside J/token, not mJ/token).
+    std::optional<double> si_basis = std::nullopt;
 };
 
 // A series of (x, y) points drawn as markers, a polyline or a step line (held until the next
@@ -62,6 +65,9 @@ struct Series {
     std::vector<double> x, y;
     std::vector<std::string> labels;  // optional text beside each point (empty strings skipped)
     std::vector<std::string> tips;    // optional hover text per point
+    // Optional ± half-widths per point, drawn as error bars with caps (NaN or 0: none); the axes
+    // widen to hold them.
+    std::vector<double> x_err, y_err;
     bool markers = true;
     bool hollow = false;  // markers drawn as rings (off-frontier points)
     bool line = false;

@@ -89,7 +89,7 @@ struct Flags {
     void explain(Table & t, const std::string & reference) const {
         if (synthetic) t.notes.push_back("synthetic: random-weight model, accuracy is chance; retention is meaningless");
         if (estimated)
-            t.notes.push_back("estimated: energy is a model of the hardware (TDP x utilisation), not a measurement");
+            t.notes.push_back("estimated: energy is a model of the hardware (TDP per CPU x CPU time), not a measurement");
         if (mixed) t.notes.push_back("mixed: a ratio compares an estimated energy with a measured one");
         if (partial) {
             t.notes.push_back(fmt::format("partial: lacks a task {} ran (a real gap: the note names it)", reference));
@@ -159,7 +159,7 @@ Table candidate_table(const std::vector<metrics::Candidate> & cands, const Recom
     t.add_column("retention_lo_pct", "retention low (%)", 1);
     t.add_column("retention_hi_pct", "retention high (%)", 1);
     t.add_column("energy_wh", "energy (Wh)", 5);
-    t.add_column("energy_saving_pct", "saving (%)", 1);
+    t.add_column("energy_saving_pct", fmt::format("energy saving vs {} (%)", o.reference), 1);
     t.add_column("eor", "EOR (%/Wh)", 1);
     t.add_column("eor_gain_pct", "EOR gain (%)", 1);
     t.add_column("tweor", "TWEOR", 1);
@@ -310,6 +310,11 @@ RecommendResult recommend(const Store & store, const std::string & db, const Rec
     std::vector<metrics::Candidate> cands = metrics::candidates(summaries, o.reference);
     std::vector<std::string> cost_notes;
     metrics::price_candidates(cands, cost_model(rows, o.cost, cost_notes));
+    {  // cells measured beside other load (docs/energy.md, "Other load"): said under the tables too
+        report::CpuLoadCounts load;
+        for (const auto & c : store.list_cells()) load.add(c.ok() ? c.energy_json : "{}");
+        for (auto & n : report::cpu_load_notes(load, n_ok)) cost_notes.push_back(std::move(n));
+    }
 
     RecommendResult out;
     std::vector<std::string> family_notes;
@@ -362,7 +367,7 @@ RecommendResult recommend(const Store & store, const std::string & db, const Rec
     }
     t.add_column("retention_pct", "accuracy retention (%)", 2);
     t.add_column("eor_gain_pct", "efficiency gain (EOR, %)", 1);
-    t.add_column("energy_saving_pct", "energy saving (%)", 1);
+    t.add_column("energy_saving_pct", fmt::format("energy saving vs {} (%)", o.reference), 1);
     t.add_column("eor", "EOR (%/Wh)", 1);
     t.add_column("energy_wh", "energy (Wh)", 5);
     t.add_column("latency_s", "latency (s)", 2);

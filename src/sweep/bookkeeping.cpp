@@ -106,10 +106,26 @@ void mark_shared_meter(nlohmann::json & ej, const std::vector<energy::OtherMeter
 }
 
 std::vector<std::pair<energy::Domain, double>> idle_baseline(const energy::SensorList & sensors,
-                                                             const energy::MeterParams & mp, double seconds) {
+                                                             const energy::MeterParams & mp, double seconds,
+                                                             std::optional<energy::CpuLoad> * load) {
     energy::Meter m(sensors, mp);
+    energy::CpuLoadWatch watch(energy::CpuScope::process_tree);
+    if (load) watch.begin();
     m.measure_idle(seconds);
+    if (load) *load = watch.end();
     return m.idle_power();
+}
+
+void mark_cpu_load(nlohmann::json & ej, const std::optional<energy::CpuLoad> & load,
+                   const std::optional<energy::CpuLoad> & idle_load, const std::string & what, const WarnFn & warn) {
+    if (idle_load) ej["idle_cpu_load"] = energy::cpu_load_json(*idle_load);
+    if (!load) return;
+    ej["cpu_load"] = energy::cpu_load_json(*load);
+    if (load->busy()) {
+        warn(fmt::format("{}: ran beside other load: {}; a CPU energy counter includes their energy and "
+                         "contention slows the cell (marked cpu_load.busy in energy_json)",
+                         what, energy::describe_load(*load)));
+    }
 }
 
 double total_w(const std::vector<std::pair<energy::Domain, double>> & idle) {

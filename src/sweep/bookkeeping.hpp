@@ -10,6 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+
+#include "energy/cpu_time.hpp"
 #include "energy/device_claim.hpp"
 #include "energy/gpu_sharing.hpp"
 #include "energy/meter.hpp"
@@ -47,9 +50,18 @@ void mark_shared_gpu(nlohmann::json & energy_json, const std::vector<energy::Sha
 void mark_shared_meter(nlohmann::json & energy_json, const std::vector<energy::OtherMeter> & others,
                        const std::string & what, const WarnFn & warn);
 
+// A record (or the idle baseline) beside other load: "cpu_load" (and "idle_cpu_load") in energy_json
+// always, with "busy": true when other processes kept the CPUs busy (energy/cpu_time.hpp); a
+// warning for a busy record. A CPU counter includes their energy; the CPU estimate counts only our
+// process tree's CPU time, but contention still slows the work.
+void mark_cpu_load(nlohmann::json & energy_json, const std::optional<energy::CpuLoad> & load,
+                   const std::optional<energy::CpuLoad> & idle_load, const std::string & what, const WarnFn & warn);
+
 // Each domain's idle power, measured for `seconds` before any work (one baseline for a whole run).
+// With `load`, how busy the machine was beside us meanwhile (a warning is the caller's).
 std::vector<std::pair<energy::Domain, double>> idle_baseline(const energy::SensorList & sensors,
-                                                             const energy::MeterParams & mp, double seconds);
+                                                             const energy::MeterParams & mp, double seconds,
+                                                             std::optional<energy::CpuLoad> * load = nullptr);
 double total_w(const std::vector<std::pair<energy::Domain, double>> & idle);
 
 // Between two metered records: measures idle windows of check_s until the device is back within

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "energy/cpu_time.hpp"
 #include "energy/discover.hpp"
 #include "energy/meter.hpp"
 #include "joulebench/error.hpp"
@@ -50,9 +51,14 @@ EvalRun evaluate(const EvalSpec & spec, const std::function<void(const std::stri
     energy::Meter meter(found.sensors, mp);
     if (spec.idle_s > 0) {
         say(fmt::format("measuring idle power for {:.1f} s", spec.idle_s));
+        energy::CpuLoadWatch idle_load(energy::CpuScope::process_tree);
+        idle_load.begin();
         meter.measure_idle(spec.idle_s);
+        out.idle_load = idle_load.end();
     }
     MeterObserver observer(meter);
+    energy::CpuLoadWatch load(energy::CpuScope::process_tree);
+    load.begin();
     meter.start("idle");
     say(fmt::format("loading {}", out.model_file));
     LlamaEngine engine(params, &observer);
@@ -75,6 +81,7 @@ EvalRun evaluate(const EvalSpec & spec, const std::function<void(const std::stri
     }
     observer.set_label("");
     const energy::Measurement m = meter.stop();
+    out.load = load.end();
     for (auto & run : out.tasks) run.energy = label_energy(m, run.result.task);
     out.load_s = label_energy(m, "load").load.seconds;
     return out;

@@ -4,6 +4,7 @@
 // and times come from the phases the engine reports.
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct EvalRun {
     std::vector<TaskRun> tasks;
     double load_s = 0.0;
     std::vector<energy::Unavailable> unavailable;  // what could not be metered, and why
+    // The machine's CPU time beside this process's over the run and the idle baseline (absent
+    // without one, or where /proc/stat cannot be read); busy() flags other load.
+    std::optional<energy::CpuLoad> load, idle_load;
 };
 
 // Throws UsageError / InputError for bad options or data before any measurement.

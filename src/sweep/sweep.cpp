@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "energy/cpu_time.hpp"
 #include "energy/device_claim.hpp"
 #include "energy/discover.hpp"
 #include "energy/gpu_sharing.hpp"
@@ -160,12 +161,18 @@ SweepOutcome run_sweep(const SweepSpec & spec_in, SweepObserver * observer) {
     energy::MeterParams mp;
     mp.interval_s = spec.interval_ms / 1000.0;
     std::vector<std::pair<energy::Domain, double>> idle;
+    std::optional<energy::CpuLoad> idle_load;
     SweepOutcome out;
     out.idle_w = NAN;
     if (spec.idle_s > 0) {
         notify.info(fmt::format("measuring idle power for {:.1f} s", spec.idle_s));
-        idle = sweep::idle_baseline(found.sensors, mp, spec.idle_s);
+        idle = sweep::idle_baseline(found.sensors, mp, spec.idle_s, &idle_load);
         out.idle_w = sweep::total_w(idle);
+        if (idle_load && idle_load->busy()) {
+            notify.warn(fmt::format("the idle baseline ran beside other load: {}; idle power, and so every net "
+                                    "energy, is biased (marked idle_cpu_load.busy in each cell's energy_json)",
+                                    energy::describe_load(*idle_load)));
+        }
     }
     for (const auto & u : found.unavailable) notify.info(fmt::format("not measured: {}: {}", u.what, u.reason));
 
@@ -254,6 +261,8 @@ SweepOutcome run_sweep(const SweepSpec & spec_in, SweepObserver * observer) {
                         notify->on_cell_begin(cell, [&meter] { return meter.latest_power_w(); });
                         sharing.begin();
                         overlap.begin();
+                        energy::CpuLoadWatch cpu_load(energy::CpuScope::process_tree);
+                        cpu_load.begin();
                         meter.start("idle");
                         if (loaded && loaded->engine && loaded->n_seq != engine_sequences(*task)) loaded.reset();
                         if (!loaded) {
@@ -277,6 +286,7 @@ SweepOutcome run_sweep(const SweepSpec & spec_in, SweepObserver * observer) {
                         meter.mark(task->name() + "/idle");
                         engine.set_phase_observer(nullptr);
                         energy::Measurement m = meter.stop();
+                        const auto load = cpu_load.end();
                         const auto shared = sharing.end();
                         const auto overlapped = overlap.end();
                         outcome.seconds = std::chrono::duration<double>(Clock::now() - t_cell).count();
@@ -321,6 +331,7 @@ SweepOutcome run_sweep(const SweepSpec & spec_in, SweepObserver * observer) {
                         }
                         sweep::mark_shared_gpu(ej, shared, what, [&](const std::string & m) { notify.warn(m); });
                         sweep::mark_shared_meter(ej, overlapped, what, [&](const std::string & m) { notify.warn(m); });
+                        sweep::mark_cpu_load(ej, load, idle_load, what, [&](const std::string & m) { notify.warn(m); });
                         rec.energy_json = ej.dump();
                         nlohmann::json scores = nlohmann::json::array();
                         for (const auto & metric : result.metrics) {

@@ -303,3 +303,45 @@ TEST_F(SweepCli, engine_takes_as_many_sequences_as_its_workloads_need) {
     EXPECT_EQ(mixed["arc_easy"], std::make_pair(64, true));
     EXPECT_EQ(mixed["tg4r1"], std::make_pair(1, false));
 }
+
+// Issue 21, item 8: a sweep cell runs in joulebench's own process, so its CPU estimate is TDP per CPU
+// (4 W by default) x the process tree's CPU time, and a cell beside other load says so. A child of
+// this test spins beside the sweep: it is not joulebench's descendant, so it is not in the estimate,
+// but it is in the machine's busy time, so every cell and the idle baseline are flagged.
+TEST_F(SweepCli, cells_record_their_cpu_time_and_other_load) {
+    const pid_t burner = fork();
+    ASSERT_GE(burner, 0);
+    if (burner == 0) {
+        alarm(60);  // ends itself if the test dies first
+        volatile unsigned long spin = 0;
+        for (;;) spin = spin + 1;
+    }
+    auto r = joulebench({"sweep", "-m", kModel, "--schemes", "fp16", "--tasks", "tg128r4,pp256r4", "--db",
+                         db("load.db"), "--cache-dir", cache(), "--idle-s", "0.5", "--idle-check-s", "0", "-t", "1",
+                         "--no-progress"});
+    kill(burner, SIGKILL);
+    waitpid(burner, nullptr, 0);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("the idle baseline ran beside other load"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("ran beside other load: other processes kept"), std::string::npos) << r.err;
+    size_t cells = 0;
+    for (const auto & c : jb::Store::open_readonly(db("load.db")).list_cells()) {
+        ++cells;
+        const auto e = nlohmann::json::parse(c.energy_json);
+        ASSERT_TRUE(e.contains("cpu_load")) << c.energy_json;
+        const auto & load = e["cpu_load"];
+        EXPECT_EQ(load["scope"], "process tree");
+        EXPECT_TRUE(load["busy"].get<bool>()) << load.dump();
+        EXPECT_GE(load["other_cpus"].get<double>(), 0.5) << load.dump();
+        EXPECT_TRUE(e["idle_cpu_load"]["busy"].get<bool>()) << e["idle_cpu_load"].dump();
+        // The whole window's estimate (every domain is the estimate here) is 4 W x our CPU seconds;
+        // the load window opens a moment before the meter and closes a moment after it.
+        double estimate_j = 0.0;
+        for (const auto & d : e["domains"]) estimate_j += d["gross_j"].get<double>();
+        const double cpu_s = load["cpu_s"].get<double>();
+        EXPECT_GT(cpu_s, 0.0);
+        EXPECT_LE(estimate_j, 4.0 * cpu_s + 0.02) << load.dump();
+        EXPECT_GE(estimate_j, 4.0 * cpu_s * 0.8 - 0.02) << load.dump();
+    }
+    EXPECT_EQ(cells, 2u);
+}

@@ -164,3 +164,32 @@ TEST_F(Chromium, screenshot_renders_the_page) {
 }
 
 }  // namespace
+
+namespace {
+
+// The page's width as the browser laid it out at one window width: a script added to a copy of the
+// report (the report itself has none) writes document scrollWidth / window width into the DOM.
+class ChromiumWidth : public Chromium {
+protected:
+    std::string width_at(int window_w) {
+        std::string probe = html_;
+        probe.replace(probe.rfind("</body>"), 7,
+                      "<script>document.body.setAttribute('data-width', document.documentElement.scrollWidth + '/' + "
+                      "window.innerWidth);</script></body>");
+        std::ofstream(html_path_, std::ios::binary | std::ios::trunc) << probe;
+        std::string dom;
+        if (run({"--dump-dom", "--window-size=" + std::to_string(window_w) + ",1600"}, dom) != 0) return "run failed";
+        const size_t at = dom.find("data-width=\"");
+        if (at == std::string::npos) return "no data-width in the DOM";
+        return dom.substr(at + 12, dom.find('"', at + 12) - at - 12);
+    }
+};
+
+}  // namespace
+
+// Issue 21: at 1280 and 1400 px the navigation bar ran off the page (its links could not wrap).
+TEST_F(ChromiumWidth, page_never_overflows_sideways) {
+    for (int w : {1280, 1400, 1920}) {
+        EXPECT_EQ(width_at(w), std::to_string(w) + "/" + std::to_string(w)) << "window " << w << " px";
+    }
+}
