@@ -60,8 +60,12 @@ serve_binaries() {
         log "libraries missing after the build"
         return 1
     fi
-    tar -cf - -C "$WORK/bin" joulebench llama-server lib | xz -T0 -6 | split -b 15m -d - "$OUT/jb-serve-cuda.tar.xz.part"
-    ls -la "$OUT"/jb-serve-cuda.tar.xz.part* | tee -a "$WORK/campaign.log"
+    # SEND_BINARIES=0: keep them on this machine only (the device tool returns at most 8 files; a
+    # warm machine's next call finds them in $WORK/bin).
+    if [ "${SEND_BINARIES:-1}" = 1 ]; then
+        tar -cf - -C "$WORK/bin" joulebench llama-server lib | xz -T0 -6 | split -b 15m -d - "$OUT/jb-serve-cuda.tar.xz.part"
+        ls -la "$OUT"/jb-serve-cuda.tar.xz.part* | tee -a "$WORK/campaign.log"
+    fi
 }
 
 models_on_tmpfs 60g
