@@ -323,6 +323,10 @@ struct LlamaEngine::Impl {
     bool on_gpu = false;  // layers offloaded to a GPU
 
     llama_memory_t memory() const { return llama_get_memory(ctx.get()); }
+    // Frees every KV cell for the next wave. The cells' data is left as it is: a freed cell is
+    // masked until it is written again, and zeroing the whole cache each time (10 MB for
+    // stories260K's 8192 cells, gigabytes for a 7B model) cost 5 % of a HellaSwag run on the CPU.
+    void clear_cells() const { llama_memory_clear(memory(), false); }
 };
 
 LlamaEngine::LlamaEngine(const EngineParams & params, PhaseObserver * observer) : impl_(std::make_unique<Impl>()) {
@@ -579,7 +583,7 @@ std::vector<LoglikResult> LlamaEngine::loglikelihood(std::span<const LoglikReque
             seqs += groups[g1].reqs.size();
             ++g1;
         }
-        llama_memory_clear(im.memory(), true);
+        im.clear_cells();
         tag_targets.clear();
 
         // Each group's context goes in once, on the sequences of all its requests that continue
@@ -700,7 +704,7 @@ std::vector<GenResult> LlamaEngine::generate(std::span<const GenRequest> request
             cells += int(all[r0].prompt.size()) + requests[r0].max_tokens;
             wave.push_back(&all[r0++]);
         }
-        llama_memory_clear(im.memory(), true);
+        im.clear_cells();
 
         phase(Phase::prefill);
         const auto t_pre = Clock::now();
@@ -778,7 +782,7 @@ LogprobMatrix LlamaEngine::token_distributions(const std::vector<int32_t> & toke
     const auto t0 = Clock::now();
     for (size_t start = 0; start + 1 < tokens.size(); start += size_t(chunk)) {
         const size_t end = std::min(tokens.size(), start + size_t(chunk));
-        llama_memory_clear(im.memory(), true);
+        im.clear_cells();
         for (size_t i = start; i + 1 < end; ++i) {
             runner.add(tokens[i], int32_t(i - start), 0, true, int64_t(row0 + (i - start)));
         }
