@@ -29,9 +29,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Cells of one log-likelihood wave on the CPU (see loglikelihood()): about one request group of
-// HellaSwag or a few of ARC. Measured with stories260K on one thread, 400 HellaSwag tasks took
-// 18.8 s of CPU with waves of 256 cells, 20.6 s with 512 and 22.6 s with 2048 (llama-perplexity:
-// 17.6 s); 500 ARC-Easy items 12.5 s, 12.9 s and 15.7 s (llama-perplexity: 13.3 s).
+// HellaSwag or three of ARC. Measured with stories260K on one thread, in CPU seconds (which the
+// shared 2-core machine's load disturbs least): 500 ARC-Easy items took 13.4 s with waves of 128
+// cells, 13.4 s with 256, 14.0 s with 512 and 16.5 s with 1024 (llama-perplexity: 13.3 s); 400
+// HellaSwag tasks 18.8 s with 256 and 22.6 s with 2048 (llama-perplexity: 17.6 s), measured before
+// a wave became one decode call. bench/eval_throughput.sh measures the defaults end to end.
 constexpr size_t kLoglikCpuWaveCells = 256;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
