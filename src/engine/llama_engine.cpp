@@ -490,6 +490,10 @@ std::vector<LoglikResult> LlamaEngine::loglikelihood(std::span<const LoglikReque
     std::vector<Group> groups;
     const size_t max_cells = size_t(im.params.n_ctx);
 
+    // A task sends an item's choices one after another with the same context: its tokens are
+    // computed once for all of them.
+    std::string last_context;
+    std::vector<int32_t> last_context_tokens;
     for (size_t r = 0; r < requests.size(); ++r) {
         std::string context = requests[r].context;
         std::string continuation = requests[r].continuation;
@@ -500,7 +504,11 @@ std::vector<LoglikResult> LlamaEngine::loglikelihood(std::span<const LoglikReque
             context.resize(context.size() - n_spaces);
         }
         auto whole = tokenize(context + continuation, im.add_bos);
-        auto ctx_tokens = tokenize(context, im.add_bos);
+        if (r == 0 || context != last_context) {
+            last_context = context;
+            last_context_tokens = tokenize(context, im.add_bos);
+        }
+        auto ctx_tokens = last_context_tokens;
         if (ctx_tokens.size() > whole.size()) ctx_tokens.resize(whole.size());
         std::vector<int32_t> cont(whole.begin() + ctx_tokens.size(), whole.end());
         if (cont.empty()) {
