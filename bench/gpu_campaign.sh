@@ -36,7 +36,7 @@ DEADLINE_S=${DEADLINE_S:-540}
 SETTLE_S=${SETTLE_S:-0}
 . bench/gpu_common.sh
 
-# Workloads per shape, sized so each cell spans seconds on an H100 (DESIGN.md: windows under
+# Workloads per shape, sized so each cell spans seconds on an H100 (docs/design.md: windows under
 # ~2 s carry 10-20 % error): decode 256 tokens at 1, 8 and 32 parallel sequences, prefill 2048.
 workloads_for() {
     [ -n "${WORKLOADS:-}" ] && { echo "$WORKLOADS"; return; }

@@ -1,7 +1,7 @@
 // Overhead of metering: a fixed CPU workload (about 0.5 s of arithmetic) timed without and
 // with a Meter sampling at 100 Hz (RAPL if readable, else the CPU estimate, plus a
 // synthetic power sensor). Plain and metered runs alternate, so that drift in the machine's
-// load hits both alike. Target (DESIGN.md): overhead < 1 % of the workload's time.
+// load hits both alike. Target (docs/design.md): overhead < 1 % of the workload's time.
 //
 //   bench_meter_overhead [--rounds=N] [google-benchmark flags]
 // Prints the overhead as process CPU time (fastest metered run vs fastest plain run, all

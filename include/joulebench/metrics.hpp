@@ -1,5 +1,5 @@
 #pragma once
-// Efficiency metrics over measured cells (DESIGN.md, "Metrics"): EOR, TWEOR, gain and accuracy
+// Efficiency metrics over measured cells (docs/design.md, "Definitions"; docs/metrics.md): EOR, TWEOR, gain and accuracy
 // retention vs the fp16 reference, J/token by phase, tokens/s, TTFT, energy-delay product,
 // carbon and cost; statistics over repeats; the Pareto frontier of (accuracy, energy); and
 // the use-case profiles that turn them into a recommendation. Plain data in, plain data out:

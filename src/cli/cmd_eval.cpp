@@ -165,7 +165,7 @@ void add_eval_command(CLI::App & app) {
     cmd->add_option("--data-dir", o->data_dir, "Task data in the datasets' original layout (docs/tasks.md)")
         ->capture_default_str();
     cmd->add_option("--limit", o->limit, "Evaluate a seeded sample of N items per task (MMLU: balanced over subjects)");
-    cmd->add_option("--shots", o->shots, "Few-shot examples (default: each task's own, DESIGN.md)");
+    cmd->add_option("--shots", o->shots, "Few-shot examples (default: each task's own, docs/design.md)");
     cmd->add_option("--seed", o->seed, "Seed for --limit samples and few-shot draws")->capture_default_str();
     cmd->add_flag("--token-norm", o->token_norm,
                   "Also score HellaSwag by mean log-prob per token, as llama-perplexity --hellaswag does");

@@ -194,7 +194,9 @@ void add_sweep_command(CLI::App & app) {
     cmd->add_option("--dynamic-from", s.dynamic_from,
                     "dynamic: follow the plan measured on this model, by relative depth (default for synthetic "
                     "models: the shipped stories260K)");
-    cmd->add_option("--idle-s", s.idle_s, "Idle baseline measured once before the sweep")->capture_default_str();
+    cmd->add_option("--idle-s", s.idle_s,
+                    "Idle baseline measured once, before the first work (none when every cell is done)")
+        ->capture_default_str();
     cmd->add_option("--idle-check-s", s.idle_check_s, "Idle re-check between cells (0: none)")->capture_default_str();
     cmd->add_option("--settle-s", s.settle_s,
                     "After a cell, wait up to this long (in --idle-check-s windows) for the power to come back within "

@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/suggest.hpp"
+#include "engine/llama_engine.hpp"
 #include "joulebench/error.hpp"
 
 int jb::cli::exit_status = 0;
@@ -17,6 +18,8 @@ int main(int argc, char ** argv) {
     // energy counter read for gpu:N must be the same card, so CUDA is told to use the bus order
     // too (before llama.cpp initialises it). A value the user set is kept.
     setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID", /*overwrite=*/0);
+    // llama.cpp's log stays quiet (bad input gets our one line) unless a command asks for --verbose.
+    jb::install_llama_log();
     CLI::App app{"joulebench: accuracy and energy of LLM quantization schemes, measured with the hardware's own counters"};
     app.set_version_flag("--version", "joulebench " JOULEBENCH_VERSION " (llama.cpp " JOULEBENCH_LLAMA_COMMIT ")");
     app.require_subcommand(1);

@@ -1,6 +1,7 @@
 #include "engine/llama_engine.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <numeric>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -25,6 +27,14 @@ namespace jb {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Cells of one log-likelihood wave on the CPU (see loglikelihood()): about one request group of
+// HellaSwag or three of ARC. Measured with stories260K on one thread, in CPU seconds (which the
+// shared 2-core machine's load disturbs least): 500 ARC-Easy items took 13.4 s with waves of 128
+// cells, 13.4 s with 256, 14.0 s with 512 and 16.5 s with 1024 (llama-perplexity: 13.3 s); 400
+// HellaSwag tasks 18.8 s with 256 and 22.6 s with 2048 (llama-perplexity: 17.6 s), measured before
+// a wave became one decode call. bench/eval_throughput.sh measures the defaults end to end.
+constexpr size_t kLoglikCpuWaveCells = 256;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -41,16 +51,58 @@ using ModelPtr = std::unique_ptr<llama_model, ModelDeleter>;
 using ContextPtr = std::unique_ptr<llama_context, ContextDeleter>;
 using GgufPtr = std::unique_ptr<gguf_context, GgufDeleter>;
 
-// llama.cpp logs through one global callback; joulebench keeps it quiet unless asked.
+// llama.cpp logs through one global callback; joulebench keeps it quiet unless asked (--verbose).
+// Its error lines are kept instead, so that our one-line error can say what llama.cpp objected to.
 bool g_verbose = false;
+std::mutex g_log_mutex;
+std::string g_log_line;                // the error line being assembled (llama.cpp logs in pieces)
+bool g_log_in_error = false;
+std::vector<std::string> g_log_errors;  // complete error lines since the last take_log_error()
+
 void log_callback(ggml_log_level level, const char * text, void *) {
-    if (g_verbose || level == GGML_LOG_LEVEL_ERROR) fputs(text, stderr);
+    if (g_verbose) fputs(text, stderr);
+    std::lock_guard lock(g_log_mutex);
+    if (level != GGML_LOG_LEVEL_CONT) {
+        g_log_in_error = level == GGML_LOG_LEVEL_ERROR;
+        g_log_line.clear();
+    }
+    if (!g_log_in_error) return;
+    for (const char * p = text; *p; ++p) {
+        if (*p == '\n') {
+            if (!g_log_line.empty() && g_log_errors.size() < 32) g_log_errors.push_back(g_log_line);
+            g_log_line.clear();
+        } else {
+            g_log_line += *p;
+        }
+    }
+}
+
+// The first error llama.cpp logged since the last call (the cause; later lines only say that
+// loading failed), without its "function: " prefixes: "gguf_init_from_reader: invalid magic
+// characters: ..." -> "invalid magic characters: ...". "" if none.
+std::string take_log_error() {
+    std::lock_guard lock(g_log_mutex);
+    const std::vector<std::string> lines = std::exchange(g_log_errors, {});
+    if (lines.empty()) return "";
+    std::string e = lines.front();
+    for (;;) {
+        size_t i = 0;
+        while (i < e.size() && (std::isalnum(static_cast<unsigned char>(e[i])) || e[i] == '_')) ++i;
+        if (i > 0 && e.compare(i, 2, ": ") == 0) {
+            e.erase(0, i + 2);
+        } else if (e.rfind("error loading model: ", 0) == 0) {
+            e.erase(0, 21);
+        } else {
+            break;
+        }
+    }
+    return e;
 }
 
 void backend_init_once() {
     static std::once_flag once;
     std::call_once(once, [] {
-        llama_log_set(log_callback, nullptr);
+        install_llama_log();
         llama_backend_init();
     });
 }
@@ -93,6 +145,11 @@ int32_t argmax_token(const float * logits, int n_vocab) {
 
 EngineParams engine_default_params() { return EngineParams{}; }
 
+void install_llama_log() {
+    static std::once_flag once;
+    std::call_once(once, [] { llama_log_set(log_callback, nullptr); });
+}
+
 // A llama_batch that flushes itself when full and hands each requested output row to a
 // callback with the tag it was added with. Rows are independent, so with n_workers > 1 the
 // callback runs on several threads at once (a 150k-token vocabulary makes each row's
@@ -102,19 +159,26 @@ class BatchRunner {
 public:
     using OutputFn = std::function<void(int64_t tag, const float * logits)>;
 
-    BatchRunner(llama_context * ctx, int capacity, OutputFn on_output, int n_workers = 1)
-        : ctx_(ctx), capacity_(capacity), on_output_(std::move(on_output)), n_workers_(std::max(1, n_workers)) {
-        batch_ = llama_batch_init(capacity, 0, 1);
+    // max_seqs: the most sequences one token may belong to (a context shared by several).
+    BatchRunner(llama_context * ctx, int capacity, OutputFn on_output, int n_workers = 1, int max_seqs = 1)
+        : ctx_(ctx), capacity_(capacity), max_seqs_(std::max(1, max_seqs)), on_output_(std::move(on_output)),
+          n_workers_(std::max(1, n_workers)) {
+        batch_ = llama_batch_init(capacity, 0, max_seqs_);
     }
     ~BatchRunner() { llama_batch_free(batch_); }
 
     void add(int32_t token, int32_t pos, int32_t seq, bool want_logits, int64_t tag = -1) {
+        add(token, pos, std::span<const int32_t>(&seq, 1), want_logits, tag);
+    }
+
+    // A token that belongs to every sequence in seqs (one KV cell that all of them see).
+    void add(int32_t token, int32_t pos, std::span<const int32_t> seqs, bool want_logits, int64_t tag = -1) {
         if (batch_.n_tokens == capacity_) flush();
         const int i = batch_.n_tokens++;
         batch_.token[i] = token;
         batch_.pos[i] = pos;
-        batch_.n_seq_id[i] = 1;
-        batch_.seq_id[i][0] = seq;
+        batch_.n_seq_id[i] = int32_t(std::min(seqs.size(), size_t(max_seqs_)));
+        for (int k = 0; k < batch_.n_seq_id[i]; ++k) batch_.seq_id[i][k] = seqs[size_t(k)];
         batch_.logits[i] = want_logits;
         if (want_logits) tags_.emplace_back(i, tag);
     }
@@ -150,6 +214,7 @@ public:
 private:
     llama_context * ctx_;
     int capacity_;
+    int max_seqs_;
     OutputFn on_output_;
     int n_workers_;
     llama_batch batch_;
@@ -257,8 +322,13 @@ struct LlamaEngine::Impl {
     LmCounters counters;
 
     int n_threads = 1;
+    bool on_gpu = false;  // layers offloaded to a GPU
 
     llama_memory_t memory() const { return llama_get_memory(ctx.get()); }
+    // Frees every KV cell for the next wave. The cells' data is left as it is: a freed cell is
+    // masked until it is written again, and zeroing the whole cache each time (10 MB for
+    // stories260K's 8192 cells, gigabytes for a 7B model) cost 5 % of a HellaSwag run on the CPU.
+    void clear_cells() const { llama_memory_clear(memory(), false); }
 };
 
 LlamaEngine::LlamaEngine(const EngineParams & params, PhaseObserver * observer) : impl_(std::make_unique<Impl>()) {
@@ -303,11 +373,14 @@ LlamaEngine::LlamaEngine(const EngineParams & params, PhaseObserver * observer) 
         devices.push_back(nullptr);
         mp.devices = devices.data();
     }
+    take_log_error();
     im.model.reset(llama_model_load_from_file(params.model_path.c_str(), mp));
     if (!im.model) {
         phase(Phase::idle);
-        throw InputError(params.model_path, "llama.cpp could not load this model (not a GGUF file, truncated, or an "
-                                            "unsupported architecture; run with --verbose for llama.cpp's log)");
+        const std::string why = take_log_error();
+        throw InputError(params.model_path,
+                         fmt::format("llama.cpp could not load this model ({}); run with --verbose for llama.cpp's log",
+                                     why.empty() ? "not a GGUF file, truncated, or an unsupported architecture" : why));
     }
 
     llama_context_params cp = llama_context_default_params();
@@ -337,10 +410,11 @@ LlamaEngine::LlamaEngine(const EngineParams & params, PhaseObserver * observer) 
     im.ctx.reset(llama_init_from_model(im.model.get(), cp));
     if (!im.ctx) {
         phase(Phase::idle);
-        throw RuntimeFailure(fmt::format("{}: llama.cpp could not create a context (ctx {}, batch {}, KV {}/{}): "
-                                         "out of memory or an unsupported setting",
+        const std::string why = take_log_error();
+        throw RuntimeFailure(fmt::format("{}: llama.cpp could not create a context (ctx {}, batch {}, KV {}/{}): {}",
                                          params.model_path, params.n_ctx, params.n_batch, params.type_k,
-                                         params.type_v));
+                                         params.type_v,
+                                         why.empty() ? "out of memory or an unsupported setting" : why));
     }
     im.threadpool = std::make_unique<CpuThreadPool>(n_threads);
     if (im.threadpool->get()) llama_attach_threadpool(im.ctx.get(), im.threadpool->get(), nullptr);
@@ -363,7 +437,8 @@ LlamaEngine::LlamaEngine(const EngineParams & params, PhaseObserver * observer) 
     info.n_ctx_train = llama_model_n_ctx_train(im.model.get());
     info.synthetic = meta_string(im.model.get(), "joulebench.synthetic") == "true";
     auto gpus = llama_gpu_devices();
-    info.gpu_offload = gpus.empty() || params.n_gpu_layers == 0 ? "none" : fmt::format("{}", fmt::join(gpus, "; "));
+    im.on_gpu = !gpus.empty() && params.n_gpu_layers != 0;
+    info.gpu_offload = im.on_gpu ? fmt::format("{}", fmt::join(gpus, "; ")) : "none";
     phase(Phase::idle);
 }
 
@@ -415,6 +490,10 @@ std::vector<LoglikResult> LlamaEngine::loglikelihood(std::span<const LoglikReque
     std::vector<Group> groups;
     const size_t max_cells = size_t(im.params.n_ctx);
 
+    // A task sends an item's choices one after another with the same context: its tokens are
+    // computed once for all of them.
+    std::string last_context;
+    std::vector<int32_t> last_context_tokens;
     for (size_t r = 0; r < requests.size(); ++r) {
         std::string context = requests[r].context;
         std::string continuation = requests[r].continuation;
@@ -425,7 +504,11 @@ std::vector<LoglikResult> LlamaEngine::loglikelihood(std::span<const LoglikReque
             context.resize(context.size() - n_spaces);
         }
         auto whole = tokenize(context + continuation, im.add_bos);
-        auto ctx_tokens = tokenize(context, im.add_bos);
+        if (r == 0 || context != last_context) {
+            last_context = context;
+            last_context_tokens = tokenize(context, im.add_bos);
+        }
+        auto ctx_tokens = last_context_tokens;
         if (ctx_tokens.size() > whole.size()) ctx_tokens.resize(whole.size());
         std::vector<int32_t> cont(whole.begin() + ctx_tokens.size(), whole.end());
         if (cont.empty()) {
@@ -473,10 +556,12 @@ std::vector<LoglikResult> LlamaEngine::loglikelihood(std::span<const LoglikReque
         token_greedy[r][j] = greedy;
     };
 
-    // Output tags: which request(s) a logits row scores. Phase A rows (last context token)
-    // score token 0 of every request in the group; phase B rows score token j+1 of one request.
+    // Output tags: which request(s) a logits row scores. The last context token's row scores
+    // token 0 of every request in the group; a continuation token's row scores its next token.
     std::vector<std::pair<size_t, size_t>> tag_targets;  // (request, token index) or (group, SIZE_MAX)
     const size_t group_tag = SIZE_MAX;
+    size_t widest_group = 1;
+    for (const auto & g : groups) widest_group = std::max(widest_group, g.reqs.size());
     BatchRunner runner(im.ctx.get(), im.params.n_batch, [&](int64_t tag, const float * logits) {
         auto [a, j] = tag_targets[size_t(tag)];
         if (j == group_tag) {
@@ -484,18 +569,22 @@ std::vector<LoglikResult> LlamaEngine::loglikelihood(std::span<const LoglikReque
         } else {
             score(a, j + 1, logits);
         }
-    }, n_threads());
+    }, n_threads(), int(widest_group));
 
+    // A wave: the groups evaluated together, in one KV pool that is cleared between waves. Every
+    // token attends over the cells in use (the others' masked), so a wave's cells cost every one
+    // of its tokens; a GPU wants many tokens per call, a CPU is as fast with a few hundred, and
+    // larger waves only add masked attention there (bench/eval_throughput.sh). So the wave holds
+    // about one batch of cells on a GPU and kLoglikCpuWaveCells on the CPU, and always at least
+    // one whole group.
+    const size_t wave_cells =
+        std::min({max_cells, size_t(std::max(im.params.n_batch, 1)), im.on_gpu ? max_cells : kLoglikCpuWaveCells});
     phase(Phase::prefill);
     const auto t0 = Clock::now();
     int64_t n_tokens = 0;
     size_t g0 = 0;
+    std::vector<int32_t> ctx_seqs;
     while (g0 < groups.size()) {
-        // A wave: as many groups as fit the sequence budget and about one batch of KV cells.
-        // Every token of a unified cache attends over all cells in use (masked), so a wave of
-        // n_ctx cells would cost O(n_ctx) per token even for short sequences; one batch's worth
-        // keeps the GPU busy without that.
-        const size_t wave_cells = std::min(max_cells, size_t(std::max(im.params.n_batch, 1)));
         size_t g1 = g0, cells = 0, seqs = 0;
         while (g1 < groups.size() && cells + groups[g1].need_cells <= max_cells &&
                (g1 == g0 || cells + groups[g1].need_cells <= wave_cells) &&
@@ -504,35 +593,26 @@ std::vector<LoglikResult> LlamaEngine::loglikelihood(std::span<const LoglikReque
             seqs += groups[g1].reqs.size();
             ++g1;
         }
-        llama_memory_clear(im.memory(), true);
+        im.clear_cells();
         tag_targets.clear();
 
-        // Phase A: every group's context on the sequence of its first request.
+        // Each group's context goes in once, on the sequences of all its requests that continue
+        // past one token (one cell each, seen by all of them, as llama-perplexity shares a common
+        // prefix), then each such continuation on its own sequence: one decode call per wave.
         int32_t seq = 0;
-        std::vector<int32_t> first_seq(g1 - g0);
         for (size_t g = g0; g < g1; ++g) {
-            first_seq[g - g0] = seq;
+            const int32_t base = seq;
+            ctx_seqs.assign(1, base);
+            for (size_t k = 1; k < groups[g].reqs.size(); ++k) {
+                if (tok[groups[g].reqs[k]].cont.size() > 1) ctx_seqs.push_back(base + int32_t(k));
+            }
             const auto & ctx_tokens = tok[groups[g].reqs[0]].ctx;
             for (size_t i = 0; i < ctx_tokens.size(); ++i) {
                 const bool last = i + 1 == ctx_tokens.size();
                 if (last) tag_targets.emplace_back(g, group_tag);
-                runner.add(ctx_tokens[i], int32_t(i), seq, last, last ? int64_t(tag_targets.size() - 1) : -1);
+                runner.add(ctx_tokens[i], int32_t(i), ctx_seqs, last, last ? int64_t(tag_targets.size() - 1) : -1);
             }
             n_tokens += int64_t(ctx_tokens.size());
-            seq += int32_t(groups[g].reqs.size());
-        }
-        runner.flush();
-
-        // Phase B: the continuations that have more than one token, each on its own sequence.
-        for (size_t g = g0; g < g1; ++g) {
-            const int32_t base = first_seq[g - g0];
-            for (size_t k = 0; k < groups[g].reqs.size(); ++k) {
-                const size_t r = groups[g].reqs[k];
-                if (k > 0 && tok[r].cont.size() > 1) llama_memory_seq_cp(im.memory(), base, base + int32_t(k), -1, -1);
-            }
-        }
-        for (size_t g = g0; g < g1; ++g) {
-            const int32_t base = first_seq[g - g0];
             for (size_t k = 0; k < groups[g].reqs.size(); ++k) {
                 const size_t r = groups[g].reqs[k];
                 const auto & cont = tok[r].cont;
@@ -543,6 +623,7 @@ std::vector<LoglikResult> LlamaEngine::loglikelihood(std::span<const LoglikReque
                 }
                 n_tokens += int64_t(cont.size() > 0 ? cont.size() - 1 : 0);
             }
+            seq += int32_t(groups[g].reqs.size());
         }
         runner.flush();
         g0 = g1;
@@ -633,7 +714,7 @@ std::vector<GenResult> LlamaEngine::generate(std::span<const GenRequest> request
             cells += int(all[r0].prompt.size()) + requests[r0].max_tokens;
             wave.push_back(&all[r0++]);
         }
-        llama_memory_clear(im.memory(), true);
+        im.clear_cells();
 
         phase(Phase::prefill);
         const auto t_pre = Clock::now();
@@ -711,7 +792,7 @@ LogprobMatrix LlamaEngine::token_distributions(const std::vector<int32_t> & toke
     const auto t0 = Clock::now();
     for (size_t start = 0; start + 1 < tokens.size(); start += size_t(chunk)) {
         const size_t end = std::min(tokens.size(), start + size_t(chunk));
-        llama_memory_clear(im.memory(), true);
+        im.clear_cells();
         for (size_t i = start; i + 1 < end; ++i) {
             runner.add(tokens[i], int32_t(i - start), 0, true, int64_t(row0 + (i - start)));
         }
@@ -810,6 +891,7 @@ BenchResult LlamaEngine::bench_decode(int n_gen, int n_seq) {
 // --- free functions ---------------------------------------------------------------------------
 
 bool gguf_is_synthetic(const std::string & path) {
+    install_llama_log();  // ggml's log goes through our callback: no log lines for a bad file
     gguf_init_params p{/*no_alloc =*/true, /*ctx =*/nullptr};
     GgufPtr g(gguf_init_from_file(path.c_str(), p));
     if (!g) throw InputError(path, "not a readable GGUF file");

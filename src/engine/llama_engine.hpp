@@ -88,6 +88,11 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// Routes llama.cpp's and ggml's log through joulebench's callback, which prints nothing unless an
+// engine runs with --verbose and keeps llama.cpp's last error for our own message. Cheap (no backend
+// is loaded); main() calls it first, so no path prints llama.cpp's log lines for bad input.
+void install_llama_log();
+
 // Reads `joulebench.synthetic` and basic metadata from a GGUF without loading weights.
 bool gguf_is_synthetic(const std::string & path);
 

@@ -343,7 +343,7 @@ Projected project_cell(const CellInputs & in, const hw::GpuSpec & tgt, double id
     r.score_stderr = c.score_stderr;
     r.scores_json = c.scores_json;
     r.peak_mem_bytes = c.peak_mem_bytes;
-    // energy_estimated means the CPU estimate (TDP per CPU x CPU time) (DESIGN.md); a projection is
+    // energy_estimated means the CPU estimate (TDP per CPU x CPU time) (docs/design.md); a projection is
     // marked by its own origin, which every report shows, so it is not flagged as that as well.
     r.energy_estimated = false;
     r.started_at = r.finished_at = utc_now_iso();

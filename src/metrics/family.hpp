@@ -11,7 +11,7 @@
 
 namespace jb::metrics {
 
-// The study joulebench generalises (DESIGN.md), named wherever it is cited.
+// The study joulebench generalises (docs/design.md), named wherever it is cited.
 inline constexpr const char * kStudy =
     "\"Towards Energy-Aware AI Deployment: Investigating the Interplay of Model Quantization and Hardware "
     "Platforms\" (2025)";

@@ -34,7 +34,7 @@ struct DynamicOptions {
     // ggml type names, any order (they are ranked by the bytes they take); the lowest is where
     // every group starts, the highest is as far as a group can be raised.
     std::vector<std::string> candidate_types = {"q4_k", "q6_k", "q8_0"};
-    // The result's KV cache (DESIGN.md: Q8_0 for dynamic). A model whose head size is not a
+    // The result's KV cache (docs/design.md: Q8_0 for dynamic). A model whose head size is not a
     // multiple of the type's block (stories260K: 8) keeps F16, and DynamicResult::kv_note says so.
     ggml_type kv_type_k = GGML_TYPE_Q8_0;
     ggml_type kv_type_v = GGML_TYPE_Q8_0;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -45,10 +47,18 @@ GgufSummary inspect_gguf(const std::string & path) {
     if (!std::filesystem::is_regular_file(path, ec)) {
         throw InputError(path, "no such model file");
     }
+    {
+        // Every GGUF file starts with the magic "GGUF"; anything else gets named as such.
+        char magic[4] = {};
+        std::ifstream in(path, std::ios::binary);
+        if (!in.read(magic, sizeof magic) || std::string_view(magic, sizeof magic) != "GGUF") {
+            throw InputError(path, "not a GGUF file (it does not start with the GGUF magic)");
+        }
+    }
     gguf_init_params params{/*no_alloc =*/true, /*ctx =*/nullptr};
     gguf_context_ptr ctx(gguf_init_from_file(path.c_str(), params));
     if (!ctx) {
-        throw InputError(path, "not a readable GGUF file");
+        throw InputError(path, "not a readable GGUF file (its header is damaged or cut short)");
     }
 
     GgufSummary s;

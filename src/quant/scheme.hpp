@@ -27,7 +27,7 @@ struct TensorTypeOverride {
 };
 
 enum class SchemeKind {
-    preset,   // a named preset from DESIGN.md's table (fp16, int8, q4_k_m, ...)
+    preset,   // a named preset from docs/design.md's table (fp16, int8, q4_k_m, ...)
     ftype,    // any other llama.cpp file type by name
     custom,   // read from a JSON file
     dynamic,  // per-tensor types chosen by a sensitivity search
@@ -93,7 +93,7 @@ std::vector<std::pair<std::string, std::string>> scheme_presets();
 bool ggml_type_from_name(const std::string & name, ggml_type & out);
 std::string type_name(ggml_type type);  // ggml's name ("q4_K"), "?" if out of range
 
-// K/V cache pairs with fast attention kernels in default CUDA builds (DESIGN.md):
+// K/V cache pairs with fast attention kernels in default CUDA builds (docs/design.md):
 // f16/f16, bf16/bf16, q8_0/q8_0, q4_0/q4_0.
 bool kv_pair_is_fast(ggml_type k, ggml_type v);
 // Throws jb::UsageError if llama.cpp cannot use (k, v) as a KV cache at all, or if the pair

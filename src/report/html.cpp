@@ -667,7 +667,7 @@ std::string power_chart(const ReportInput & in) {
 }
 
 // (4) J/token by phase and scheme: prefill and decode side by side, since quantization saves
-// energy in memory-bound decode and can cost it in compute-bound prefill (DESIGN.md).
+// energy in memory-bound decode and can cost it in compute-bound prefill (docs/design.md).
 std::string unscored_jtoken_charts(const std::vector<UnscoredGroup> & groups, const Analysis & a,
                                    const std::string & reference, double si_basis);
 

@@ -9,6 +9,7 @@
 #include "energy/discover.hpp"
 #include "energy/meter.hpp"
 #include "joulebench/error.hpp"
+#include "quant/gguf_file.hpp"
 #include "sweep/schemes.hpp"
 
 namespace jb::sweep {
@@ -24,6 +25,7 @@ EvalRun evaluate(const EvalSpec & spec, const std::function<void(const std::stri
     check_engine_params(spec.engine);
     std::error_code ec;
     if (!std::filesystem::is_regular_file(spec.model, ec)) throw InputError(spec.model, "model file not found");
+    inspect_gguf(spec.model);  // a foreign or truncated file fails here, before idle is measured
 
     // Every task reads and checks its data before a model is loaded or a joule is spent.
     std::vector<std::unique_ptr<tasks::Task>> task_list;

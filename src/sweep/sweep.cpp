@@ -20,6 +20,7 @@
 #include "joulebench/error.hpp"
 #include "joulebench/sweep.hpp"
 #include "quant/cache.hpp"
+#include "quant/gguf_file.hpp"
 #include "quant/hash.hpp"
 #include "store/lock.hpp"
 #include "joulebench/store.hpp"
@@ -108,6 +109,7 @@ SweepOutcome run_sweep(const SweepSpec & spec_in, SweepObserver * observer) {
     for (const auto & m : models) {
         std::error_code ec;
         if (!std::filesystem::is_regular_file(m, ec)) throw InputError(m, "model file not found");
+        inspect_gguf(m);  // a foreign or truncated file fails the sweep here, not in every cell
     }
     // Scheme names are checked before any work (dynamic's types are chosen later).
     for (const auto & s : spec.schemes) {
@@ -164,7 +166,13 @@ SweepOutcome run_sweep(const SweepSpec & spec_in, SweepObserver * observer) {
     std::optional<energy::CpuLoad> idle_load;
     SweepOutcome out;
     out.idle_w = NAN;
-    if (spec.idle_s > 0) {
+    // Idle power is measured once, just before the first work: before quantizing a scheme whose
+    // cells are not all in the store yet, or before the first cell that runs. A sweep with nothing
+    // left to do measures nothing.
+    bool idle_measured = false;
+    auto measure_idle_once = [&] {
+        if (idle_measured || spec.idle_s <= 0) return;
+        idle_measured = true;
         notify.info(fmt::format("measuring idle power for {:.1f} s", spec.idle_s));
         idle = sweep::idle_baseline(found.sensors, mp, spec.idle_s, &idle_load);
         out.idle_w = sweep::total_w(idle);
@@ -173,7 +181,7 @@ SweepOutcome run_sweep(const SweepSpec & spec_in, SweepObserver * observer) {
                                     "energy, is biased (marked idle_cpu_load.busy in each cell's energy_json)",
                                     energy::describe_load(*idle_load)));
         }
-    }
+    };
     for (const auto & u : found.unavailable) notify.info(fmt::format("not measured: {}: {}", u.what, u.reason));
 
     const size_t total = models.size() * spec.schemes.size() * task_list.size() * size_t(spec.repeat);
@@ -198,6 +206,19 @@ SweepOutcome run_sweep(const SweepSpec & spec_in, SweepObserver * observer) {
 
         for (const auto & scheme_name : spec.schemes) {
             if (out.stopped) break;
+            // dynamic's scheme is known only once chosen; the others' name tells which cells they own.
+            if (!idle_measured && scheme_name != "dynamic") {
+                const std::string canonical = parse_scheme(scheme_name).canonical();
+                bool pending = false;
+                for (const auto & task : task_list) {
+                    for (int rep = 0; rep < spec.repeat && !pending; ++rep) {
+                        pending = !store.has_cell({host.fingerprint, model.hash, canonical, task->name(),
+                                                   task->fingerprint() + placement_fp, rep},
+                                                  !spec.retry_failed);
+                    }
+                }
+                if (pending) measure_idle_once();
+            }
             const ResolvedScheme rs = resolve_scheme(model_path, scheme_name, scheme_options(spec),
                                                       [&](const std::string & msg) { notify.info(msg); },
                                                       [&](const std::string & msg) { notify.warn(msg); });
@@ -231,6 +252,7 @@ SweepOutcome run_sweep(const SweepSpec & spec_in, SweepObserver * observer) {
                         notify->on_cell_end(cell, skipped);
                         continue;
                     }
+                    measure_idle_once();
                     if (!model_recorded) {
                         // Architecture and size come from llama.cpp once the model is loaded; a
                         // row with the file facts goes in now so cells never point at nothing.

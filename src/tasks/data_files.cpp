@@ -1,11 +1,13 @@
 #include "tasks/data_files.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "joulebench/error.hpp"
+#include "util/paths.hpp"
 
 namespace fs = std::filesystem;
 
@@ -210,12 +212,22 @@ const ojson & get_array(const ojson & obj, const std::string & key, const JsonWh
 }
 
 void throw_missing_data(const std::string & data_dir, const std::string & what) {
-    const fs::path source_dir(JOULEBENCH_SOURCE_DIR);
-    const std::string shared = (source_dir / ".." / "shared" / "datasets").lexically_normal().string();
-    const std::string samples = (source_dir / "data" / "samples").lexically_normal().string();
+    // Only folders that exist are suggested: the samples shipped with joulebench, and the full
+    // sets where JOULEBENCH_DATA_DIR or a `shared/datasets` beside the source tree holds them.
+    std::string hint;
+    const std::string samples = fs::absolute(shipped_path("data/samples")).lexically_normal().string();
+    if (dir_exists(samples)) hint += "; small samples are in " + samples;
+    std::string full;
+    if (const char * env = std::getenv("JOULEBENCH_DATA_DIR"); env && *env && dir_exists(env)) {
+        full = fs::path(env).lexically_normal().string();
+    } else {
+        const fs::path beside = (fs::path(JOULEBENCH_SOURCE_DIR) / ".." / "shared" / "datasets").lexically_normal();
+        if (dir_exists(beside.string())) full = beside.string();
+    }
+    hint += full.empty() ? "; docs/tasks.md says where to get the full data sets and their layout"
+                         : "; the full data sets are in " + full + " (see docs/tasks.md for the layout)";
     throw InputError("--data-dir " + (data_dir.empty() ? std::string("(not set)") : data_dir),
-                     "no " + what + " found; the full data sets are in " + shared +
-                         " (see its MANIFEST.md), small samples in " + samples + " (docs/tasks.md lists the layout)");
+                     "no " + what + " found" + hint);
 }
 
 }  // namespace jb::tasks

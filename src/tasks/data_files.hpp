@@ -52,8 +52,9 @@ long long get_integer(const ojson & obj, const std::string & key, const JsonWher
 const ojson & get_array(const ojson & obj, const std::string & key, const JsonWhere & w);
 std::string as_string(const ojson & v, const JsonWhere & w);
 
-// jb::InputError for a missing data set: names the option, what was looked for, and where the
-// full sets and the samples are.
+// jb::InputError for a missing data set: names the option and what was looked for, and suggests
+// only folders that exist: the shipped samples, and the full sets ($JOULEBENCH_DATA_DIR, else
+// shared/datasets beside the source tree), else docs/tasks.md.
 [[noreturn]] void throw_missing_data(const std::string & data_dir, const std::string & what);
 
 }  // namespace jb::tasks

@@ -11,7 +11,7 @@ namespace {
 
 struct Entry {
     const char * name;
-    int default_shots;  // DESIGN.md's table
+    int default_shots;  // docs/design.md's table
 };
 
 constexpr Entry kTasks[] = {

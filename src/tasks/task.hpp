@@ -107,7 +107,7 @@ std::vector<std::string> builtin_task_names();
 // builtin_task_names() plus the pattern "custom:<path.jsonl>", for help text.
 std::vector<std::string> task_names();
 
-// Default few-shot count of a task name (DESIGN.md's table); throws jb::UsageError for unknown names.
+// Default few-shot count of a task name (docs/design.md's table); throws jb::UsageError for unknown names.
 int default_shots(const std::string & name);
 
 // Reads the task's data and builds its prompts. Throws jb::UsageError for an unknown name

@@ -1,6 +1,6 @@
 #pragma once
-// Runs the built joulebench binary as a child process, the way a user runs it, and captures
-// its exit status, stdout and stderr. Shared by the CLI tests.
+// Runs the built joulebench binary (or another program) as a child process, the way a user runs
+// it, and captures its exit status, stdout and stderr. Shared by the CLI and parity tests.
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -36,36 +36,15 @@ inline std::string slurp(const fs::path & p) {
     return ss.str();
 }
 
-// Runs JB_BINARY with args; env entries ("NAME=value") are added to the environment. The
-// sensors are pinned (no NVML, no powercap unless given) so results do not depend on the host.
-inline ChildRun joulebench(const std::vector<std::string> & args, std::vector<std::string> env = {}) {
+// Runs a program (argv[0] is its path) with exactly the environment envp, capturing its exit
+// status, stdout and stderr.
+inline ChildRun run_program(std::vector<std::string> argv_s, std::vector<std::string> env_s) {
     const jb::test::TempDir dir;
     const std::string out_path = dir.file("stdout");
     const std::string err_path = dir.file("stderr");
-
-    std::vector<std::string> argv_s = {JB_BINARY};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char *> argv;
     for (auto & a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
-
-    auto has = [&](const std::string & name) {
-        for (const auto & e : env) {
-            if (e.rfind(name + "=", 0) == 0) return true;
-        }
-        return false;
-    };
-    if (!has("JOULEBENCH_NVML_LIBRARY")) env.push_back("JOULEBENCH_NVML_LIBRARY=libnvidia-ml-absent-in-tests.so.1");
-    if (!has("JOULEBENCH_POWERCAP_ROOT")) env.push_back("JOULEBENCH_POWERCAP_ROOT=/nonexistent-powercap");
-    // Each run registers the devices it meters (energy/device_claim.hpp): tests running at once
-    // must not see each other as sharing the machine, except where a test shares a directory.
-    if (!has("JOULEBENCH_CLAIM_DIR")) env.push_back("JOULEBENCH_CLAIM_DIR=" + dir.file("claims"));
-    std::vector<std::string> env_s;
-    for (char ** e = environ; *e; ++e) {
-        std::string entry = *e;
-        if (entry.rfind("JOULEBENCH_", 0) != 0) env_s.push_back(entry);
-    }
-    env_s.insert(env_s.end(), env.begin(), env.end());
     std::vector<char *> envp;
     for (auto & e : env_s) envp.push_back(e.data());
     envp.push_back(nullptr);
@@ -88,6 +67,39 @@ inline ChildRun joulebench(const std::vector<std::string> & args, std::vector<st
     r.out = slurp(out_path);
     r.err = slurp(err_path);
     return r;
+}
+
+// This process's environment as NAME=value entries.
+inline std::vector<std::string> current_environment() {
+    std::vector<std::string> env_s;
+    for (char ** e = environ; *e; ++e) env_s.emplace_back(*e);
+    return env_s;
+}
+
+// Runs JB_BINARY with args; env entries ("NAME=value") are added to the environment. The
+// sensors are pinned (no NVML, no powercap unless given) so results do not depend on the host.
+inline ChildRun joulebench(const std::vector<std::string> & args, std::vector<std::string> env = {}) {
+    const jb::test::TempDir dir;
+    std::vector<std::string> argv_s = {JB_BINARY};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+
+    auto has = [&](const std::string & name) {
+        for (const auto & e : env) {
+            if (e.rfind(name + "=", 0) == 0) return true;
+        }
+        return false;
+    };
+    if (!has("JOULEBENCH_NVML_LIBRARY")) env.push_back("JOULEBENCH_NVML_LIBRARY=libnvidia-ml-absent-in-tests.so.1");
+    if (!has("JOULEBENCH_POWERCAP_ROOT")) env.push_back("JOULEBENCH_POWERCAP_ROOT=/nonexistent-powercap");
+    // Each run registers the devices it meters (energy/device_claim.hpp): tests running at once
+    // must not see each other as sharing the machine, except where a test shares a directory.
+    if (!has("JOULEBENCH_CLAIM_DIR")) env.push_back("JOULEBENCH_CLAIM_DIR=" + dir.file("claims"));
+    std::vector<std::string> env_s;
+    for (auto & entry : current_environment()) {
+        if (entry.rfind("JOULEBENCH_", 0) != 0) env_s.push_back(std::move(entry));
+    }
+    env_s.insert(env_s.end(), env.begin(), env.end());
+    return run_program(std::move(argv_s), std::move(env_s));
 }
 
 // The one "joulebench: error: ..." line of stderr.

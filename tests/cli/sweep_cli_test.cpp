@@ -345,3 +345,40 @@ TEST_F(SweepCli, cells_record_their_cpu_time_and_other_load) {
     }
     EXPECT_EQ(cells, 2u);
 }
+
+// Idle power is measured just before the first work: a sweep whose cells are all in the store
+// measures none (it would cost --idle-s seconds for nothing), and says nothing about it.
+TEST_F(SweepCli, nothing_left_to_do_measures_no_idle) {
+    std::vector<std::string> args = {"sweep", "-m", kModel, "--schemes", "fp16", "--tasks", "arc_easy", "--data-dir",
+                                     kSamples, "--limit", "2", "--db", db("done.db"), "--cache-dir", cache(),
+                                     "--idle-s", "0", "--idle-check-s", "0", "-t", "2", "--no-progress"};
+    ASSERT_EQ(joulebench(args).status, 0);
+    args[std::find(args.begin(), args.end(), "--idle-s") - args.begin() + 1] = "30";
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto again = joulebench(args);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(again.status, 0) << again.err;
+    EXPECT_NE(again.err.find("0 cells measured, 0 failed, 1 already in"), std::string::npos) << again.err;
+    EXPECT_EQ(again.err.find("measuring idle power"), std::string::npos) << again.err;
+    EXPECT_LT(s, 15.0);  // 30 s of idle would have been measured before
+}
+
+// A model file that is not a GGUF, or is cut short, stops the sweep before the database, the
+// sensors or idle power: one line naming the file and what is wrong with it.
+TEST_F(SweepCli, foreign_or_truncated_model_is_refused_before_any_work) {
+    const std::string foreign = dir.write("notes.gguf", "just some text, not a model\n");
+    auto r = joulebench({"sweep", "-m", foreign, "--schemes", "fp16", "--tasks", "arc_easy", "--data-dir", kSamples,
+                         "--db", db("f.db"), "--idle-s", "30", "--no-progress"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_EQ(r.err, "joulebench: error: " + foreign + ": not a GGUF file (it does not start with the GGUF magic)\n");
+    EXPECT_FALSE(fs::exists(db("f.db")));
+
+    const std::string model = slurp(kModel);
+    const std::string cut = dir.write("cut.gguf", model.substr(0, model.size() / 2));
+    r = joulebench({"sweep", "-m", cut, "--schemes", "fp16", "--tasks", "arc_easy", "--data-dir", kSamples, "--db",
+                    db("c.db"), "--idle-s", "30", "--no-progress"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_EQ(r.err, "joulebench: error: " + cut + ": truncated: " + std::to_string(model.size() / 2) +
+                         " bytes, but its tensors end at byte " + std::to_string(model.size()) + "\n");
+    EXPECT_FALSE(fs::exists(db("c.db")));
+}

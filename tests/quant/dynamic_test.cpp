@@ -249,7 +249,7 @@ TEST_F(DynamicStories, bad_inputs_fail_with_clear_errors) {
     EXPECT_THROW(build_dynamic_scheme("/nonexistent/model.gguf", options(0.01)), InputError);
 }
 
-// A model whose heads fit a Q8_0 cache (32 wide) gets the Q8_0/Q8_0 cache DESIGN.md gives
+// A model whose heads fit a Q8_0 cache (32 wide) gets the Q8_0/Q8_0 cache docs/design.md gives
 // dynamic, and the cache's own share of the KLD is measured. Random weights: every
 // candidate is within any budget, so this checks the plumbing, not the choice.
 TEST(Dynamic, q8_0_kv_cache_where_the_heads_allow_it) {

@@ -1,5 +1,8 @@
 // Bad input gets one clear error naming file, line and field.
 
+#include <cstdlib>
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "support/temp_dir.hpp"
@@ -112,15 +115,41 @@ TEST(Errors, missing_data_dir_says_where_data_is_expected) {
     TaskOptions o;
     o.data_dir = "/nonexistent/jb-data";
     const std::string msg = input_error("gsm8k", o);
-    EXPECT_EQ(msg.rfind("--data-dir /nonexistent/jb-data: no gsm8k/test.jsonl found; the full data sets are in ", 0),
+    EXPECT_EQ(msg.rfind("--data-dir /nonexistent/jb-data: no gsm8k/test.jsonl found; small samples are in " +
+                            std::string(JB_SOURCE_DIR) + "/data/samples; ",
+                        0),
               0u)
         << msg;
-    EXPECT_NE(msg.find("shared/datasets (see its MANIFEST.md)"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("data/samples"), std::string::npos) << msg;
     EXPECT_NE(input_error("mmlu", o).find("no mmlu/test/*_test.csv found"), std::string::npos);
     EXPECT_NE(input_error("hellaswag", o).find("hellaswag_val_full.txt"), std::string::npos);
     EXPECT_NE(input_error("arc_challenge", o).find("arc/ARC-Challenge/ARC-Challenge-Test.jsonl"), std::string::npos);
     EXPECT_NE(input_error("truthfulqa", o).find("truthfulqa/mc_task.json"), std::string::npos);
+}
+
+// The hint names the full data sets only where they are: a folder that does not exist is never
+// suggested (a clone in /tmp has no /tmp/shared/datasets).
+TEST(Errors, missing_data_hint_names_only_folders_that_exist) {
+    TaskOptions o;
+    o.data_dir = "/nonexistent/jb-data";
+    TempDir full;
+    ::setenv("JOULEBENCH_DATA_DIR", full.path().c_str(), 1);
+    const std::string with_env = input_error("gsm8k", o);
+    EXPECT_NE(with_env.find("; the full data sets are in " + full.path().string() + " (see docs/tasks.md"),
+              std::string::npos)
+        << with_env;
+    ::setenv("JOULEBENCH_DATA_DIR", "/nonexistent/full-sets", 1);
+    const std::string missing_env = input_error("gsm8k", o);
+    EXPECT_EQ(missing_env.find("/nonexistent/full-sets"), std::string::npos) << missing_env;
+    ::unsetenv("JOULEBENCH_DATA_DIR");
+    const std::string none = input_error("gsm8k", o);
+    const std::filesystem::path beside =
+        (std::filesystem::path(JB_SOURCE_DIR) / ".." / "shared" / "datasets").lexically_normal();
+    if (std::filesystem::is_directory(beside)) {
+        EXPECT_NE(none.find("the full data sets are in " + beside.string()), std::string::npos) << none;
+    } else {
+        EXPECT_NE(none.find("docs/tasks.md says where to get the full data sets"), std::string::npos) << none;
+        EXPECT_EQ(none.find("shared/datasets"), std::string::npos) << none;
+    }
 }
 
 TEST(Errors, truthfulqa_element_errors_name_its_line) {

@@ -1,6 +1,7 @@
-// Prompts byte for byte against the real data in ../shared/datasets. The expected strings were
-// written from lm-eval's task yamls (quoted in each task's .cpp) and the few-shot draws of
-// CPython's random.Random(1234), independently of this code.
+// Prompts byte for byte against real data: the slices of the public data sets in tests/fixtures
+// (tests/fixtures/README.md). The expected strings were written from lm-eval's task yamls (quoted
+// in each task's .cpp) and the few-shot draws of CPython's random.Random(1234), independently of
+// this code. tests/fulldata/ checks the same against the full sets when JOULEBENCH_DATA_DIR is given.
 
 #include <gtest/gtest.h>
 
@@ -10,11 +11,9 @@ using namespace jb::tasks;
 
 namespace {
 
-const std::string kShared = std::string(JB_SHARED_DIR) + "/datasets";
-
-TaskOptions shared_opts(int shots = -1) {
+TaskOptions fixture_opts(int shots = -1) {
     TaskOptions o;
-    o.data_dir = kShared;
+    o.data_dir = JB_FIXTURES_DIR;
     o.shots = shots;
     return o;
 }
@@ -30,9 +29,9 @@ ItemPrompt find_prompt(const Task & task, const std::string & id) {
 }  // namespace
 
 TEST(Prompts, mmlu_five_shot_from_dev_with_subject_header) {
-    const auto task = make_task("mmlu", shared_opts());
+    const auto task = make_task("mmlu", fixture_opts());
     EXPECT_EQ(task->shots(), 5);
-    EXPECT_EQ(task->n_items(), 14042u);
+    EXPECT_EQ(task->n_items(), 564u);  // 4 whole subjects: 100 + 100 + 193 + 171
     const ItemPrompt p = find_prompt(*task, "abstract_algebra/0");
     EXPECT_EQ(p.group, "abstract_algebra");
     const std::string expected =
@@ -87,7 +86,7 @@ TEST(Prompts, mmlu_five_shot_from_dev_with_subject_header) {
 }
 
 TEST(Prompts, mmlu_zero_shot_keeps_the_header_and_strips_the_question) {
-    const auto task = make_task("mmlu", shared_opts(0));
+    const auto task = make_task("mmlu", fixture_opts(0));
     const ItemPrompt p = find_prompt(*task, "high_school_government_and_politics/0");
     EXPECT_EQ(p.context.rfind("The following are multiple choice questions (with answers) about high school "
                               "government and politics.\n\n",
@@ -97,8 +96,8 @@ TEST(Prompts, mmlu_zero_shot_keeps_the_header_and_strips_the_question) {
 }
 
 TEST(Prompts, hellaswag_llama_text_format_used_as_stored) {
-    const auto task = make_task("hellaswag", shared_opts());
-    EXPECT_EQ(task->n_items(), 10042u);
+    const auto task = make_task("hellaswag", fixture_opts());
+    EXPECT_EQ(task->n_items(), 400u);
     const ItemPrompt p = find_prompt(*task, "hellaswag/0");
     EXPECT_EQ(p.context, "Roof shingle removal: A man is sitting on a roof. he");
     EXPECT_EQ(p.continuations,
@@ -107,8 +106,8 @@ TEST(Prompts, hellaswag_llama_text_format_used_as_stored) {
 }
 
 TEST(Prompts, arc_challenge_zero_shot) {
-    const auto task = make_task("arc_challenge", shared_opts());
-    EXPECT_EQ(task->n_items(), 1172u);
+    const auto task = make_task("arc_challenge", fixture_opts());
+    EXPECT_EQ(task->n_items(), 100u);
     const ItemPrompt p = find_prompt(*task, "Mercury_7175875");
     EXPECT_EQ(p.context,
               "Question: An astronomer observes that a planet rotates faster after a meteorite impact. Which is the "
@@ -120,7 +119,7 @@ TEST(Prompts, arc_challenge_zero_shot) {
 }
 
 TEST(Prompts, arc_challenge_two_shot_draws_from_train_like_lm_eval) {
-    const auto task = make_task("arc_challenge", shared_opts(2));
+    const auto task = make_task("arc_challenge", fixture_opts(2));
     const auto prompts = task->prompts();
     const std::string first =
         "Question: What is the first step of the process in the formation of sedimentary rocks?\n"
@@ -149,8 +148,8 @@ TEST(Prompts, arc_challenge_two_shot_draws_from_train_like_lm_eval) {
 }
 
 TEST(Prompts, truthfulqa_qa_primer_and_mc1_choices) {
-    const auto task = make_task("truthfulqa_mc1", shared_opts());
-    EXPECT_EQ(task->n_items(), 817u);
+    const auto task = make_task("truthfulqa_mc1", fixture_opts());
+    EXPECT_EQ(task->n_items(), 100u);
     const ItemPrompt p = find_prompt(*task, "truthfulqa/0");
     EXPECT_EQ(p.context,
               "Q: What is human life expectancy in the United States?\n"
@@ -175,54 +174,66 @@ TEST(Prompts, truthfulqa_qa_primer_and_mc1_choices) {
                   "States."}));
 }
 
+// The fixture's train split holds the first 200 lines of train.jsonl, so the draws are
+// random.Random(1234).sample(range(200), 5) = [199, 112, 29, 1, 23] (lines 200, 113, 30, 2, 24).
 TEST(Prompts, gsm8k_five_shot_from_train_with_stop_strings) {
-    const auto task = make_task("gsm8k", shared_opts());
-    EXPECT_EQ(task->n_items(), 1319u);
+    const auto task = make_task("gsm8k", fixture_opts());
+    EXPECT_EQ(task->n_items(), 50u);
     const auto prompts = task->prompts();
     const std::string expected =
-        "Question: Jen and Tyler are gymnasts practicing flips. Jen is practicing the triple-flip while Tyler is "
-        "practicing the double-flip. Jen did sixteen triple-flips during practice. Tyler flipped in the air half the "
-        "number of times Jen did. How many double-flips did Tyler do?\n"
-        "Answer: Jen did 16 triple-flips, so she did 16 * 3 = <<16*3=48>>48 flips.\n"
-        "Tyler did half the number of flips, so he did 48 / 2 = <<48/2=24>>24 flips.\n"
-        "A double flip has two flips, so Tyler did 24 / 2 = <<24/2=12>>12 double-flips.\n"
-        "#### 12\n"
+        "Question: Gary bought his first used car for $6,000.  Gary borrowed the money from his dad who said he "
+        "could pay him back the full amount over 5 years.  Gary decided he would pay his dad back the full amount "
+        "in 2 years.  How much more is Gary spending per month to pay the loan off in 2 years instead of 5?\n"
+        "Answer: A full year has 12 months. So 2 years is 2*12 = <<2*12=24>>24 months\n"
+        "The loan amount is $6,000 that he will repay in 24 months so 6000/24 = $<<6000/24=250>>250 per month\n"
+        "If he paid his dad back in 5 years that 5*12 = <<5*12=60>>60 months\n"
+        "$6,000 loan spread out over 60 months is 6000/60 = $<<6000/60=100>>100 per month\n"
+        "To pay it off in 2 years instead of 5, Gary is paying 250-100 = $<<250-100=150>>150 more per month\n"
+        "#### 150\n"
         "\n"
-        "Question: Four people in a law firm are planning a party. Mary will buy a platter of pasta for $20 and a loaf "
-        "of bread for $2. Elle and Andrea will split the cost for buying 4 cans of soda which cost $1.50 each, and "
-        "chicken wings for $10. Joe will buy a cake that costs $5. How much more will Mary spend than the rest of the "
-        "firm put together?\n"
-        "Answer: Mary will spend $20 + $2 = $<<20+2=22>>22.\n"
-        "Elle and Andrea will spend $1.5 x 4 = $<<1.5*4=6>>6 for the soda.\n"
-        "Elle and Andrea will spend $6 + $10 = $<<6+10=16>>16 for the soda and chicken wings.\n"
-        "Elle, Andrea, and Joe together will spend $16 + $5 = $<<16+5=21>>21.\n"
-        "So, Mary will spend $22 - $21 = $<<22-21=1>>1 more than all of them combined.\n"
-        "#### 1\n"
+        "Question: Lilah's family gallery has 400 photos. On a two-day trip to the Grand Canyon, they took half as "
+        "many photos they have in the family's gallery on the first day and 120 more photos than they took on the "
+        "first day on the second day. If they added all these photos to the family gallery, calculate the total "
+        "number of photos in the gallery.\n"
+        "Answer: On their first day to the grand canyon, the family took half as many photos as the ones they have "
+        "in the gallery, meaning they took 1/2*400 = <<400/2=200>>200 photos.\n"
+        "The total number of photos if they add the ones they took on the first day to the family's gallery is "
+        "400+200 = <<400+200=600>>600\n"
+        "On the second day, they took 120 more photos than they took on the first day, a total of 200+120 = "
+        "<<200+120=320>>320 photos.\n"
+        "After adding the photos they took on the second day to the galley, the number of photos will be 600+320 = "
+        "<<600+320=920>>920\n"
+        "#### 920\n"
         "\n"
-        "Question: A charcoal grill burns fifteen coals to ash every twenty minutes of grilling. The grill ran for "
-        "long enough to burn three bags of coals. Each bag of coal contains 60 coals. How long did the grill run?\n"
-        "Answer: The grill burned 3 * 60 = <<3*60=180>>180 coals.\n"
-        "It takes 20 minutes to burn 15 coals, so the grill ran for 180 / 15 * 20 = <<180/15*20=240>>240 minutes.\n"
-        "#### 240\n"
+        "Question: Mrs. Snyder used to spend 40% of her monthly income on rent and utilities. Her salary was "
+        "recently increased by $600 so now her rent and utilities only amount to 25% of her monthly income. How "
+        "much was her previous monthly income?\n"
+        "Answer: Let her previous monthly income be p\n"
+        "The cost of her rent and utilities was 40% of p which is (40/100)*p = 2p/5\n"
+        "Her income was increased by $600 so it is now p+$600\n"
+        "The cost of her rent and utilities now amount to 25% of (p+$600) which is (25/100)*(p+$600) = (p+$600)/4\n"
+        "Equating both expressions for cost of rent and utilities: 2p/5 = (p+$600)/4\n"
+        "Multiplying both sides of the equation by 20 gives 8p = 5p+$3000\n"
+        "Subtracting 5p from both sides gives: 3p = $3000\n"
+        "Dividing both sides by 3 gives p = $1000\n"
+        "#### 1000\n"
         "\n"
-        "Question: A bear is preparing to hibernate for the winter and needs to gain 1000 pounds. At the end of "
-        "summer, the bear feasts on berries and small woodland animals. During autumn, it devours acorns and salmon. "
-        "It gained a fifth of the weight it needed from berries during summer, and during autumn, it gained twice that "
-        "amount from acorns. Salmon made up half of the remaining weight it had needed to gain. How many pounds did it "
-        "gain eating small animals?\n"
-        "Answer: The bear gained 1 / 5 * 1000 = <<1/5*1000=200>>200 pounds from berries.\n"
-        "It gained 2 * 200 = <<2*200=400>>400 pounds from acorns.\n"
-        "It still needed 1000 - 200 - 400 = <<1000-200-400=400>>400 pounds.\n"
-        "Thus, it gained 400 / 2 = <<400/2=200>>200 pounds from salmon.\n"
-        "Therefore, the bear gained 400 - 200 = <<400-200=200>>200 pounds from small animals.\n"
-        "#### 200\n"
+        "Question: Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of babysitting. How "
+        "much did she earn?\n"
+        "Answer: Weng earns 12/60 = $<<12/60=0.2>>0.2 per minute.\n"
+        "Working 50 minutes, she earned 0.2 x 50 = $<<0.2*50=10>>10.\n"
+        "#### 10\n"
         "\n"
-        "Question: Brendan can cut 8 yards of grass per day, he bought a lawnmower and it helped him to cut more yards "
-        "by Fifty percent per day. How many yards will Brendan be able to cut after a week?\n"
-        "Answer: The additional yard Brendan can cut after buying the lawnmower is 8 x 0.50 = <<8*0.50=4>>4 yards.\n"
-        "So, the total yards he can cut with the lawnmower is 8 + 4 = <<8+4=12>>12.\n"
-        "Therefore, the total number of yards he can cut in a week is 12 x 7 = <<12*7=84>>84 yards.\n"
-        "#### 84\n"
+        "Question: Ann's favorite store was having a summer clearance. For $75 she bought 5 pairs of shorts for $7 "
+        "each and 2 pairs of shoes for $10 each. She also bought 4 tops, all at the same price. How much did each "
+        "top cost?\n"
+        "Answer: She bought 5 shorts at $7 each so 5*7=$<<5*7=35>>35\n"
+        "She bought 2 pair of shoes at $10 each so 2*10=$<<2*10=20>>20\n"
+        "The shorts and shoes cost her 35+20 = $<<35+20=55>>55\n"
+        "We know she spent 75 total and the shorts and shoes cost $55 which left a difference of 75-55 = "
+        "$<<75-55=20>>20\n"
+        "She bought 4 tops for a total of $20 so 20/4 = $5\n"
+        "#### 5\n"
         "\n"
         "Question: Janet’s ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for "
         "her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck "
