@@ -15,8 +15,10 @@
 
 #include "cli/commands.hpp"
 #include "cli/slurm_cli.hpp"
+#include "cli/stop_signals.hpp"
 #include "cli/sweep.hpp"
 #include "report/report.hpp"
+#include "joulebench/error.hpp"
 #include "joulebench/store.hpp"
 #include "util/strings.hpp"
 
@@ -25,50 +27,6 @@ namespace jb::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::atomic<int> g_stop_signal{0};
-std::atomic<int64_t> g_stop_ns{0};  // CLOCK_MONOTONIC of the first stop signal, 0 before it
-
-extern "C" void on_stop_signal(int sig) {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    const int64_t now = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-    int64_t first = 0;
-    if (g_stop_ns.compare_exchange_strong(first, now)) {
-        g_stop_signal = sig;
-        return;
-    }
-    // timeout(1) signals the command and then its whole process group, and a batch system may
-    // signal every process of a job: one request can arrive twice within microseconds (a GPU
-    // campaign's sweep died of that). Only a signal a second or more after the first is the
-    // user insisting: then stop at once; the database is consistent at any moment.
-    if (now - first < 1'000'000'000) return;
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-// SIGINT and SIGTERM ask the sweep to stop after the current cell while this object lives.
-class StopSignals {
-public:
-    StopSignals() {
-        struct sigaction sa{};
-        sa.sa_handler = on_stop_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_int_);
-        sigaction(SIGTERM, &sa, &old_term_);
-        g_stop_signal = 0;
-        g_stop_ns = 0;
-    }
-    ~StopSignals() {
-        sigaction(SIGINT, &old_int_, nullptr);
-        sigaction(SIGTERM, &old_term_, nullptr);
-    }
-    int signal() const { return g_stop_signal; }
-
-private:
-    struct sigaction old_int_ {};
-    struct sigaction old_term_ {};
-};
 
 std::string format_duration(double s) {
     if (!(s >= 0) || s > 360000) return "--:--";
@@ -172,6 +130,26 @@ void SweepOptions::resolve() {
     spec.schemes = split_list(schemes, "--schemes");
     spec.tasks = split_list(tasks, "--tasks");
     spec.engine = engine.resolve("");
+    if (!ci.empty()) {
+        std::string v = ci;
+        if (v.back() == '%') v.pop_back();
+        size_t used = 0;
+        double pct = -1;
+        try {
+            pct = std::stod(v, &used);
+        } catch (const std::exception &) {
+            used = 0;
+        }
+        if (used == 0 || used != v.size() || !(pct > 0) || pct >= 100) {
+            throw UsageError(fmt::format("--ci '{}': expected a half-width in percent of the mean, like 2%", ci));
+        }
+        spec.ci_pct = pct;
+    }
+    if (engine_source != "default" && engine_source != "tuned") {
+        throw UsageError(fmt::format("--engine '{}': expected default (the engine options) or tuned (the best "
+                                     "setting `joulebench tune` stored in --db)", engine_source));
+    }
+    spec.engine_source = engine_source == "tuned" ? EngineSource::tuned : EngineSource::given;
 }
 
 void run_sweep_command(SweepOptions & o) {
@@ -230,7 +208,18 @@ void add_sweep_command(CLI::App & app) {
     cmd->add_option("--seed", s.task.seed, "Seed for samples and few-shot draws")->capture_default_str();
     cmd->add_option("--max-tokens", s.task.gen_max_tokens, "Generation tasks: most tokens per answer")
         ->capture_default_str();
-    cmd->add_option("--repeat", s.repeat, "Measure every cell this many times")->capture_default_str();
+    cmd->add_option("--repeat", s.repeat, "Measure every cell this many times (with --ci: at least this many, and "
+                                          "at least 3)")->capture_default_str();
+    cmd->add_option("--ci", o->ci,
+                    "Repeat every cell until the 95 % confidence interval of its J/token is within this half-width "
+                    "of the mean, e.g. 2% (as hyperfine repeats until a number is known); each repeat records n "
+                    "and the interval");
+    cmd->add_option("--ci-max-s", s.ci_max_s, "--ci: most seconds of repeats per cell")->capture_default_str();
+    cmd->add_option("--ci-max-n", s.ci_max_n, "--ci: most repeats per cell")->capture_default_str();
+    cmd->add_option("--engine", o->engine_source,
+                    "Engine settings: default (the engine options below) or tuned (per cell, the best setting "
+                    "`joulebench tune` stored in --db for its host, model, scheme and workload; recorded in the cell)")
+        ->capture_default_str();
     cmd->add_option("--db", s.db, "Result database (created if missing)")->capture_default_str();
     cmd->add_option("--cache-dir", s.cache_dir, "Quantized-file cache (default under $XDG_CACHE_HOME)");
     cmd->add_option("--kld-budget", s.kld_budget, "dynamic: mean KL divergence budget vs fp16")->capture_default_str();

@@ -9,11 +9,9 @@
 
 namespace jb::tune {
 
-namespace {
+static const std::vector<std::string> kAxisNames = {"c", "b", "ub", "np", "fa", "t", "kv"};
 
-const std::vector<std::string> kAxisNames = {"c", "b", "ub", "np", "fa", "t", "kv"};
-
-std::string value_of(const EngineParams & p, const std::string & axis) {
+static std::string value_of(const EngineParams & p, const std::string & axis) {
     if (axis == "c") return std::to_string(p.n_ctx);
     if (axis == "b") return std::to_string(p.n_batch);
     if (axis == "ub") return std::to_string(p.n_ubatch);
@@ -23,7 +21,7 @@ std::string value_of(const EngineParams & p, const std::string & axis) {
     return p.type_k + "/" + p.type_v;  // kv
 }
 
-int count_of(const std::string & axis, const std::string & value) {
+static int count_of(const std::string & axis, const std::string & value) {
     size_t used = 0;
     int v = -1;
     try {
@@ -38,7 +36,7 @@ int count_of(const std::string & axis, const std::string & value) {
     return v;
 }
 
-void set_value(EngineParams & p, const std::string & axis, const std::string & value) {
+static void set_value(EngineParams & p, const std::string & axis, const std::string & value) {
     if (axis == "c") {
         p.n_ctx = count_of(axis, value);
     } else if (axis == "b") {
@@ -68,7 +66,7 @@ void set_value(EngineParams & p, const std::string & axis, const std::string & v
 }
 
 // Counts up to `most` (and the default's, whatever it is), ascending.
-std::vector<std::string> counts(std::vector<int> values, int most, int dflt) {
+static std::vector<std::string> counts(std::vector<int> values, int most, int dflt) {
     values.erase(std::remove_if(values.begin(), values.end(), [&](int v) { return v > most; }), values.end());
     if (std::find(values.begin(), values.end(), dflt) == values.end()) values.push_back(dflt);
     std::sort(values.begin(), values.end());
@@ -77,9 +75,14 @@ std::vector<std::string> counts(std::vector<int> values, int most, int dflt) {
     return out;
 }
 
-bool quantized_cache(const std::string & type) { return type != "f16" && type != "bf16" && type != "f32"; }
+static bool quantized_cache(const std::string & type) { return type != "f16" && type != "bf16" && type != "f32"; }
 
-}  // namespace
+}  // namespace jb::tune
+
+namespace jb {
+
+using tune::kAxisNames;
+using tune::set_value;
 
 TuneAxis parse_tune_axis(const std::string & text) {
     const size_t eq = text.find('=');
@@ -105,6 +108,10 @@ TuneAxis parse_tune_axis(const std::string & text) {
     }
     return a;
 }
+
+}  // namespace jb
+
+namespace jb::tune {
 
 Space build_space(const SpaceInput & in) {
     const EngineParams & d = in.defaults;

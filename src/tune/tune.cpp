@@ -234,13 +234,16 @@ std::optional<tune::Trial> Tuner::measure(const tune::Point & p) {
                                              constraints_, spec_.min_repeats));
     session_->commit(m, cell);
     ++trials_run_;
-    trials_.add(p, t);
     if (observer_) {
+        // The setting's repeats with this one (the search adds it to trials_ when this returns).
+        tune::Trials with;
+        if (const auto * before = trials_.find(p)) with.at(p) = *before;
+        with.add(p, t);
         TuneSetting s;
         s.params = job.engine;
         s.suffix = suffix;
         s.label = settings_label(job.engine);
-        const auto & runs = *trials_.find(p);
+        const auto & runs = *with.find(p);
         const metrics::Interval ci = metrics::mean_ci95(runs.j_per_token);
         s.n = runs.n();
         s.failed = runs.failed;
