@@ -48,7 +48,8 @@ struct TuneSpec {
     // run the cell; also the placement (GPUs, split), which is not searched.
     EngineParams engine = engine_default_params();
     // Axes replacing the built-in ones of the same name (docs/tune.md lists those per workload and
-    // backend); an axis with one value fixes that setting.
+    // backend). Every axis also holds the default's value (the search starts there), so an axis
+    // whose one value is the default's fixes that setting.
     std::vector<TuneAxis> axes;
     bool search_kv = false;  // also try a q8_0 KV cache (it changes the numbers, so off by default)
 

@@ -195,14 +195,14 @@ SweepOutcome run_sweep(const SweepSpec & spec, SweepObserver * observer) {
                 ++series_done;
                 std::vector<double> j_per_token;  // this series' repeats so far (--ci)
                 double series_s = 0.0;
-                for (int rep = 0; adaptive || rep < spec.repeat; ++rep, ++index) {
+                for (int rep = 0; adaptive || rep < spec.repeat; ++rep) {
                     if (notify->stop_requested()) {
                         out.stopped = true;
                         break;
                     }
                     SweepCell cell;
-                    cell.index = index;
-                    cell.total = std::max(total, index + 1);
+                    cell.index = index++;
+                    cell.total = std::max(total, index);
                     cell.model_file = model.record.file_name;
                     cell.scheme = scheme_name;
                     cell.task = task->name();
