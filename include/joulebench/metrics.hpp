@@ -56,6 +56,9 @@ struct Row {
     // Projected from another GPU's measurements (the store's origin "projected"), not measured;
     // `device` is then the catalogue GPU's name. Every table marks such rows.
     bool projected = false;
+    // The engine settings of a cell run with the best tuned ones (sweep --engine tuned), for
+    // people ("c 8192, b 2048, ub 256, ..."); "" for the engine options.
+    std::string engine_settings;
 };
 
 // Mean ± sample standard deviation (n - 1), min…max over repeats.
@@ -111,6 +114,14 @@ struct Summary {
     double peak_w = 0.0;          // highest peak over repeats (NaN: not recorded)
     std::vector<std::pair<std::string, double>> domain_j;  // per measured domain, summed over repeats
     bool projected = false;       // some repeat is projected, not measured (a mix says so in `note`)
+    // The repeats' own J/token (energy / tokens of each), their 95 % interval's half-width as a
+    // fraction of the mean (NaN for fewer than two), and the per-token saving's 95 % interval
+    // against the reference (NaN bounds when either has fewer than two repeats): a saving whose
+    // interval holds 0 is inside the noise.
+    std::vector<double> j_per_token_runs;
+    double j_per_token_ci95 = 0.0;
+    double saving_lo = 0.0, saving_hi = 0.0;
+    std::string engine_settings;  // the first repeat's (Row::engine_settings)
 };
 
 // The arithmetic, one function per formula (docs/metrics.md). Non-finite or non-positive
