@@ -11,6 +11,9 @@
 # about 9 x TUNE_S. Everything lands in $OUT: the database, each tune's table (Markdown and JSON),
 # summary.md and the logs.
 #
+# A call that finds every tune done does nothing; RETUNE=1 runs them all again with fresh budgets,
+# going on from the stored trials (more repeats, the axes the first budget did not reach).
+#
 # Settings (environment): SCHEMES, WORKLOADS, TUNE_S (seconds per tune; default 55), WORK, OUT,
 # DEADLINE_S (seconds this call may spend; default 540); for a local test on the CPU build: JB, LB,
 # SYNTH_ARGS ("--layers 2 --scale 1/16"), NGL=0.
@@ -82,7 +85,7 @@ copy_out() {
     summary 2> "$WORK/logs/summary.err"
     [ -f "$DB" ] && copy_db "$DB" "$OUT"
     cp "$WORK/summary.md" "$OUT/" 2>/dev/null
-    cp "$WORK"/tunes/* "$OUT/" 2>/dev/null
+    cp "$WORK"/tunes/*.json "$OUT/" 2>/dev/null
     tar -czf "$OUT/logs.tar.gz" -C "$WORK" campaign.log gpu.txt version.txt quant logs 2>/dev/null
 }
 trap copy_out EXIT
@@ -108,7 +111,7 @@ done
 pending=()
 for w in $WORKLOADS; do
     for s in $SCHEMES; do
-        [ -f "$WORK/tunes/$s.$w.done" ] || pending+=("$s $w")
+        [ -f "$WORK/tunes/$s.$w.done" ] && [ -z "${RETUNE:-}" ] || pending+=("$s $w")
     done
 done
 n=${#pending[@]}

@@ -165,11 +165,13 @@ private:
         return Go::ok;
     }
 
-    // The defaults and the incumbent repeated up to min_repeats, the one with fewer first.
+    // The defaults and the incumbent repeated up to min_repeats, the one with fewer first (the
+    // incumbent on a tie: when the budget ends early it should not have fewer than the defaults,
+    // or the choice, which needs as many repeats, falls back to them).
     Go confirm() {
         while (true) {
             std::vector<Point> due;
-            for (const Point & p : {start_, incumbent_}) {
+            for (const Point & p : {incumbent_, start_}) {
                 if (need(p) > 0 && std::find(due.begin(), due.end(), p) == due.end()) due.push_back(p);
             }
             if (due.empty()) return Go::ok;

@@ -344,6 +344,20 @@ TuneOutcome Tuner::outcome(const tune::SearchResult & r) {
                                         "wide or missing",
                                         spec_.min_repeats));
     }
+    // The descent's incumbent that looked better than the choice but had too few repeats to be it.
+    if (out.best >= 0 && !r.incumbent.empty()) {
+        const std::string inc = settings_suffix(tune::apply_point(space_, r.incumbent, input_.defaults));
+        const TuneSetting & b = out.settings[size_t(out.best)];
+        for (const auto & s : out.settings) {
+            if (s.suffix != inc || s.suffix == b.suffix || s.failed) continue;
+            if (s.j_per_token < b.j_per_token && s.n < b.n) {
+                out.notes.push_back(fmt::format("{} looked better ({:.5g} J/token, n {}) but the budget ended before it "
+                                                "had the {} repeats to be chosen: a larger budget, or a tune run "
+                                                "again on the same database, settles it",
+                                                s.label, s.j_per_token, s.n, b.n));
+            }
+        }
+    }
     if (scheme_.rs.scheme.flash_attn_required()) {
         out.notes.push_back("the scheme's quantized V cache needs flash attention: it stays on");
     }
