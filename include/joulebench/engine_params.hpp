@@ -55,4 +55,22 @@ std::string engine_config_json(const EngineParams & p);
 // like "|gpus=0,1|sm=row" that keeps runs on other placements apart in the store.
 std::string placement_suffix(const EngineParams & p);
 
+// The settings `joulebench tune` searches (context, batch and micro-batch sizes, sequences, flash
+// attention, threads, KV types) as a workload-fingerprint suffix in the manner of placement_suffix:
+// "|tune=c:8192,b:2048,ub:512,np:1,fa:auto,t:0,kv:f16/f16". Every searched setting is written, so
+// a trial's cells stay apart from default cells and from other settings' in the store, and the
+// suffix alone gives the settings back (apply_settings_suffix).
+std::string settings_suffix(const EngineParams & p);
+// The settings of the first "|tune=..." part of `workload_fp` applied to p; false (p untouched) when
+// there is none. Throws jb::InputError naming the fingerprint for a part it cannot read.
+bool apply_settings_suffix(const std::string & workload_fp, EngineParams & p);
+// "b 512, ub 256, np 1, fa on, 4 threads, KV f16/f16": the searched settings, for people.
+std::string settings_label(const EngineParams & p);
+// The suffix of a cell run with the best settings `joulebench tune` stored for it (sweep --engine
+// tuned): one marker for every scheme, so tuned cells of several schemes still compare.
+inline constexpr const char * kTunedSuffix = "|engine=tuned";
+// Whether two parameter sets load the same model the same way (file, offload, placement), so that
+// an engine of one can take the other's context settings without loading the model again.
+bool same_model_load(const EngineParams & a, const EngineParams & b);
+
 }  // namespace jb

@@ -78,6 +78,9 @@ struct Row {
     // The score of guessing: the mean over items of 1 / choices for a multiple-choice task, 0 for a
     // generation task; NaN when unknown (no items stored).
     double chance = std::numeric_limits<double>::quiet_NaN();
+    // The engine settings of a cell run with the best tuned ones (sweep --engine tuned), for
+    // people ("c 8192, b 2048, ub 256, ..."); "" for the engine options.
+    std::string engine_settings;
 };
 
 // Mean ± sample standard deviation (n - 1), min…max over repeats.
@@ -145,6 +148,14 @@ struct Summary {
     bool energy_se_measured = false;  // from repeats (true) or from the window-resolution model
     double wall_se_s = 0.0;           // standard error of the mean wall time (0 with one repeat)
     bool short_window = false;        // mean wall time below kShortWindowS
+    // The repeats' own J/token (energy / tokens of each), their 95 % interval's half-width as a
+    // fraction of the mean (NaN for fewer than two), and the per-token saving's 95 % interval
+    // against the reference (NaN bounds when either has fewer than two repeats): a saving whose
+    // interval holds 0 is inside the noise.
+    std::vector<double> j_per_token_runs;
+    double j_per_token_ci95 = 0.0;
+    double saving_lo = 0.0, saving_hi = 0.0;
+    std::string engine_settings;  // the first repeat's (Row::engine_settings)
 };
 
 // The arithmetic, one function per formula (docs/metrics.md). Non-finite or non-positive

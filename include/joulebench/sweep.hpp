@@ -38,6 +38,10 @@ FamilySpec parse_family(const std::string & spec);
 // Several specs; also refuses two families of one name.
 std::vector<FamilySpec> parse_families(const std::vector<std::string> & specs);
 
+// Where a cell's engine settings come from: the spec's (`engine`), or the best that
+// `joulebench tune` stored in the same database for the cell's host, model, scheme and workload.
+enum class EngineSource { given, tuned };
+
 struct SweepSpec {
     std::vector<std::string> models;  // GGUF files
     std::vector<FamilySpec> families;  // their models are swept too (appended unless models_fixed)
@@ -47,6 +51,18 @@ struct SweepSpec {
     std::vector<std::string> tasks = {"mmlu", "hellaswag", "arc_challenge", "arc_easy", "truthfulqa", "gsm8k"};
     tasks::TaskOptions task;  // data directory, --limit, shots, seed, generation length
     int repeat = 1;
+    // Adaptive repeats (--ci, as hyperfine repeats until a number is known): with ci_pct > 0 every
+    // cell is measured again until the 95 % confidence interval of its J/token is within ci_pct %
+    // of the mean (after at least max(repeat, 3) repeats), or until ci_max_s seconds of its repeats
+    // or ci_max_n repeats. Each repeat records n and the interval so far in its energy_json
+    // ("repeats"); the last one says why the series stopped.
+    double ci_pct = 0.0;
+    double ci_max_s = 300.0;
+    int ci_max_n = 50;
+    // tuned: each cell runs with the best setting stored by `joulebench tune` for it (its workload
+    // fingerprint gets kTunedSuffix, its energy_json the setting under "tuned"); a cell without
+    // stored trials fails, saying which tune to run.
+    EngineSource engine_source = EngineSource::given;
     std::string db = "joulebench-results/results.db";
     std::string cache_dir;           // quantized files; "" = the default cache
     double kld_budget = 0.01;        // dynamic: mean KLD budget vs fp16
@@ -68,7 +84,7 @@ struct SweepCell {
     size_t total = 0;  // cells in the grid
     std::string model_file, scheme, task;
     int repeat = 0;    // 0-based
-    int repeats = 1;
+    int repeats = 1;   // 0: adaptive (--ci), not known in advance
     std::string label() const;  // "stories260K.gguf int8 arc_easy #2"
 };
 

@@ -18,6 +18,7 @@
 #include "cli/stop_signals.hpp"
 #include "cli/sweep.hpp"
 #include "report/report.hpp"
+#include "joulebench/error.hpp"
 #include "joulebench/store.hpp"
 #include "util/strings.hpp"
 
@@ -129,6 +130,26 @@ void SweepOptions::resolve() {
     spec.schemes = split_list(schemes, "--schemes");
     spec.tasks = split_list(tasks, "--tasks");
     spec.engine = engine.resolve("");
+    if (!ci.empty()) {
+        std::string v = ci;
+        if (v.back() == '%') v.pop_back();
+        size_t used = 0;
+        double pct = -1;
+        try {
+            pct = std::stod(v, &used);
+        } catch (const std::exception &) {
+            used = 0;
+        }
+        if (used == 0 || used != v.size() || !(pct > 0) || pct >= 100) {
+            throw UsageError(fmt::format("--ci '{}': expected a half-width in percent of the mean, like 2%", ci));
+        }
+        spec.ci_pct = pct;
+    }
+    if (engine_source != "default" && engine_source != "tuned") {
+        throw UsageError(fmt::format("--engine '{}': expected default (the engine options) or tuned (the best "
+                                     "setting `joulebench tune` stored in --db)", engine_source));
+    }
+    spec.engine_source = engine_source == "tuned" ? EngineSource::tuned : EngineSource::given;
 }
 
 void run_sweep_command(SweepOptions & o) {
@@ -187,7 +208,18 @@ void add_sweep_command(CLI::App & app) {
     cmd->add_option("--seed", s.task.seed, "Seed for samples and few-shot draws")->capture_default_str();
     cmd->add_option("--max-tokens", s.task.gen_max_tokens, "Generation tasks: most tokens per answer")
         ->capture_default_str();
-    cmd->add_option("--repeat", s.repeat, "Measure every cell this many times")->capture_default_str();
+    cmd->add_option("--repeat", s.repeat, "Measure every cell this many times (with --ci: at least this many, and "
+                                          "at least 3)")->capture_default_str();
+    cmd->add_option("--ci", o->ci,
+                    "Repeat every cell until the 95 % confidence interval of its J/token is within this half-width "
+                    "of the mean, e.g. 2% (as hyperfine repeats until a number is known); each repeat records n "
+                    "and the interval");
+    cmd->add_option("--ci-max-s", s.ci_max_s, "--ci: most seconds of repeats per cell")->capture_default_str();
+    cmd->add_option("--ci-max-n", s.ci_max_n, "--ci: most repeats per cell")->capture_default_str();
+    cmd->add_option("--engine", o->engine_source,
+                    "Engine settings: default (the engine options below) or tuned (per cell, the best setting "
+                    "`joulebench tune` stored in --db for its host, model, scheme and workload; recorded in the cell)")
+        ->capture_default_str();
     cmd->add_option("--db", s.db, "Result database (created if missing)")->capture_default_str();
     cmd->add_option("--cache-dir", s.cache_dir, "Quantized-file cache (default under $XDG_CACHE_HOME)");
     cmd->add_option("--kld-budget", s.kld_budget, "dynamic: mean KL divergence budget vs fp16")->capture_default_str();

@@ -21,6 +21,7 @@ void add_recommend_command(CLI::App & app);
 void add_hardware_command(CLI::App & app);  // hardware list: cmd_hardware.cpp
 void add_project_command(CLI::App & app);   // project: cmd_project.cpp
 void add_status_command(CLI::App & app);  // status --slurm DIR: cmd_status.cpp
+void add_tune_command(CLI::App & app);    // tune: cmd_tune.cpp
 
 // Set by a command that wants main() to exit with a particular status (measure: the child's).
 extern int exit_status;

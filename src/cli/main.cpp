@@ -40,6 +40,7 @@ int main(int argc, char ** argv) {
     jb::cli::add_hardware_command(app);
     jb::cli::add_project_command(app);
     jb::cli::add_status_command(app);
+    jb::cli::add_tune_command(app);
 
     try {
         app.parse(argc, argv);

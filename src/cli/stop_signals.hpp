@@ -1,5 +1,5 @@
 #pragma once
-// Ctrl-C for the long-running commands (sweep, serve): SIGINT and SIGTERM ask the run to stop at
+// Ctrl-C for the long-running commands (sweep, tune, serve): SIGINT and SIGTERM ask the run to stop at
 // the next safe point (after the current cell; a serve level is cancelled and not stored) while a
 // StopSignals lives. A second signal a second or more after the first stops at once (the store is
 // consistent at any moment; a served model's llama-server dies with us, PR_SET_PDEATHSIG).

@@ -18,6 +18,8 @@ struct SweepOptions {
     std::string tasks = "mmlu,hellaswag,arc_challenge,arc_easy,truthfulqa,gsm8k";
     SweepSpec spec;  // everything else, filled by the options directly
     EngineOptions engine;
+    std::string ci;                   // --ci 2%: adaptive repeats to this half-width
+    std::string engine_source = "default";  // --engine default|tuned
     bool no_progress = false;
     std::string output = "table";
 

@@ -324,12 +324,56 @@ struct LlamaEngine::Impl {
     int n_threads = 1;
     bool on_gpu = false;  // layers offloaded to a GPU
 
+    void make_context(const EngineParams & params);
     llama_memory_t memory() const { return llama_get_memory(ctx.get()); }
     // Frees every KV cell for the next wave. The cells' data is left as it is: a freed cell is
     // masked until it is written again, and zeroing the whole cache each time (10 MB for
     // stories260K's 8192 cells, gigabytes for a 7B model) cost 5 % of a HellaSwag run on the CPU.
     void clear_cells() const { llama_memory_clear(memory(), false); }
 };
+
+// The context (KV cache, batch sizes, threads, flash attention) of the model for `params`, replacing
+// any it had; throws with the reason when llama.cpp cannot make it (the engine then has none).
+void LlamaEngine::Impl::make_context(const EngineParams & params) {
+    Impl & im = *this;
+    llama_context_params cp = llama_context_default_params();
+    const int n_threads = params.n_threads > 0 ? params.n_threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    cp.n_ctx = params.n_ctx;
+    cp.n_batch = params.n_batch;
+    cp.n_ubatch = params.n_ubatch;
+    cp.n_seq_max = params.n_seq_max;
+    cp.n_threads = n_threads;
+    cp.n_threads_batch = n_threads;
+    cp.type_k = parse_kv_type(params.type_k);
+    cp.type_v = parse_kv_type(params.type_v);
+    cp.flash_attn_type = params.flash_attn == FlashAttn::on    ? LLAMA_FLASH_ATTN_TYPE_ENABLED
+                         : params.flash_attn == FlashAttn::off ? LLAMA_FLASH_ATTN_TYPE_DISABLED
+                                                               : LLAMA_FLASH_ATTN_TYPE_AUTO;
+    // One pool of KV cells for all sequences, so that copying a shared prefix only tags cells;
+    // not for one sequence (kv_unified(): llama_batch_allocr::init was 27 % of a small model's
+    // single-sequence decode time on the CPU with a pool).
+    cp.kv_unified = kv_unified(params);
+    cp.no_perf = true;
+    if (cp.type_v != GGML_TYPE_F16 && params.flash_attn == FlashAttn::off) {
+        throw UsageError(fmt::format("a quantized V cache ({}) needs flash attention; drop --flash-attn off",
+                                     params.type_v));
+    }
+    im.ctx.reset();  // the old context's KV cache is freed before the new one is allocated
+    im.threadpool.reset();
+    take_log_error();
+    im.ctx.reset(llama_init_from_model(im.model.get(), cp));
+    if (!im.ctx) {
+        const std::string why = take_log_error();
+        throw RuntimeFailure(fmt::format("{}: llama.cpp could not create a context (ctx {}, batch {}, KV {}/{}): {}",
+                                         params.model_path, params.n_ctx, params.n_batch, params.type_k,
+                                         params.type_v,
+                                         why.empty() ? "out of memory or an unsupported setting" : why));
+    }
+    im.n_threads = n_threads;
+    im.threadpool = std::make_unique<CpuThreadPool>(n_threads);
+    if (im.threadpool->get()) llama_attach_threadpool(im.ctx.get(), im.threadpool->get(), nullptr);
+    im.params = params;
+}
 
 LlamaEngine::LlamaEngine(const EngineParams & params, PhaseObserver * observer) : impl_(std::make_unique<Impl>()) {
     set_phase_observer(observer);
@@ -383,41 +427,12 @@ LlamaEngine::LlamaEngine(const EngineParams & params, PhaseObserver * observer) 
                                      why.empty() ? "not a GGUF file, truncated, or an unsupported architecture" : why));
     }
 
-    llama_context_params cp = llama_context_default_params();
-    const int n_threads = params.n_threads > 0 ? params.n_threads : int(std::max(1u, std::thread::hardware_concurrency()));
-    cp.n_ctx = params.n_ctx;
-    cp.n_batch = params.n_batch;
-    cp.n_ubatch = params.n_ubatch;
-    cp.n_seq_max = params.n_seq_max;
-    cp.n_threads = n_threads;
-    im.n_threads = n_threads;
-    cp.n_threads_batch = n_threads;
-    cp.type_k = parse_kv_type(params.type_k);
-    cp.type_v = parse_kv_type(params.type_v);
-    cp.flash_attn_type = params.flash_attn == FlashAttn::on    ? LLAMA_FLASH_ATTN_TYPE_ENABLED
-                         : params.flash_attn == FlashAttn::off ? LLAMA_FLASH_ATTN_TYPE_DISABLED
-                                                               : LLAMA_FLASH_ATTN_TYPE_AUTO;
-    // One pool of KV cells for all sequences, so that copying a shared prefix only tags cells;
-    // not for one sequence (kv_unified(): llama_batch_allocr::init was 27 % of a small model's
-    // single-sequence decode time on the CPU with a pool).
-    cp.kv_unified = kv_unified(params);
-    cp.no_perf = true;
-    if (cp.type_v != GGML_TYPE_F16 && params.flash_attn == FlashAttn::off) {
+    try {
+        im.make_context(params);
+    } catch (...) {
         phase(Phase::idle);
-        throw UsageError(fmt::format("a quantized V cache ({}) needs flash attention; drop --flash-attn off",
-                                     params.type_v));
+        throw;
     }
-    im.ctx.reset(llama_init_from_model(im.model.get(), cp));
-    if (!im.ctx) {
-        phase(Phase::idle);
-        const std::string why = take_log_error();
-        throw RuntimeFailure(fmt::format("{}: llama.cpp could not create a context (ctx {}, batch {}, KV {}/{}): {}",
-                                         params.model_path, params.n_ctx, params.n_batch, params.type_k,
-                                         params.type_v,
-                                         why.empty() ? "out of memory or an unsupported setting" : why));
-    }
-    im.threadpool = std::make_unique<CpuThreadPool>(n_threads);
-    if (im.threadpool->get()) llama_attach_threadpool(im.ctx.get(), im.threadpool->get(), nullptr);
     im.vocab = llama_model_get_vocab(im.model.get());
     im.n_vocab = llama_vocab_n_tokens(im.vocab);
     im.add_bos = llama_vocab_get_add_bos(im.vocab);
@@ -443,6 +458,29 @@ LlamaEngine::LlamaEngine(const EngineParams & params, PhaseObserver * observer) 
 }
 
 LlamaEngine::~LlamaEngine() = default;
+
+void LlamaEngine::reconfigure(const EngineParams & params) {
+    auto & im = *impl_;
+    if (!same_model_load(im.params, params)) {
+        throw UsageError(fmt::format("{}: reconfigure changes how the model is loaded (file, offload or placement); "
+                                     "make a new engine", im.params.model_path));
+    }
+    if (params.n_ctx < 16 || params.n_batch < 1 || params.n_ubatch < 1 || params.n_seq_max < 1 ||
+        params.n_seq_max > int(llama_max_parallel_sequences())) {
+        throw UsageError(fmt::format("bad engine sizes: ctx {} batch {} ubatch {} sequences {} (max {})", params.n_ctx,
+                                     params.n_batch, params.n_ubatch, params.n_seq_max,
+                                     llama_max_parallel_sequences()));
+    }
+    g_verbose = params.verbose;
+    phase(Phase::load);
+    try {
+        im.make_context(params);
+    } catch (...) {
+        phase(Phase::idle);
+        throw;
+    }
+    phase(Phase::idle);
+}
 
 const ModelInfo & LlamaEngine::info() const { return impl_->info; }
 const EngineParams & LlamaEngine::params() const { return impl_->params; }

@@ -68,6 +68,13 @@ public:
     const ModelInfo & info() const;
     const EngineParams & params() const;
 
+    // A new context for other context settings (sizes, sequences, flash attention, threads, KV
+    // types) on the model already loaded: what `joulebench tune` changes between trials, without
+    // loading the weights again. Reports Phase::load while it builds the context. Throws UsageError
+    // when `params` load the model differently (same_model_load); after any other failure the
+    // engine has no context and must be dropped.
+    void reconfigure(const EngineParams & params);
+
     // Tokenizes as the engine does for requests (BOS added when the vocabulary asks for it).
     std::vector<int32_t> tokenize(const std::string & text, bool add_bos) const;
 

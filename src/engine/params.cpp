@@ -1,5 +1,7 @@
 // EngineParams as text: option values in, provenance out. No llama.cpp here.
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
@@ -69,6 +71,82 @@ std::string placement_suffix(const EngineParams & p) {
     if (p.split_mode != SplitMode::layer) out += fmt::format("|sm={}", split_mode_name(p.split_mode));
     if (!p.tensor_split.empty()) out += fmt::format("|ts={}", fmt::join(p.tensor_split, ","));
     return out;
+}
+
+std::string settings_suffix(const EngineParams & p) {
+    return fmt::format("|tune=c:{},b:{},ub:{},np:{},fa:{},t:{},kv:{}/{}", p.n_ctx, p.n_batch, p.n_ubatch, p.n_seq_max,
+                       flash_attn_name(p.flash_attn), p.n_threads, p.type_k, p.type_v);
+}
+
+bool apply_settings_suffix(const std::string & workload_fp, EngineParams & p) {
+    const std::string marker = "|tune=";
+    const size_t at = workload_fp.find(marker);
+    if (at == std::string::npos) return false;
+    const size_t begin = at + marker.size();
+    const size_t end = workload_fp.find('|', begin);
+    const std::string body = workload_fp.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+    EngineParams out = p;
+    auto bad = [&](const std::string & why) {
+        return InputError(workload_fp, fmt::format("engine settings '{}': {}", body, why));
+    };
+    size_t pos = 0;
+    while (pos <= body.size()) {
+        const size_t comma = std::min(body.find(',', pos), body.size());
+        const std::string part = body.substr(pos, comma - pos);
+        const size_t colon = part.find(':');
+        if (colon == std::string::npos) throw bad(fmt::format("'{}' is not KEY:VALUE", part));
+        const std::string key = part.substr(0, colon), value = part.substr(colon + 1);
+        auto number = [&] {
+            size_t used = 0;
+            int v = -1;
+            try {
+                v = std::stoi(value, &used);
+            } catch (const std::exception &) {
+                used = 0;
+            }
+            if (used == 0 || used != value.size() || v < 0) throw bad(fmt::format("{}: '{}' is not a count", key, value));
+            return v;
+        };
+        if (key == "c") {
+            out.n_ctx = number();
+        } else if (key == "b") {
+            out.n_batch = number();
+        } else if (key == "ub") {
+            out.n_ubatch = number();
+        } else if (key == "np") {
+            out.n_seq_max = number();
+        } else if (key == "t") {
+            out.n_threads = number();
+        } else if (key == "fa") {
+            if (value != "on" && value != "off" && value != "auto") throw bad("fa: '" + value + "' is not on, off or auto");
+            out.flash_attn = parse_flash_attn(value);
+        } else if (key == "kv") {
+            const size_t slash = value.find('/');
+            if (slash == std::string::npos || slash == 0 || slash + 1 == value.size()) {
+                throw bad("kv: '" + value + "' is not K/V");
+            }
+            out.type_k = value.substr(0, slash);
+            out.type_v = value.substr(slash + 1);
+        } else {
+            throw bad(fmt::format("unknown setting '{}'", key));
+        }
+        pos = comma + 1;
+    }
+    p = out;
+    return true;
+}
+
+std::string settings_label(const EngineParams & p) {
+    return fmt::format("c {}, b {}, ub {}, np {}, fa {}, {}, KV {}/{}", p.n_ctx, p.n_batch, p.n_ubatch, p.n_seq_max,
+                       flash_attn_name(p.flash_attn),
+                       p.n_threads > 0 ? fmt::format("{} thread{}", p.n_threads, p.n_threads == 1 ? "" : "s")
+                                       : std::string("all threads"),
+                       p.type_k, p.type_v);
+}
+
+bool same_model_load(const EngineParams & a, const EngineParams & b) {
+    return a.model_path == b.model_path && a.n_gpu_layers == b.n_gpu_layers && a.split_mode == b.split_mode &&
+           a.main_gpu == b.main_gpu && a.tensor_split == b.tensor_split && a.gpus == b.gpus;
 }
 
 }  // namespace jb

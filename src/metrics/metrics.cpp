@@ -2,6 +2,7 @@
 // reference scheme. Definitions: docs/metrics.md.
 
 #include "joulebench/metrics.hpp"
+#include "metrics/confidence.hpp"
 
 #include <fmt/format.h>
 
@@ -226,6 +227,7 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
         s.synthetic = first.synthetic;
         s.bpw = first.bpw;
         s.model_bytes = first.model_bytes;
+        s.engine_settings = first.engine_settings;
 
         std::vector<double> score, score_se, energy, energy_net, wall, ttft, avg_w, chance;
         std::map<std::string, std::pair<double, int>> item_sum;  // id -> (sum over repeats, repeats)
@@ -268,6 +270,7 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
             if (tokens > 0 && std::isfinite(r->energy_j)) {
                 tok_j += r->energy_j;
                 tok_energy += tokens;
+                s.j_per_token_runs.push_back(r->energy_j / tokens);
             }
             if (tokens > 0 && std::isfinite(r->energy_net_j)) {
                 tok_net_j += r->energy_net_j;
@@ -348,6 +351,8 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
         }
         s.wall_se_s = s.wall_s.n >= 2 && std::isfinite(s.wall_s.sd) ? s.wall_s.sd / std::sqrt(double(s.wall_s.n)) : 0.0;
         s.short_window = std::isfinite(s.wall_s.mean) && s.wall_s.mean < kShortWindowS;
+        s.j_per_token_ci95 = mean_ci95(s.j_per_token_runs).relative();
+        s.saving_lo = s.saving_hi = kNaN;
         out.push_back(std::move(s));
     }
 
@@ -375,6 +380,9 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
             s.tweor = kNaN;
             if (std::isfinite(s.j_per_token) && positive(ref.j_per_token)) {
                 s.energy_saving = energy_saving(s.j_per_token, ref.j_per_token);
+                const SavingInterval ci = saving_ci95(s.j_per_token_runs, ref.j_per_token_runs);
+                s.saving_lo = ci.lo;
+                s.saving_hi = ci.hi;
             }
             if (s.estimated != ref.estimated) {
                 s.mixed_estimate = true;
@@ -398,6 +406,11 @@ std::vector<Summary> summarize(const std::vector<Row> & rows, const Options & op
         if (std::isfinite(s.eor) && positive(ref.eor)) s.gain = gain(s.eor, ref.eor);
         if (std::isfinite(s.energy_j.mean) && positive(ref.energy_j.mean)) {
             s.energy_saving = energy_saving(s.energy_j.mean, ref.energy_j.mean);
+            // Its interval from the repeats' J/token: the same work in tokens for every scheme of
+            // a workload, so the ratio is the energies'.
+            const SavingInterval ci = saving_ci95(s.j_per_token_runs, ref.j_per_token_runs);
+            s.saving_lo = ci.lo;
+            s.saving_hi = ci.hi;
         }
         if (s.estimated != ref.estimated) {
             s.mixed_estimate = true;

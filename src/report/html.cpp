@@ -915,7 +915,7 @@ std::string provenance(const ReportInput & in, const std::vector<NamedTable> & t
             t.name == "hardware" || t.name == "hardware_tokens" || t.name == "families") {
             continue;  // shown in their own sections
         }
-        if (t.name == "failed" && t.table.rows.empty()) continue;
+        if ((t.name == "failed" || t.name == "tuned" || t.name == "host_spread") && t.table.rows.empty()) continue;
         out += fmt::format("<h3 id=\"prov-{}\">{}</h3>\n", escape(t.name), escape(t.table.title));
         if (t.table.rows.empty()) {
             out += empty_note("none recorded");

@@ -35,6 +35,13 @@ Value text(const std::string & s) {
     return Value(s);
 }
 
+// "-3.1 to 5.2": a saving's 95 % interval in percent, with "(noise)" when it holds 0.
+Value saving_interval(const metrics::Summary & s) {
+    if (!std::isfinite(s.saving_lo) || !std::isfinite(s.saving_hi)) return Value();
+    const bool noise = s.saving_lo <= 0 && s.saving_hi >= 0;
+    return fmt::format("{:.1f} to {:.1f}{}", 100 * s.saving_lo, 100 * s.saving_hi, noise ? " (noise)" : "");
+}
+
 // A text column: left-aligned in the terminal and Markdown.
 void add_text_column(Table & t, const std::string & name, const std::string & header) {
     t.add_column(name, header, 0);
@@ -302,6 +309,7 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
     t.add_column("retention_pct", "retention (%)", 1);
     t.add_column("energy_j", "energy (J)", 2);
     t.add_column("energy_sd_j", "\u00b1 (J)", 2);
+    t.add_column("j_per_token_ci95_pct", "J/token \u00b1 95 % (%)", 1);
     t.add_column("wall_s", "time (s)", 2);
     t.add_column("prefill_j_per_token", "prefill J/tok", 5);
     t.add_column("decode_j_per_token", "decode J/tok", 5);
@@ -311,6 +319,7 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
     t.add_column("tweor_pct_per_wh", "TWEOR (%/Wh)", 1);
     t.add_column("gain_pct", "EOR gain (%)", 1);
     t.add_column("energy_saving_pct", saving_header(reference), 1);
+    add_text_column(t, "saving_ci95_pct", "saving 95 % CI (%)");
     t.add_column("pareto", "Pareto", 0);
     t.add_column("energy_estimated", "estimated", 0);
     add_text_column(t, "device", "hardware");
@@ -330,10 +339,10 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
     for (const auto * s : order) {
         t.add_row({text(s->host_name), text(s->model_name), text(s->task_label), text(s->scheme), int64_t(std::max(s->score.n, s->wall_s.n)),
                    pct(s->score.mean), pct(s->score_stderr.mean), pct(s->retention), real(s->energy_j.mean),
-                   s->energy_j.n > 1 ? real(s->energy_j.sd) : Value(), real(s->wall_s.mean),
+                   s->energy_j.n > 1 ? real(s->energy_j.sd) : Value(), pct(s->j_per_token_ci95), real(s->wall_s.mean),
                    real(s->prefill_j_per_token), real(s->decode_j_per_token), real(s->prefill_tok_s),
                    real(s->decode_tok_s), real(s->eor), real(s->tweor), pct(s->gain), pct(s->energy_saving),
-                   int64_t(s->pareto), int64_t(s->estimated), text(s->device), int64_t(s->projected),
+                   saving_interval(*s), int64_t(s->pareto), int64_t(s->estimated), text(s->device), int64_t(s->projected),
                    text(s->note)});
     }
     t.notes.push_back(
@@ -363,10 +372,12 @@ Table token_table(const Analysis & a) {
     t.add_column("prefill_tok_s", "prefill tok/s", 1);
     t.add_column("decode_tok_s", "decode tok/s", 1);
     t.add_column("j_per_token", "J/token", 4);
+    t.add_column("j_per_token_ci95_pct", "\u00b1 95 % (%)", 1);
     t.add_column("net_j_per_token", "net J/token", 4);
     t.add_column("prefill_j_per_token", "prefill J/token", 4);
     t.add_column("decode_j_per_token", "decode J/token", 4);
     t.add_column("token_saving_pct", saving_header(a.reference, " per token"), 1);
+    add_text_column(t, "saving_ci95_pct", "saving 95 % CI (%)");
     t.add_column("avg_w", "avg W", 1);
     t.add_column("peak_w", "peak W", 1);
     add_text_column(t, "energy_by_device", "energy by device");
@@ -401,8 +412,8 @@ Table token_table(const Analysis & a) {
         t.add_row({text(s->host_name), text(s->model_name), text(s->task_label), text(s->scheme),
                    int64_t(std::max(s->energy_j.n, s->wall_s.n)), tokens > 0 ? Value(int64_t(std::llround(tokens))) : Value(),
                    real(s->tok_s), real(s->prefill_tok_s), real(s->decode_tok_s), real(s->j_per_token),
-                   real(s->net_j_per_token), real(s->prefill_j_per_token), real(s->decode_j_per_token),
-                   pct(s->energy_saving), real(s->avg_w), real(s->peak_w), by_device(*s), int64_t(s->estimated),
+                   pct(s->j_per_token_ci95), real(s->net_j_per_token), real(s->prefill_j_per_token),
+                   real(s->decode_j_per_token), pct(s->energy_saving), saving_interval(*s), real(s->avg_w), real(s->peak_w), by_device(*s), int64_t(s->estimated),
                    text(s->device), int64_t(s->projected), text(s->note)});
     }
     if (!t.rows.empty()) {
@@ -412,6 +423,10 @@ Table token_table(const Analysis & a) {
             "J/token(reference); tok/s = tokens / wall time; avg W sums the measured domains' means (all GPUs of "
             "the cell together), peak W the highest draw (of the GPUs together where the sweep recorded it); "
             "energy by device: each GPU's share of a multi-GPU cell's gross energy.");
+        t.notes.push_back(
+            "n: repeats; \u00b1 95 %: half-width of the t-based 95 % interval of the repeats' J/token, in % of the "
+            "mean (sweep --ci repeats until it is narrow enough); saving 95 % CI: the per-token saving's interval "
+            "from both schemes' repeats, marked (noise) when it holds 0: the difference is inside the noise.");
     }
     return t;
 }
@@ -657,6 +672,7 @@ Table hardware_token_table(const Analysis & a) {
     t.add_column("prefill_tok_s", "prefill tok/s", 1);
     t.add_column("decode_tok_s", "decode tok/s", 1);
     t.add_column("j_per_token", "J/token", 4);
+    t.add_column("j_per_token_ci95_pct", "\u00b1 95 % (%)", 1);
     t.add_column("prefill_j_per_token", "prefill J/token", 4);
     t.add_column("decode_j_per_token", "decode J/token", 4);
     t.add_column("avg_w", "avg W", 1);
@@ -687,7 +703,8 @@ Table hardware_token_table(const Analysis & a) {
             t.add_row({text(s->model_name), text(s->task), text(s->scheme), text(s->host_name), text(s->device),
                        int64_t(s->projected), int64_t(s->estimated), int64_t(std::max(s->energy_j.n, s->wall_s.n)),
                        real(s->tok_s), real(s->prefill_tok_s), real(s->decode_tok_s), real(s->j_per_token),
-                       real(s->prefill_j_per_token), real(s->decode_j_per_token), real(s->avg_w), pct(vs[i])});
+                       pct(s->j_per_token_ci95), real(s->prefill_j_per_token), real(s->decode_j_per_token),
+                       real(s->avg_w), pct(vs[i])});
         }
     }
     if (!t.rows.empty()) {
@@ -781,8 +798,10 @@ std::vector<std::string> family_headlines(const std::vector<metrics::FamilyCompa
 }
 
 std::vector<std::string> table_names() {
-    return {"summary", "overall", "tokens",  "decision", "hardware", "hardware_tokens", "families", "serving",
-            "serving_latency", "serving_frontier", "hosts", "sensors", "energy", "models", "schemes", "failed", "all"};
+    return {"summary",         "overall",  "tokens",          "decision",         "hardware", "hardware_tokens",
+            "host_spread",     "tuned",    "families",        "serving",          "serving_latency",
+            "serving_frontier", "hosts",   "sensors",         "energy",           "models",   "schemes",
+            "failed",          "all"};
 }
 
 std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a) {
@@ -795,6 +814,8 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
     if (!in.cost_formula.empty() && in.options.usd_per_kwh > 0) out.back().table.notes.push_back(in.cost_formula);
     out.push_back({"hardware", hardware_table(a)});
     out.push_back({"hardware_tokens", hardware_token_table(a)});
+    out.push_back({"host_spread", host_spread_table(a)});
+    out.push_back({"tuned", tuned_table(a)});
     out.push_back({"families", family_table(a.families, a.family_notes, in.options.reference)});
     for (auto & t : serving_tables(in)) out.push_back(std::move(t));  // report/serving.hpp
 
@@ -911,7 +932,7 @@ void print_report_tables(std::ostream & os, const ReportInput & in, Format forma
             // left out unless asked for by name.
             if (chosen.empty() && t.table.rows.empty() &&
                 (t.name == "failed" || t.name == "tokens" || t.name == "hardware" || t.name == "hardware_tokens" ||
-                 t.name == "families" || t.name.rfind("serving", 0) == 0 ||
+                 t.name == "families" || t.name == "host_spread" || t.name == "tuned" || t.name.rfind("serving", 0) == 0 ||
                  (in.rows.empty() && (t.name == "summary" || t.name == "overall" || t.name == "decision")))) {
                 continue;
             }

@@ -138,8 +138,9 @@ Analysis analyze(const ReportInput & in);
 
 // Tables, each with a machine name; the same columns in every format.
 struct NamedTable {
-    // "summary", "overall", "tokens", "decision", "hardware", "families", "serving", "serving_latency",
-    // "serving_frontier", "hosts", "sensors", "energy", "models", "schemes", "failed"
+    // "summary", "overall", "tokens", "decision", "hardware", "hardware_tokens", "host_spread", "tuned",
+    // "families", "serving", "serving_latency", "serving_frontier", "hosts", "sensors", "energy", "models",
+    // "schemes", "failed"
     std::string name;
     Table table;
 };
@@ -165,6 +166,14 @@ Table hardware_table(const Analysis & a);
 // The same for unscored synthetic workloads: each (model, workload, scheme) on every host that ran
 // it, with tokens/s and J/token by phase and J/token against the most frugal host. Empty with one host.
 Table hardware_token_table(const Analysis & a);
+// Cells run with the best tuned engine settings (sweep --engine tuned) beside the same cells with the
+// engine options: J/token of each with its interval, the saving with its interval, tokens/s.
+// Empty when no cell has both (tuned_table.cpp).
+Table tuned_table(const Analysis & a);
+// The same (model, workload, scheme) on two or more hosts of the same hardware (a merged database):
+// least and most J/token, the spread between them, and whether it exceeds the hosts' own repeat
+// noise. Empty without such cells (tuned_table.cpp).
+Table host_spread_table(const Analysis & a);
 // Distilled vs base per family, host, scheme and task (metrics::FamilyComparison), with the study's
 // 19.8 % next to ours in the notes. Empty without families.
 Table family_table(const std::vector<metrics::FamilyComparison> & rows, const std::vector<std::string> & notes,

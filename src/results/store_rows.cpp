@@ -7,6 +7,7 @@
 #include <set>
 
 #include "energy/sensor.hpp"
+#include "joulebench/engine_params.hpp"
 
 namespace jb::results {
 
@@ -31,6 +32,7 @@ std::string host_device(const HostRecord & host) {
 
 std::string placement_label(const std::string & workload_fp) {
     std::string gpus, split, shares;
+    bool tuned = false;
     size_t pos = workload_fp.find('|');
     while (pos != std::string::npos) {
         const size_t next = workload_fp.find('|', pos + 1);
@@ -41,6 +43,7 @@ std::string placement_label(const std::string & workload_fp) {
         if (key == "gpus") gpus = value;
         if (key == "sm") split = value;
         if (key == "ts") shares = value;
+        if (key == "engine" && value == "tuned") tuned = true;
         pos = next;
     }
     std::vector<std::string> parts;
@@ -48,10 +51,13 @@ std::string placement_label(const std::string & workload_fp) {
     if (split.empty() && gpus.find(',') != std::string::npos) split = "layer";  // the default, left out of the suffix
     if (!split.empty() && split != "none") parts.push_back(split + " split");
     if (!shares.empty()) parts.push_back("shares " + shares);
+    if (tuned) parts.push_back("tuned");
     std::string out;
     for (const auto & p : parts) out += (out.empty() ? "" : ", ") + p;
     return out;
 }
+
+bool is_tune_trial(const std::string & workload_fp) { return workload_fp.find("|tune=") != std::string::npos; }
 
 bool is_estimated_domain(const nlohmann::json & domain) {
     return domain.is_object() && domain.value("method", "") == energy::method_name(energy::Method::estimate);
@@ -170,6 +176,9 @@ std::vector<metrics::Row> load_rows(const Store & store, bool items) {
     std::vector<metrics::Row> rows;
     rows.reserve(cells.size());
     for (const CellRecord & c : cells) {
+        // The trials of `joulebench tune` are a search, not results: its own output and the tuned
+        // table (sweep --engine tuned against the default cells) show what they found.
+        if (is_tune_trial(c.workload_fp)) continue;
         metrics::Row r;
         r.host = c.host_fingerprint;
         r.host_name = c.host_name;
@@ -212,6 +221,12 @@ std::vector<metrics::Row> load_rows(const Store & store, bool items) {
         r.ttft_s = c.ttft_s;
         r.n_items = c.n_items;
         cell_power(c.energy_json, r.avg_w, r.peak_w);
+        if (c.workload_fp.find(kTunedSuffix) != std::string::npos) {
+            const auto ej = nlohmann::json::parse(c.energy_json, nullptr, /*allow_exceptions=*/false);
+            if (ej.is_object() && ej.contains("tuned") && ej["tuned"].is_object()) {
+                r.engine_settings = ej["tuned"].value("label", "");
+            }
+        }
         r.domain_j = cell_domain_energy(c.energy_json);
         r.projected = c.projected();  // schema 2: origin "projected" (joulebench project), marked everywhere
         if (items && r.ok && c.n_items > 0) item_outcomes(store.cell_items(c.id), c.primary_metric, r.items, r.chance);

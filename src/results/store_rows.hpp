@@ -34,8 +34,13 @@ void item_outcomes(const std::vector<CellItem> & items, const std::string & prim
 void cell_power(const std::string & energy_json, double & avg_w, double & peak_w);
 
 // The placement a sweep appended to a workload fingerprint (engine_options' placement_suffix,
-// "|gpus=0,1|sm=tensor|ts=3,1") for display: "GPUs 0,1, tensor split, shares 3,1"; "" for none.
+// "|gpus=0,1|sm=tensor|ts=3,1") for display: "GPUs 0,1, tensor split, shares 3,1"; "" for none. A cell
+// of sweep --engine tuned (kTunedSuffix) says "tuned".
 std::string placement_label(const std::string & workload_fp);
+
+// Whether a cell is a trial of `joulebench tune` (its fingerprint carries settings_suffix): left out of
+// the rows that reports and recommendations read.
+bool is_tune_trial(const std::string & workload_fp);
 
 // Whether one domain entry of a cell's energy_json is modelled (method "estimate", the CPU
 // estimate), not measured: such domains never enter measured totals, sums or peaks.

@@ -36,6 +36,8 @@ public:
     std::string primary_metric() const override { return ""; }
     size_t n_items() const override { return 0; }
     int sequences() const override { return n_seq_; }
+    int repetitions() const override { return reps_; }
+    bool prefill_only() const override { return prefill_; }
 
     tasks::TaskResult run(LlamaEngine & engine) override {
         // Warm-up outside the measured phases: kernels compiled, buffers allocated, clocks up.

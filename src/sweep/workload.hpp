@@ -34,6 +34,10 @@ public:
     // Sequences it decodes side by side: a synthetic workload's S (tgNxS), 0 for a task (as many
     // as the engine allows).
     virtual int sequences() const { return 0; }
+    // Measured runs of a synthetic workload inside one cell (its r<R>); 1 for a task.
+    virtual int repetitions() const { return 1; }
+    // A synthetic prefill workload (pp<N>): its time to first token is one repetition's prefill.
+    virtual bool prefill_only() const { return false; }
 };
 
 // True for names like pp2048, tg256, tg256x8, tg256r10.

@@ -200,3 +200,28 @@ TEST(LlamaEngine, token_distributions_agree_with_loglikelihood) {
     EXPECT_NEAR(sum, ll.logprob, 1e-3);
     EXPECT_THROW(engine().token_distributions(tokens, 1), jb::UsageError);
 }
+
+TEST(LlamaEngine, reconfigure_swaps_the_context_and_keeps_the_model) {
+    jb::LlamaEngine e(small_params());
+    const std::vector<jb::LoglikRequest> req = {{"Once upon a time", " there was"}};
+    const double before = e.loglikelihood(req)[0].logprob;
+    PhaseLog log;
+    e.set_phase_observer(&log);
+    auto p = small_params();
+    p.n_ctx = 256;
+    p.n_batch = 64;
+    p.n_ubatch = 32;
+    p.n_seq_max = 1;
+    p.n_threads = 1;
+    e.reconfigure(p);
+    EXPECT_EQ(e.params().n_ctx, 256);
+    EXPECT_EQ(e.params().n_ubatch, 32);
+    EXPECT_EQ(log.seen.front(), jb::Phase::load);  // the new context is setup, not workload
+    EXPECT_NEAR(e.loglikelihood(req)[0].logprob, before, 1e-3);
+    EXPECT_THROW(e.bench_prefill(512, 1), jb::UsageError);  // the smaller context is in force
+    // Another file or placement needs a new engine.
+    auto other = p;
+    other.n_gpu_layers = 0;
+    EXPECT_THROW(e.reconfigure(other), jb::UsageError);
+    e.set_phase_observer(nullptr);
+}

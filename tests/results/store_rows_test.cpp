@@ -130,6 +130,7 @@ TEST(StoreRows, placement_label_reads_the_suffix_a_sweep_appends) {
     EXPECT_EQ(jb::results::placement_label("bench-v2:pp:2048:n2048:s1:r10|gpus=0,1|sm=tensor|ts=3,1"),
               "GPUs 0,1, tensor split, shares 3,1");
     EXPECT_EQ(jb::results::placement_label("mmlu:abc|sm=row"), "row split");
+    EXPECT_EQ(jb::results::placement_label("bench-v2:tg:256:n256:s1:r3|gpus=0|engine=tuned"), "GPU 0, tuned");
 }
 
 TEST(StoreRows, host_device_names_gpus_or_the_cpu) {

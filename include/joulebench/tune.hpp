@@ -1,0 +1,123 @@
+#pragma once
+// The tuner: the engine settings (batch and micro-batch sizes, flash attention, threads, sequences
+// in parallel, context size, KV types) that spend the least energy per token on one model, scheme
+// and workload, under optional speed constraints. Every trial is a metered cell in the result
+// store, its settings in its workload fingerprint (settings_suffix), so a later tune goes on from
+// them and `sweep --engine tuned` runs with the best. docs/tune.md says how the search works.
+//
+//   jb::TuneSpec spec;
+//   spec.model = "model.gguf";
+//   spec.scheme = "int8";
+//   spec.workload = "pp2048";
+//   spec.budget_trials = 30;
+//   spec.min_tok_s = 5000;                        // optional
+//   jb::TuneOutcome out = jb::run_tune(spec);     // or run_tune(spec, &my_observer)
+//   out.settings[out.best].params                 // the engine settings to use
+//
+// Progress, messages and cancellation go through a TuneObserver (a SweepObserver: every trial is a
+// cell); the tuner prints nothing.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "joulebench/engine_params.hpp"
+#include "joulebench/sweep.hpp"
+#include "joulebench/task_options.hpp"
+
+namespace jb {
+
+// One searched engine setting and the values it may take, by its short name in settings_suffix:
+// "b" (n_batch), "ub" (n_ubatch), "fa" (on/off/auto), "t" (threads), "np" (sequences in parallel),
+// "c" (context cells), "kv" (K/V cache types, "f16/f16", "q8_0/q8_0").
+struct TuneAxis {
+    std::string name;
+    std::vector<std::string> values;
+};
+// "ub=128,256,512": an axis from the command line; throws jb::UsageError naming --axis.
+TuneAxis parse_tune_axis(const std::string & text);
+
+struct TuneSpec {
+    std::string model;  // GGUF file
+    std::string scheme = "fp16";
+    std::string workload = "tg128";  // pp<N>, tg<N>, tg<N>x<S> (r<R>), or a task (hellaswag, ...)
+    tasks::TaskOptions task;         // for a task: data, --limit, shots, seed
+    std::string db = "joulebench-results/results.db";
+    std::string cache_dir;  // quantized files; "" = the default cache
+    // The defaults the search starts from (and the saving is measured against), as a sweep would
+    // run the cell; also the placement (GPUs, split), which is not searched.
+    EngineParams engine = engine_default_params();
+    // Axes replacing the built-in ones of the same name (docs/tune.md lists those per workload and
+    // backend). Every axis also holds the default's value (the search starts there), so an axis
+    // whose one value is the default's fixes that setting.
+    std::vector<TuneAxis> axes;
+    bool search_kv = false;  // also try a q8_0 KV cache (it changes the numbers, so off by default)
+
+    // Constraints on the chosen setting (means over its repeats).
+    std::optional<double> min_tok_s;   // tokens per second at least
+    std::optional<double> max_ttft_s;  // time to first token at most (pp workloads, generation tasks)
+
+    // Budget: trials (metered cells) and/or seconds of tuning; 0 = no limit of that kind, and at
+    // least one must be given.
+    int budget_trials = 0;
+    double budget_s = 0.0;
+    int min_repeats = 3;  // repeats of the defaults and of the chosen setting, for the interval
+
+    double cooldown_s = 2.0;    // pause after every trial before the device is checked for idle
+    double idle_s = 3.0;        // idle baseline at the start (0: none, no net energy)
+    double idle_check_s = 0.5;  // idle re-check window after each trial (0: none)
+    double settle_s = 5.0;      // most seconds to wait for the device to settle after a trial
+    double interval_ms = 10.0;  // power sampling period
+    double kld_budget = 0.01;   // scheme dynamic: mean KLD budget vs fp16
+    bool wait_for_db = false;
+    std::string command_line;  // provenance of the run
+};
+
+// One engine setting the search measured (or found stored), with its repeats.
+struct TuneSetting {
+    EngineParams params;     // the defaults with this setting applied
+    std::string suffix;      // settings_suffix(params): its cells' workload-fingerprint suffix
+    std::string label;       // settings_label(params)
+    int n = 0;               // successful repeats
+    bool failed = false;     // a repeat failed (out of memory, unsupported): never chosen
+    std::string error;       // the first failure's reason
+    double j_per_token = 0.0, j_per_token_ci = 0.0;  // mean and 95 % half-width (NaN for n < 2)
+    double tok_s = 0.0, ttft_s = 0.0;                // means (NaN where not measured)
+    bool feasible = true;    // meets the constraints
+    bool pareto = false;     // on the J/token - tokens/s frontier of the feasible settings
+    bool is_default = false;
+    int stored = 0;          // repeats found in the store from earlier tunes
+};
+
+struct TuneOutcome {
+    std::vector<TuneSetting> settings;  // in the order they were first tried
+    int best = -1;                      // index of the chosen setting (-1: nothing measured)
+    int defaults = -1;                  // index of the defaults
+    // 1 - J/token(best) / J/token(defaults) with its 95 % interval (NaN bounds with fewer than two
+    // repeats of either).
+    double saving = 0.0, saving_lo = 0.0, saving_hi = 0.0;
+    std::vector<int> pareto;  // indices of the frontier, by increasing J/token
+    bool best_feasible = true;  // false: no setting met the constraints; best is the closest
+    int trials = 0;             // cells measured by this run
+    double seconds = 0.0;
+    std::string stop_reason;  // "converged", "budget", "stopped"
+    std::string workload_fp;  // the trials' fingerprint before their settings suffix
+    std::vector<std::string> axes;  // "ub: 128 256 512 ...", the space searched
+    std::vector<std::string> notes;
+};
+
+// The observer: every trial is a cell (on_cell_begin / on_cell_end with live power), and
+// on_trial_end says what the search learnt from it.
+class TuneObserver : public SweepObserver {
+public:
+    virtual void on_trial_end(const TuneSetting & setting, int trial) {
+        (void)setting;
+        (void)trial;
+    }
+};
+
+// Tunes into spec.db (created if missing). Throws jb::UsageError / jb::InputError for a bad spec
+// before any measurement; a failed trial is stored and the search goes on without that setting.
+TuneOutcome run_tune(const TuneSpec & spec, TuneObserver * observer = nullptr);
+
+}  // namespace jb

@@ -1,0 +1,184 @@
+// joulebench tune: options, progress on stderr and the outcome on stdout for jb::run_tune
+// (joulebench/tune.hpp). docs/tune.md.
+
+#include <cmath>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/engine_options.hpp"
+#include "cli/stop_signals.hpp"
+#include "joulebench/table.hpp"
+#include "joulebench/tune.hpp"
+#include "util/paths.hpp"
+
+namespace jb::cli {
+
+namespace {
+
+struct TuneOptions {
+    TuneSpec spec;
+    EngineOptions engine;
+    std::vector<std::string> axes;
+    double min_tps = 0, max_ttft_s = 0;
+    std::string output = "table";
+};
+
+class Progress final : public TuneObserver {
+public:
+    Progress(const StopSignals & stop, int budget) : stop_(stop), budget_(budget) {}
+    void on_message(MessageLevel level, const std::string & text) override {
+        fmt::print(stderr, "tune: {}{}\n", level == MessageLevel::warning ? "warning: " : "", text);
+    }
+    void on_trial_end(const TuneSetting & s, int trial) override {
+        const std::string of = budget_ > 0 ? fmt::format("/{}", budget_) : "";
+        if (s.failed) {
+            fmt::print(stderr, "tune: [{}{}] {}: failed: {}\n", trial, of, s.label, s.error);
+            return;
+        }
+        fmt::print(stderr, "tune: [{}{}] {}: {:.5g} J/token (mean of {}), {:.1f} tok/s{}\n", trial, of, s.label,
+                   s.j_per_token, s.n, s.tok_s, s.feasible ? "" : ", misses the constraints");
+    }
+    bool stop_requested() override { return stop_.signal() != 0; }
+
+private:
+    const StopSignals & stop_;
+    int budget_;
+};
+
+Value real(double v) { return std::isfinite(v) ? Value(v) : Value(); }
+Value pct(double fraction) { return std::isfinite(fraction) ? Value(100.0 * fraction) : Value(); }
+
+Table trials_table(const TuneOutcome & out) {
+    Table t;
+    t.title = "Engine settings tried";
+    for (auto [name, header] : {std::pair{"settings", "settings"}, {"role", "role"}}) {
+        t.add_column(name, header);
+        t.columns.back().right_align = false;
+    }
+    t.add_column("n", "n", 0);
+    t.add_column("j_per_token", "J/token", 6);
+    t.add_column("j_per_token_ci95", "\u00b1 95 %", 6);
+    t.add_column("saving_pct", "saving vs defaults (%)", 1);
+    t.add_column("tok_s", "tok/s", 1);
+    t.add_column("ttft_s", "TTFT (s)", 4);
+    t.add_column("feasible", "feasible", 0);
+    t.add_column("pareto", "Pareto", 0);
+    t.add_column("stored", "from earlier tunes", 0);
+    t.add_column("error", "error");
+    t.columns.back().right_align = false;
+    const double ref = out.defaults >= 0 ? out.settings[size_t(out.defaults)].j_per_token : NAN;
+    for (size_t i = 0; i < out.settings.size(); ++i) {
+        const TuneSetting & s = out.settings[i];
+        std::string role = int(i) == out.best ? "best" : "";
+        if (s.is_default) role += role.empty() ? "defaults" : ", defaults";
+        t.add_row({s.label, role, int64_t(s.n), real(s.j_per_token), real(s.j_per_token_ci),
+                   pct(1.0 - s.j_per_token / ref), real(s.tok_s), real(s.ttft_s), int64_t(s.feasible),
+                   int64_t(s.pareto), int64_t(s.stored), s.error});
+    }
+    t.notes.push_back("J/token: gross energy of the measured domains over prefill + decode tokens, mean of n "
+                      "repeats; \u00b1 95 %: t-based half-width; Pareto: no other setting has both less J/token and "
+                      "more tok/s");
+    for (const auto & a : out.axes) t.notes.push_back("searched " + a);
+    for (const auto & n : out.notes) t.notes.push_back(n);
+    return t;
+}
+
+std::string verdict(const TuneOutcome & out) {
+    if (out.best < 0) return "no setting could be measured";
+    const TuneSetting & b = out.settings[size_t(out.best)];
+    std::string line = fmt::format("best: {} at {:.6g} J/token (n {}), {:.1f} tok/s", b.label, b.j_per_token, b.n,
+                                   b.tok_s);
+    if (std::isfinite(out.saving)) {
+        line += fmt::format("; saves {:.1f} % per token against the defaults", 100 * out.saving);
+        line += std::isfinite(out.saving_lo)
+                    ? fmt::format(" (95 % CI {:.1f} % to {:.1f} %)", 100 * out.saving_lo, 100 * out.saving_hi)
+                    : std::string(" (too few repeats for an interval)");
+    }
+    return line + fmt::format(" [{} trials in {:.0f} s, {}]", out.trials, out.seconds, out.stop_reason);
+}
+
+void run(TuneOptions & o) {
+    const Format format = parse_format(o.output);
+    o.spec.engine = o.engine.resolve("");
+    for (const auto & a : o.axes) o.spec.axes.push_back(parse_tune_axis(a));
+    if (o.min_tps > 0) o.spec.min_tok_s = o.min_tps;
+    if (o.max_ttft_s > 0) o.spec.max_ttft_s = o.max_ttft_s;
+    TuneOutcome out;
+    int signal = 0;
+    {
+        StopSignals stop;
+        Progress progress(stop, o.spec.budget_trials);
+        out = run_tune(o.spec, &progress);
+        signal = stop.signal();
+    }
+    const Table t = trials_table(out);
+    if (format == Format::json) {
+        nlohmann::json doc = nlohmann::json::parse(render_table(t, Format::json));
+        auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+        doc["best"] = out.best >= 0 ? nlohmann::json(out.settings[size_t(out.best)].suffix) : nlohmann::json(nullptr);
+        doc["best_feasible"] = out.best_feasible;
+        doc["saving"] = num(out.saving);
+        doc["saving_ci95"] = {num(out.saving_lo), num(out.saving_hi)};
+        doc["workload_fp"] = out.workload_fp;
+        doc["trials"] = out.trials;
+        doc["seconds"] = out.seconds;
+        doc["stop_reason"] = out.stop_reason;
+        std::cout << doc.dump(2) << "\n";
+    } else {
+        print_table(std::cout, t, format);
+        if (format != Format::csv) std::cout << "\n" << verdict(out) << "\n";
+    }
+    fmt::print(stderr, "tune: {}\n", verdict(out));
+    if (signal != 0) exit_status = 128 + signal;
+}
+
+}  // namespace
+
+void add_tune_command(CLI::App & app) {
+    auto o = std::make_shared<TuneOptions>();
+    auto & s = o->spec;
+    s.task.data_dir = shipped_path("data/samples");
+    auto * cmd = app.add_subcommand("tune", "Search the engine settings (batch, micro-batch, flash attention, threads, "
+                                            "sequences, context, KV type) for the least energy per token");
+    cmd->add_option("-m,--model", s.model, "GGUF model")->required();
+    cmd->add_option("--scheme", s.scheme, "Scheme (fp16, int8, q4_k_m, dynamic, ...)")->capture_default_str();
+    cmd->add_option("-w,--workload", s.workload, "pp<N>, tg<N>, tg<N>x<S> (r<R> repetitions) or a task (hellaswag, ...)")
+        ->capture_default_str();
+    cmd->add_option("--data-dir", s.task.data_dir, "Task data (docs/tasks.md)")->capture_default_str();
+    cmd->add_option("--limit", s.task.limit, "A task: seeded sample of N items");
+    cmd->add_option("--budget-trials", s.budget_trials, "Most trials (metered cells)");
+    cmd->add_option("--budget-s", s.budget_s, "Most seconds of tuning");
+    cmd->add_option("--min-tps", o->min_tps, "Constraint: tokens per second at least this");
+    cmd->add_option("--max-ttft", o->max_ttft_s, "Constraint: time to first token at most this many seconds (pp "
+                                                 "workloads, generation tasks)");
+    cmd->add_option("--min-repeats", s.min_repeats, "Repeats of the defaults and the best, for the interval")
+        ->capture_default_str();
+    cmd->add_option("--axis", o->axes, "Replace a searched setting's values, e.g. ub=128,256,512 or fa=on (c, b, ub, "
+                                       "np, fa, t, kv); repeatable");
+    cmd->add_flag("--search-kv", s.search_kv, "Also try a q8_0 KV cache (it changes the numbers the model computes)");
+    cmd->add_option("--cooldown-s", s.cooldown_s, "Pause after every trial")->capture_default_str();
+    cmd->add_option("--idle-s", s.idle_s, "Idle baseline measured once at the start")->capture_default_str();
+    cmd->add_option("--idle-check-s", s.idle_check_s, "Idle re-check after every trial (0: none)")->capture_default_str();
+    cmd->add_option("--settle-s", s.settle_s, "Most seconds to wait for the device to settle after a trial")
+        ->capture_default_str();
+    cmd->add_option("--interval-ms", s.interval_ms, "Power sampling period")->capture_default_str();
+    cmd->add_option("--db", s.db, "Result database: trials are stored cells (created if missing)")->capture_default_str();
+    cmd->add_option("--cache-dir", s.cache_dir, "Quantized-file cache (default under $XDG_CACHE_HOME)");
+    cmd->add_flag("--wait", s.wait_for_db, "When another run writes --db, wait for it");
+    cmd->add_option("-o,--output", o->output, "table, md, csv or json")->capture_default_str();
+    add_engine_options(cmd, o->engine);
+    cmd->footer("The engine options give the defaults the search starts from and measures the saving against. Trials "
+                "are cells in --db (their settings in the workload fingerprint): a tune run again goes on from them, "
+                "and `joulebench sweep --engine tuned` runs each cell with the best. docs/tune.md.");
+    cmd->callback([o, &app] {
+        o->spec.command_line = "joulebench tune";
+        for (const auto & a : app.remaining_for_passthrough()) o->spec.command_line += " " + a;
+        run(*o);
+    });
+}
+
+}  // namespace jb::cli

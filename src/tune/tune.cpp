@@ -1,0 +1,379 @@
+// The tuner (joulebench/tune.hpp): the space for the workload, every trial a metered cell in the
+// store, the search (tune/search.hpp) over them, and the outcome read from every setting measured.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "joulebench/error.hpp"
+#include "joulebench/metrics.hpp"
+#include "joulebench/tune.hpp"
+#include "metrics/confidence.hpp"
+#include "sweep/session.hpp"
+#include "sweep/tuned.hpp"
+#include "tune/search.hpp"
+#include "tune/space.hpp"
+#include "util/paths.hpp"
+
+namespace jb {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void check_spec(const TuneSpec & spec) {
+    if (spec.model.empty()) throw UsageError("-m/--model is required");
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(spec.model, ec)) throw InputError(spec.model, "model file not found");
+    if (spec.budget_trials < 0 || spec.budget_s < 0 || !std::isfinite(spec.budget_s)) {
+        throw UsageError("--budget-trials and --budget-s must be >= 0");
+    }
+    if (spec.budget_trials == 0 && spec.budget_s == 0) {
+        throw UsageError("give a budget: --budget-trials N and/or --budget-s SECONDS");
+    }
+    if (spec.min_repeats < 1) throw UsageError("--min-repeats must be >= 1");
+    if (spec.min_tok_s && !(*spec.min_tok_s > 0)) throw UsageError("--min-tps must be > 0");
+    if (spec.max_ttft_s && !(*spec.max_ttft_s > 0)) throw UsageError("--max-ttft must be > 0");
+    if (spec.cooldown_s < 0 || spec.idle_s < 0 || spec.idle_check_s < 0 || spec.settle_s < 0) {
+        throw UsageError("--cooldown-s, --idle-s, --idle-check-s and --settle-s must be >= 0");
+    }
+    if (!(spec.interval_ms > 0)) throw UsageError("--interval-ms must be > 0");
+    if (spec.scheme != "dynamic") parse_scheme(spec.scheme);
+    check_engine_params(spec.engine);
+}
+
+// The bench workload's N (tokens per sequence) from its fingerprint "bench-v2:pp:2048:n2048:s1:r5".
+int bench_tokens(const std::string & fp) {
+    const size_t n = fp.find(":n");
+    return n == std::string::npos ? 1 : std::max(1, std::atoi(fp.c_str() + n + 2));
+}
+
+// The trial store, search hooks and bookkeeping of one run.
+class Tuner {
+public:
+    Tuner(const TuneSpec & spec, TuneObserver * observer) : spec_(spec), observer_(observer) {}
+
+    TuneOutcome run();
+
+private:
+    std::optional<tune::Trial> measure(const tune::Point & p);
+    int budget_left() const;
+    void pause_between_trials();
+    TuneOutcome outcome(const tune::SearchResult & r);
+
+    const TuneSpec & spec_;
+    TuneObserver * observer_;
+    std::unique_ptr<sweep::Session> session_;
+    std::unique_ptr<sweep::Workload> workload_;
+    sweep::ModelEntry model_;
+    sweep::SchemeEntry scheme_;
+    tune::SpaceInput input_;
+    tune::Space space_;
+    tune::Trials trials_;
+    sweep::StoredTune stored_;
+    std::string base_fp_;
+    std::string default_suffix_;
+    std::map<std::string, int> next_repeat_;    // by settings suffix
+    std::map<std::string, std::string> error_;  // the first failure of a setting
+    metrics::TuneConstraints constraints_;
+    int trials_run_ = 0;
+    double trial_s_ = 0.0;  // seconds of the trials so far, pauses included
+    Clock::time_point t0_;
+};
+
+TuneOutcome Tuner::run() {
+    check_spec(spec_);
+    t0_ = Clock::now();
+    workload_ = sweep::make_workload(spec_.workload, spec_.task);
+    const bool task = workload_->sequences() == 0;
+    if (spec_.max_ttft_s && !task && !workload_->prefill_only()) {
+        throw UsageError(fmt::format("--max-ttft: the decode workload {} has no time to first token (it starts "
+                                     "from one token); use --min-tps, or a pp workload",
+                                     spec_.workload));
+    }
+    check_placement(spec_.engine);
+    constraints_.min_tok_s = spec_.min_tok_s;
+    constraints_.max_ttft_s = spec_.max_ttft_s;
+
+    sweep::SessionParams sp;
+    sp.db = spec_.db;
+    sp.what = "tune";
+    sp.command_line = spec_.command_line;
+    sp.wait_for_db = spec_.wait_for_db;
+    sp.idle_s = spec_.idle_s;
+    sp.idle_check_s = spec_.idle_check_s;
+    sp.settle_s = spec_.settle_s;
+    sp.interval_ms = spec_.interval_ms;
+    sp.gpus = spec_.engine.gpus;
+    session_ = std::make_unique<sweep::Session>(sp, observer_);
+    auto & notify = session_->notify();
+
+    model_ = sweep::model_entry(spec_.model, spec_.cache_dir);
+    SchemeOptions so;
+    so.cache_dir = spec_.cache_dir;
+    so.kld_budget = spec_.kld_budget;
+    so.engine = spec_.engine;
+    scheme_.rs = resolve_scheme(spec_.model, spec_.scheme, so, [&](const std::string & m) { notify.info(m); },
+                                [&](const std::string & m) { notify.warn(m); });
+    if (!scheme_.rs.error.empty()) throw RuntimeFailure(scheme_.rs.error);
+    scheme_.record = sweep::scheme_record(scheme_.rs);
+    session_->store().upsert_scheme(scheme_.record);
+
+    // The defaults are what a sweep of this one workload would run.
+    const int seqs = workload_->sequences();
+    const int n_seq = seqs == 1 ? 1 : seqs == 0 ? spec_.engine.n_seq_max : std::min(spec_.engine.n_seq_max, seqs);
+    input_.defaults = scheme_engine_params(spec_.engine, scheme_.rs, n_seq);
+    input_.on_gpu = spec_.engine.n_gpu_layers > 0 && !llama_gpu_devices().empty();
+    input_.hardware_threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    input_.task = task;
+    input_.prefill = workload_->prefill_only();
+    input_.sequences = std::max(1, seqs);
+    input_.n_tokens = task ? 1 : bench_tokens(workload_->fingerprint());
+    input_.tokens_per_call = input_.n_tokens * input_.sequences;
+    input_.flash_attn_fixed = scheme_.rs.scheme.flash_attn_required();
+    input_.search_kv = spec_.search_kv;
+    input_.overrides = spec_.axes;
+    space_ = tune::build_space(input_);
+    default_suffix_ = settings_suffix(input_.defaults);
+    base_fp_ = workload_->fingerprint() + placement_suffix(spec_.engine);
+
+    // Trials of earlier tunes of this cell count: the search goes on from them.
+    stored_ = sweep::stored_tune(session_->store(), {session_->host().fingerprint, model_.record.hash,
+                                                     scheme_.record.canonical, workload_->name(), base_fp_});
+    for (const auto & s : stored_.settings) {
+        next_repeat_[s.suffix] = s.next_repeat;
+        EngineParams p = input_.defaults;
+        apply_settings_suffix(s.suffix, p);
+        tune::Point point;
+        if (tune::point_of(space_, p, input_.defaults, point)) trials_.at(point) = s.runs;
+    }
+    if (!stored_.settings.empty()) {
+        notify.info(fmt::format("{} settings of earlier tunes of this cell are in {}: the search reuses them",
+                                stored_.settings.size(), spec_.db));
+    }
+
+    tune::Hooks hooks;
+    hooks.measure = [&](const tune::Point & p) { return measure(p); };
+    hooks.valid = [&](const tune::Point & p) {
+        return tune::runnable(tune::apply_point(space_, p, input_.defaults), input_);
+    };
+    hooks.budget_left = [&] { return budget_left(); };
+    tune::SearchParams params;
+    params.constraints = constraints_;
+    params.min_repeats = spec_.min_repeats;
+    const tune::SearchResult r = tune::coordinate_descent(space_.axes, space_.start, hooks, params, trials_);
+    return outcome(r);
+}
+
+int Tuner::budget_left() const {
+    int left = 1 << 30;
+    if (spec_.budget_trials > 0) left = std::max(0, spec_.budget_trials - trials_run_);
+    if (spec_.budget_s > 0) {
+        const double elapsed = std::chrono::duration<double>(Clock::now() - t0_).count();
+        const double remaining = spec_.budget_s - elapsed;
+        if (remaining <= 0) return 0;
+        // Trials the remaining time holds at the mean trial's length so far (one when unknown).
+        const double per_trial = trials_run_ > 0 ? trial_s_ / trials_run_ : 0.0;
+        if (per_trial > 0) left = std::min(left, int(remaining / per_trial));
+    }
+    return left;
+}
+
+void Tuner::pause_between_trials() {
+    // A fixed cooldown first (ML.ENERGY's benchmark pauses between runs as well), then the
+    // sweep's check that the device is back near its idle power.
+    const auto until = Clock::now() + std::chrono::duration<double>(spec_.cooldown_s);
+    while (Clock::now() < until && !session_->notify()->stop_requested()) {
+        std::this_thread::sleep_for(std::min(std::chrono::duration<double>(until - Clock::now()),
+                                             std::chrono::duration<double>(0.1)));
+    }
+    session_->settle();
+}
+
+std::optional<tune::Trial> Tuner::measure(const tune::Point & p) {
+    auto & notify = session_->notify();
+    if (notify->stop_requested()) return std::nullopt;
+    const auto t_trial = Clock::now();
+    sweep::CellJob job;
+    job.model = &model_;
+    job.scheme = &scheme_;
+    job.task = workload_.get();
+    job.engine = tune::apply_point(space_, p, input_.defaults);
+    const std::string suffix = settings_suffix(job.engine);
+    job.workload_fp = base_fp_ + suffix;
+    job.repeat = next_repeat_[suffix]++;
+    SweepCell cell;
+    cell.index = size_t(trials_run_);
+    cell.total = spec_.budget_trials > 0 ? size_t(spec_.budget_trials) : size_t(trials_run_ + 1);
+    cell.model_file = model_.record.file_name;
+    cell.scheme = spec_.scheme;
+    cell.task = fmt::format("{} [{}]", workload_->name(), settings_label(job.engine));
+    cell.repeat = job.repeat;
+    cell.repeats = 0;
+    sweep::MeasuredCell m = session_->measure(job, cell);
+    const sweep::CellNumbers nums = sweep::cell_numbers(m.rec, *workload_);
+    tune::Trial t;
+    t.ok = m.rec.ok() && std::isfinite(nums.j_per_token);
+    t.j_per_token = nums.j_per_token;
+    t.tok_s = nums.tok_s;
+    t.ttft_s = nums.ttft_s;
+    if (m.rec.ok() && !t.ok) {
+        m.rec.status = kStatusFailed;
+        m.rec.error = "the trial measured no tokens";
+        m.outcome.status = CellStatus::failed;
+        m.outcome.error = m.rec.error;
+    }
+    if (!t.ok && !error_.count(suffix)) error_[suffix] = m.rec.error;
+    sweep::add_energy_json(m.rec, "tune",
+                           sweep::trial_json(suffix, suffix == default_suffix_, t.j_per_token, t.tok_s, t.ttft_s,
+                                             constraints_, spec_.min_repeats));
+    session_->commit(m, cell);
+    ++trials_run_;
+    if (observer_) {
+        // The setting's repeats with this one (the search adds it to trials_ when this returns).
+        tune::Trials with;
+        if (const auto * before = trials_.find(p)) with.at(p) = *before;
+        with.add(p, t);
+        TuneSetting s;
+        s.params = job.engine;
+        s.suffix = suffix;
+        s.label = settings_label(job.engine);
+        const auto & runs = *with.find(p);
+        const metrics::Interval ci = metrics::mean_ci95(runs.j_per_token);
+        s.n = runs.n();
+        s.failed = runs.failed;
+        s.error = error_.count(suffix) ? error_[suffix] : "";
+        s.j_per_token = ci.mean;
+        s.j_per_token_ci = ci.half_width;
+        s.tok_s = metrics::mean_ci95(runs.tok_s).mean;
+        s.ttft_s = metrics::mean_ci95(runs.ttft_s).mean;
+        s.feasible = metrics::feasible(runs, constraints_);
+        s.is_default = suffix == default_suffix_;
+        observer_->on_trial_end(s, trials_run_);
+    }
+    pause_between_trials();
+    trial_s_ += std::chrono::duration<double>(Clock::now() - t_trial).count();
+    return t;
+}
+
+TuneOutcome Tuner::outcome(const tune::SearchResult & r) {
+    TuneOutcome out;
+    out.trials = trials_run_;
+    out.stop_reason = r.stop_reason;
+    out.workload_fp = base_fp_;
+    for (const auto & a : space_.axes) out.axes.push_back(fmt::format("{}: {}", a.name, fmt::join(a.values, " ")));
+
+    // Every setting: those of earlier tunes (also outside this run's space) and this run's.
+    std::vector<std::string> order;
+    std::map<std::string, metrics::SettingRuns> runs;
+    std::map<std::string, int> stored_n;
+    std::map<std::string, EngineParams> params;
+    for (const auto & s : stored_.settings) {
+        order.push_back(s.suffix);
+        runs[s.suffix] = s.runs;
+        stored_n[s.suffix] = s.runs.n();
+        EngineParams p = input_.defaults;
+        apply_settings_suffix(s.suffix, p);
+        params[s.suffix] = p;
+    }
+    for (const auto & point : trials_.points()) {
+        const EngineParams p = tune::apply_point(space_, point, input_.defaults);
+        const std::string suffix = settings_suffix(p);
+        if (!runs.count(suffix)) order.push_back(suffix);
+        runs[suffix] = *trials_.find(point);
+        params[suffix] = p;
+    }
+    std::vector<metrics::SettingRuns> list;
+    for (const auto & suffix : order) {
+        const metrics::SettingRuns & sr = runs[suffix];
+        if (sr.n() == 0 && !sr.failed) continue;
+        TuneSetting s;
+        s.params = params[suffix];
+        s.suffix = suffix;
+        s.label = settings_label(s.params);
+        s.n = sr.n();
+        s.failed = sr.failed;
+        if (const auto e = error_.find(suffix); e != error_.end()) s.error = e->second;
+        const metrics::Interval ci = metrics::mean_ci95(sr.j_per_token);
+        s.j_per_token = ci.mean;
+        s.j_per_token_ci = ci.half_width;
+        s.tok_s = metrics::mean_ci95(sr.tok_s).mean;
+        s.ttft_s = metrics::mean_ci95(sr.ttft_s).mean;
+        s.feasible = !sr.failed && metrics::feasible(sr, constraints_);
+        s.is_default = suffix == default_suffix_;
+        s.stored = stored_n.count(suffix) ? stored_n[suffix] : 0;
+        if (s.is_default) out.defaults = int(out.settings.size());
+        out.settings.push_back(std::move(s));
+        list.push_back(sr);
+    }
+    out.best = metrics::pick_setting(list, constraints_, spec_.min_repeats);
+    out.saving = out.saving_lo = out.saving_hi = NAN;
+    if (out.best >= 0) {
+        out.best_feasible = out.settings[size_t(out.best)].feasible;
+        if (out.defaults >= 0) {
+            const auto sv = metrics::saving_ci95(list[size_t(out.best)].j_per_token, list[size_t(out.defaults)].j_per_token);
+            out.saving = sv.saving;
+            out.saving_lo = sv.lo;
+            out.saving_hi = sv.hi;
+        }
+    }
+    // The J/token - throughput frontier over every measured setting: less energy per token, more
+    // tokens per second.
+    std::vector<metrics::ParetoPoint> points;
+    std::vector<int> which;
+    for (size_t i = 0; i < out.settings.size(); ++i) {
+        const auto & s = out.settings[i];
+        if (s.failed || s.n == 0 || !std::isfinite(s.tok_s) || !std::isfinite(s.j_per_token)) continue;
+        points.push_back({s.tok_s, s.j_per_token});
+        which.push_back(int(i));
+    }
+    for (size_t k : metrics::pareto_frontier(points)) {
+        out.pareto.push_back(which[k]);
+        out.settings[size_t(which[k])].pareto = true;
+    }
+    if (out.best >= 0 && !out.best_feasible) {
+        out.notes.push_back("no setting met the constraints: the best is the one that came closest");
+    }
+    if (out.best >= 0 && out.settings[size_t(out.best)].n < spec_.min_repeats) {
+        out.notes.push_back(fmt::format("the budget ended before the chosen setting had {} repeats: its interval is "
+                                        "wide or missing",
+                                        spec_.min_repeats));
+    }
+    // The descent's incumbent that looked better than the choice but had too few repeats to be it.
+    if (out.best >= 0 && !r.incumbent.empty()) {
+        const std::string inc = settings_suffix(tune::apply_point(space_, r.incumbent, input_.defaults));
+        const TuneSetting & b = out.settings[size_t(out.best)];
+        for (const auto & s : out.settings) {
+            if (s.suffix != inc || s.suffix == b.suffix || s.failed) continue;
+            if (s.j_per_token < b.j_per_token && s.n < b.n) {
+                out.notes.push_back(fmt::format("{} looked better ({:.5g} J/token, n {}) but the budget ended before it "
+                                                "had the {} repeats to be chosen: a larger budget, or a tune run "
+                                                "again on the same database, settles it",
+                                                s.label, s.j_per_token, s.n, b.n));
+            }
+        }
+    }
+    if (scheme_.rs.scheme.flash_attn_required()) {
+        out.notes.push_back("the scheme's quantized V cache needs flash attention: it stays on");
+    }
+    out.seconds = std::chrono::duration<double>(Clock::now() - t0_).count();
+    session_.reset();  // finishes the run; the lock goes with it
+    return out;
+}
+
+}  // namespace
+
+TuneOutcome run_tune(const TuneSpec & spec_in, TuneObserver * observer) {
+    TuneSpec spec = spec_in;
+    // No data directory: the shipped task samples, as run_sweep does.
+    if (spec.task.data_dir.empty()) spec.task.data_dir = shipped_path("data/samples");
+    return Tuner(spec, observer).run();
+}
+
+}  // namespace jb
