@@ -14,7 +14,7 @@ model="$root/models/stories260K.gguf"
 n=400
 threads=$(nproc)
 ngl=0
-data="$root/../shared/datasets/hellaswag/hellaswag_val_full.txt"
+data="$root/tests/fixtures/hellaswag/hellaswag_val_full.txt"  # 400 tasks; -d for the full file
 build="$root/build"
 while getopts "m:n:t:g:d:B:" opt; do
     case $opt in
