@@ -55,6 +55,9 @@ StoredTune stored_tune(const Store & store, const TuneKey & key) {
         }
         if (!tune.is_object()) continue;  // not written by a tune
         s.is_default = s.is_default || tune.value("default", false);
+        if (out.work_tokens == 0 && tune.contains("work_tokens") && tune["work_tokens"].is_number_integer()) {
+            out.work_tokens = tune["work_tokens"].get<int64_t>();
+        }
         s.runs.j_per_token.push_back(number_of(tune, "j_per_token"));
         s.runs.tok_s.push_back(number_of(tune, "tok_s"));
         s.runs.ttft_s.push_back(number_of(tune, "ttft_s"));

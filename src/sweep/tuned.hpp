@@ -32,6 +32,7 @@ struct StoredTune {
     std::vector<StoredSetting> settings;  // in the order they were first stored
     metrics::TuneConstraints constraints;  // the latest tune's
     int min_repeats = 3;                  // the latest tune's
+    int64_t work_tokens = 0;              // the tokens per-token figures are counted in (0: none stored)
 };
 
 // A trial's own record in its energy_json, under "tune".

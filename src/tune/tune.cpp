@@ -81,6 +81,11 @@ private:
     std::map<std::string, int> next_repeat_;    // by settings suffix
     std::map<std::string, std::string> error_;  // the first failure of a setting
     metrics::TuneConstraints constraints_;
+    // The tokens per-token figures are counted in: the work of the first successful trial (the
+    // defaults'). A synthetic workload processes the same tokens under any setting; a task does
+    // not (how contexts share a batch changes how many tokens are evaluated), so its J/token and
+    // tokens/s are of this fixed work: the energy and time of the same items, compared fairly.
+    int64_t work_tokens_ = 0;
     int trials_run_ = 0;
     double trial_s_ = 0.0;  // seconds of the trials so far, pauses included
     Clock::time_point t0_;
@@ -145,6 +150,7 @@ TuneOutcome Tuner::run() {
     // Trials of earlier tunes of this cell count: the search goes on from them.
     stored_ = sweep::stored_tune(session_->store(), {session_->host().fingerprint, model_.record.hash,
                                                      scheme_.record.canonical, workload_->name(), base_fp_});
+    work_tokens_ = stored_.work_tokens;
     for (const auto & s : stored_.settings) {
         next_repeat_[s.suffix] = s.next_repeat;
         EngineParams p = input_.defaults;
@@ -222,6 +228,12 @@ std::optional<tune::Trial> Tuner::measure(const tune::Point & p) {
     t.j_per_token = nums.j_per_token;
     t.tok_s = nums.tok_s;
     t.ttft_s = nums.ttft_s;
+    const int64_t tokens = m.rec.prefill_tokens + m.rec.decode_tokens;
+    if (t.ok && work_tokens_ <= 0) work_tokens_ = tokens;
+    if (t.ok && workload_->sequences() == 0 && work_tokens_ > 0 && tokens > 0) {
+        t.j_per_token = m.rec.energy_j / double(work_tokens_);
+        t.tok_s = nums.tok_s * double(work_tokens_) / double(tokens);
+    }
     if (m.rec.ok() && !t.ok) {
         m.rec.status = kStatusFailed;
         m.rec.error = "the trial measured no tokens";
@@ -229,9 +241,11 @@ std::optional<tune::Trial> Tuner::measure(const tune::Point & p) {
         m.outcome.error = m.rec.error;
     }
     if (!t.ok && !error_.count(suffix)) error_[suffix] = m.rec.error;
-    sweep::add_energy_json(m.rec, "tune",
-                           sweep::trial_json(suffix, suffix == default_suffix_, t.j_per_token, t.tok_s, t.ttft_s,
-                                             constraints_, spec_.min_repeats));
+    nlohmann::json tj = sweep::trial_json(suffix, suffix == default_suffix_, t.j_per_token, t.tok_s, t.ttft_s,
+                                          constraints_, spec_.min_repeats);
+    tj["tokens"] = tokens;
+    if (work_tokens_ > 0) tj["work_tokens"] = work_tokens_;
+    sweep::add_energy_json(m.rec, "tune", tj);
     session_->commit(m, cell);
     ++trials_run_;
     if (observer_) {

@@ -103,6 +103,8 @@ TEST(TuneReport, tuned_cells_beside_default_ones_show_the_saving_with_its_interv
     EXPECT_EQ(r["tuned_n"], 3);
     EXPECT_NEAR(r["default_j_per_token"].get<double>(), 0.1, 1e-9);
     EXPECT_NEAR(r["tuned_j_per_token"].get<double>(), 0.08, 1e-9);
+    EXPECT_NEAR(r["default_energy_j"].get<double>(), 100.0, 1e-9);
+    EXPECT_NEAR(r["tuned_energy_j"].get<double>(), 80.0, 1e-9);
     EXPECT_NEAR(r["saving_pct"].get<double>(), 20.0, 1e-6);
     // Delta method: se 0.0073934, Welch df 3.82 -> t 2.8355; 20 % +- 2.10 %.
     EXPECT_EQ(r["saving_ci95_pct"], "17.9 to 22.1");
