@@ -81,8 +81,10 @@ struct TuneSetting {
     int n = 0;               // successful repeats
     bool failed = false;     // a repeat failed (out of memory, unsupported): never chosen
     std::string error;       // the first failure's reason
-    double j_per_token = 0.0, j_per_token_ci = 0.0;  // mean and 95 % half-width (NaN for n < 2)
-    double tok_s = 0.0, ttft_s = 0.0;                // means (NaN where not measured)
+    // Mean J/token and its 95 % half-width (NaN for n < 2), and mean tokens/s: for a task, of the
+    // tokens the defaults evaluate (the same items under every setting; docs/tune.md).
+    double j_per_token = 0.0, j_per_token_ci = 0.0;
+    double tok_s = 0.0, ttft_s = 0.0;  // means (NaN where not measured)
     bool feasible = true;    // meets the constraints
     bool pareto = false;     // on the J/token - tokens/s frontier of the feasible settings
     bool is_default = false;
