@@ -50,7 +50,8 @@ public:
     SearchResult run() {
         SearchResult r;
         Go go = Go::ok;
-        if (trials_.n(start_) == 0 && !trials_.failed(start_)) go = measure(start_, /*confirming=*/true);
+        // The defaults run once whatever the budget: a tune that measured nothing says nothing.
+        if (trials_.n(start_) == 0 && !trials_.failed(start_)) go = measure(start_, /*confirming=*/true, /*force=*/true);
         // At most half of the budget left after the defaults' first run (when a time budget can
         // say how many trials it holds) is kept for the final repeats: a small budget explores.
         reserve_cap_ = std::max(0, hooks_.budget_left() / 2);
@@ -105,8 +106,8 @@ private:
         return std::min(r, reserve_cap_);
     }
 
-    Go measure(const Point & p, bool confirming) {
-        if (hooks_.budget_left() <= (confirming ? 0 : reserve())) return Go::budget;
+    Go measure(const Point & p, bool confirming, bool force = false) {
+        if (!force && hooks_.budget_left() <= (confirming ? 0 : reserve())) return Go::budget;
         const auto t = hooks_.measure(p);
         if (!t) return Go::stopped;
         trials_.add(p, *t);

@@ -145,3 +145,17 @@ TEST(TuneCli, sweep_ci_repeats_a_cell_until_its_interval_is_known_and_records_it
     ASSERT_EQ(again.status, 0) << again.err;
     EXPECT_EQ(jb::Store::open_readonly(dir.file("r.db")).list_cells().size(), cells.size());
 }
+
+TEST(TuneCli, a_time_budget_ends_the_search) {
+    const TempDir dir;
+    std::vector<std::string> a = {"tune", "-m", kModel, "--workload", "tg16r1", "--budget-s", "0.001", "--cooldown-s", "0",
+                                  "-t", "1", "-o", "json"};
+    for (auto & q : quiet(dir)) a.push_back(q);
+    const ChildRun r = joulebench(a);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto doc = nlohmann::json::parse(r.out);
+    // The defaults run once whatever the budget; then the time is up.
+    EXPECT_EQ(doc["trials"].get<int>(), 1);
+    EXPECT_EQ(doc["stop_reason"], "budget");
+    EXPECT_EQ(doc["best"], "|tune=c:8192,b:2048,ub:512,np:1,fa:auto,t:1,kv:f16/f16");
+}
