@@ -67,18 +67,18 @@ SavingInterval saving_ci95(const std::vector<double> & candidate, const std::vec
     out.saving = r.n > 0 && c.n > 0 && r.mean != 0.0 ? 1.0 - c.mean / r.mean : NAN;
     out.lo = out.hi = NAN;
     if (c.n < 2 || r.n < 2 || !std::isfinite(out.saving) || c.mean == 0.0) return out;
-    // ratio q = c/r; var(q) ~ q^2 (var_c / c^2 + var_r / r^2), var_x = sd_x^2 / n_x (delta method).
-    const double vc = c.sd * c.sd / c.n, vr = r.sd * r.sd / r.n;
+    // On the log of the ratio q = c/r (the delta method: var(log q) ~ var_c / c^2 + var_r / r^2,
+    // var_x = sd_x^2 / n_x), so the interval of q stays positive and a saving never passes 100 %.
     const double q = c.mean / r.mean;
-    const double rel = vc / (c.mean * c.mean) + vr / (r.mean * r.mean);
-    const double se = std::fabs(q) * std::sqrt(rel);
-    // Welch-Satterthwaite degrees of freedom of the relative variances.
-    const double a = vc / (c.mean * c.mean), b = vr / (r.mean * r.mean);
+    if (!(q > 0)) return out;
+    const double a = c.sd * c.sd / c.n / (c.mean * c.mean), b = r.sd * r.sd / r.n / (r.mean * r.mean);
+    const double rel = a + b;
+    // Welch-Satterthwaite degrees of freedom of the two relative variances.
     const double denom = a * a / (c.n - 1) + b * b / (r.n - 1);
     const double df = denom > 0 ? rel * rel / denom : double(c.n + r.n - 2);
-    const double t = student_t975(std::max(1.0, df));
-    out.lo = 1.0 - (q + t * se);
-    out.hi = 1.0 - (q - t * se);
+    const double spread = student_t975(std::max(1.0, df)) * std::sqrt(rel);
+    out.lo = 1.0 - q * std::exp(spread);
+    out.hi = 1.0 - q * std::exp(-spread);
     return out;
 }
 

@@ -89,7 +89,7 @@ Table tuned_table(const Analysis & a) {
             "The same cells run with the engine options (default) and with the best settings `joulebench tune` "
             "stored for them (sweep --engine tuned): saving = 1 - energy of a run tuned / default (the same work; "
             "for a synthetic workload also the J/token ratio, while a task's settings change how many tokens its "
-            "shared contexts evaluate); its 95 % interval from the repeats of both (delta method).");
+            "shared contexts evaluate); its 95 % interval from the repeats of both (delta method on the log ratio).");
         if (any_in_noise) t.notes.push_back("a saving whose interval holds 0 is inside the repeats' noise");
     }
     return t;
