@@ -35,7 +35,7 @@ extern "C" void on_stop_signal(int sig) {
 }  // namespace
 
 StopSignals::StopSignals() {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int_);
@@ -49,6 +49,8 @@ StopSignals::~StopSignals() {
     sigaction(SIGTERM, &old_term_, nullptr);
 }
 
-int StopSignals::signal() const { return g_stop_signal; }
+int StopSignals::signal() const {
+    return g_stop_signal;
+}
 
 }  // namespace jb::cli

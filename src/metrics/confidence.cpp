@@ -8,10 +8,10 @@ namespace jb::metrics {
 
 double student_t975(double df) {
     // t(0.975, df) for df = 1..30 (any statistics table).
-    static constexpr std::array<double, 30> kTable = {
-        12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
-        2.2010,  2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
-        2.0796,  2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423};
+    static constexpr std::array<double, 30> kTable = {12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060,
+                                                      2.2622,  2.2281, 2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199,
+                                                      2.1098,  2.1009, 2.0930, 2.0860, 2.0796, 2.0739, 2.0687, 2.0639,
+                                                      2.0595,  2.0555, 2.0518, 2.0484, 2.0452, 2.0423};
     if (!(df >= 1.0)) return NAN;
     if (df <= 30.0) {
         const int lo = int(std::floor(df));
@@ -84,10 +84,14 @@ SavingInterval saving_ci95(const std::vector<double> & candidate, const std::vec
 
 const char * repeat_stop_name(RepeatStop s) {
     switch (s) {
-        case RepeatStop::ci: return "ci";
-        case RepeatStop::time: return "time";
-        case RepeatStop::count: return "count";
-        case RepeatStop::more: break;
+        case RepeatStop::ci:
+            return "ci";
+        case RepeatStop::time:
+            return "time";
+        case RepeatStop::count:
+            return "count";
+        case RepeatStop::more:
+            break;
     }
     return "";
 }
@@ -105,11 +109,15 @@ RepeatStop repeat_decision(const std::vector<double> & values, double elapsed_s,
 
 namespace {
 
-double mean_of(const std::vector<double> & v) { return mean_ci95(v).mean; }
+double mean_of(const std::vector<double> & v) {
+    return mean_ci95(v).mean;
+}
 
 }  // namespace
 
-bool feasible(const SettingRuns & s, const TuneConstraints & c) { return violation(s, c) == 0.0; }
+bool feasible(const SettingRuns & s, const TuneConstraints & c) {
+    return violation(s, c) == 0.0;
+}
 
 double violation(const SettingRuns & s, const TuneConstraints & c) {
     double out = 0.0;

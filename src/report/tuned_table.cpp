@@ -1,13 +1,13 @@
 // Tuned against default engine settings (sweep --engine tuned beside a plain sweep of the same cells),
 // and the spread of the same cells across hosts of the same hardware.
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
 #include <tuple>
-
-#include <fmt/format.h>
 
 #include "joulebench/engine_params.hpp"
 #include "metrics/confidence.hpp"
@@ -18,8 +18,12 @@ namespace jb::report {
 
 namespace {
 
-Value real(double v) { return std::isfinite(v) ? Value(v) : Value(); }
-Value pct(double fraction) { return std::isfinite(fraction) ? Value(fraction * 100.0) : Value(); }
+Value real(double v) {
+    return std::isfinite(v) ? Value(v) : Value();
+}
+Value pct(double fraction) {
+    return std::isfinite(fraction) ? Value(fraction * 100.0) : Value();
+}
 void add_text_column(Table & t, const std::string & name, const std::string & header) {
     t.add_column(name, header, 0);
     t.columns.back().right_align = false;
@@ -78,11 +82,11 @@ Table tuned_table(const Analysis & a) {
         const std::vector<double> e_tuned = energy_runs(s), e_default = energy_runs(d);
         const metrics::SavingInterval ci = metrics::saving_ci95(e_tuned, e_default);
         any_in_noise = any_in_noise || (std::isfinite(ci.lo) && ci.lo <= 0 && ci.hi >= 0);
-        t.add_row({s.host_name, s.model_name, d.task, s.scheme, s.engine_settings,
-                   int64_t(d.j_per_token_runs.size()), real(d.j_per_token), pct(d.j_per_token_ci95),
-                   int64_t(s.j_per_token_runs.size()), real(s.j_per_token), pct(s.j_per_token_ci95),
-                   real(metrics::mean_ci95(e_default).mean), real(metrics::mean_ci95(e_tuned).mean), pct(ci.saving),
-                   interval_pct(ci.lo, ci.hi), real(d.tok_s), real(s.tok_s)});
+        t.add_row({s.host_name, s.model_name, d.task, s.scheme, s.engine_settings, int64_t(d.j_per_token_runs.size()),
+                   real(d.j_per_token), pct(d.j_per_token_ci95), int64_t(s.j_per_token_runs.size()),
+                   real(s.j_per_token), pct(s.j_per_token_ci95), real(metrics::mean_ci95(e_default).mean),
+                   real(metrics::mean_ci95(e_tuned).mean), pct(ci.saving), interval_pct(ci.lo, ci.hi), real(d.tok_s),
+                   real(s.tok_s)});
     }
     if (!t.rows.empty()) {
         t.notes.push_back(
@@ -129,7 +133,8 @@ Table host_spread_table(const Analysis & a) {
         double worst_ci = NAN, tps_min = INFINITY, tps_max = 0;
         for (const auto * m : members) {
             names += (names.empty() ? "" : ", ") + m->host_name;
-            if (std::isfinite(m->j_per_token_ci95) && !(m->j_per_token_ci95 <= worst_ci)) worst_ci = m->j_per_token_ci95;
+            if (std::isfinite(m->j_per_token_ci95) && !(m->j_per_token_ci95 <= worst_ci))
+                worst_ci = m->j_per_token_ci95;
             if (std::isfinite(m->tok_s)) {
                 tps_min = std::min(tps_min, m->tok_s);
                 tps_max = std::max(tps_max, m->tok_s);

@@ -3,14 +3,13 @@
 
 #include "sweep/session.hpp"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-
-#include <fmt/format.h>
 
 #include "joulebench/error.hpp"
 #include "quant/cache.hpp"
@@ -26,14 +25,10 @@ using Clock = std::chrono::steady_clock;
 nlohmann::json energy_json(const energy::Measurement & m) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto & d : m.domains) {
-        nlohmann::json j = {{"domain", d.domain.str()},
-                            {"method", energy::method_name(d.method)},
-                            {"sensor", d.sensor},
-                            {"gross_j", d.gross_j},
-                            {"duration_s", d.duration_s},
-                            {"avg_w", d.avg_w},
-                            {"peak_w", d.peak_w},
-                            {"n_samples", d.n_samples}};
+        nlohmann::json j = {{"domain", d.domain.str()},   {"method", energy::method_name(d.method)},
+                            {"sensor", d.sensor},         {"gross_j", d.gross_j},
+                            {"duration_s", d.duration_s}, {"avg_w", d.avg_w},
+                            {"peak_w", d.peak_w},         {"n_samples", d.n_samples}};
         if (d.net_j) j["net_j"] = *d.net_j;
         if (d.idle_w) j["idle_w"] = *d.idle_w;
         if (d.counter_j) j["counter_j"] = *d.counter_j;
@@ -64,7 +59,9 @@ PowerTimeline timeline_of(const energy::Measurement & m) {
     return tl;
 }
 
-double or_nan(bool ok, double v) { return ok ? v : NAN; }
+double or_nan(bool ok, double v) {
+    return ok ? v : NAN;
+}
 
 // Only the GPUs of --gpus are metered (the k-th GPU NVML lists among the visible ones is
 // llama.cpp's GPU k; nvml.hpp says when they differ).
@@ -97,8 +94,10 @@ void mark_shared_gpu(nlohmann::json & ej, const std::vector<energy::SharedDevice
     nlohmann::json list = nlohmann::json::array();
     for (const auto & s : shared) list.push_back({{"domain", s.domain.str()}, {"pids", s.pids}});
     ej["shared_gpu"] = list;
-    notify.warn(fmt::format("{}: other processes used the metered device during the cell: {}; its energy includes "
-                            "theirs (marked shared_gpu in energy_json)", what, energy::describe_shared(shared)));
+    notify.warn(
+        fmt::format("{}: other processes used the metered device during the cell: {}; its energy includes "
+                    "theirs (marked shared_gpu in energy_json)",
+                    what, energy::describe_shared(shared)));
 }
 
 // A cell during which another joulebench run metered the same devices: "shared_meter": [{"pid",
@@ -109,20 +108,20 @@ void mark_shared_meter(nlohmann::json & ej, const std::vector<energy::OtherMeter
     nlohmann::json list = nlohmann::json::array();
     for (const auto & o : others) list.push_back({{"pid", o.pid}, {"what", o.what}, {"devices", o.devices}});
     ej["shared_meter"] = list;
-    notify.warn(fmt::format("{}: another joulebench run metered the same devices during the cell: {}; its energy "
-                            "includes that run's load (marked shared_meter in energy_json)",
-                            what, energy::describe_other_meters(others)));
+    notify.warn(
+        fmt::format("{}: another joulebench run metered the same devices during the cell: {}; its energy "
+                    "includes that run's load (marked shared_meter in energy_json)",
+                    what, energy::describe_other_meters(others)));
 }
 
 StoreLock lock_store(const SessionParams & p, Notify & notify) {
     std::filesystem::path db_path(p.db);
     if (db_path.has_parent_path()) std::filesystem::create_directories(db_path.parent_path());
     // One writer per database: a second one would run every cell again and meter the first's load.
-    return StoreLock::acquire(p.db, p.command_line.empty() ? "a " + p.what : p.command_line, p.wait_for_db,
-                              [&](const LockHolder & h) {
-                                  notify.info(fmt::format("{} is in use by {}: waiting for it", p.db,
-                                                          describe_holder(h)));
-                              });
+    return StoreLock::acquire(
+        p.db, p.command_line.empty() ? "a " + p.what : p.command_line, p.wait_for_db, [&](const LockHolder & h) {
+            notify.info(fmt::format("{} is in use by {}: waiting for it", p.db, describe_holder(h)));
+        });
 }
 
 }  // namespace
@@ -156,7 +155,9 @@ SchemeRecord scheme_record(const ResolvedScheme & rs) {
 }
 
 Session::Session(const SessionParams & params, SweepObserver * observer)
-    : params_(params), notify_(observer), lock_(lock_store(params, notify_)),
+    : params_(params),
+      notify_(observer),
+      lock_(lock_store(params, notify_)),
       store_(Store::open(params.db, /*create=*/true)) {
     found_ = energy::discover_sensors();
     keep_placement_gpus(found_, params_.gpus);
@@ -169,9 +170,10 @@ Session::Session(const SessionParams & params, SweepObserver * observer)
     claim_ = std::make_unique<energy::DeviceClaim>(found_.sensors, params_.what + " " + params_.db);
     overlap_ = std::make_unique<energy::MeterOverlapWatch>(*claim_);
     if (const auto others = claim_->others(); !others.empty()) {
-        notify_.warn(fmt::format("another joulebench run meters the same devices: {}; each counts the other's load, "
-                                 "and the cells that overlap are marked shared_meter",
-                                 energy::describe_other_meters(others)));
+        notify_.warn(
+            fmt::format("another joulebench run meters the same devices: {}; each counts the other's load, "
+                        "and the cells that overlap are marked shared_meter",
+                        energy::describe_other_meters(others)));
     }
     run_id_ = store_.begin_run(params_.command_line, host_.fingerprint);
 
@@ -214,8 +216,8 @@ MeasuredCell Session::measure(CellJob & job, const SweepCell & cell) {
     const std::string what = cell.label();
     MeasuredCell out;
     CellRecord & rec = out.rec;
-    rec.set_key({host_.fingerprint, model.record.hash, scheme.record.canonical, task.name(), job.workload_fp,
-                 job.repeat});
+    rec.set_key(
+        {host_.fingerprint, model.record.hash, scheme.record.canonical, task.name(), job.workload_fp, job.repeat});
     rec.run_id = run_id_;
     rec.host_name = host_.hostname;
     rec.scheme_name = scheme.rs.name;
@@ -318,12 +320,12 @@ MeasuredCell Session::measure(CellJob & job, const SweepCell & cell) {
         rec.energy_json = ej.dump();
         nlohmann::json scores = nlohmann::json::array();
         for (const auto & metric : result.metrics) {
-            scores.push_back({{"name", metric.name},
-                              {"value", metric.value},
-                              {"stderr", std::isfinite(metric.stderr_) ? nlohmann::json(metric.stderr_)
-                                                                       : nlohmann::json(nullptr)},
-                              {"group", metric.group},
-                              {"n", metric.n}});
+            scores.push_back(
+                {{"name", metric.name},
+                 {"value", metric.value},
+                 {"stderr", std::isfinite(metric.stderr_) ? nlohmann::json(metric.stderr_) : nlohmann::json(nullptr)},
+                 {"group", metric.group},
+                 {"n", metric.n}});
             if (metric.group.empty() && metric.name == result.primary_metric) {
                 rec.score = metric.value;
                 rec.score_stderr = metric.stderr_;
@@ -374,10 +376,11 @@ void Session::settle() {
         // Said once, counted for the end: a GPU that keeps its clocks up for longer than settle_s
         // would otherwise repeat it after every cell.
         if (unsettled_++ == 0) {
-            notify_.warn(fmt::format("idle power {:.1f} W vs {:.1f} W at the start after waiting {:.1f} s: the device "
-                                     "has not settled (heat, clocks, another job); net energies may be biased "
-                                     "(further cases are counted at the end)",
-                                     settle.watts, idle_w_, settle.waited_s));
+            notify_.warn(
+                fmt::format("idle power {:.1f} W vs {:.1f} W at the start after waiting {:.1f} s: the device "
+                            "has not settled (heat, clocks, another job); net energies may be biased "
+                            "(further cases are counted at the end)",
+                            settle.watts, idle_w_, settle.waited_s));
         }
         unsettled_max_w_ = std::max(unsettled_max_w_, settle.watts);
     }

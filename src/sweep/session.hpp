@@ -6,11 +6,10 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "energy/device_claim.hpp"
 #include "energy/discover.hpp"
@@ -84,7 +83,7 @@ struct CellJob {
     EngineParams engine;      // sized for the workload, with the scheme's KV types and flash attention
     std::string workload_fp;  // the key's fingerprint: the task's, plus placement and settings suffixes
     int repeat = 0;
-    std::string error;        // non-empty: the cell fails with this reason without running
+    std::string error;  // non-empty: the cell fails with this reason without running
 };
 
 // A measured (or failed) cell, not yet committed.

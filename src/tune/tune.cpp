@@ -1,6 +1,11 @@
 // The tuner (joulebench/tune.hpp): the space for the workload, every trial a metered cell in the
 // store, the search (tune/search.hpp) over them, and the outcome read from every setting measured.
 
+#include "joulebench/tune.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -8,12 +13,8 @@
 #include <map>
 #include <thread>
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-
 #include "joulebench/error.hpp"
 #include "joulebench/metrics.hpp"
-#include "joulebench/tune.hpp"
 #include "metrics/confidence.hpp"
 #include "sweep/session.hpp"
 #include "sweep/tuned.hpp"
@@ -97,9 +98,10 @@ TuneOutcome Tuner::run() {
     workload_ = sweep::make_workload(spec_.workload, spec_.task);
     const bool task = workload_->sequences() == 0;
     if (spec_.max_ttft_s && !task && !workload_->prefill_only()) {
-        throw UsageError(fmt::format("--max-ttft: the decode workload {} has no time to first token (it starts "
-                                     "from one token); use --min-tps, or a pp workload",
-                                     spec_.workload));
+        throw UsageError(
+            fmt::format("--max-ttft: the decode workload {} has no time to first token (it starts "
+                        "from one token); use --min-tps, or a pp workload",
+                        spec_.workload));
     }
     check_placement(spec_.engine);
     constraints_.min_tok_s = spec_.min_tok_s;
@@ -123,8 +125,9 @@ TuneOutcome Tuner::run() {
     so.cache_dir = spec_.cache_dir;
     so.kld_budget = spec_.kld_budget;
     so.engine = spec_.engine;
-    scheme_.rs = resolve_scheme(spec_.model, spec_.scheme, so, [&](const std::string & m) { notify.info(m); },
-                                [&](const std::string & m) { notify.warn(m); });
+    scheme_.rs = resolve_scheme(
+        spec_.model, spec_.scheme, so, [&](const std::string & m) { notify.info(m); },
+        [&](const std::string & m) { notify.warn(m); });
     if (!scheme_.rs.error.empty()) throw RuntimeFailure(scheme_.rs.error);
     scheme_.record = sweep::scheme_record(scheme_.rs);
     session_->store().upsert_scheme(scheme_.record);
@@ -195,8 +198,8 @@ void Tuner::pause_between_trials() {
     // sweep's check that the device is back near its idle power.
     const auto until = Clock::now() + std::chrono::duration<double>(spec_.cooldown_s);
     while (Clock::now() < until && !session_->notify()->stop_requested()) {
-        std::this_thread::sleep_for(std::min(std::chrono::duration<double>(until - Clock::now()),
-                                             std::chrono::duration<double>(0.1)));
+        std::this_thread::sleep_for(
+            std::min(std::chrono::duration<double>(until - Clock::now()), std::chrono::duration<double>(0.1)));
     }
     session_->settle();
 }
@@ -330,7 +333,8 @@ TuneOutcome Tuner::outcome(const tune::SearchResult & r) {
     if (out.best >= 0) {
         out.best_feasible = out.settings[size_t(out.best)].feasible;
         if (out.defaults >= 0) {
-            const auto sv = metrics::saving_ci95(list[size_t(out.best)].j_per_token, list[size_t(out.defaults)].j_per_token);
+            const auto sv =
+                metrics::saving_ci95(list[size_t(out.best)].j_per_token, list[size_t(out.defaults)].j_per_token);
             out.saving = sv.saving;
             out.saving_lo = sv.lo;
             out.saving_hi = sv.hi;
@@ -354,9 +358,10 @@ TuneOutcome Tuner::outcome(const tune::SearchResult & r) {
         out.notes.push_back("no setting met the constraints: the best is the one that came closest");
     }
     if (out.best >= 0 && out.settings[size_t(out.best)].n < spec_.min_repeats) {
-        out.notes.push_back(fmt::format("the budget ended before the chosen setting had {} repeats: its interval is "
-                                        "wide or missing",
-                                        spec_.min_repeats));
+        out.notes.push_back(
+            fmt::format("the budget ended before the chosen setting had {} repeats: its interval is "
+                        "wide or missing",
+                        spec_.min_repeats));
     }
     // The descent's incumbent that looked better than the choice but had too few repeats to be it.
     if (out.best >= 0 && !r.incumbent.empty()) {
@@ -365,10 +370,11 @@ TuneOutcome Tuner::outcome(const tune::SearchResult & r) {
         for (const auto & s : out.settings) {
             if (s.suffix != inc || s.suffix == b.suffix || s.failed) continue;
             if (s.j_per_token < b.j_per_token && s.n < b.n) {
-                out.notes.push_back(fmt::format("{} looked better ({:.5g} J/token, n {}) but the budget ended before it "
-                                                "had the {} repeats to be chosen: a larger budget, or a tune run "
-                                                "again on the same database, settles it",
-                                                s.label, s.j_per_token, s.n, b.n));
+                out.notes.push_back(
+                    fmt::format("{} looked better ({:.5g} J/token, n {}) but the budget ended before it "
+                                "had the {} repeats to be chosen: a larger budget, or a tune run "
+                                "again on the same database, settles it",
+                                s.label, s.j_per_token, s.n, b.n));
             }
         }
     }
@@ -382,6 +388,8 @@ TuneOutcome Tuner::outcome(const tune::SearchResult & r) {
 
 }  // namespace
 
-TuneOutcome run_tune(const TuneSpec & spec, TuneObserver * observer) { return Tuner(spec, observer).run(); }
+TuneOutcome run_tune(const TuneSpec & spec, TuneObserver * observer) {
+    return Tuner(spec, observer).run();
+}
 
 }  // namespace jb

@@ -2,8 +2,8 @@
 // database, tuned against default engine settings, and n with the interval of every repeated cell.
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -90,8 +90,9 @@ TEST(TuneReport, tuned_cells_beside_default_ones_show_the_saving_with_its_interv
         auto st = jb::Store::open(dir.file("t.db"), true);
         const auto h = jb::test::add_host(st, "node1", kH200);
         add_repeats(st, h, kWorkload, {100, 101, 99});
-        add_repeats(st, h, kWorkload + "|engine=tuned", {80, 81, 79},
-                    R"({"tuned": {"settings": "|tune=c:8192,b:2048,ub:256,np:1,fa:on,t:0,kv:f16/f16", "label": "c 8192, b 2048, ub 256, np 1, fa on, all threads, KV f16/f16"}})");
+        add_repeats(
+            st, h, kWorkload + "|engine=tuned", {80, 81, 79},
+            R"({"tuned": {"settings": "|tune=c:8192,b:2048,ub:256,np:1,fa:on,t:0,kv:f16/f16", "label": "c 8192, b 2048, ub 256, np 1, fa on, all threads, KV f16/f16"}})");
         // A tune trial: a search, left out of the results.
         add_repeats(st, h, kWorkload + "|tune=c:8192,b:2048,ub:256,np:1,fa:on,t:0,kv:f16/f16", {1});
     }

@@ -22,7 +22,9 @@ double cost(const Point & p) {
     const double a = p[0] - 3.0, b = p[1] - 1.0, c = p[2] - 2.0;
     return 1.0 + 0.10 * a * a + 0.30 * b * b + 0.05 * c * c + 0.02 * a * b;
 }
-double speed(const Point & p) { return 1000.0 - 150.0 * p[0] + 10.0 * p[2]; }
+double speed(const Point & p) {
+    return 1000.0 - 150.0 * p[0] + 10.0 * p[2];
+}
 
 // Measurements with a deterministic +-0.5 % wobble (repeat k of a point), so repeats differ.
 struct Surface {
