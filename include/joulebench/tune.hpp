@@ -75,18 +75,20 @@ struct TuneSpec {
 
 // One engine setting the search measured (or found stored), with its repeats.
 struct TuneSetting {
-    EngineParams params;     // the defaults with this setting applied
-    std::string suffix;      // settings_suffix(params): its cells' workload-fingerprint suffix
-    std::string label;       // settings_label(params)
-    int n = 0;               // successful repeats
-    bool failed = false;     // a repeat failed (out of memory, unsupported): never chosen
-    std::string error;       // the first failure's reason
-    double j_per_token = 0.0, j_per_token_ci = 0.0;  // mean and 95 % half-width (NaN for n < 2)
-    double tok_s = 0.0, ttft_s = 0.0;                // means (NaN where not measured)
-    bool feasible = true;    // meets the constraints
-    bool pareto = false;     // on the J/token - tokens/s frontier of the feasible settings
+    EngineParams params;  // the defaults with this setting applied
+    std::string suffix;   // settings_suffix(params): its cells' workload-fingerprint suffix
+    std::string label;    // settings_label(params)
+    int n = 0;            // successful repeats
+    bool failed = false;  // a repeat failed (out of memory, unsupported): never chosen
+    std::string error;    // the first failure's reason
+    // Mean J/token and its 95 % half-width (NaN for n < 2), and mean tokens/s: for a task, of the
+    // tokens the defaults evaluate (the same items under every setting; docs/tune.md).
+    double j_per_token = 0.0, j_per_token_ci = 0.0;
+    double tok_s = 0.0, ttft_s = 0.0;  // means (NaN where not measured)
+    bool feasible = true;              // meets the constraints
+    bool pareto = false;               // on the J/token - tokens/s frontier of the feasible settings
     bool is_default = false;
-    int stored = 0;          // repeats found in the store from earlier tunes
+    int stored = 0;  // repeats found in the store from earlier tunes
 };
 
 struct TuneOutcome {
@@ -96,12 +98,12 @@ struct TuneOutcome {
     // 1 - J/token(best) / J/token(defaults) with its 95 % interval (NaN bounds with fewer than two
     // repeats of either).
     double saving = 0.0, saving_lo = 0.0, saving_hi = 0.0;
-    std::vector<int> pareto;  // indices of the frontier, by increasing J/token
+    std::vector<int> pareto;    // indices of the frontier, by increasing J/token
     bool best_feasible = true;  // false: no setting met the constraints; best is the closest
     int trials = 0;             // cells measured by this run
     double seconds = 0.0;
-    std::string stop_reason;  // "converged", "budget", "stopped"
-    std::string workload_fp;  // the trials' fingerprint before their settings suffix
+    std::string stop_reason;        // "converged", "budget", "stopped"
+    std::string workload_fp;        // the trials' fingerprint before their settings suffix
     std::vector<std::string> axes;  // "ub: 128 256 512 ...", the space searched
     std::vector<std::string> notes;
 };

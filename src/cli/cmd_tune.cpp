@@ -1,11 +1,11 @@
 // joulebench tune: options, progress on stderr and the outcome on stdout for jb::run_tune
 // (joulebench/tune.hpp). docs/tune.md.
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <iostream>
 #include <memory>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
@@ -49,8 +49,12 @@ private:
     int budget_;
 };
 
-Value real(double v) { return std::isfinite(v) ? Value(v) : Value(); }
-Value pct(double fraction) { return std::isfinite(fraction) ? Value(100.0 * fraction) : Value(); }
+Value real(double v) {
+    return std::isfinite(v) ? Value(v) : Value();
+}
+Value pct(double fraction) {
+    return std::isfinite(fraction) ? Value(100.0 * fraction) : Value();
+}
 
 Table trials_table(const TuneOutcome & out) {
     Table t;
@@ -79,9 +83,10 @@ Table trials_table(const TuneOutcome & out) {
                    pct(1.0 - s.j_per_token / ref), real(s.tok_s), real(s.ttft_s), int64_t(s.feasible),
                    int64_t(s.pareto), int64_t(s.stored), s.error});
     }
-    t.notes.push_back("J/token: gross energy of the measured domains over prefill + decode tokens, mean of n "
-                      "repeats; \u00b1 95 %: t-based half-width; Pareto: no other setting has both less J/token and "
-                      "more tok/s");
+    t.notes.push_back(
+        "J/token: gross energy of the measured domains over prefill + decode tokens, mean of n "
+        "repeats; \u00b1 95 %: t-based half-width; Pareto: no other setting has both less J/token and "
+        "more tok/s");
     for (const auto & a : out.axes) t.notes.push_back("searched " + a);
     for (const auto & n : out.notes) t.notes.push_back(n);
     return t;
@@ -90,8 +95,8 @@ Table trials_table(const TuneOutcome & out) {
 std::string verdict(const TuneOutcome & out) {
     if (out.best < 0) return "no setting could be measured";
     const TuneSetting & b = out.settings[size_t(out.best)];
-    std::string line = fmt::format("best: {} at {:.6g} J/token (n {}), {:.1f} tok/s", b.label, b.j_per_token, b.n,
-                                   b.tok_s);
+    std::string line =
+        fmt::format("best: {} at {:.6g} J/token (n {}), {:.1f} tok/s", b.label, b.j_per_token, b.n, b.tok_s);
     if (std::isfinite(out.saving)) {
         line += fmt::format("; saves {:.1f} % per token against the defaults", 100 * out.saving);
         line += std::isfinite(out.saving_lo)
@@ -142,38 +147,45 @@ void add_tune_command(CLI::App & app) {
     auto o = std::make_shared<TuneOptions>();
     auto & s = o->spec;
     s.task.data_dir = shipped_path("data/samples");
-    auto * cmd = app.add_subcommand("tune", "Search the engine settings (batch, micro-batch, flash attention, threads, "
-                                            "sequences, context, KV type) for the least energy per token");
+    auto * cmd = app.add_subcommand("tune",
+                                    "Search the engine settings (batch, micro-batch, flash attention, threads, "
+                                    "sequences, context, KV type) for the least energy per token");
     cmd->add_option("-m,--model", s.model, "GGUF model")->required();
     cmd->add_option("--scheme", s.scheme, "Scheme (fp16, int8, q4_k_m, dynamic, ...)")->capture_default_str();
-    cmd->add_option("-w,--workload", s.workload, "pp<N>, tg<N>, tg<N>x<S> (r<R> repetitions) or a task (hellaswag, ...)")
+    cmd->add_option("-w,--workload", s.workload,
+                    "pp<N>, tg<N>, tg<N>x<S> (r<R> repetitions) or a task (hellaswag, ...)")
         ->capture_default_str();
     cmd->add_option("--data-dir", s.task.data_dir, "Task data (docs/tasks.md)")->capture_default_str();
     cmd->add_option("--limit", s.task.limit, "A task: seeded sample of N items");
     cmd->add_option("--budget-trials", s.budget_trials, "Most trials (metered cells)");
     cmd->add_option("--budget-s", s.budget_s, "Most seconds of tuning");
     cmd->add_option("--min-tps", o->min_tps, "Constraint: tokens per second at least this");
-    cmd->add_option("--max-ttft", o->max_ttft_s, "Constraint: time to first token at most this many seconds (pp "
-                                                 "workloads, generation tasks)");
+    cmd->add_option("--max-ttft", o->max_ttft_s,
+                    "Constraint: time to first token at most this many seconds (pp "
+                    "workloads, generation tasks)");
     cmd->add_option("--min-repeats", s.min_repeats, "Repeats of the defaults and the best, for the interval")
         ->capture_default_str();
-    cmd->add_option("--axis", o->axes, "Replace a searched setting's values, e.g. ub=128,256,512 or fa=on (c, b, ub, "
-                                       "np, fa, t, kv); repeatable");
+    cmd->add_option("--axis", o->axes,
+                    "Replace a searched setting's values, e.g. ub=128,256,512 or fa=on (c, b, ub, "
+                    "np, fa, t, kv); repeatable");
     cmd->add_flag("--search-kv", s.search_kv, "Also try a q8_0 KV cache (it changes the numbers the model computes)");
     cmd->add_option("--cooldown-s", s.cooldown_s, "Pause after every trial")->capture_default_str();
     cmd->add_option("--idle-s", s.idle_s, "Idle baseline measured once at the start")->capture_default_str();
-    cmd->add_option("--idle-check-s", s.idle_check_s, "Idle re-check after every trial (0: none)")->capture_default_str();
+    cmd->add_option("--idle-check-s", s.idle_check_s, "Idle re-check after every trial (0: none)")
+        ->capture_default_str();
     cmd->add_option("--settle-s", s.settle_s, "Most seconds to wait for the device to settle after a trial")
         ->capture_default_str();
     cmd->add_option("--interval-ms", s.interval_ms, "Power sampling period")->capture_default_str();
-    cmd->add_option("--db", s.db, "Result database: trials are stored cells (created if missing)")->capture_default_str();
+    cmd->add_option("--db", s.db, "Result database: trials are stored cells (created if missing)")
+        ->capture_default_str();
     cmd->add_option("--cache-dir", s.cache_dir, "Quantized-file cache (default under $XDG_CACHE_HOME)");
     cmd->add_flag("--wait", s.wait_for_db, "When another run writes --db, wait for it");
     cmd->add_option("-o,--output", o->output, "table, md, csv or json")->capture_default_str();
     add_engine_options(cmd, o->engine);
-    cmd->footer("The engine options give the defaults the search starts from and measures the saving against. Trials "
-                "are cells in --db (their settings in the workload fingerprint): a tune run again goes on from them, "
-                "and `joulebench sweep --engine tuned` runs each cell with the best. docs/tune.md.");
+    cmd->footer(
+        "The engine options give the defaults the search starts from and measures the saving against. Trials "
+        "are cells in --db (their settings in the workload fingerprint): a tune run again goes on from them, "
+        "and `joulebench sweep --engine tuned` runs each cell with the best. docs/tune.md.");
     cmd->callback([o, &app] {
         o->spec.command_line = "joulebench tune";
         for (const auto & a : app.remaining_for_passthrough()) o->spec.command_line += " " + a;

@@ -8,10 +8,10 @@ namespace jb::metrics {
 
 double student_t975(double df) {
     // t(0.975, df) for df = 1..30 (any statistics table).
-    static constexpr std::array<double, 30> kTable = {
-        12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
-        2.2010,  2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
-        2.0796,  2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423};
+    static constexpr std::array<double, 30> kTable = {12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060,
+                                                      2.2622,  2.2281, 2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199,
+                                                      2.1098,  2.1009, 2.0930, 2.0860, 2.0796, 2.0739, 2.0687, 2.0639,
+                                                      2.0595,  2.0555, 2.0518, 2.0484, 2.0452, 2.0423};
     if (!(df >= 1.0)) return NAN;
     if (df <= 30.0) {
         const int lo = int(std::floor(df));
@@ -67,27 +67,31 @@ SavingInterval saving_ci95(const std::vector<double> & candidate, const std::vec
     out.saving = r.n > 0 && c.n > 0 && r.mean != 0.0 ? 1.0 - c.mean / r.mean : NAN;
     out.lo = out.hi = NAN;
     if (c.n < 2 || r.n < 2 || !std::isfinite(out.saving) || c.mean == 0.0) return out;
-    // ratio q = c/r; var(q) ~ q^2 (var_c / c^2 + var_r / r^2), var_x = sd_x^2 / n_x (delta method).
-    const double vc = c.sd * c.sd / c.n, vr = r.sd * r.sd / r.n;
+    // On the log of the ratio q = c/r (the delta method: var(log q) ~ var_c / c^2 + var_r / r^2,
+    // var_x = sd_x^2 / n_x), so the interval of q stays positive and a saving never passes 100 %.
     const double q = c.mean / r.mean;
-    const double rel = vc / (c.mean * c.mean) + vr / (r.mean * r.mean);
-    const double se = std::fabs(q) * std::sqrt(rel);
-    // Welch-Satterthwaite degrees of freedom of the relative variances.
-    const double a = vc / (c.mean * c.mean), b = vr / (r.mean * r.mean);
+    if (!(q > 0)) return out;
+    const double a = c.sd * c.sd / c.n / (c.mean * c.mean), b = r.sd * r.sd / r.n / (r.mean * r.mean);
+    const double rel = a + b;
+    // Welch-Satterthwaite degrees of freedom of the two relative variances.
     const double denom = a * a / (c.n - 1) + b * b / (r.n - 1);
     const double df = denom > 0 ? rel * rel / denom : double(c.n + r.n - 2);
-    const double t = student_t975(std::max(1.0, df));
-    out.lo = 1.0 - (q + t * se);
-    out.hi = 1.0 - (q - t * se);
+    const double spread = student_t975(std::max(1.0, df)) * std::sqrt(rel);
+    out.lo = 1.0 - q * std::exp(spread);
+    out.hi = 1.0 - q * std::exp(-spread);
     return out;
 }
 
 const char * repeat_stop_name(RepeatStop s) {
     switch (s) {
-        case RepeatStop::ci: return "ci";
-        case RepeatStop::time: return "time";
-        case RepeatStop::count: return "count";
-        case RepeatStop::more: break;
+        case RepeatStop::ci:
+            return "ci";
+        case RepeatStop::time:
+            return "time";
+        case RepeatStop::count:
+            return "count";
+        case RepeatStop::more:
+            break;
     }
     return "";
 }
@@ -105,11 +109,15 @@ RepeatStop repeat_decision(const std::vector<double> & values, double elapsed_s,
 
 namespace {
 
-double mean_of(const std::vector<double> & v) { return mean_ci95(v).mean; }
+double mean_of(const std::vector<double> & v) {
+    return mean_ci95(v).mean;
+}
 
 }  // namespace
 
-bool feasible(const SettingRuns & s, const TuneConstraints & c) { return violation(s, c) == 0.0; }
+bool feasible(const SettingRuns & s, const TuneConstraints & c) {
+    return violation(s, c) == 0.0;
+}
 
 double violation(const SettingRuns & s, const TuneConstraints & c) {
     double out = 0.0;

@@ -28,8 +28,9 @@ struct Interval {
 Interval mean_ci95(const std::vector<double> & values);  // NaNs are skipped
 
 // 1 - mean(candidate) / mean(reference) (a saving: positive when the candidate costs less) with its
-// 95 % interval from the delta method on the ratio of two independent means, with Welch's
-// degrees of freedom. lo/hi are NaN when either side has fewer than two values.
+// 95 % interval from the delta method on the log of the ratio of two independent means, with
+// Welch's degrees of freedom (the interval of the ratio stays positive: a saving stays under
+// 100 %). lo/hi are NaN when either side has fewer than two values.
 struct SavingInterval {
     double saving = 0.0;
     double lo = 0.0, hi = 0.0;

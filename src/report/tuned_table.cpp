@@ -1,13 +1,13 @@
 // Tuned against default engine settings (sweep --engine tuned beside a plain sweep of the same cells),
 // and the spread of the same cells across hosts of the same hardware.
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
 #include <tuple>
-
-#include <fmt/format.h>
 
 #include "joulebench/engine_params.hpp"
 #include "metrics/confidence.hpp"
@@ -18,12 +18,24 @@ namespace jb::report {
 
 namespace {
 
-Value real(double v) { return std::isfinite(v) ? Value(v) : Value(); }
-Value pct(double fraction) { return std::isfinite(fraction) ? Value(fraction * 100.0) : Value(); }
+Value real(double v) {
+    return std::isfinite(v) ? Value(v) : Value();
+}
+Value pct(double fraction) {
+    return std::isfinite(fraction) ? Value(fraction * 100.0) : Value();
+}
 void add_text_column(Table & t, const std::string & name, const std::string & header) {
     t.add_column(name, header, 0);
     t.columns.back().right_align = false;
 }
+// Each repeat's energy: its J/token times the tokens of a run (constant over a summary's repeats).
+std::vector<double> energy_runs(const metrics::Summary & s) {
+    std::vector<double> out;
+    const double tokens = s.prefill_tokens + s.decode_tokens;
+    for (double j : s.j_per_token_runs) out.push_back(j * tokens);
+    return out;
+}
+
 // "-3.1 to 5.2" (percent), or empty when the interval is unknown.
 Value interval_pct(double lo, double hi) {
     if (!std::isfinite(lo) || !std::isfinite(hi)) return Value();
@@ -46,7 +58,9 @@ Table tuned_table(const Analysis & a) {
     t.add_column("tuned_n", "n tuned", 0);
     t.add_column("tuned_j_per_token", "J/token tuned", 5);
     t.add_column("tuned_ci95_pct", "\u00b1 95 % (%) ", 1);
-    t.add_column("saving_pct", "energy saving per token vs default (%)", 1);  // report.cpp's saving_header convention
+    t.add_column("default_energy_j", "energy/run default (J)", 3);
+    t.add_column("tuned_energy_j", "energy/run tuned (J)", 3);
+    t.add_column("saving_pct", "energy saving per run vs default (%)", 1);
     add_text_column(t, "saving_ci95_pct", "saving 95 % CI (%)");
     t.add_column("default_tok_s", "tok/s default", 1);
     t.add_column("tuned_tok_s", "tok/s tuned", 1);
@@ -63,20 +77,23 @@ Table tuned_table(const Analysis & a) {
         const auto it = plain.find({s.host, s.model, s.scheme_canonical, base});
         if (it == plain.end()) continue;
         const metrics::Summary & d = *it->second;
-        const metrics::SavingInterval ci = metrics::saving_ci95(s.j_per_token_runs, d.j_per_token_runs);
+        // The same work either way, so the saving is of the energy of a run: a task's J/token alone
+        // misleads, as settings change how many tokens its shared contexts evaluate.
+        const std::vector<double> e_tuned = energy_runs(s), e_default = energy_runs(d);
+        const metrics::SavingInterval ci = metrics::saving_ci95(e_tuned, e_default);
         any_in_noise = any_in_noise || (std::isfinite(ci.lo) && ci.lo <= 0 && ci.hi >= 0);
-        t.add_row({s.host_name, s.model_name, d.task, s.scheme, s.engine_settings,
-                   int64_t(d.j_per_token_runs.size()), real(d.j_per_token), pct(d.j_per_token_ci95),
-                   int64_t(s.j_per_token_runs.size()), real(s.j_per_token), pct(s.j_per_token_ci95),
-                   pct(metrics::energy_saving(s.j_per_token, d.j_per_token)), interval_pct(ci.lo, ci.hi),
-                   real(d.tok_s), real(s.tok_s)});
+        t.add_row({s.host_name, s.model_name, d.task, s.scheme, s.engine_settings, int64_t(d.j_per_token_runs.size()),
+                   real(d.j_per_token), pct(d.j_per_token_ci95), int64_t(s.j_per_token_runs.size()),
+                   real(s.j_per_token), pct(s.j_per_token_ci95), real(metrics::mean_ci95(e_default).mean),
+                   real(metrics::mean_ci95(e_tuned).mean), pct(ci.saving), interval_pct(ci.lo, ci.hi), real(d.tok_s),
+                   real(s.tok_s)});
     }
     if (!t.rows.empty()) {
         t.notes.push_back(
             "The same cells run with the engine options (default) and with the best settings `joulebench tune` "
-            "stored for them (sweep --engine tuned): energy saving vs default = 1 - J/token(tuned) / J/token(default), "
-            "positive when the tuned settings use less energy; its 95 % "
-            "interval from the repeats of both (delta method).");
+            "stored for them (sweep --engine tuned): energy saving vs default = 1 - energy of a run tuned / default, positive when the tuned settings use less energy (the same work; "
+            "for a synthetic workload also the J/token ratio, while a task's settings change how many tokens its "
+            "shared contexts evaluate); its 95 % interval from the repeats of both (delta method on the log ratio).");
         if (any_in_noise) t.notes.push_back("a saving whose interval holds 0 is inside the repeats' noise");
     }
     return t;
@@ -116,7 +133,8 @@ Table host_spread_table(const Analysis & a) {
         double worst_ci = NAN, tps_min = INFINITY, tps_max = 0;
         for (const auto * m : members) {
             names += (names.empty() ? "" : ", ") + m->host_name;
-            if (std::isfinite(m->j_per_token_ci95) && !(m->j_per_token_ci95 <= worst_ci)) worst_ci = m->j_per_token_ci95;
+            if (std::isfinite(m->j_per_token_ci95) && !(m->j_per_token_ci95 <= worst_ci))
+                worst_ci = m->j_per_token_ci95;
             if (std::isfinite(m->tok_s)) {
                 tps_min = std::min(tps_min, m->tok_s);
                 tps_max = std::max(tps_max, m->tok_s);

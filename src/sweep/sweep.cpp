@@ -128,8 +128,8 @@ SweepOutcome run_sweep(const SweepSpec & spec_in, SweepObserver * observer) {
     // Engines are sized to their workloads: single-sequence synthetic workloads (tg256, pp2048) run
     // on an engine of one sequence, which spares them the unified KV pool's per-call cost
     // (kv_unified()); the others on one of --parallel sequences, or as many as the widest synthetic
-    // workload needs when there are only those. The single-sequence ones go first, so a scheme loads
-    // its model at most twice.
+    // workload needs when there are only those. The single-sequence ones go first, so a scheme's engine
+    // changes its context (LlamaEngine::reconfigure, the weights stay loaded) at most once.
     std::stable_partition(task_list.begin(), task_list.end(), [](const auto & w) { return w->sequences() == 1; });
     bool synthetic_only = true;
     int widest = 1;

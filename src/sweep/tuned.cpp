@@ -7,7 +7,9 @@ namespace jb::sweep {
 
 namespace {
 
-nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+nlohmann::json number_or_null(double v) {
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
 
 double number_of(const nlohmann::json & j, const char * key) {
     const auto it = j.find(key);
@@ -16,8 +18,8 @@ double number_of(const nlohmann::json & j, const char * key) {
 
 }  // namespace
 
-nlohmann::json trial_json(const std::string & suffix, bool is_default, double j_per_token, double tok_s,
-                          double ttft_s, const metrics::TuneConstraints & c, int min_repeats) {
+nlohmann::json trial_json(const std::string & suffix, bool is_default, double j_per_token, double tok_s, double ttft_s,
+                          const metrics::TuneConstraints & c, int min_repeats) {
     return {{"settings", suffix},
             {"default", is_default},
             {"j_per_token", number_or_null(j_per_token)},
@@ -55,6 +57,9 @@ StoredTune stored_tune(const Store & store, const TuneKey & key) {
         }
         if (!tune.is_object()) continue;  // not written by a tune
         s.is_default = s.is_default || tune.value("default", false);
+        if (out.work_tokens == 0 && tune.contains("work_tokens") && tune["work_tokens"].is_number_integer()) {
+            out.work_tokens = tune["work_tokens"].get<int64_t>();
+        }
         s.runs.j_per_token.push_back(number_of(tune, "j_per_token"));
         s.runs.tok_s.push_back(number_of(tune, "tok_s"));
         s.runs.ttft_s.push_back(number_of(tune, "ttft_s"));

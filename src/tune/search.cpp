@@ -50,7 +50,9 @@ public:
     SearchResult run() {
         SearchResult r;
         Go go = Go::ok;
-        if (trials_.n(start_) == 0 && !trials_.failed(start_)) go = measure(start_, /*confirming=*/true);
+        // The defaults run once whatever the budget: a tune that measured nothing says nothing.
+        if (trials_.n(start_) == 0 && !trials_.failed(start_))
+            go = measure(start_, /*confirming=*/true, /*force=*/true);
         // At most half of the budget left after the defaults' first run (when a time budget can
         // say how many trials it holds) is kept for the final repeats: a small budget explores.
         reserve_cap_ = std::max(0, hooks_.budget_left() / 2);
@@ -85,7 +87,10 @@ public:
             if (go == Go::ok) go = confirmed;
         }
         r.incumbent = incumbent_;
-        r.stop_reason = go == Go::stopped ? "stopped" : go == Go::budget ? "budget" : converged ? "converged" : "passes";
+        r.stop_reason = go == Go::stopped  ? "stopped"
+                        : go == Go::budget ? "budget"
+                        : converged        ? "converged"
+                                           : "passes";
         return r;
     }
 
@@ -97,16 +102,14 @@ private:
     bool before(const Point & a, const Point & b) const {
         return metrics::ranks_before(runs_of(a), runs_of(b), params_.constraints);
     }
-    int need(const Point & p) const {
-        return trials_.failed(p) ? 0 : std::max(0, params_.min_repeats - trials_.n(p));
-    }
+    int need(const Point & p) const { return trials_.failed(p) ? 0 : std::max(0, params_.min_repeats - trials_.n(p)); }
     int reserve() const {
         const int r = need(start_) + (incumbent_ != start_ ? need(incumbent_) : 0);
         return std::min(r, reserve_cap_);
     }
 
-    Go measure(const Point & p, bool confirming) {
-        if (hooks_.budget_left() <= (confirming ? 0 : reserve())) return Go::budget;
+    Go measure(const Point & p, bool confirming, bool force = false) {
+        if (!force && hooks_.budget_left() <= (confirming ? 0 : reserve())) return Go::budget;
         const auto t = hooks_.measure(p);
         if (!t) return Go::stopped;
         trials_.add(p, *t);

@@ -44,9 +44,9 @@ private:
 
 struct SearchParams {
     metrics::TuneConstraints constraints;
-    int min_repeats = 3;     // repeats of the defaults and the incumbent at the end
-    int max_passes = 3;      // passes over all axes (a pass that moves nothing ends the descent)
-    double tie_gap = 0.03;   // two last survivors closer than this (relative J/token) are repeated
+    int min_repeats = 3;    // repeats of the defaults and the incumbent at the end
+    int max_passes = 3;     // passes over all axes (a pass that moves nothing ends the descent)
+    double tie_gap = 0.03;  // two last survivors closer than this (relative J/token) are repeated
 };
 
 struct Hooks {

@@ -1,9 +1,9 @@
 #include "tune/space.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include <algorithm>
 
 #include "joulebench/error.hpp"
 
@@ -75,7 +75,9 @@ static std::vector<std::string> counts(std::vector<int> values, int most, int df
     return out;
 }
 
-static bool quantized_cache(const std::string & type) { return type != "f16" && type != "bf16" && type != "f32"; }
+static bool quantized_cache(const std::string & type) {
+    return type != "f16" && type != "bf16" && type != "f32";
+}
 
 }  // namespace jb::tune
 
@@ -116,7 +118,9 @@ namespace jb::tune {
 Space build_space(const SpaceInput & in) {
     const EngineParams & d = in.defaults;
     std::vector<Axis> axes;
-    auto add = [&](const std::string & name, std::vector<std::string> values) { axes.push_back({name, std::move(values)}); };
+    auto add = [&](const std::string & name, std::vector<std::string> values) {
+        axes.push_back({name, std::move(values)});
+    };
     std::vector<std::string> fa;
     if (!in.flash_attn_fixed) fa = {"auto", "on", "off"};
     std::vector<std::string> threads;
@@ -174,7 +178,8 @@ Space build_space(const SpaceInput & in) {
 
 EngineParams apply_point(const Space & space, const Point & p, const EngineParams & defaults) {
     EngineParams out = defaults;
-    for (size_t a = 0; a < space.axes.size(); ++a) set_value(out, space.axes[a].name, space.axes[a].values[size_t(p[a])]);
+    for (size_t a = 0; a < space.axes.size(); ++a)
+        set_value(out, space.axes[a].name, space.axes[a].values[size_t(p[a])]);
     return out;
 }
 

@@ -14,14 +14,14 @@ namespace jb::tune {
 
 // What the space depends on.
 struct SpaceInput {
-    EngineParams defaults;         // as a sweep would run the cell
-    bool on_gpu = false;           // the model runs on a GPU (else threads matter)
+    EngineParams defaults;  // as a sweep would run the cell
+    bool on_gpu = false;    // the model runs on a GPU (else threads matter)
     int hardware_threads = 1;
-    bool task = false;             // a scored task (log-likelihood or generation), not a synthetic workload
-    bool prefill = false;          // a synthetic prefill workload (pp<N>)
-    int tokens_per_call = 1;       // a synthetic workload's tokens per sequence (N) x sequences (S)
-    int sequences = 1;             // its S
-    int n_tokens = 1;              // its N
+    bool task = false;              // a scored task (log-likelihood or generation), not a synthetic workload
+    bool prefill = false;           // a synthetic prefill workload (pp<N>)
+    int tokens_per_call = 1;        // a synthetic workload's tokens per sequence (N) x sequences (S)
+    int sequences = 1;              // its S
+    int n_tokens = 1;               // its N
     bool flash_attn_fixed = false;  // the scheme needs flash attention on (a quantized V cache)
     bool search_kv = false;
     std::vector<TuneAxis> overrides;  // --axis: replace (or add) the axis of the same name

@@ -1,6 +1,11 @@
 // The tuner (joulebench/tune.hpp): the space for the workload, every trial a metered cell in the
 // store, the search (tune/search.hpp) over them, and the outcome read from every setting measured.
 
+#include "joulebench/tune.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -8,12 +13,8 @@
 #include <map>
 #include <thread>
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-
 #include "joulebench/error.hpp"
 #include "joulebench/metrics.hpp"
-#include "joulebench/tune.hpp"
 #include "metrics/confidence.hpp"
 #include "sweep/session.hpp"
 #include "sweep/tuned.hpp"
@@ -82,6 +83,11 @@ private:
     std::map<std::string, int> next_repeat_;    // by settings suffix
     std::map<std::string, std::string> error_;  // the first failure of a setting
     metrics::TuneConstraints constraints_;
+    // The tokens per-token figures are counted in: the work of the first successful trial (the
+    // defaults'). A synthetic workload processes the same tokens under any setting; a task does
+    // not (how contexts share a batch changes how many tokens are evaluated), so its J/token and
+    // tokens/s are of this fixed work: the energy and time of the same items, compared fairly.
+    int64_t work_tokens_ = 0;
     int trials_run_ = 0;
     double trial_s_ = 0.0;  // seconds of the trials so far, pauses included
     Clock::time_point t0_;
@@ -93,9 +99,10 @@ TuneOutcome Tuner::run() {
     workload_ = sweep::make_workload(spec_.workload, spec_.task);
     const bool task = workload_->sequences() == 0;
     if (spec_.max_ttft_s && !task && !workload_->prefill_only()) {
-        throw UsageError(fmt::format("--max-ttft: the decode workload {} has no time to first token (it starts "
-                                     "from one token); use --min-tps, or a pp workload",
-                                     spec_.workload));
+        throw UsageError(
+            fmt::format("--max-ttft: the decode workload {} has no time to first token (it starts "
+                        "from one token); use --min-tps, or a pp workload",
+                        spec_.workload));
     }
     check_placement(spec_.engine);
     constraints_.min_tok_s = spec_.min_tok_s;
@@ -119,8 +126,9 @@ TuneOutcome Tuner::run() {
     so.cache_dir = spec_.cache_dir;
     so.kld_budget = spec_.kld_budget;
     so.engine = spec_.engine;
-    scheme_.rs = resolve_scheme(spec_.model, spec_.scheme, so, [&](const std::string & m) { notify.info(m); },
-                                [&](const std::string & m) { notify.warn(m); });
+    scheme_.rs = resolve_scheme(
+        spec_.model, spec_.scheme, so, [&](const std::string & m) { notify.info(m); },
+        [&](const std::string & m) { notify.warn(m); });
     if (!scheme_.rs.error.empty()) throw RuntimeFailure(scheme_.rs.error);
     scheme_.record = sweep::scheme_record(scheme_.rs);
     session_->store().upsert_scheme(scheme_.record);
@@ -146,6 +154,7 @@ TuneOutcome Tuner::run() {
     // Trials of earlier tunes of this cell count: the search goes on from them.
     stored_ = sweep::stored_tune(session_->store(), {session_->host().fingerprint, model_.record.hash,
                                                      scheme_.record.canonical, workload_->name(), base_fp_});
+    work_tokens_ = stored_.work_tokens;
     for (const auto & s : stored_.settings) {
         next_repeat_[s.suffix] = s.next_repeat;
         EngineParams p = input_.defaults;
@@ -190,8 +199,8 @@ void Tuner::pause_between_trials() {
     // sweep's check that the device is back near its idle power.
     const auto until = Clock::now() + std::chrono::duration<double>(spec_.cooldown_s);
     while (Clock::now() < until && !session_->notify()->stop_requested()) {
-        std::this_thread::sleep_for(std::min(std::chrono::duration<double>(until - Clock::now()),
-                                             std::chrono::duration<double>(0.1)));
+        std::this_thread::sleep_for(
+            std::min(std::chrono::duration<double>(until - Clock::now()), std::chrono::duration<double>(0.1)));
     }
     session_->settle();
 }
@@ -223,6 +232,12 @@ std::optional<tune::Trial> Tuner::measure(const tune::Point & p) {
     t.j_per_token = nums.j_per_token;
     t.tok_s = nums.tok_s;
     t.ttft_s = nums.ttft_s;
+    const int64_t tokens = m.rec.prefill_tokens + m.rec.decode_tokens;
+    if (t.ok && work_tokens_ <= 0) work_tokens_ = tokens;
+    if (t.ok && workload_->sequences() == 0 && work_tokens_ > 0 && tokens > 0) {
+        t.j_per_token = m.rec.energy_j / double(work_tokens_);
+        t.tok_s = nums.tok_s * double(work_tokens_) / double(tokens);
+    }
     if (m.rec.ok() && !t.ok) {
         m.rec.status = kStatusFailed;
         m.rec.error = "the trial measured no tokens";
@@ -230,9 +245,11 @@ std::optional<tune::Trial> Tuner::measure(const tune::Point & p) {
         m.outcome.error = m.rec.error;
     }
     if (!t.ok && !error_.count(suffix)) error_[suffix] = m.rec.error;
-    sweep::add_energy_json(m.rec, "tune",
-                           sweep::trial_json(suffix, suffix == default_suffix_, t.j_per_token, t.tok_s, t.ttft_s,
-                                             constraints_, spec_.min_repeats));
+    nlohmann::json tj = sweep::trial_json(suffix, suffix == default_suffix_, t.j_per_token, t.tok_s, t.ttft_s,
+                                          constraints_, spec_.min_repeats);
+    tj["tokens"] = tokens;
+    if (work_tokens_ > 0) tj["work_tokens"] = work_tokens_;
+    sweep::add_energy_json(m.rec, "tune", tj);
     session_->commit(m, cell);
     ++trials_run_;
     if (observer_) {
@@ -317,7 +334,8 @@ TuneOutcome Tuner::outcome(const tune::SearchResult & r) {
     if (out.best >= 0) {
         out.best_feasible = out.settings[size_t(out.best)].feasible;
         if (out.defaults >= 0) {
-            const auto sv = metrics::saving_ci95(list[size_t(out.best)].j_per_token, list[size_t(out.defaults)].j_per_token);
+            const auto sv =
+                metrics::saving_ci95(list[size_t(out.best)].j_per_token, list[size_t(out.defaults)].j_per_token);
             out.saving = sv.saving;
             out.saving_lo = sv.lo;
             out.saving_hi = sv.hi;
@@ -341,9 +359,10 @@ TuneOutcome Tuner::outcome(const tune::SearchResult & r) {
         out.notes.push_back("no setting met the constraints: the best is the one that came closest");
     }
     if (out.best >= 0 && out.settings[size_t(out.best)].n < spec_.min_repeats) {
-        out.notes.push_back(fmt::format("the budget ended before the chosen setting had {} repeats: its interval is "
-                                        "wide or missing",
-                                        spec_.min_repeats));
+        out.notes.push_back(
+            fmt::format("the budget ended before the chosen setting had {} repeats: its interval is "
+                        "wide or missing",
+                        spec_.min_repeats));
     }
     // The descent's incumbent that looked better than the choice but had too few repeats to be it.
     if (out.best >= 0 && !r.incumbent.empty()) {
@@ -352,10 +371,11 @@ TuneOutcome Tuner::outcome(const tune::SearchResult & r) {
         for (const auto & s : out.settings) {
             if (s.suffix != inc || s.suffix == b.suffix || s.failed) continue;
             if (s.j_per_token < b.j_per_token && s.n < b.n) {
-                out.notes.push_back(fmt::format("{} looked better ({:.5g} J/token, n {}) but the budget ended before it "
-                                                "had the {} repeats to be chosen: a larger budget, or a tune run "
-                                                "again on the same database, settles it",
-                                                s.label, s.j_per_token, s.n, b.n));
+                out.notes.push_back(
+                    fmt::format("{} looked better ({:.5g} J/token, n {}) but the budget ended before it "
+                                "had the {} repeats to be chosen: a larger budget, or a tune run "
+                                "again on the same database, settles it",
+                                s.label, s.j_per_token, s.n, b.n));
             }
         }
     }

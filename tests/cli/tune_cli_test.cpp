@@ -2,8 +2,8 @@
 // stories260K: trials stored as cells, the best used by a tuned sweep, adaptive repeats recorded.
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -22,13 +22,16 @@ std::vector<std::string> quiet(const TempDir & dir) {
 }
 
 std::vector<std::string> tune_args(const TempDir & dir, const std::string & budget) {
-    std::vector<std::string> a = {"tune", "-m", kModel, "--scheme", "fp16", "--workload", "tg32r2", "--budget-trials",
-                                  budget, "--cooldown-s", "0", "-t", "1", "--axis", "t=1", "-o", "json"};
+    std::vector<std::string> a = {
+        "tune", "-m", kModel, "--scheme", "fp16", "--workload", "tg32r2", "--budget-trials", budget, "--cooldown-s",
+        "0",    "-t", "1",    "--axis",   "t=1",  "-o",         "json"};
     for (auto & q : quiet(dir)) a.push_back(q);
     return a;
 }
 
-nlohmann::json energy(const jb::CellRecord & c) { return nlohmann::json::parse(c.energy_json); }
+nlohmann::json energy(const jb::CellRecord & c) {
+    return nlohmann::json::parse(c.energy_json);
+}
 
 }  // namespace
 
@@ -73,8 +76,8 @@ TEST(TuneCli, tunes_a_decode_workload_stores_its_trials_and_a_tuned_sweep_uses_t
     const std::string best2 = doc2["best"];
 
     // A tuned sweep runs the cell with the best stored setting and records it.
-    std::vector<std::string> sweep = {"sweep", "-m", kModel, "--schemes", "fp16", "--tasks", "tg32r2", "--engine",
-                                      "tuned", "--no-progress"};
+    std::vector<std::string> sweep = {"sweep",   "-m",     kModel,     "--schemes", "fp16",
+                                      "--tasks", "tg32r2", "--engine", "tuned",     "--no-progress"};
     for (auto & q : quiet(dir)) sweep.push_back(q);
     const ChildRun s = joulebench(sweep);
     ASSERT_EQ(s.status, 0) << s.err;
@@ -93,8 +96,8 @@ TEST(TuneCli, tunes_a_decode_workload_stores_its_trials_and_a_tuned_sweep_uses_t
 
 TEST(TuneCli, a_tuned_sweep_without_trials_fails_the_cell_saying_which_tune_to_run) {
     const TempDir dir;
-    std::vector<std::string> sweep = {"sweep", "-m", kModel, "--schemes", "fp16", "--tasks", "tg16r1", "--engine",
-                                      "tuned", "--no-progress"};
+    std::vector<std::string> sweep = {"sweep",   "-m",     kModel,     "--schemes", "fp16",
+                                      "--tasks", "tg16r1", "--engine", "tuned",     "--no-progress"};
     for (auto & q : quiet(dir)) sweep.push_back(q);
     const ChildRun s = joulebench(sweep);
     EXPECT_EQ(s.status, 3) << s.err;
@@ -119,8 +122,8 @@ TEST(TuneCli, rejects_a_tune_without_budget_and_a_ttft_limit_on_decode) {
 
 TEST(TuneCli, sweep_ci_repeats_a_cell_until_its_interval_is_known_and_records_it) {
     const TempDir dir;
-    std::vector<std::string> sweep = {"sweep", "-m", kModel, "--schemes", "fp16", "--tasks", "tg16r2", "--ci", "99%",
-                                      "--ci-max-n", "5", "-t", "1", "--no-progress"};
+    std::vector<std::string> sweep = {"sweep", "-m",  kModel,       "--schemes", "fp16", "--tasks", "tg16r2",
+                                      "--ci",  "99%", "--ci-max-n", "5",         "-t",   "1",       "--no-progress"};
     for (auto & q : quiet(dir)) sweep.push_back(q);
     const ChildRun s = joulebench(sweep);
     ASSERT_EQ(s.status, 0) << s.err;
@@ -144,4 +147,18 @@ TEST(TuneCli, sweep_ci_repeats_a_cell_until_its_interval_is_known_and_records_it
     const ChildRun again = joulebench(sweep);
     ASSERT_EQ(again.status, 0) << again.err;
     EXPECT_EQ(jb::Store::open_readonly(dir.file("r.db")).list_cells().size(), cells.size());
+}
+
+TEST(TuneCli, a_time_budget_ends_the_search) {
+    const TempDir dir;
+    std::vector<std::string> a = {"tune",         "-m", kModel, "--workload", "tg16r1", "--budget-s", "0.001",
+                                  "--cooldown-s", "0",  "-t",   "1",          "-o",     "json"};
+    for (auto & q : quiet(dir)) a.push_back(q);
+    const ChildRun r = joulebench(a);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto doc = nlohmann::json::parse(r.out);
+    // The defaults run once whatever the budget; then the time is up.
+    EXPECT_EQ(doc["trials"].get<int>(), 1);
+    EXPECT_EQ(doc["stop_reason"], "budget");
+    EXPECT_EQ(doc["best"], "|tune=c:8192,b:2048,ub:512,np:1,fa:auto,t:1,kv:f16/f16");
 }

@@ -2,8 +2,8 @@
 // database, tuned against default engine settings, and n with the interval of every repeated cell.
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -90,8 +90,9 @@ TEST(TuneReport, tuned_cells_beside_default_ones_show_the_saving_with_its_interv
         auto st = jb::Store::open(dir.file("t.db"), true);
         const auto h = jb::test::add_host(st, "node1", kH200);
         add_repeats(st, h, kWorkload, {100, 101, 99});
-        add_repeats(st, h, kWorkload + "|engine=tuned", {80, 81, 79},
-                    R"({"tuned": {"settings": "|tune=c:8192,b:2048,ub:256,np:1,fa:on,t:0,kv:f16/f16", "label": "c 8192, b 2048, ub 256, np 1, fa on, all threads, KV f16/f16"}})");
+        add_repeats(
+            st, h, kWorkload + "|engine=tuned", {80, 81, 79},
+            R"({"tuned": {"settings": "|tune=c:8192,b:2048,ub:256,np:1,fa:on,t:0,kv:f16/f16", "label": "c 8192, b 2048, ub 256, np 1, fa on, all threads, KV f16/f16"}})");
         // A tune trial: a search, left out of the results.
         add_repeats(st, h, kWorkload + "|tune=c:8192,b:2048,ub:256,np:1,fa:on,t:0,kv:f16/f16", {1});
     }
@@ -103,8 +104,11 @@ TEST(TuneReport, tuned_cells_beside_default_ones_show_the_saving_with_its_interv
     EXPECT_EQ(r["tuned_n"], 3);
     EXPECT_NEAR(r["default_j_per_token"].get<double>(), 0.1, 1e-9);
     EXPECT_NEAR(r["tuned_j_per_token"].get<double>(), 0.08, 1e-9);
+    EXPECT_NEAR(r["default_energy_j"].get<double>(), 100.0, 1e-9);
+    EXPECT_NEAR(r["tuned_energy_j"].get<double>(), 80.0, 1e-9);
     EXPECT_NEAR(r["saving_pct"].get<double>(), 20.0, 1e-6);
-    // Delta method: se 0.0073934, Welch df 3.82 -> t 2.8355; 20 % +- 2.10 %.
+    // Delta method on log(0.8): se 0.0092418, Welch df 3.816 -> t 2.8351; 0.8 x exp(+-0.026201):
+    // a saving of 17.88 % to 22.07 %.
     EXPECT_EQ(r["saving_ci95_pct"], "17.9 to 22.1");
 
     // The per-token table: n and the interval of each, the trial left out.

@@ -97,13 +97,17 @@ TEST(Confidence, adaptive_repeats_respect_the_minimum_and_the_caps) {
     EXPECT_EQ(repeat_decision({3, 3, 3}, 1, rule), RepeatStop::ci);
 }
 
-TEST(Confidence, saving_interval_by_the_delta_method) {
-    // candidate 8, 9, 10 (mean 9, var of mean 1/3); reference 10, 10, 10 (var 0): saving 0.1,
-    // se = 0.9 x sqrt((1/3) / 81) = 0.057735, df = 2 -> 4.3027 x 0.057735 = 0.248418.
+TEST(Confidence, saving_interval_by_the_delta_method_on_the_log_ratio) {
+    // candidate 8, 9, 10 (mean 9, var of mean 1/3); reference 10, 10, 10 (var 0): saving 0.1;
+    // se(log q) = sqrt((1/3) / 81) = 0.064150, df = 2, t 4.3027: q = 0.9 x exp(+-0.276020),
+    // 0.68292 to 1.18608, so the saving runs from -0.18608 to 0.31708.
     const SavingInterval s = saving_ci95({8, 9, 10}, {10, 10, 10});
     EXPECT_NEAR(s.saving, 0.1, 1e-12);
-    EXPECT_NEAR(s.lo, 0.1 - 0.248418, 1e-5);
-    EXPECT_NEAR(s.hi, 0.1 + 0.248418, 1e-5);
+    EXPECT_NEAR(s.lo, -0.18608, 1e-4);
+    EXPECT_NEAR(s.hi, 0.31708, 1e-4);
+    // However noisy the reference, a saving's interval stays under 100 %.
+    const SavingInterval wide = saving_ci95({1, 1.1, 0.9}, {2, 30, 60});
+    EXPECT_LT(wide.hi, 1.0);
     const SavingInterval one = saving_ci95({8}, {10, 10});
     EXPECT_NEAR(one.saving, 0.2, 1e-12);
     EXPECT_TRUE(std::isnan(one.lo));

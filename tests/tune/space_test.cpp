@@ -1,6 +1,8 @@
 // The settings suffix a trial's cells carry, the space searched per workload, and the trials
 // read back from a store for sweep --engine tuned.
 
+#include "tune/space.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,7 +13,6 @@
 #include "support/store_builder.hpp"
 #include "support/temp_dir.hpp"
 #include "sweep/tuned.hpp"
-#include "tune/space.hpp"
 
 using namespace jb;
 
@@ -120,8 +121,7 @@ namespace {
 
 // A trial cell as `joulebench tune` stores it.
 void add_trial(Store & st, const CellRecord & base, const std::string & suffix, int repeat, double j_per_token,
-               double tok_s, bool is_default, const metrics::TuneConstraints & c, int min_repeats = 3,
-               bool ok = true) {
+               double tok_s, bool is_default, const metrics::TuneConstraints & c, int min_repeats = 3, bool ok = true) {
     CellRecord rec = base;
     rec.workload_fp = base.workload_fp + suffix;
     rec.repeat_idx = repeat;
