@@ -164,6 +164,7 @@ public:
         : ctx_(ctx), capacity_(capacity), max_seqs_(std::max(1, max_seqs)), on_output_(std::move(on_output)),
           n_workers_(std::max(1, n_workers)) {
         batch_ = llama_batch_init(capacity, 0, max_seqs_);
+        n_vocab_ = size_t(llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(ctx))));
     }
     ~BatchRunner() { llama_batch_free(batch_); }
 
@@ -193,7 +194,10 @@ public:
         ++n_decode_calls;
         rows_.clear();
         for (auto [i, tag] : tags_) rows_.emplace_back(tag, llama_get_logits_ith(ctx_, i));
-        const size_t n_threads = std::min(size_t(n_workers_), rows_.size() / 4);
+        // Threads only for work worth starting them for (about a millisecond of log-softmax and
+        // more): with a small vocabulary they would only compete with the backend's own threads.
+        const size_t n_threads =
+            rows_.size() * n_vocab_ < (size_t(1) << 20) ? 1 : std::min(size_t(n_workers_), rows_.size() / 4);
         if (n_threads <= 1) {
             for (auto [tag, logits] : rows_) on_output_(tag, logits);
         } else {
@@ -215,6 +219,7 @@ private:
     llama_context * ctx_;
     int capacity_;
     int max_seqs_;
+    size_t n_vocab_ = 0;
     OutputFn on_output_;
     int n_workers_;
     llama_batch batch_;
