@@ -2,12 +2,13 @@
 # Evaluation throughput at default settings: joulebench eval against llama-perplexity from the same
 # build, on the same model, items and threads, as A/B pairs in one run.
 #
-#   bench/eval_throughput.sh [-m MODEL] [-t THREADS] [-g NGL] [-p PAIRS] [-B BUILD] [-d DATA_DIR] [-x 'JB EXTRA ARGS']
+#   bench/eval_throughput.sh [-m MODEL] [-t THREADS] [-g NGL] [-p PAIRS] [-B BUILD] [-d DATA_DIR] [-x 'JB EXTRA ARGS'] [-y 'PPL EXTRA ARGS']
 #
 # Tasks: HellaSwag (the fixture's 400 tasks; llama-perplexity --hellaswag) and ARC-Easy (the
 # fixture's 500 items; llama-perplexity --multiple-choice on a binary file made from them, as
 # tests/parity does). Neither tool gets size options: both run at their defaults (joulebench adds
-# only --token-norm, the score llama-perplexity computes, and --idle-s 0). Each pair runs both
+# only --token-norm, the score llama-perplexity computes, and --idle-s 0; -y gives llama-perplexity
+# options, e.g. -y '-c 512 -b 512', the sizes that suit stories260K's short tasks best). Each pair runs both
 # commands back to back, the order alternating between pairs; a pair's ratio is
 # llama-perplexity's wall time over joulebench's (above 1: joulebench evaluates faster). Prints a
 # Markdown table of medians; with $OUT set, writes eval_throughput.{md,json} there too.
@@ -20,10 +21,11 @@ pairs=5
 build="$root/build"
 data="$root/tests/fixtures"
 extra=""
-while getopts "m:t:g:p:B:d:x:" opt; do
+ppl_extra=""
+while getopts "m:t:g:p:B:d:x:y:" opt; do
     case $opt in
         m) model=$OPTARG ;; t) threads=$OPTARG ;; g) ngl=$OPTARG ;; p) pairs=$OPTARG ;;
-        B) build=$OPTARG ;; d) data=$OPTARG ;; x) extra=$OPTARG ;; *) exit 2 ;;
+        B) build=$OPTARG ;; d) data=$OPTARG ;; x) extra=$OPTARG ;; y) ppl_extra=$OPTARG ;; *) exit 2 ;;
     esac
 done
 for bin in joulebench llama-perplexity; do
@@ -62,8 +64,8 @@ PY
 
 ppl() {  # task -> llama-perplexity's command
     case $1 in
-        hellaswag) echo "$build/bin/llama-perplexity -m $model -t $threads -ngl $ngl -f $hs --hellaswag --hellaswag-tasks $n_hs" ;;
-        arc_easy) echo "$build/bin/llama-perplexity -m $model -t $threads -ngl $ngl -bf $tmp/arc.bin --multiple-choice" ;;
+        hellaswag) echo "$build/bin/llama-perplexity -m $model -t $threads -ngl $ngl -f $hs --hellaswag --hellaswag-tasks $n_hs $ppl_extra" ;;
+        arc_easy) echo "$build/bin/llama-perplexity -m $model -t $threads -ngl $ngl -bf $tmp/arc.bin --multiple-choice $ppl_extra" ;;
     esac
 }
 jb() {
@@ -99,9 +101,9 @@ for task in hellaswag arc_easy; do
     done
 done
 
-python3 - "$tmp" "$model" "$threads" "$ngl" "$n_hs" "$n_arc" "$extra" <<'PY'
+python3 - "$tmp" "$model" "$threads" "$ngl" "$n_hs" "$n_arc" "$extra" "$ppl_extra" <<'PY'
 import json, os, re, statistics, sys
-tmp, model, threads, ngl, n_hs, n_arc, extra = sys.argv[1:]
+tmp, model, threads, ngl, n_hs, n_arc, extra, ppl_extra = sys.argv[1:]
 rows = {}
 cpu = {}
 for line in open(os.path.join(tmp, "times.tsv")):
@@ -119,7 +121,7 @@ def jb_acc(task, i):
     return next(r["value_pct"] for r in doc["accuracy"]["rows"] if r["metric"] == "acc_norm_tokens")
 
 items = {"hellaswag": n_hs, "arc_easy": n_arc}
-res = {"model": os.path.basename(model), "threads": int(threads), "ngl": int(ngl), "joulebench_extra": extra, "tasks": {}}
+res = {"model": os.path.basename(model), "threads": int(threads), "ngl": int(ngl), "joulebench_extra": extra, "llama_perplexity_extra": ppl_extra, "tasks": {}}
 md = ["| task (items) | pairs | llama-perplexity wall (s) | joulebench wall (s) | **throughput ratio** (wall) | CPU-time ratio | accuracy, llama-perplexity / joulebench |",
       "|---|---:|---:|---:|---:|---:|---|"]
 for task, r in rows.items():
@@ -139,7 +141,8 @@ md.append("")
 md.append(f"Model {os.path.basename(model)}, {threads} threads, ngl {ngl}. Medians over A/B pairs run back to back "
           f"(order alternating); a ratio is llama-perplexity's time over joulebench's for the whole command, model "
           f"load included: above 1, joulebench is faster. CPU time is user + system time of the command."
-          + (f" joulebench extra options: `{extra}`." if extra else ""))
+          + (f" joulebench extra options: `{extra}`." if extra else "")
+          + (f" llama-perplexity extra options: `{ppl_extra}`." if ppl_extra else " Both tools at their default sizes."))
 text = "\n".join(md)
 print(text)
 out = os.environ.get("OUT")
