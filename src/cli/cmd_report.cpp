@@ -2,33 +2,19 @@
 // with charts, or the same tables as Markdown, CSV, JSON or a terminal table. docs/report.md.
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "cli/commands.hpp"
 #include "cli/report_run.hpp"
-#include "report/report.hpp"
-#include "results/cost_model.hpp"
-#include "results/family.hpp"
-#include "results/store_rows.hpp"
-#include "joulebench/store.hpp"
 #include "joulebench/error.hpp"
+#include "results/report_input.hpp"
+#include "util/files.hpp"
 
 namespace jb::cli {
-
-using results::cost_formula_note;
-using results::cost_model;
-using results::estimated_domains;
-using results::load_family_members;
-using results::load_rows;
 
 void add_cost_options(CLI::App * cmd, results::CostParams & p) {
     cmd->add_option("--usd-per-kwh", p.usd_per_kwh,
@@ -45,8 +31,6 @@ void add_cost_options(CLI::App * cmd, results::CostParams & p) {
 namespace {
 
 namespace fs = std::filesystem;
-
-
 
 const std::vector<std::string> kFormats = {"html", "md", "csv", "json", "table"};
 
@@ -99,140 +83,25 @@ Destination resolve_destination(const ReportParams & p) {
     return d;
 }
 
-// Writes beside the target, then renames: a reader never sees half a report, and a failed
-// write leaves the previous report in place.
-void write_file_atomically(const std::string & path, const std::string & text) {
-    const fs::path target(path);
-    if (target.has_parent_path()) {
-        std::error_code ec;
-        fs::create_directories(target.parent_path(), ec);
-        if (ec) throw InputError(path, fmt::format("cannot create directory {}: {}", target.parent_path().string(), ec.message()));
-    }
-    const std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) throw InputError(path, "cannot write (permission denied, or the directory does not exist)");
-        out << text;
-        out.flush();
-        if (!out) {
-            std::remove(tmp.c_str());
-            throw InputError(path, "write failed (disk full?)");
-        }
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) {
-        std::remove(tmp.c_str());
-        throw InputError(path, "cannot write: " + ec.message());
-    }
-}
-
-// The cell to plot: the one asked for, else the longest reference or int8 cell with a timeline
-// (the longest run shows its phases best), else the longest of any scheme.
-std::optional<report::TimelineCell> pick_timeline(const Store & store, const std::vector<CellRecord> & cells,
-                                                  const ReportParams & p) {
-    auto make = [&](const CellRecord & c, PowerTimeline tl) {
-        report::TimelineCell t;
-        t.cell_id = c.id;
-        t.host_name = c.host_name;
-        t.model_name = c.model_name;
-        t.scheme = c.scheme_name.empty() ? c.scheme_canonical : c.scheme_name;
-        t.task = c.task;
-        t.estimated = c.energy_estimated;
-        for (auto & d : estimated_domains(nlohmann::json::parse(c.energy_json, nullptr, /*allow_exceptions=*/false))) {
-            t.estimate_domains.insert(std::move(d));
-        }
-        t.timeline = std::move(tl);
-        return t;
-    };
-    if (p.timeline_cell != 0) {
-        for (const auto & c : cells) {
-            if (c.id != p.timeline_cell) continue;
-            auto tl = store.cell_timeline(c.id);
-            if (!tl || tl->t_s.empty()) {
-                throw Error(fmt::format("{}: cell {} ({} {} {}) has no stored power timeline", store.path(), c.id,
-                                        c.model_name, c.scheme_name, c.task));
-            }
-            return make(c, std::move(*tl));
-        }
-        throw UsageError(fmt::format("--timeline-cell {}: {} has no such cell", p.timeline_cell, store.path()));
-    }
-    std::vector<const CellRecord *> order;
-    for (const auto & c : cells) {
-        if (c.ok()) order.push_back(&c);
-    }
-    auto preferred = [&](const CellRecord * c) {
-        return c->scheme_name == p.reference || c->scheme_canonical == p.reference || c->scheme_name == "int8";
-    };
-    auto wall = [](const CellRecord * c) { return std::isfinite(c->wall_t_s) ? c->wall_t_s : 0.0; };
-    std::stable_sort(order.begin(), order.end(), [&](const CellRecord * a, const CellRecord * b) {
-        if (preferred(a) != preferred(b)) return preferred(a);
-        return wall(a) > wall(b);
-    });
-    for (const CellRecord * c : order) {
-        auto tl = store.cell_timeline(c->id);
-        if (tl && !tl->t_s.empty()) return make(*c, std::move(*tl));
-    }
-    return std::nullopt;
-}
-
 }  // namespace
 
 void run_report(const ReportParams & p) {
     const Destination dest = resolve_destination(p);
-    results::check_cost_params(p.cost);
-    if (p.grid_g_per_kwh < 0 || !std::isfinite(p.grid_g_per_kwh)) throw UsageError("--grid-g-per-kwh must be >= 0");
-
-    const Store store = Store::open_readonly(p.db);  // the store's one-line error for a bad file
-    const std::vector<CellRecord> cells = store.list_cells();
-    std::vector<ServeLevelRecord> serve_levels = store.list_serve_levels();
-    if (cells.empty() && serve_levels.empty()) {
-        throw Error(fmt::format("{}: no cells: nothing to report yet (run `joulebench sweep --db {}` first)", p.db,
-                                p.db));
-    }
-
-    report::ReportInput in;
-    in.source = p.db;
-    in.generated_at = jb::utc_now_iso();
-    in.title = p.title;
-    in.options.reference = p.reference;
-    in.options.usd_per_kwh = p.cost.usd_per_kwh;
-    in.options.grid_g_per_kwh = p.grid_g_per_kwh;
-    in.rows = load_rows(store, /*items=*/true);  // the decision matrix's noise needs the items
-    in.cost = cost_model(in.rows, p.cost, in.cost_notes);
-    in.cost_formula = cost_formula_note(p.cost);
-    in.families = load_family_members(store);
-    in.serve_levels = std::move(serve_levels);
-    in.slo = p.slo;
-    in.hosts = store.list_hosts();
-    in.models = store.list_models();
-    in.schemes = store.list_schemes();
-    for (const auto & c : cells) {
-        if (c.ok()) {
-            report::add_cell_provenance(in, c.host_name, c.sensors_json, c.energy_json);
-        } else {
-            in.failed.push_back({c.host_name, c.model_name, c.scheme_name.empty() ? c.scheme_canonical : c.scheme_name,
-                                 c.task, c.repeat_idx, c.error});
-        }
-    }
-    if (dest.format == "html") in.timeline = pick_timeline(store, cells, p);
-
-    std::string text;
-    if (dest.format == "html") {
-        text = report::render_html(in);
-    } else {
-        std::ostringstream ss;
-        report::print_report_tables(ss, in, parse_format(dest.format), p.tables);
-        text = ss.str();
-    }
+    results::ReportRequest r;
+    r.title = p.title;
+    r.reference = p.reference;
+    r.cost = p.cost;
+    r.grid_g_per_kwh = p.grid_g_per_kwh;
+    r.slo = p.slo;
+    r.timeline_cell = p.timeline_cell;
+    const std::string text = results::render_report(p.db, r, dest.format, p.tables);
     if (dest.path.empty()) {
         std::cout << text;
         std::cout.flush();
         return;
     }
     write_file_atomically(dest.path, text);
-    fmt::print(stderr, "report: wrote {} ({}, {} cells and {} serve levels from {})\n", dest.path, dest.format,
-               cells.size(), in.serve_levels.size(), p.db);
+    fmt::print(stderr, "report: wrote {} ({}, from {})\n", dest.path, dest.format, p.db);
 }
 
 void add_report_command(CLI::App & app) {

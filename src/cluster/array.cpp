@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "joulebench/error.hpp"
+#include "util/files.hpp"
 #include "quant/scheme.hpp"
 #include "joulebench/store.hpp"
 #include "sweep/family.hpp"
@@ -87,24 +88,6 @@ std::string first_line(const std::string & text) {
     std::string line = text.substr(0, text.find('\n'));
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
     return line;
-}
-
-// Writes a file whole or not at all (beside it, then renamed).
-void write_atomically(const fs::path & path, const std::string & text, fs::perms perms = fs::perms::none) {
-    const fs::path tmp = path.string() + fmt::format(".tmp-{}", getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        out.flush();
-        if (!out) throw InputError(tmp.string(), "cannot write");
-    }
-    if (perms != fs::perms::none) fs::permissions(tmp, perms, fs::perm_options::add);
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) {
-        fs::remove(tmp, ec);
-        throw InputError(path.string(), "cannot write: " + ec.message());
-    }
 }
 
 std::string self_binary() {
@@ -374,7 +357,7 @@ SubmitOutcome submit_array(const SweepSpec & spec, const SubmitSpec & s,
     fs::create_directories(fs::path(dir) / "logs");
     fs::create_directories(cache);
     const fs::path script_path = fs::path(dir) / "sweep.sbatch";
-    write_atomically(script_path, script, fs::perms::owner_exec);
+    write_file_atomically(script_path, script, fs::perms::owner_exec);
     CommandResult r = run_command({"sbatch", "--parsable", "--array=" + array, script_path.string()});
     if (r.status < 0) {
         throw UsageError(
@@ -393,7 +376,7 @@ SubmitOutcome submit_array(const SweepSpec & spec, const SubmitSpec & s,
             fmt::format("sbatch printed no job id (stdout: '{}', stderr: '{}')", first_line(r.out), first_line(r.err)));
     }
     m.jobs.push_back({job_id, array, utc_now_iso(), todo});
-    write_atomically(mpath, m.to_json().dump(2) + "\n");
+    write_file_atomically(mpath, m.to_json().dump(2) + "\n");
     say(fmt::format("submitted {} as Slurm job {} (array {})", out.what, job_id, array));
     return out;
 }
