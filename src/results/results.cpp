@@ -3,6 +3,8 @@
 
 #include "joulebench/results.hpp"
 
+#include "results/report_input.hpp"
+
 #include <algorithm>
 
 #include "joulebench/store.hpp"
@@ -64,6 +66,14 @@ Table Results::eor_table() const {
     in.options = metric_options(options_);
     const report::Analysis a = report::analyze(in);
     return report::summary_table(a.summaries, a.scheme_order);
+}
+
+std::string Results::report(const std::string & format, const std::vector<std::string> & tables) const {
+    results::ReportRequest r;
+    r.reference = options_.reference;
+    r.grid_g_per_kwh = options_.grid_g_per_kwh;
+    r.cost.usd_per_kwh = options_.usd_per_kwh;
+    return results::render_report(db_, r, format, tables);
 }
 
 }  // namespace jb
