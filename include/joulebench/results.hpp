@@ -42,6 +42,10 @@ public:
     std::vector<metrics::Recommendation> recommend(const metrics::Profile & profile) const;
     // The summary table the report prints (score, energy, EOR, TWEOR, ratios to the reference).
     Table eor_table() const;
+    // The whole report, as `joulebench report` writes it: "html" (one self-contained page with
+    // charts) or the tables (`tables`, e.g. {"summary", "decision"}; empty: all) as "md", "csv",
+    // "json" or "table". Throws jb::UsageError for an unknown format or table.
+    std::string report(const std::string & format, const std::vector<std::string> & tables = {}) const;
 
 private:
     std::string db_;
