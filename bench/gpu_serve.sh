@@ -16,7 +16,9 @@
 # minutes; then a second call does the serving), and sends them back as $OUT/jb-serve-cuda.tar.xz.partNN.
 #
 # Settings (environment): MODEL (synth shape), SCHEMES, CONCURRENCY, RATES (open-loop levels,
-# default none), INPUT_LEN, OUTPUT_LEN, DURATION_S, SLO, SETTLE_S, WORK, OUT, DEADLINE_S; for a
+# default none), INPUT_LEN, OUTPUT_LEN, DURATION_S, SLO, SETTLE_S, WORK, OUT, DEADLINE_S, DB (the
+# database, default $WORK/serve.db), SERVER_ARGS (more joulebench serve options, e.g. the server's
+# "--ubatch-size 1024 --flash-attn on": bench/gpu_serve_settings.sh); for a
 # quick local test on the CPU build: JB, LS (binaries), SYNTH_ARGS ("--layers 2 --scale 1/16"), NGL.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -72,7 +74,7 @@ models_on_tmpfs 60g
 serve_binaries || exit 1
 host_facts
 
-DB="$WORK/serve.db"
+DB="${DB:-$WORK/serve.db}"
 copy_out() {
     [ -f "$DB" ] || return 0
     "$JB" report "$DB" -o md --table serving,serving_latency,serving_frontier,hosts --slo "$SLO" > "$WORK/serve.md" 2>> "$WORK/logs/report.log"
@@ -102,7 +104,7 @@ level_args=(--concurrency "$CONCURRENCY")
 log "serve $MODEL: $SCHEMES x c=$CONCURRENCY${RATES:+ r=$RATES}, $INPUT_LEN+$OUTPUT_LEN tokens, ${DURATION_S}s per level ($(left) s left)"
 timed "serve $MODEL" stop_after "$(( $(left) - 40 ))" "$JB" serve -m "$src" --schemes "$SCHEMES" "${level_args[@]}" \
     --input-len "$INPUT_LEN" --output-len "$OUTPUT_LEN" --duration "$DURATION_S" --slo "$SLO" \
-    --n-gpu-layers "${NGL:-99}" --db "$DB" --cache-dir "$WORK/models/cache" --server-bin "$LS" \
+    --n-gpu-layers "${NGL:-99}" ${SERVER_ARGS:-} --db "$DB" --cache-dir "$WORK/models/cache" --server-bin "$LS" \
     --idle-s 5 --settle-s "$SETTLE_S" --request-timeout-s 120 --no-progress -o md \
     > "$WORK/logs/serve.$MODEL.md" 2>> "$WORK/logs/serve.$MODEL.log"
 rc=$?
