@@ -28,7 +28,7 @@ for entry in "${list[@]}"; do
     args=${entry#*:}
     left=$(( DEADLINE_S - ($(date +%s) - t0) ))
     if grep -q "gpu_serve: complete" "$WORK/settings/$tag.log" 2>/dev/null; then continue; fi
-    if [ "$left" -lt 150 ]; then echo "gpu_serve_settings: deadline before $tag: run again"; break; fi
+    if [ "$left" -lt 60 ]; then echo "gpu_serve_settings: deadline before $tag: run again"; break; fi
     echo "gpu_serve_settings: $tag ($args), $left s left"
     DB="$WORK/settings/$tag.db" OUT="$WORK/settings/out-$tag" SCHEMES="$SCHEME" CONCURRENCY="$CONCURRENCY" \
         DURATION_S="$DURATION_S" SERVER_ARGS="$args" DEADLINE_S="$left" SEND_BINARIES=0 \
