@@ -68,11 +68,13 @@ std::optional<report::TimelineCell> pick_timeline(const Store & store, const std
     return std::nullopt;
 }
 
-}  // namespace
-
-report::ReportInput report_input(const Store & store, const ReportRequest & r) {
+// The request's numbers, checked before any file is read.
+void check_request(const ReportRequest & r) {
     check_cost_params(r.cost);
     if (r.grid_g_per_kwh < 0 || !std::isfinite(r.grid_g_per_kwh)) throw UsageError("--grid-g-per-kwh must be >= 0");
+}
+
+report::ReportInput build_input(const Store & store, const ReportRequest & r) {
     const std::vector<CellRecord> cells = store.list_cells();
     std::vector<ServeLevelRecord> serve_levels = store.list_serve_levels();
     if (cells.empty() && serve_levels.empty()) {
@@ -107,14 +109,21 @@ report::ReportInput report_input(const Store & store, const ReportRequest & r) {
     return in;
 }
 
+}  // namespace
+
+report::ReportInput report_input(const Store & store, const ReportRequest & r) {
+    check_request(r);
+    return build_input(store, r);
+}
+
 std::string render_report(const std::string & db, const ReportRequest & request, const std::string & format,
                           const std::vector<std::string> & tables) {
     const Format text_format = format == "html" ? Format::table : parse_format(format);
-    check_cost_params(request.cost);  // the request before the file
+    check_request(request);  // the request before the file
     const Store store = Store::open_readonly(db);  // the store's one-line error for a bad file
     ReportRequest r = request;
     r.with_timeline = r.with_timeline || format == "html";
-    const report::ReportInput in = report_input(store, r);
+    const report::ReportInput in = build_input(store, r);
     if (format == "html") return report::render_html(in);
     std::ostringstream ss;
     report::print_report_tables(ss, in, text_format, tables);
