@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -70,6 +71,25 @@ std::string tail_of(const std::string & log, size_t n = 3000) {
     return log.size() <= n ? log : "..." + log.substr(log.size() - n);
 }
 
+// llama-perplexity's per-task results, for all n tasks. Its log goes through llama.cpp's
+// asynchronous logger, which is never flushed at exit (common/log.cpp, common_log_main: "this
+// design may cause logs to be lost if not flushed before the program exits", llama.cpp issue
+// 22142): on a loaded machine the last lines can be missing although the run succeeded (seen once
+// in CI: 399 of 400). Scoring is deterministic, so a run whose log is short is run again, at most
+// three runs in all; every item is still compared.
+void reference_items(const std::vector<std::string> & args, size_t n, std::vector<int> & items) {
+    ChildRun ref;
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+        ref = llama_perplexity(args);
+        ASSERT_EQ(ref.status, 0) << "llama-perplexity failed; its log ends:\n" << tail_of(ref.err);
+        items = llama_items(ref.out + "\n" + ref.err);
+        if (items.size() == n) return;
+        std::fprintf(stderr, "llama-perplexity run %d printed %zu of %zu task lines\n", attempt, items.size(), n);
+    }
+    FAIL() << "llama-perplexity printed " << items.size() << " of " << n << " task lines in three runs; stdout ends:\n"
+           << tail_of(ref.out) << "\nstderr ends:\n" << tail_of(ref.err);
+}
+
 int sum(const std::vector<int> & v) {
     int s = 0;
     for (int x : v) s += x;
@@ -99,10 +119,8 @@ void put_string(std::string & out, const std::string & s) {
 // an order drawn from std::mt19937(1)); joulebench --token-norm --limit 400 takes the same order.
 TEST(Parity, hellaswag_400_tasks_item_by_item) {
     const std::string data = kFixtures + "/hellaswag/hellaswag_val_full.txt";
-    const ChildRun ref = llama_perplexity({"-f", data, "--hellaswag", "--hellaswag-tasks", "400"});
-    ASSERT_EQ(ref.status, 0) << "llama-perplexity failed; its log ends:\n" << tail_of(ref.err);
-    const std::vector<int> expected = llama_items(ref.out + "\n" + ref.err);
-    ASSERT_EQ(expected.size(), 400u) << "stdout ends:\n" << tail_of(ref.out) << "\nstderr ends:\n" << tail_of(ref.err);
+    std::vector<int> expected;
+    ASSERT_NO_FATAL_FAILURE(reference_items({"-f", data, "--hellaswag", "--hellaswag-tasks", "400"}, 400, expected));
 
     TempDir dir;
     const std::string items = dir.file("items.jsonl");
@@ -154,10 +172,8 @@ TEST(Parity, arc_easy_500_items_item_by_item) {
     const std::string bin_path = dir.file("arc-easy-500.bin");
     std::ofstream(bin_path, std::ios::binary) << bin;
 
-    const ChildRun ref = llama_perplexity({"-bf", bin_path, "--multiple-choice"});
-    ASSERT_EQ(ref.status, 0) << "llama-perplexity failed; its log ends:\n" << tail_of(ref.err);
-    const std::vector<int> expected = llama_items(ref.out + "\n" + ref.err);
-    ASSERT_EQ(expected.size(), 500u) << "stdout ends:\n" << tail_of(ref.out) << "\nstderr ends:\n" << tail_of(ref.err);
+    std::vector<int> expected;
+    ASSERT_NO_FATAL_FAILURE(reference_items({"-bf", bin_path, "--multiple-choice"}, 500, expected));
 
     const std::string items = dir.file("items.jsonl");
     const ChildRun r = joulebench({"eval", "-m", kModel, "--tasks", "arc_easy", "--data-dir", kFixtures, "--token-norm",
