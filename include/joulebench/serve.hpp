@@ -76,8 +76,12 @@ struct ServeSpec {
     double idle_timeout_s = 60.0;
 
     std::string db = "joulebench-results/results.db";
+    // Appended to the levels' workload fingerprint: `tune` stores its trials as levels with
+    // "|tune=r<repeat>|<settings>" (results::is_tune_trial leaves them out of reports and
+    // recommendations).
+    std::string workload_suffix;
     std::string cache_dir;         // quantized files; "" = the default cache
-    double idle_s = 3.0;           // idle baseline before the first level (0: none, no net energy)
+    double idle_s = 3.0;           // idle baseline before the first level that runs (0: none, no net energy)
     double idle_check_s = 0.5;     // idle re-check window between levels (0: none)
     double settle_s = 5.0;         // most seconds to wait for the device to settle between levels
     double interval_ms = 10.0;     // power sampling period

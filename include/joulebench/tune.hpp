@@ -14,22 +14,30 @@
 //   jb::TuneOutcome out = jb::run_tune(spec);     // or run_tune(spec, &my_observer)
 //   out.settings[out.best].params                 // the engine settings to use
 //
+// A served load (workload "serve:c32", 32 concurrent clients, or "serve:r2.5", 2.5 requests/s)
+// tunes llama-server's settings instead (slots, batch and micro-batch, flash attention, threads on a
+// CPU, KV type, context per slot): every trial is a served level (run_serve) in the store, the
+// objective J per output token, the constraints output tokens/s and a latency SLO.
+//
 // Progress, messages and cancellation go through a TuneObserver (a SweepObserver: every trial is a
-// cell); the tuner prints nothing.
+// cell, or a served level shown as one); the tuner prints nothing.
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "joulebench/engine_params.hpp"
+#include "joulebench/serve.hpp"
 #include "joulebench/sweep.hpp"
 #include "joulebench/task_options.hpp"
 
 namespace jb {
 
 // One searched engine setting and the values it may take, by its short name in settings_suffix:
-// "b" (n_batch), "ub" (n_ubatch), "fa" (on/off/auto), "t" (threads), "np" (sequences in parallel),
-// "c" (context cells), "kv" (K/V cache types, "f16/f16", "q8_0/q8_0").
+// "b" (n_batch), "ub" (n_ubatch), "fa" (on/off/auto), "t" (threads), "np" (sequences in parallel;
+// a server's slots), "c" (context cells), "kv" (K/V cache types, "f16/f16", "q8_0/q8_0"), and for
+// a served load "cps" (context cells per slot, or "auto": what serve sizes).
 struct TuneAxis {
     std::string name;
     std::vector<std::string> values;
@@ -40,7 +48,7 @@ TuneAxis parse_tune_axis(const std::string & text);
 struct TuneSpec {
     std::string model;  // GGUF file
     std::string scheme = "fp16";
-    std::string workload = "tg128";  // pp<N>, tg<N>, tg<N>x<S> (r<R>), or a task (hellaswag, ...)
+    std::string workload = "tg128";  // pp<N>, tg<N>, tg<N>x<S> (r<R>), a task (hellaswag, ...), serve:c<N>, serve:r<R>
     tasks::TaskOptions task;         // for a task: data, --limit, shots, seed
     std::string db = "joulebench-results/results.db";
     std::string cache_dir;  // quantized files; "" = the default cache
@@ -56,6 +64,13 @@ struct TuneSpec {
     // Constraints on the chosen setting (means over its repeats).
     std::optional<double> min_tok_s;   // tokens per second at least
     std::optional<double> max_ttft_s;  // time to first token at most (pp workloads, generation tasks)
+    std::string slo;  // a served load: latency targets, "ttft_p99=2s,tpot_p99=100ms" (parse_slo); "" none
+
+    // A served load: the requests (input_len, output_len, prompts, data_dir, requests, duration_s,
+    // seed, timeouts), the server binary and the server settings that are not searched (GPU layers,
+    // extra arguments). The model, scheme, level, database, metering and the searched settings come
+    // from this spec.
+    ServeSpec serve;
 
     // Budget: trials (metered cells) and/or seconds of tuning; 0 = no limit of that kind, and at
     // least one must be given.
@@ -76,15 +91,18 @@ struct TuneSpec {
 // One engine setting the search measured (or found stored), with its repeats.
 struct TuneSetting {
     EngineParams params;  // the defaults with this setting applied
-    std::string suffix;   // settings_suffix(params): its cells' workload-fingerprint suffix
-    std::string label;    // settings_label(params)
+    ServeServerOptions server;  // a served load: llama-server's settings (params are then the defaults)
+    std::string suffix;   // settings_suffix(params) (its cells' workload-fingerprint suffix); served: "np=32,b=2048,..."
+    std::string label;    // settings_label(params); served: "np 32, b 2048, ..."
     int n = 0;            // successful repeats
     bool failed = false;  // a repeat failed (out of memory, unsupported): never chosen
     std::string error;    // the first failure's reason
     // Mean J/token and its 95 % half-width (NaN for n < 2), and mean tokens/s: for a task, of the
     // tokens the defaults evaluate (the same items under every setting; docs/tune.md).
     double j_per_token = 0.0, j_per_token_ci = 0.0;
-    double tok_s = 0.0, ttft_s = 0.0;  // means (NaN where not measured)
+    // Means (NaN where not measured). A served load: tokens/s of output, TTFT its p99, latency_ratio
+    // the SLO's worst value / limit (<= 1 meets it).
+    double tok_s = 0.0, ttft_s = 0.0, latency_ratio = NAN;
     bool feasible = true;              // meets the constraints
     bool pareto = false;               // on the J/token - tokens/s frontier of the feasible settings
     bool is_default = false;
@@ -103,7 +121,8 @@ struct TuneOutcome {
     int trials = 0;             // cells measured by this run
     double seconds = 0.0;
     std::string stop_reason;        // "converged", "budget", "stopped"
-    std::string workload_fp;        // the trials' fingerprint before their settings suffix
+    bool serving = false;           // llama-server's settings at a served load (J per output token)
+    std::string workload_fp;        // the trials' fingerprint before their settings suffix (served: the level)
     std::vector<std::string> axes;  // "ub: 128 256 512 ...", the space searched
     std::vector<std::string> notes;
 };

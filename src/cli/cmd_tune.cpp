@@ -40,8 +40,10 @@ public:
             fmt::print(stderr, "tune: [{}{}] {}: failed: {}\n", trial, of, s.label, s.error);
             return;
         }
-        fmt::print(stderr, "tune: [{}{}] {}: {:.5g} J/token (mean of {}), {:.1f} tok/s{}\n", trial, of, s.label,
-                   s.j_per_token, s.n, s.tok_s, s.feasible ? "" : ", misses the constraints");
+        const bool served = !s.server.flash_attn.empty();
+        fmt::print(stderr, "tune: [{}{}] {}: {:.5g} J/{}token (mean of {}), {:.1f} {}tok/s{}\n", trial, of, s.label,
+                   s.j_per_token, served ? "output " : "", s.n, s.tok_s, served ? "output " : "",
+                   s.feasible ? "" : ", misses the constraints");
     }
     bool stop_requested() override { return stop_.signal() != 0; }
 
@@ -53,15 +55,17 @@ private:
 std::string verdict(const TuneOutcome & out) {
     if (out.best < 0) return "no setting could be measured";
     const TuneSetting & b = out.settings[size_t(out.best)];
-    std::string line =
-        fmt::format("best: {} at {:.6g} J/token (n {}), {:.1f} tok/s", b.label, b.j_per_token, b.n, b.tok_s);
+    const char * per = out.serving ? "output " : "";
+    std::string line = fmt::format("best: {} at {:.6g} J/{}token (n {}), {:.1f} {}tok/s", b.label, b.j_per_token, per,
+                                   b.n, b.tok_s, per);
     if (std::isfinite(out.saving)) {
         line += fmt::format("; saves {:.1f} % per token against the defaults", 100 * out.saving);
         line += std::isfinite(out.saving_lo)
                     ? fmt::format(" (95 % CI {:.1f} % to {:.1f} %)", 100 * out.saving_lo, 100 * out.saving_hi)
                     : std::string(" (too few repeats for an interval)");
     }
-    return line + fmt::format(" [{} trials in {:.0f} s, {}]", out.trials, out.seconds, out.stop_reason);
+    return line + fmt::format(" [{} trial{} in {:.0f} s, {}]", out.trials, out.trials == 1 ? "" : "s", out.seconds,
+                              out.stop_reason);
 }
 
 void run(TuneOptions & o) {
@@ -83,6 +87,7 @@ void run(TuneOptions & o) {
         nlohmann::json doc = nlohmann::json::parse(render_table(t, Format::json));
         auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
         doc["best"] = out.best >= 0 ? nlohmann::json(out.settings[size_t(out.best)].suffix) : nlohmann::json(nullptr);
+        doc["serving"] = out.serving;
         doc["best_feasible"] = out.best_feasible;
         doc["saving"] = num(out.saving);
         doc["saving_ci95"] = {num(out.saving_lo), num(out.saving_hi)};
@@ -111,7 +116,8 @@ void add_tune_command(CLI::App & app) {
     cmd->add_option("-m,--model", s.model, "GGUF model")->required();
     cmd->add_option("--scheme", s.scheme, "Scheme (fp16, int8, q4_k_m, dynamic, ...)")->capture_default_str();
     cmd->add_option("-w,--workload", s.workload,
-                    "pp<N>, tg<N>, tg<N>x<S> (r<R> repetitions) or a task (hellaswag, ...)")
+                    "pp<N>, tg<N>, tg<N>x<S> (r<R> repetitions), a task (hellaswag, ...), or a served load: "
+                    "serve:c<N> (N concurrent clients) or serve:r<R> (R requests/s), which tunes llama-server")
         ->capture_default_str();
     cmd->add_option("--data-dir", s.task.data_dir, "Task data (docs/tasks.md)")->capture_default_str();
     cmd->add_option("--limit", s.task.limit, "A task: seeded sample of N items");
@@ -125,7 +131,7 @@ void add_tune_command(CLI::App & app) {
         ->capture_default_str();
     cmd->add_option("--axis", o->axes,
                     "Replace a searched setting's values, e.g. ub=128,256,512 or fa=on (c, b, ub, "
-                    "np, fa, t, kv); repeatable");
+                    "np, fa, t, kv; a served load: np, b, ub, fa, t, kv, cps = context per slot); repeatable");
     cmd->add_flag("--search-kv", s.search_kv, "Also try a q8_0 KV cache (it changes the numbers the model computes)");
     cmd->add_option("--cooldown-s", s.cooldown_s, "Pause after every trial")->capture_default_str();
     cmd->add_option("--idle-s", s.idle_s, "Idle baseline measured once at the start")->capture_default_str();
@@ -139,11 +145,32 @@ void add_tune_command(CLI::App & app) {
     cmd->add_option("--cache-dir", s.cache_dir, "Quantized-file cache (default under $XDG_CACHE_HOME)");
     cmd->add_flag("--wait", s.wait_for_db, "When another run writes --db, wait for it");
     cmd->add_option("-o,--output", o->output, "table, md, csv or json")->capture_default_str();
+    const char * served = "Served load (--workload serve:...)";
+    auto & v = s.serve;
+    cmd->add_option("--slo", s.slo, "Constraint: latency targets METRIC_pP=LIMIT,... (ttft, tpot, itl, e2e at p50, "
+                                    "p90, p99), e.g. ttft_p99=2s,tpot_p99=100ms")->group(served);
+    cmd->add_option("--input-len", v.input_len, "Prompt tokens: N, uniform:MIN-MAX or normal:MEAN,SD[,MIN-MAX]")
+        ->capture_default_str()->group(served);
+    cmd->add_option("--output-len", v.output_len, "Output tokens (max_tokens, with ignore_eos): same forms")
+        ->capture_default_str()->group(served);
+    cmd->add_option("--prompts", v.prompts, "tasks:NAME or a JSONL file of {\"prompt\", \"max_tokens\"} "
+                                            "(default: synthetic prompts of --input-len)")->group(served);
+    cmd->add_option("--requests", v.requests, "Requests per trial (default: 4 x clients, at least 16)")->group(served);
+    cmd->add_option("--duration", v.duration_s, "Seconds per trial (no request is sent after it)")->group(served);
+    cmd->add_option("--max-in-flight", v.max_in_flight, "serve:r<R>: most requests in flight (default: the slots)")
+        ->group(served);
+    cmd->add_option("--server-bin", v.server_bin, "llama-server to start (default: beside joulebench)")->group(served);
+    cmd->add_option("--server-arg", v.server.extra_args, "Another llama-server argument, passed as is "
+                                                         "(repeatable)")->group(served);
+    cmd->add_option("--request-timeout-s", v.request_timeout_s, "A request not done by then times out")
+        ->capture_default_str()->group(served);
     add_engine_options(cmd, o->engine);
     cmd->footer(
         "The engine options give the defaults the search starts from and measures the saving against. Trials "
         "are cells in --db (their settings in the workload fingerprint): a tune run again goes on from them, "
-        "and `joulebench sweep --engine tuned` runs each cell with the best. docs/tune.md.");
+        "and `joulebench sweep --engine tuned` runs each cell with the best. A served load (serve:c<N>) tunes "
+        "llama-server's settings instead, every trial a served level (J per output token; --slo as the latency "
+        "constraint); -t and --ngl give the server's defaults. docs/tune.md.");
     cmd->callback([o, &app] {
         o->spec.command_line = "joulebench tune";
         for (const auto & a : app.remaining_for_passthrough()) o->spec.command_line += " " + a;

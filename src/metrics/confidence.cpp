@@ -129,6 +129,10 @@ double violation(const SettingRuns & s, const TuneConstraints & c) {
         const double ttft = mean_of(s.ttft_s);
         out += std::isfinite(ttft) ? std::max(0.0, (ttft - *c.max_ttft_s) / *c.max_ttft_s) : 1.0;
     }
+    if (c.max_latency_ratio) {
+        const double ratio = mean_of(s.latency_ratio);
+        out += std::isfinite(ratio) ? std::max(0.0, (ratio - *c.max_latency_ratio) / *c.max_latency_ratio) : 1.0;
+    }
     return out;
 }
 

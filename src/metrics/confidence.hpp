@@ -54,10 +54,13 @@ RepeatStop repeat_decision(const std::vector<double> & values, double elapsed_s,
 struct TuneConstraints {
     std::optional<double> min_tok_s;   // mean tokens per second at least this
     std::optional<double> max_ttft_s;  // mean time to first token at most this
+    // mean latency ratio at most this: a served level's worst value / limit over the targets of a
+    // latency SLO (1 when an SLO is given: every target met)
+    std::optional<double> max_latency_ratio;
 };
 // One engine setting's measurements (one entry per repeat; NaN where a repeat did not measure one).
 struct SettingRuns {
-    std::vector<double> j_per_token, tok_s, ttft_s;
+    std::vector<double> j_per_token, tok_s, ttft_s, latency_ratio;
     bool failed = false;  // a repeat failed: never chosen
     int n() const { return int(j_per_token.size()); }
 };

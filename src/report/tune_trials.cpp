@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace jb::report {
 
@@ -24,12 +25,16 @@ Table tune_trials_table(const TuneOutcome & out) {
         t.add_column(name, header);
         t.columns.back().right_align = false;
     }
+    const bool served = out.serving;
+    bool slo = false;
+    for (const auto & s : out.settings) slo = slo || std::isfinite(s.latency_ratio);
     t.add_column("n", "n", 0);
-    t.add_column("j_per_token", "J/token", 6);
+    t.add_column("j_per_token", served ? "J/output token" : "J/token", 6);
     t.add_column("j_per_token_ci95", "\u00b1 95 %", 6);
     t.add_column("saving_pct", "saving vs defaults (%)", 1);
-    t.add_column("tok_s", "tok/s", 1);
-    t.add_column("ttft_s", "TTFT (s)", 4);
+    t.add_column("tok_s", served ? "output tok/s" : "tok/s", 1);
+    t.add_column("ttft_s", served ? "TTFT p99 (s)" : "TTFT (s)", 4);
+    if (slo) t.add_column("latency_ratio", "latency/SLO", 3);
     t.add_column("feasible", "feasible", 0);
     t.add_column("pareto", "Pareto", 0);
     t.add_column("stored", "from earlier tunes", 0);
@@ -40,14 +45,26 @@ Table tune_trials_table(const TuneOutcome & out) {
         const TuneSetting & s = out.settings[i];
         std::string role = int(i) == out.best ? "best" : "";
         if (s.is_default) role += role.empty() ? "defaults" : ", defaults";
-        t.add_row({s.label, role, int64_t(s.n), real(s.j_per_token), real(s.j_per_token_ci),
-                   pct(1.0 - s.j_per_token / ref), real(s.tok_s), real(s.ttft_s), int64_t(s.feasible),
-                   int64_t(s.pareto), int64_t(s.stored), s.error});
+        std::vector<Value> row = {s.label, role, int64_t(s.n), real(s.j_per_token), real(s.j_per_token_ci),
+                                  pct(1.0 - s.j_per_token / ref), real(s.tok_s), real(s.ttft_s)};
+        if (slo) row.push_back(real(s.latency_ratio));
+        for (Value v : {Value(int64_t(s.feasible)), Value(int64_t(s.pareto)), Value(int64_t(s.stored)), Value(s.error)})
+            row.push_back(std::move(v));
+        t.add_row(std::move(row));
     }
-    t.notes.push_back(
-        "J/token: gross energy of the measured domains over prefill + decode tokens, mean of n "
-        "repeats; \u00b1 95 %: t-based half-width; Pareto: no other setting has both less J/token and "
-        "more tok/s");
+    if (served) {
+        t.notes.push_back(
+            "J/output token: gross energy of the measured domains in the level's steady window (every client "
+            "busy; the whole level where it has none) over the output tokens generated in it, mean of n "
+            "repeats; output tok/s and TTFT p99 of the whole level; latency/SLO: the worst target's value over "
+            "its limit (<= 1 meets every target); \u00b1 95 %: t-based half-width; Pareto: no other setting has "
+            "both less J/output token and more output tok/s");
+    } else {
+        t.notes.push_back(
+            "J/token: gross energy of the measured domains over prefill + decode tokens, mean of n "
+            "repeats; \u00b1 95 %: t-based half-width; Pareto: no other setting has both less J/token and "
+            "more tok/s");
+    }
     for (const auto & a : out.axes) t.notes.push_back("searched " + a);
     for (const auto & n : out.notes) t.notes.push_back(n);
     return t;

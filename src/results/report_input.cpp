@@ -76,7 +76,7 @@ void check_request(const ReportRequest & r) {
 
 report::ReportInput build_input(const Store & store, const ReportRequest & r) {
     const std::vector<CellRecord> cells = store.list_cells();
-    std::vector<ServeLevelRecord> serve_levels = store.list_serve_levels();
+    std::vector<ServeLevelRecord> serve_levels = reported_serve_levels(store);
     if (cells.empty() && serve_levels.empty()) {
         throw Error(fmt::format("{}: no cells: nothing to report yet (run `joulebench sweep --db {}` first)",
                                 store.path(), store.path()));

@@ -60,7 +60,7 @@ Table traffic_table(const metrics::TrafficRecommendation & rec) {
 std::optional<Table> serving_recommendation(const Store & store, const std::string & db_name, const std::string & traffic_text,
                                             const RecommendRequest & request) {
     if (traffic_text.empty() && request.profile != "serving") return std::nullopt;
-    const std::vector<ServeLevelRecord> levels = store.list_serve_levels();
+    const std::vector<ServeLevelRecord> levels = reported_serve_levels(store);
     if (traffic_text.empty()) {
         // The serving profile without a traffic: each scheme's operating point under the default SLO.
         if (levels.empty()) {

@@ -59,6 +59,12 @@ std::string placement_label(const std::string & workload_fp) {
 
 bool is_tune_trial(const std::string & workload_fp) { return workload_fp.find("|tune=") != std::string::npos; }
 
+std::vector<ServeLevelRecord> reported_serve_levels(const Store & store) {
+    std::vector<ServeLevelRecord> levels = store.list_serve_levels();
+    std::erase_if(levels, [](const ServeLevelRecord & l) { return is_tune_trial(l.workload_fp); });
+    return levels;
+}
+
 bool is_estimated_domain(const nlohmann::json & domain) {
     return domain.is_object() && domain.value("method", "") == energy::method_name(energy::Method::estimate);
 }

@@ -406,7 +406,8 @@ std::string default_server_binary() {
 ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
     Notify notify(observer);
     check_spec(spec);
-    const Workload workload = parse_workload(spec);
+    Workload workload = parse_workload(spec);
+    workload.fp += spec.workload_suffix;
     const bool external = !spec.url.empty();
     const UrlEndpoint url_ep = external ? parse_url(spec.url) : UrlEndpoint{};
     for (const auto & m : spec.models) {
@@ -459,11 +460,15 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
     std::vector<std::pair<energy::Domain, double>> idle;
     ServeOutcome out;
     out.idle_w = NAN;
-    if (spec.idle_s > 0) {
+    // Measured before the first server starts, and only if a level is left to run.
+    bool idle_measured = false;
+    auto measure_idle = [&] {
+        if (idle_measured || !(spec.idle_s > 0)) return;
+        idle_measured = true;
         notify.info(fmt::format("measuring idle power for {:.1f} s", spec.idle_s));
         idle = sweep::idle_baseline(found.sensors, mp, spec.idle_s);
         out.idle_w = sweep::total_w(idle);
-    }
+    };
     for (const auto & u : found.unavailable) notify.info(fmt::format("not measured: {}: {}", u.what, u.reason));
 
     const std::vector<std::string> model_list = spec.models.empty() ? std::vector<std::string>{""} : spec.models;
@@ -588,6 +593,7 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
                     return false;
                 }
             };
+            if (any_left) measure_idle();
             if (any_left && start_server()) {
                 try {
                     shapes = build_shapes(spec, workload, n_shapes, external ? url_ep.host : server->host(),

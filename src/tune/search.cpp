@@ -35,6 +35,7 @@ void Trials::add(const Point & p, const Trial & t) {
     r.j_per_token.push_back(t.j_per_token);
     r.tok_s.push_back(t.tok_s);
     r.ttft_s.push_back(t.ttft_s);
+    r.latency_ratio.push_back(t.latency_ratio);
 }
 
 namespace {

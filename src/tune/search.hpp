@@ -5,6 +5,7 @@
 // measuring one is a callback, so tests run the search on a made-up cost surface. docs/tune.md
 // says why this search and not the grid.
 
+#include <cmath>
 #include <functional>
 #include <map>
 #include <optional>
@@ -25,6 +26,7 @@ using Point = std::vector<int>;  // an index into each axis's values
 struct Trial {
     bool ok = true;
     double j_per_token = 0.0, tok_s = 0.0, ttft_s = 0.0;
+    double latency_ratio = NAN;  // a served level: worst value / limit over the SLO's targets
 };
 
 // Every point's repeats so far (stored ones enter before the search, which reuses them).

@@ -29,7 +29,7 @@ static int count_of(const std::string & axis, const std::string & value) {
     } catch (const std::exception &) {
         used = 0;
     }
-    const int least = axis == "t" ? 0 : axis == "c" ? 16 : 1;
+    const int least = axis == "t" ? 0 : axis == "c" || axis == "cps" ? 16 : 1;
     if (used == 0 || used != value.size() || v < least) {
         throw UsageError(fmt::format("--axis {}: '{}' is not a whole number >= {}", axis, value, least));
     }
@@ -83,20 +83,24 @@ static bool quantized_cache(const std::string & type) {
 
 namespace jb {
 
+using tune::count_of;
 using tune::kAxisNames;
 using tune::set_value;
 
 TuneAxis parse_tune_axis(const std::string & text) {
+    // The engine's settings, and a served load's context per slot.
+    std::vector<std::string> names = kAxisNames;
+    names.push_back("cps");
     const size_t eq = text.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
         throw UsageError(fmt::format("--axis '{}': expected NAME=V1,V2,... (NAME one of {})", text,
-                                     fmt::format("{}", fmt::join(kAxisNames, ", "))));
+                                     fmt::format("{}", fmt::join(names, ", "))));
     }
     TuneAxis a;
     a.name = text.substr(0, eq);
-    if (std::find(kAxisNames.begin(), kAxisNames.end(), a.name) == kAxisNames.end()) {
+    if (std::find(names.begin(), names.end(), a.name) == names.end()) {
         throw UsageError(fmt::format("--axis: unknown setting '{}' (expected {})", a.name,
-                                     fmt::format("{}", fmt::join(kAxisNames, ", "))));
+                                     fmt::format("{}", fmt::join(names, ", "))));
     }
     size_t pos = eq + 1;
     while (pos <= text.size()) {
@@ -104,7 +108,11 @@ TuneAxis parse_tune_axis(const std::string & text) {
         std::string v = text.substr(pos, comma - pos);
         if (v.empty()) throw UsageError(fmt::format("--axis '{}': an empty value", text));
         EngineParams check;
-        set_value(check, a.name, v);  // throws for a value the setting cannot take
+        if (a.name == "cps") {
+            if (v != "auto") (void)count_of("cps", v);  // cells per slot: "auto" or a count >= 16
+        } else {
+            set_value(check, a.name, v);  // throws for a value the setting cannot take
+        }
         if (std::find(a.values.begin(), a.values.end(), v) == a.values.end()) a.values.push_back(v);
         pos = comma + 1;
     }
@@ -153,6 +161,10 @@ Space build_space(const SpaceInput & in) {
     add("kv", kv);
     axes.erase(std::remove_if(axes.begin(), axes.end(), [](const Axis & a) { return a.values.empty(); }), axes.end());
     for (const auto & o : in.overrides) {
+        if (o.name == "cps") {
+            throw UsageError("--axis cps: context per slot is a served load's setting (--workload serve:c<N>); "
+                             "here the context is c");
+        }
         auto it = std::find_if(axes.begin(), axes.end(), [&](const Axis & a) { return a.name == o.name; });
         std::vector<std::string> values = o.values;
         if (it == axes.end()) {

@@ -18,7 +18,9 @@
 #include "metrics/confidence.hpp"
 #include "sweep/session.hpp"
 #include "sweep/tuned.hpp"
+#include "tune/outcome.hpp"
 #include "tune/search.hpp"
+#include "tune/serve_tune.hpp"
 #include "tune/space.hpp"
 #include "util/paths.hpp"
 
@@ -94,8 +96,12 @@ private:
 };
 
 TuneOutcome Tuner::run() {
-    check_spec(spec_);
     t0_ = Clock::now();
+    if (!spec_.slo.empty()) {
+        throw UsageError(fmt::format("--slo: latency targets are for a served load (--workload serve:c<N>); {} takes "
+                                     "--max-ttft and --min-tps",
+                                     spec_.workload));
+    }
     workload_ = sweep::make_workload(spec_.workload, spec_.task);
     const bool task = workload_->sequences() == 0;
     if (spec_.max_ttft_s && !task && !workload_->prefill_only()) {
@@ -288,97 +294,33 @@ TuneOutcome Tuner::outcome(const tune::SearchResult & r) {
 
     // Every setting: those of earlier tunes (also outside this run's space) and this run's.
     std::vector<std::string> order;
-    std::map<std::string, metrics::SettingRuns> runs;
-    std::map<std::string, int> stored_n;
-    std::map<std::string, EngineParams> params;
+    std::map<std::string, tune::MeasuredSetting> by_suffix;
+    auto entry = [&](const std::string & suffix, const EngineParams & p) -> tune::MeasuredSetting & {
+        if (!by_suffix.count(suffix)) order.push_back(suffix);
+        tune::MeasuredSetting & m = by_suffix[suffix];
+        m.setting.params = p;
+        m.setting.suffix = suffix;
+        m.setting.label = settings_label(p);
+        m.setting.is_default = suffix == default_suffix_;
+        if (const auto e = error_.find(suffix); e != error_.end()) m.setting.error = e->second;
+        return m;
+    };
     for (const auto & s : stored_.settings) {
-        order.push_back(s.suffix);
-        runs[s.suffix] = s.runs;
-        stored_n[s.suffix] = s.runs.n();
         EngineParams p = input_.defaults;
         apply_settings_suffix(s.suffix, p);
-        params[s.suffix] = p;
+        tune::MeasuredSetting & m = entry(s.suffix, p);
+        m.runs = s.runs;
+        m.setting.stored = s.runs.n();
     }
     for (const auto & point : trials_.points()) {
         const EngineParams p = tune::apply_point(space_, point, input_.defaults);
-        const std::string suffix = settings_suffix(p);
-        if (!runs.count(suffix)) order.push_back(suffix);
-        runs[suffix] = *trials_.find(point);
-        params[suffix] = p;
+        entry(settings_suffix(p), p).runs = *trials_.find(point);
     }
-    std::vector<metrics::SettingRuns> list;
-    for (const auto & suffix : order) {
-        const metrics::SettingRuns & sr = runs[suffix];
-        if (sr.n() == 0 && !sr.failed) continue;
-        TuneSetting s;
-        s.params = params[suffix];
-        s.suffix = suffix;
-        s.label = settings_label(s.params);
-        s.n = sr.n();
-        s.failed = sr.failed;
-        if (const auto e = error_.find(suffix); e != error_.end()) s.error = e->second;
-        const metrics::Interval ci = metrics::mean_ci95(sr.j_per_token);
-        s.j_per_token = ci.mean;
-        s.j_per_token_ci = ci.half_width;
-        s.tok_s = metrics::mean_ci95(sr.tok_s).mean;
-        s.ttft_s = metrics::mean_ci95(sr.ttft_s).mean;
-        s.feasible = !sr.failed && metrics::feasible(sr, constraints_);
-        s.is_default = suffix == default_suffix_;
-        s.stored = stored_n.count(suffix) ? stored_n[suffix] : 0;
-        if (s.is_default) out.defaults = int(out.settings.size());
-        out.settings.push_back(std::move(s));
-        list.push_back(sr);
-    }
-    out.best = metrics::pick_setting(list, constraints_, spec_.min_repeats);
-    out.saving = out.saving_lo = out.saving_hi = NAN;
-    if (out.best >= 0) {
-        out.best_feasible = out.settings[size_t(out.best)].feasible;
-        if (out.defaults >= 0) {
-            const auto sv =
-                metrics::saving_ci95(list[size_t(out.best)].j_per_token, list[size_t(out.defaults)].j_per_token);
-            out.saving = sv.saving;
-            out.saving_lo = sv.lo;
-            out.saving_hi = sv.hi;
-        }
-    }
-    // The J/token - throughput frontier over every measured setting: less energy per token, more
-    // tokens per second.
-    std::vector<metrics::ParetoPoint> points;
-    std::vector<int> which;
-    for (size_t i = 0; i < out.settings.size(); ++i) {
-        const auto & s = out.settings[i];
-        if (s.failed || s.n == 0 || !std::isfinite(s.tok_s) || !std::isfinite(s.j_per_token)) continue;
-        points.push_back({s.tok_s, s.j_per_token});
-        which.push_back(int(i));
-    }
-    for (size_t k : metrics::pareto_frontier(points)) {
-        out.pareto.push_back(which[k]);
-        out.settings[size_t(which[k])].pareto = true;
-    }
-    if (out.best >= 0 && !out.best_feasible) {
-        out.notes.push_back("no setting met the constraints: the best is the one that came closest");
-    }
-    if (out.best >= 0 && out.settings[size_t(out.best)].n < spec_.min_repeats) {
-        out.notes.push_back(
-            fmt::format("the budget ended before the chosen setting had {} repeats: its interval is "
-                        "wide or missing",
-                        spec_.min_repeats));
-    }
-    // The descent's incumbent that looked better than the choice but had too few repeats to be it.
-    if (out.best >= 0 && !r.incumbent.empty()) {
-        const std::string inc = settings_suffix(tune::apply_point(space_, r.incumbent, input_.defaults));
-        const TuneSetting & b = out.settings[size_t(out.best)];
-        for (const auto & s : out.settings) {
-            if (s.suffix != inc || s.suffix == b.suffix || s.failed) continue;
-            if (s.j_per_token < b.j_per_token && s.n < b.n) {
-                out.notes.push_back(
-                    fmt::format("{} looked better ({:.5g} J/token, n {}) but the budget ended before it "
-                                "had the {} repeats to be chosen: a larger budget, or a tune run "
-                                "again on the same database, settles it",
-                                s.label, s.j_per_token, s.n, b.n));
-            }
-        }
-    }
+    std::vector<tune::MeasuredSetting> measured;
+    for (const auto & suffix : order) measured.push_back(by_suffix[suffix]);
+    const std::string incumbent =
+        r.incumbent.empty() ? "" : settings_suffix(tune::apply_point(space_, r.incumbent, input_.defaults));
+    tune::summarise(measured, constraints_, spec_.min_repeats, incumbent, out);
     if (scheme_.rs.scheme.flash_attn_required()) {
         out.notes.push_back("the scheme's quantized V cache needs flash attention: it stays on");
     }
@@ -393,6 +335,8 @@ TuneOutcome run_tune(const TuneSpec & spec_in, TuneObserver * observer) {
     TuneSpec spec = spec_in;
     // No data directory: the shipped task samples, as run_sweep does.
     if (spec.task.data_dir.empty()) spec.task.data_dir = shipped_path("data/samples");
+    check_spec(spec);
+    if (tune::is_serve_workload(spec.workload)) return tune::tune_serving(spec, observer);
     return Tuner(spec, observer).run();
 }
 

@@ -105,6 +105,35 @@ TEST(TuneSearch, respects_a_time_to_first_token_constraint) {
     EXPECT_EQ(best, (Point{1, 1, 2}));
 }
 
+// A served load's SLO: the latency ratio (worst target's value / limit) grows as tokens/s falls;
+// <= 1 holds for ub index <= 2 only, where the unconstrained best (ub index 3) misses it.
+TEST(TuneSearch, respects_a_latency_slo) {
+    Surface s;
+    Hooks hooks;
+    hooks.measure = [&](const Point & p) {
+        auto t = s(p);
+        if (t) t->latency_ratio = 700.0 / speed(p);  // speed 700 at ub index 2 (t 0) .. 720 (t 2)
+        return t;
+    };
+    SearchParams params;
+    params.constraints.max_latency_ratio = 1.0;
+    Trials trials;
+    coordinate_descent(kAxes, kStart, hooks, params, trials);
+    Point best;
+    best_of(trials, params.constraints, params.min_repeats, best);
+    EXPECT_EQ(best, (Point{2, 1, 2}));
+    const auto & runs = *trials.find(best);
+    EXPECT_LE(jb::metrics::mean_ci95(runs.latency_ratio).mean, 1.0);
+    // Without the SLO the floor of the bowl wins.
+    Surface free;
+    Hooks h2;
+    h2.measure = [&](const Point & p) { return free(p); };
+    Trials t2;
+    coordinate_descent(kAxes, kStart, h2, SearchParams{}, t2);
+    best_of(t2, {}, SearchParams{}.min_repeats, best);
+    EXPECT_EQ(best, (Point{3, 1, 2}));
+}
+
 TEST(TuneSearch, stays_within_a_budget_of_trials) {
     for (int budget : {0, 1, 4, 9, 15}) {
         Surface s;

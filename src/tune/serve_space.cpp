@@ -1,0 +1,167 @@
+#include "tune/serve_space.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "joulebench/error.hpp"
+
+namespace jb::tune {
+
+namespace {
+
+int cells_per_slot(const ServeServerOptions & o) {
+    return o.ctx_size > 0 && o.parallel > 0 ? o.ctx_size / o.parallel : 0;
+}
+
+std::string value_of(const ServeServerOptions & o, const std::string & axis) {
+    if (axis == "np") return std::to_string(o.parallel);
+    if (axis == "b") return std::to_string(o.batch_size);
+    if (axis == "ub") return std::to_string(o.ubatch_size);
+    if (axis == "t") return std::to_string(o.threads);
+    if (axis == "fa") return o.flash_attn;
+    if (axis == "kv") return o.cache_type_k + "/" + o.cache_type_v;
+    const int cps = cells_per_slot(o);  // cps
+    return cps > 0 ? std::to_string(cps) : "auto";
+}
+
+// Applies one axis's value; `cps` keeps the cells per slot until the slots are known.
+void set_value(ServeServerOptions & o, const std::string & axis, const std::string & value, int & cps) {
+    auto count = [&](int least) {
+        size_t used = 0;
+        int v = -1;
+        try {
+            v = std::stoi(value, &used);
+        } catch (const std::exception &) {
+            used = 0;
+        }
+        if (used == 0 || used != value.size() || v < least) {
+            throw UsageError(fmt::format("--axis {}: '{}' is not a whole number >= {}", axis, value, least));
+        }
+        return v;
+    };
+    if (axis == "np") {
+        o.parallel = count(1);
+    } else if (axis == "b") {
+        o.batch_size = count(1);
+    } else if (axis == "ub") {
+        o.ubatch_size = count(1);
+    } else if (axis == "t") {
+        o.threads = count(0);
+    } else if (axis == "fa") {
+        if (value != "on" && value != "off" && value != "auto") {
+            throw UsageError(fmt::format("--axis fa: '{}' is not on, off or auto", value));
+        }
+        o.flash_attn = value;
+    } else if (axis == "kv") {
+        const size_t slash = value.find('/');
+        if (slash == std::string::npos || slash == 0 || slash + 1 == value.size()) {
+            throw UsageError(fmt::format("--axis kv: '{}' is not K/V, e.g. f16/f16 or q8_0/q8_0", value));
+        }
+        o.cache_type_k = value.substr(0, slash);
+        o.cache_type_v = value.substr(slash + 1);
+    } else if (axis == "cps") {
+        cps = value == "auto" ? 0 : count(16);
+    } else if (axis == "c") {
+        throw UsageError("--axis c: a served load's context is per slot: --axis cps=2048,4096 (or auto)");
+    } else {
+        throw UsageError(fmt::format("--axis {}: not a llama-server setting (np, b, ub, fa, t, kv, cps)", axis));
+    }
+}
+
+std::vector<std::string> counts(std::vector<int> values, int dflt) {
+    values.push_back(dflt);
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    std::vector<std::string> out;
+    for (int v : values) out.push_back(std::to_string(v));
+    return out;
+}
+
+bool quantized_cache(const std::string & type) {
+    return !type.empty() && type != "f16" && type != "bf16" && type != "f32";
+}
+
+}  // namespace
+
+Space build_serve_space(const ServeSpaceInput & in) {
+    const ServeServerOptions & d = in.defaults;
+    std::vector<Axis> axes;
+    auto add = [&](const std::string & name, std::vector<std::string> values) {
+        if (!values.empty()) axes.push_back({name, std::move(values)});
+    };
+    // Slots first: how many requests share a decode step sets the batch width of every output
+    // token, which is most of a served level's energy; fewer slots than clients queue requests (the
+    // SLO decides whether that is allowed), more leave slots idle.
+    const int c = std::max(1, d.parallel);
+    add("np", counts({std::max(1, c / 4), std::max(1, c / 2), c, 2 * c}, d.parallel));
+    // Then the prompt side: the micro-batch sets the GEMM shape of prefill, the batch how a prompt
+    // is cut into calls.
+    add("ub", counts({128, 256, 512, 1024, 2048}, d.ubatch_size));
+    add("b", counts({512, 1024, 2048, 4096}, d.batch_size));
+    if (!in.flash_attn_fixed) add("fa", {"auto", "on", "off"});
+    if (!in.on_gpu) {
+        std::vector<int> t = {0};
+        for (int n = 1; n < in.hardware_threads; n *= 2) t.push_back(n);
+        add("t", counts(t, d.threads));
+    }
+    if (in.search_kv) {
+        std::vector<std::string> kv = {d.cache_type_k + "/" + d.cache_type_v};
+        if (kv.front() != "q8_0/q8_0") kv.push_back("q8_0/q8_0");
+        add("kv", kv);
+    }
+    for (const auto & o : in.overrides) {
+        ServeServerOptions check = d;
+        int cps = 0;
+        for (const auto & v : o.values) set_value(check, o.name, v, cps);  // throws for a non-server axis
+        auto it = std::find_if(axes.begin(), axes.end(), [&](const Axis & a) { return a.name == o.name; });
+        if (it == axes.end()) {
+            axes.push_back({o.name, o.values});
+        } else {
+            it->values = o.values;
+        }
+    }
+    // Every axis holds the default's value: the descent starts there.
+    Space s;
+    for (auto & a : axes) {
+        const std::string dv = value_of(d, a.name);
+        auto it = std::find(a.values.begin(), a.values.end(), dv);
+        if (it == a.values.end()) {
+            a.values.insert(a.values.begin(), dv);
+            it = a.values.begin();
+        }
+        s.start.push_back(int(it - a.values.begin()));
+    }
+    s.axes = std::move(axes);
+    return s;
+}
+
+ServeServerOptions apply_serve_point(const Space & space, const Point & p, const ServeServerOptions & defaults) {
+    ServeServerOptions out = defaults;
+    int cps = cells_per_slot(defaults);
+    for (size_t a = 0; a < space.axes.size(); ++a)
+        set_value(out, space.axes[a].name, space.axes[a].values[size_t(p[a])], cps);
+    out.ctx_size = cps > 0 ? cps * std::max(1, out.parallel) : 0;
+    return out;
+}
+
+bool serve_runnable(const ServeServerOptions & o) {
+    if (o.batch_size > 0 && o.ubatch_size > o.batch_size) return false;
+    if (quantized_cache(o.cache_type_v) && o.flash_attn == "off") return false;
+    return o.parallel >= 1;
+}
+
+std::string serve_settings_suffix(const ServeServerOptions & o) {
+    return fmt::format("np={},b={},ub={},fa={},t={},kv={}/{},cps={}", o.parallel, o.batch_size, o.ubatch_size,
+                       o.flash_attn, o.threads, o.cache_type_k, o.cache_type_v, value_of(o, "cps"));
+}
+
+std::string serve_settings_label(const ServeServerOptions & o) {
+    return fmt::format("np {}, b {}, ub {}, fa {}, {}, KV {}/{}, ctx/slot {}", o.parallel, o.batch_size, o.ubatch_size,
+                       o.flash_attn,
+                       o.threads > 0 ? fmt::format("{} thread{}", o.threads, o.threads == 1 ? "" : "s")
+                                     : std::string("server's threads"),
+                       o.cache_type_k, o.cache_type_v, value_of(o, "cps"));
+}
+
+}  // namespace jb::tune

@@ -1,0 +1,408 @@
+// The tune of a served load: llama-server's settings searched by coordinate descent, every trial a
+// level of jb::run_serve with the point's settings, stored with "|tune=r<repeat>|<settings>" after
+// its workload fingerprint. A tune run again on the same store reads the earlier trials of the same
+// load back (after its first trial, which names the load's key) and goes on from them.
+
+#include "tune/serve_tune.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "engine/llama_engine.hpp"
+#include "joulebench/error.hpp"
+#include "joulebench/serving.hpp"
+#include "joulebench/store.hpp"
+#include "quant/scheme.hpp"
+#include "tune/outcome.hpp"
+#include "tune/search.hpp"
+#include "tune/serve_space.hpp"
+
+namespace jb::tune {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// "serve:c32" (32 clients, closed loop) or "serve:r2.5" (2.5 requests/s, open loop).
+struct ServeLoad {
+    int clients = 0;
+    double rate = 0.0;
+};
+
+ServeLoad parse_serve_load(const std::string & workload) {
+    const std::string rest = workload.substr(6);  // after "serve:"
+    ServeLoad l;
+    auto bad = [&] {
+        return UsageError(
+            fmt::format("--workload '{}': a served load is serve:c<N> (N concurrent clients) or "
+                        "serve:r<R> (R requests/s)",
+                        workload));
+    };
+    if (rest.size() < 2 || (rest[0] != 'c' && rest[0] != 'r')) throw bad();
+    size_t used = 0;
+    try {
+        if (rest[0] == 'c') {
+            l.clients = std::stoi(rest.substr(1), &used);
+            if (l.clients < 1) throw bad();
+        } else {
+            l.rate = std::stod(rest.substr(1), &used);
+            if (!(l.rate > 0) || !std::isfinite(l.rate)) throw bad();
+        }
+    } catch (const std::invalid_argument &) {
+        throw bad();
+    } catch (const std::out_of_range &) {
+        throw bad();
+    }
+    if (used != rest.size() - 1) throw bad();
+    return l;
+}
+
+std::string lower(std::string t) {
+    for (auto & c : t) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return t;
+}
+
+// A served level's worst value / limit over the SLO's targets (NaN when a target has no value).
+double latency_ratio(const ServeLevelRecord & rec, const metrics::Slo & slo) {
+    double worst = 0.0;
+    for (const auto & t : slo.targets) {
+        const double v = metrics::slo_value(rec, t);
+        if (!std::isfinite(v)) return NAN;
+        worst = std::max(worst, v / t.limit_ms);
+    }
+    return worst;
+}
+
+// A level of run_serve as the tune observer sees a trial: one cell.
+class LevelAsCell final : public ServeObserver {
+public:
+    LevelAsCell(TuneObserver * observer, std::set<std::string> & said, SweepCell cell)
+        : observer_(observer), said_(said), cell_(std::move(cell)) {}
+    void on_message(MessageLevel level, const std::string & text) override {
+        // Every trial is a run of its own: what it says about the sensors and the scheme would
+        // repeat at every trial, and is said once.
+        if (observer_ && said_.insert(text).second) observer_->on_message(level, text);
+    }
+    void on_level_begin(const ServeLevel &, const std::function<double()> & live_power_w) override {
+        if (observer_) observer_->on_cell_begin(cell_, live_power_w);
+    }
+    void on_level_end(const ServeLevel &, const ServeLevelOutcome & o) override {
+        if (!observer_ || o.status == "skipped") return;
+        CellOutcome c;
+        c.status = o.status == "ok" ? CellStatus::measured : CellStatus::failed;
+        c.error = o.reason;
+        c.seconds = o.seconds;
+        if (o.record) {
+            c.energy_j = o.record->energy_j;
+            c.estimated = o.record->energy_estimated;
+        }
+        observer_->on_cell_end(cell_, c);
+    }
+    bool stop_requested() override { return observer_ && observer_->stop_requested(); }
+
+private:
+    TuneObserver * observer_;
+    std::set<std::string> & said_;
+    SweepCell cell_;
+};
+
+class ServeTuner {
+public:
+    ServeTuner(const TuneSpec & spec, TuneObserver * observer) : spec_(spec), observer_(observer) {}
+    TuneOutcome run();
+
+private:
+    std::optional<Trial> measure(const Point & p);
+    // A stored level as a trial of the setting (a failed, partial or missing one: failed).
+    Trial trial_of(const std::optional<ServeLevelRecord> & rec, const std::string & suffix);
+    // The trials earlier tunes of this load stored (found once the first trial names the load's
+    // key): the search starts from all of them, and new repeats get new indices.
+    void preload(const Store & store, const ServeLevelKey & first);
+    bool point_of_suffix(const std::string & suffix, Point & out) const;
+    int budget_left() const;
+    void info(const std::string & text) {
+        if (observer_) observer_->on_message(MessageLevel::info, text);
+    }
+    bool stop_requested() { return observer_ && observer_->stop_requested(); }
+
+    const TuneSpec & spec_;
+    TuneObserver * observer_;
+    ServeLoad load_;
+    metrics::Slo slo_;
+    metrics::TuneConstraints constraints_;
+    ServeSpaceInput input_;
+    Space space_;
+    Trials trials_;
+    std::string default_suffix_;
+    std::map<std::string, int> next_repeat_;    // by settings suffix
+    std::map<std::string, int> stored_;         // repeats read back from the store, by suffix
+    std::map<std::string, std::string> error_;  // the first failure of a setting
+    std::string level_fp_;                      // the levels' workload fingerprint (without the tune suffix)
+    std::set<std::string> said_;                // messages passed on (each once)
+    bool preloaded_ = false;
+    int trials_run_ = 0;
+    double trial_s_ = 0.0;
+    Clock::time_point t0_;
+};
+
+TuneOutcome ServeTuner::run() {
+    t0_ = Clock::now();
+    load_ = parse_serve_load(spec_.workload);
+    if (spec_.max_ttft_s) {
+        throw UsageError(
+            "--max-ttft: a served load's latency target is an SLO: --slo ttft_p99=2s (or tpot, itl, "
+            "e2e at p50, p90, p99)");
+    }
+    if (!spec_.serve.url.empty()) throw UsageError("tune starts its own llama-server: --url cannot be tuned");
+    if (!spec_.slo.empty()) slo_ = metrics::parse_slo(spec_.slo, "--slo");
+    constraints_.min_tok_s = spec_.min_tok_s;
+    if (!slo_.empty()) constraints_.max_latency_ratio = 1.0;
+
+    // The defaults: serve's own (slots = clients; llama-server's batch 2048, micro-batch 512,
+    // flash attention auto), every searched setting explicit so that a trial names it.
+    ServeServerOptions d = spec_.serve.server;
+    const int clients = load_.clients > 0               ? load_.clients
+                        : spec_.serve.max_in_flight > 0 ? spec_.serve.max_in_flight
+                                                        : 16;
+    if (d.parallel <= 0) d.parallel = clients;
+    if (d.batch_size <= 0) d.batch_size = 2048;
+    if (d.ubatch_size <= 0) d.ubatch_size = 512;
+    if (!d.n_gpu_layers) d.n_gpu_layers = spec_.engine.n_gpu_layers;
+    if (d.threads <= 0) d.threads = spec_.engine.n_threads;
+    bool fa_fixed = false;
+    std::string kv_k = "f16", kv_v = "f16";
+    if (spec_.scheme != "dynamic") {
+        const Scheme sc = parse_scheme(spec_.scheme);
+        kv_k = lower(type_name(sc.kv_type_k));
+        kv_v = lower(type_name(sc.kv_type_v));
+        fa_fixed = sc.flash_attn_required();
+    }
+    if (d.cache_type_k.empty()) d.cache_type_k = kv_k;
+    if (d.cache_type_v.empty()) d.cache_type_v = kv_v;
+    if (d.flash_attn.empty()) d.flash_attn = fa_fixed ? "on" : "auto";
+    input_.defaults = d;
+    input_.on_gpu = *d.n_gpu_layers != 0 && !llama_gpu_devices().empty();
+    input_.hardware_threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    input_.flash_attn_fixed = fa_fixed;
+    input_.search_kv = spec_.search_kv;
+    input_.overrides = spec_.axes;
+    space_ = build_serve_space(input_);
+    default_suffix_ = serve_settings_suffix(d);
+
+    Hooks hooks;
+    hooks.measure = [&](const Point & p) { return measure(p); };
+    hooks.valid = [&](const Point & p) { return serve_runnable(apply_serve_point(space_, p, input_.defaults)); };
+    hooks.budget_left = [&] { return budget_left(); };
+    SearchParams params;
+    params.constraints = constraints_;
+    params.min_repeats = spec_.min_repeats;
+    const SearchResult r = coordinate_descent(space_.axes, space_.start, hooks, params, trials_);
+
+    TuneOutcome out;
+    out.serving = true;
+    out.trials = trials_run_;
+    out.stop_reason = r.stop_reason;
+    out.workload_fp = level_fp_;
+    for (const auto & a : space_.axes) out.axes.push_back(fmt::format("{}: {}", a.name, fmt::join(a.values, " ")));
+    std::vector<MeasuredSetting> measured;
+    for (const auto & point : trials_.points()) {
+        MeasuredSetting m;
+        m.setting.params = spec_.engine;
+        m.setting.server = apply_serve_point(space_, point, input_.defaults);
+        m.setting.suffix = serve_settings_suffix(m.setting.server);
+        m.setting.label = serve_settings_label(m.setting.server);
+        m.setting.is_default = m.setting.suffix == default_suffix_;
+        m.setting.stored = stored_.count(m.setting.suffix) ? stored_[m.setting.suffix] : 0;
+        if (const auto e = error_.find(m.setting.suffix); e != error_.end()) m.setting.error = e->second;
+        m.runs = *trials_.find(point);
+        measured.push_back(std::move(m));
+    }
+    const std::string incumbent =
+        r.incumbent.empty() ? "" : serve_settings_suffix(apply_serve_point(space_, r.incumbent, input_.defaults));
+    summarise(measured, constraints_, spec_.min_repeats, incumbent, out);
+    if (!slo_.empty()) out.notes.push_back("latency target: " + slo_.str() + " (every target met: latency/SLO <= 1)");
+    if (fa_fixed) out.notes.push_back("the scheme's quantized V cache needs flash attention: it stays on");
+    out.seconds = std::chrono::duration<double>(Clock::now() - t0_).count();
+    return out;
+}
+
+Trial ServeTuner::trial_of(const std::optional<ServeLevelRecord> & rec, const std::string & suffix) {
+    Trial t;
+    t.ok = rec && rec->ok() && std::isfinite(rec->best_j_per_output_token());
+    if (rec) {
+        t.j_per_token = rec->best_j_per_output_token();
+        t.tok_s = rec->output_tokens_per_s;
+        t.ttft_s = rec->ttft_p99_ms / 1000.0;
+        if (!slo_.empty()) t.latency_ratio = latency_ratio(*rec, slo_);
+    }
+    if (!t.ok && !error_.count(suffix)) {
+        error_[suffix] = !rec                   ? "the level was not stored"
+                         : !rec->reason.empty() ? rec->reason
+                                                : "the level measured no output tokens";
+    }
+    return t;
+}
+
+void ServeTuner::preload(const Store & store, const ServeLevelKey & first) {
+    ServeLevelFilter f;
+    f.host_fingerprints = {first.host_fingerprint};
+    f.model_hashes = {first.model_hash};
+    f.scheme_canonicals = {first.scheme_canonical};
+    const std::string prefix = level_fp_ + "|tune=r";
+    int reused = 0;
+    for (const ServeLevelRecord & l : store.list_serve_levels(f)) {
+        if (l.level != first.level || l.workload_fp.rfind(prefix, 0) != 0 || l.key() == first) continue;
+        // "<level fp>|tune=r<repeat>|<settings suffix>"
+        const size_t bar = l.workload_fp.find('|', prefix.size());
+        if (bar == std::string::npos) continue;
+        const int repeat = std::atoi(l.workload_fp.c_str() + prefix.size());
+        const std::string suffix = l.workload_fp.substr(bar + 1);
+        Point p;
+        if (!point_of_suffix(suffix, p)) continue;  // a setting outside this run's space
+        trials_.add(p, trial_of(l, suffix));
+        ++stored_[suffix];
+        next_repeat_[suffix] = std::max(next_repeat_[suffix], repeat + 1);
+        ++reused;
+    }
+    if (reused > 0) {
+        info(
+            fmt::format("{} trials of earlier tunes of this load are in {}: the search reuses them", reused, spec_.db));
+    }
+}
+
+bool ServeTuner::point_of_suffix(const std::string & suffix, Point & out) const {
+    std::map<std::string, std::string> values;
+    size_t pos = 0;
+    while (pos < suffix.size()) {
+        const size_t comma = std::min(suffix.find(',', pos), suffix.size());
+        const std::string kv = suffix.substr(pos, comma - pos);
+        const size_t eq = kv.find('=');
+        if (eq != std::string::npos) values[kv.substr(0, eq)] = kv.substr(eq + 1);
+        pos = comma + 1;
+    }
+    Point p;
+    for (const auto & a : space_.axes) {
+        const auto v = values.find(a.name);
+        if (v == values.end()) return false;
+        const auto it = std::find(a.values.begin(), a.values.end(), v->second);
+        if (it == a.values.end()) return false;
+        p.push_back(int(it - a.values.begin()));
+    }
+    // The settings no axis covers must be the defaults'.
+    if (serve_settings_suffix(apply_serve_point(space_, p, input_.defaults)) != suffix) return false;
+    out = std::move(p);
+    return true;
+}
+
+int ServeTuner::budget_left() const {
+    int left = 1 << 30;
+    if (spec_.budget_trials > 0) left = std::max(0, spec_.budget_trials - trials_run_);
+    if (spec_.budget_s > 0) {
+        const double remaining = spec_.budget_s - std::chrono::duration<double>(Clock::now() - t0_).count();
+        if (remaining <= 0) return 0;
+        const double per_trial = trials_run_ > 0 ? trial_s_ / trials_run_ : 0.0;
+        if (per_trial > 0) left = std::min(left, int(remaining / per_trial));
+    }
+    return left;
+}
+
+std::optional<Trial> ServeTuner::measure(const Point & p) {
+    if (stop_requested()) return std::nullopt;
+    const ServeServerOptions server = apply_serve_point(space_, p, input_.defaults);
+    const std::string suffix = serve_settings_suffix(server);
+    const int repeat = next_repeat_[suffix]++;
+
+    ServeSpec s = spec_.serve;
+    s.models = {spec_.model};
+    s.schemes = {spec_.scheme};
+    s.concurrency.clear();
+    s.rates.clear();
+    if (load_.clients > 0) s.concurrency = {load_.clients};
+    if (load_.rate > 0) s.rates = {load_.rate};
+    s.server = server;
+    if (s.data_dir.empty()) s.data_dir = spec_.task.data_dir;
+    // The settings in the fingerprint too, so that a later tune maps a stored trial to its point.
+    s.workload_suffix = fmt::format("|tune=r{}|{}", repeat, suffix);
+    s.db = spec_.db;
+    s.cache_dir = spec_.cache_dir;
+    s.idle_s = spec_.idle_s;  // before every trial's server starts: also the check that the device is idle
+    s.idle_check_s = 0;       // one level per run
+    s.settle_s = spec_.settle_s;
+    s.interval_ms = spec_.interval_ms;
+    s.wait_for_db = spec_.wait_for_db;
+    s.command_line = spec_.command_line;
+    s.engine = spec_.engine;
+
+    SweepCell cell;
+    cell.index = size_t(trials_run_);
+    cell.total = spec_.budget_trials > 0 ? size_t(spec_.budget_trials) : size_t(trials_run_ + 1);
+    cell.model_file = std::filesystem::path(spec_.model).filename().string();
+    cell.scheme = spec_.scheme;
+    cell.task = fmt::format("{} [{}]", spec_.workload, serve_settings_label(server));
+    cell.repeat = repeat;
+    cell.repeats = 0;
+    LevelAsCell bridge(observer_, said_, cell);
+    const auto t_trial = Clock::now();
+    const ServeOutcome o = run_serve(s, &bridge);
+    if (o.stopped || o.levels.empty()) return std::nullopt;
+    const bool measured_now = o.skipped == 0;
+    if (level_fp_.empty()) {
+        const std::string fp = o.levels.front().workload_fp;
+        level_fp_ = fp.substr(0, fp.find("|tune="));
+    }
+    const Store store = Store::open(spec_.db, /*create=*/false);
+    const std::optional<ServeLevelRecord> rec = store.find_serve_level(o.levels.front());
+    const Trial t = trial_of(rec, suffix);
+    if (measured_now) {
+        ++trials_run_;
+    } else {
+        ++stored_[suffix];
+    }
+    if (!preloaded_) {
+        preloaded_ = true;
+        preload(store, o.levels.front());
+    }
+    if (observer_) {
+        Trials with;
+        if (const auto * before = trials_.find(p)) with.at(p) = *before;
+        with.add(p, t);
+        MeasuredSetting m;
+        m.setting.server = server;
+        m.setting.suffix = suffix;
+        m.setting.label = serve_settings_label(server);
+        m.setting.is_default = suffix == default_suffix_;
+        m.runs = *with.find(p);
+        if (const auto e = error_.find(suffix); e != error_.end()) m.setting.error = e->second;
+        TuneOutcome one;
+        summarise({m}, constraints_, 1, "", one);
+        if (!one.settings.empty()) observer_->on_trial_end(one.settings.front(), trials_run_);
+    }
+    if (measured_now && spec_.cooldown_s > 0) {
+        // A fixed pause after the trial (the next trial's idle baseline then checks the device).
+        const auto until = Clock::now() + std::chrono::duration<double>(spec_.cooldown_s);
+        while (Clock::now() < until && !stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (measured_now) trial_s_ += std::chrono::duration<double>(Clock::now() - t_trial).count();
+    return t;
+}
+
+}  // namespace
+
+bool is_serve_workload(const std::string & workload) {
+    return workload.rfind("serve:", 0) == 0 || workload == "serve";
+}
+
+TuneOutcome tune_serving(const TuneSpec & spec, TuneObserver * observer) {
+    if (spec.workload == "serve") parse_serve_load(spec.workload + ":");  // throws: no load given
+    return ServeTuner(spec, observer).run();
+}
+
+}  // namespace jb::tune

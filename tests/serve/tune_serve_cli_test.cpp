@@ -1,0 +1,179 @@
+// joulebench tune over llama-server's settings (--workload serve:c<N>): the real llama-server
+// (built from the same llama.cpp) serving stories260K on the CPU; every trial a served level stored
+// as a tune trial, left out of what reports and recommendations read; a tune run again goes on from
+// the stored trials; an SLO no setting meets; and bad input refused before anything runs.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/run_joulebench.hpp"
+#include "joulebench/store.hpp"
+#include "support/temp_dir.hpp"
+
+using jb_test::error_line;
+using jb_test::joulebench;
+
+namespace {
+
+// Two clients, slots 1 or 2 and micro-batch 256 or 512 searched (the other settings fixed by
+// one-value axes), short requests, no idle baseline or cooldown.
+std::vector<std::string> tune_args(const jb::test::TempDir & dir, const std::string & budget,
+                                   std::vector<std::string> more = {}) {
+    std::vector<std::string> a = {"tune",
+                                  "-m",
+                                  JB_TEST_MODEL,
+                                  "--workload",
+                                  "serve:c2",
+                                  "--server-bin",
+                                  JB_LLAMA_SERVER,
+                                  "-t",
+                                  "2",
+                                  "--input-len",
+                                  "24",
+                                  "--output-len",
+                                  "8",
+                                  "--requests",
+                                  "6",
+                                  "--axis",
+                                  "np=1,2",
+                                  "--axis",
+                                  "ub=256,512",
+                                  "--axis",
+                                  "b=2048",
+                                  "--axis",
+                                  "fa=auto",
+                                  "--axis",
+                                  "t=2",
+                                  "--budget-trials",
+                                  budget,
+                                  "--min-repeats",
+                                  "2",
+                                  "--cooldown-s",
+                                  "0",
+                                  "--idle-s",
+                                  "0",
+                                  "--db",
+                                  dir.file("r.db"),
+                                  "--cache-dir",
+                                  dir.file("cache"),
+                                  "-o",
+                                  "json"};
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+}
+
+}  // namespace
+
+TEST(TuneServe, searches_server_settings_stores_trials_apart_and_goes_on_from_them) {
+    ASSERT_STRNE(JB_LLAMA_SERVER, "") << "llama-server is not part of this build";
+    const jb::test::TempDir dir;
+    const auto r = joulebench(tune_args(dir, "5"));
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto doc = nlohmann::json::parse(r.out);
+    EXPECT_TRUE(doc["serving"].get<bool>()) << r.out;
+    ASSERT_TRUE(doc["best"].is_string()) << r.out;
+    const int trials = doc["trials"];
+    EXPECT_GE(trials, 3);  // the defaults, at least one other slot count, the defaults' second repeat
+    EXPECT_LE(trials, 5);
+    // The settings tried are points of np {1, 2} x ub {256, 512}: four at most, the defaults (np 2,
+    // ub 512) among them.
+    ASSERT_GE(doc["rows"].size(), 2u) << r.out;
+    EXPECT_LE(doc["rows"].size(), 4u) << r.out;
+    int defaults = 0, repeats = 0;
+    for (const auto & row : doc["rows"]) {
+        const std::string label = row["settings"];
+        EXPECT_TRUE(label.rfind("np 1, b 2048, ub ", 0) == 0 || label.rfind("np 2, b 2048, ub ", 0) == 0) << label;
+        EXPECT_NE(label.find("2 threads"), std::string::npos) << label;
+        if (row["role"].get<std::string>().find("defaults") != std::string::npos) {
+            ++defaults;
+            EXPECT_EQ(label.rfind("np 2, b 2048, ub 512,", 0), 0u) << label;
+        }
+        EXPECT_GT(row["j_per_token"].get<double>(), 0.0);
+        repeats += row["n"].get<int>();
+    }
+    EXPECT_EQ(defaults, 1);
+    EXPECT_EQ(repeats, trials);
+    EXPECT_NE(r.err.find("tune: best: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("J/output token"), std::string::npos) << r.err;
+
+    // Every trial is a level in the store, marked as a tune trial (one repeat index per setting).
+    {
+        const auto store = jb::Store::open_readonly(dir.file("r.db"));
+        const auto levels = store.list_serve_levels();
+        EXPECT_EQ(int(levels.size()), trials);
+        for (const auto & l : levels) {
+            EXPECT_EQ(l.status, "ok") << l.reason;
+            EXPECT_EQ(l.level, "c=2");
+            EXPECT_NE(l.workload_fp.find("|tune=r"), std::string::npos) << l.workload_fp;
+            EXPECT_GT(l.completion_tokens, 0);
+        }
+    }
+    // Reports and recommendations read served levels, not the trials of a tune.
+    const auto rec = joulebench({"recommend", dir.file("r.db"), "--profile", "serving"});
+    EXPECT_NE(rec.status, 0);
+    EXPECT_NE(error_line(rec.err).find("no served levels"), std::string::npos) << rec.err;
+
+    // Run again with a budget of one: the stored trials are read back (column "stored"), at most
+    // one level is measured.
+    const auto again = joulebench(tune_args(dir, "1"));
+    ASSERT_EQ(again.status, 0) << again.err;
+    const auto doc2 = nlohmann::json::parse(again.out);
+    EXPECT_LE(doc2["trials"].get<int>(), 1);
+    EXPECT_NE(again.err.find("trials of earlier tunes of this load"), std::string::npos) << again.err;
+    int stored = 0;
+    for (const auto & row : doc2["rows"]) stored += row["stored"].get<int>();
+    EXPECT_EQ(stored, trials) << again.out;
+    EXPECT_EQ(int(jb::Store::open_readonly(dir.file("r.db")).list_serve_levels().size()),
+              trials + doc2["trials"].get<int>());
+}
+
+TEST(TuneServe, an_slo_no_setting_meets_says_so_and_reports_the_closest) {
+    ASSERT_STRNE(JB_LLAMA_SERVER, "") << "llama-server is not part of this build";
+    const jb::test::TempDir dir;
+    const auto r = joulebench(tune_args(dir, "2", {"--slo", "ttft_p99=0.001ms"}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto doc = nlohmann::json::parse(r.out);
+    EXPECT_FALSE(doc["best_feasible"].get<bool>()) << r.out;
+    ASSERT_GE(doc["rows"].size(), 1u) << r.out;
+    for (const auto & row : doc["rows"]) {
+        ASSERT_TRUE(row["latency_ratio"].is_number()) << r.out;
+        EXPECT_GT(row["latency_ratio"].get<double>(), 1.0);
+        EXPECT_EQ(row["feasible"], 0);
+    }
+    bool said = false;
+    for (const auto & note : doc["notes"])
+        said = said || note.get<std::string>().find("no setting met") != std::string::npos;
+    EXPECT_TRUE(said) << r.out;
+}
+
+TEST(TuneServe, refuses_a_bad_load_a_ttft_limit_and_an_slo_off_a_served_load) {
+    const jb::test::TempDir dir;
+    struct Case {
+        std::vector<std::string> args;
+        std::string names;
+    };
+    const std::vector<Case> cases = {
+        {{"--workload", "serve:cX"}, "--workload"},
+        {{"--workload", "serve:c0"}, "--workload"},
+        {{"--workload", "serve"}, "--workload"},
+        {{"--workload", "serve:c2", "--max-ttft", "1"}, "--slo"},
+        {{"--workload", "serve:c2", "--slo", "ttft_p99"}, "--slo"},
+        {{"--workload", "tg16", "--slo", "ttft_p99=2s"}, "--slo"},
+        {{"--workload", "serve:c2", "--axis", "c=1024"}, "cps"},
+        {{"--workload", "serve:c2", "--input-len", "0"}, "--input-len"},
+    };
+    for (const auto & c : cases) {
+        std::vector<std::string> a = {"tune",           "-m", JB_TEST_MODEL, "--budget-trials", "2",
+                                      "--idle-s",       "0",  "--db",        dir.file("r.db"),  "--cache-dir",
+                                      dir.file("cache")};
+        a.insert(a.end(), c.args.begin(), c.args.end());
+        const auto r = joulebench(a);
+        EXPECT_EQ(r.status, 2) << c.args[1] << ": " << r.err;
+        EXPECT_NE(error_line(r.err).find(c.names), std::string::npos) << c.args[1] << ": " << r.err;
+    }
+    // Nothing ran: no level was stored.
+    if (std::filesystem::exists(dir.file("r.db"))) {
+        EXPECT_TRUE(jb::Store::open_readonly(dir.file("r.db")).list_serve_levels().empty());
+    }
+}
