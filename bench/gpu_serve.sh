@@ -37,39 +37,6 @@ OUT=${OUT:-$WORK/out}
 DEADLINE_S=${DEADLINE_S:-520}
 . bench/gpu_common.sh
 
-# joulebench and llama-server with CUDA: carried (.device-carry/jb-serve-cuda.tar.xz.part*), else built here.
-serve_binaries() {
-    export LD_LIBRARY_PATH="$WORK/bin/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    JB="${JB:-$WORK/bin/joulebench}"
-    LS="${LS:-$WORK/bin/llama-server}"
-    if [ ! -x "$LS" ] && compgen -G "$carry/jb-serve-cuda.tar.xz.part*" > /dev/null; then
-        mkdir -p "$WORK/bin" && cat "$carry"/jb-serve-cuda.tar.xz.part* | tar -xJ -C "$WORK/bin" && log "carried binaries unpacked"
-    fi
-    if [ -x "$JB" ] && [ -x "$LS" ] && ! ldd "$JB" "$LS" | grep -q "not found" && "$JB" --version > /dev/null 2>&1; then
-        return 0
-    fi
-    log "no usable prebuilt joulebench + llama-server: building here"
-    local build="$WORK/build-cuda"
-    timed build env BUILD="$build" TARGETS="joulebench llama-server" \
-        CMAKE_ARGS="-DJOULEBENCH_LLAMA_SHARED=ON -DGGML_NATIVE=OFF" bench/gpu_build.sh || return 1
-    rm -rf "$WORK/bin" && mkdir -p "$WORK/bin/lib"
-    cp "$build/bin/joulebench" "$build/bin/llama-server" "$WORK/bin/"
-    find "$build" -name 'lib*.so*' \( -type f -o -type l \) -exec cp -P {} "$WORK/bin/lib/" \;
-    strip "$WORK/bin/joulebench" "$WORK/bin/llama-server" "$WORK/bin/lib/"*.so* 2>/dev/null
-    LD_LIBRARY_PATH="/opt/jbdeps/usr/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH" ldd "$WORK/bin/joulebench" "$WORK/bin/llama-server" |
-        awk '$3 ~ /^\/opt\/jbdeps/ {print $3}' | sort -u | xargs -r -I{} cp -L {} "$WORK/bin/lib/"
-    if ldd "$WORK/bin/joulebench" "$WORK/bin/llama-server" | grep "not found"; then
-        log "libraries missing after the build"
-        return 1
-    fi
-    # SEND_BINARIES=0: keep them on this machine only (the device tool returns at most 8 files; a
-    # warm machine's next call finds them in $WORK/bin).
-    if [ "${SEND_BINARIES:-1}" = 1 ]; then
-        tar -cf - -C "$WORK/bin" joulebench llama-server lib | xz -T0 -6 | split -b 15m -d - "$OUT/jb-serve-cuda.tar.xz.part"
-        ls -la "$OUT"/jb-serve-cuda.tar.xz.part* | tee -a "$WORK/campaign.log"
-    fi
-}
-
 models_on_tmpfs 60g
 serve_binaries || exit 1
 host_facts
