@@ -7,7 +7,7 @@
 
 namespace jb::energy {
 
-std::vector<SharedDevice> other_device_processes(const SensorList & sensors, unsigned self_pid) {
+std::vector<SharedDevice> other_device_processes(const SensorList & sensors, const std::vector<unsigned> & ours) {
     std::map<Domain, std::vector<unsigned>> found;
     std::vector<Domain> asked;
     for (const auto & sensor : sensors) {
@@ -22,7 +22,7 @@ std::vector<SharedDevice> other_device_processes(const SensorList & sensors, uns
         if (!pids) continue;
         asked.push_back(d);
         for (unsigned pid : *pids) {
-            if (pid != self_pid) found[d].push_back(pid);
+            if (std::find(ours.begin(), ours.end(), pid) == ours.end()) found[d].push_back(pid);
         }
     }
     std::vector<SharedDevice> out;
@@ -34,16 +34,17 @@ std::vector<SharedDevice> other_device_processes(const SensorList & sensors, uns
     return out;
 }
 
-SharingWatch::SharingWatch(SensorList sensors, unsigned self_pid) : sensors_(std::move(sensors)), self_pid_(self_pid) {}
+SharingWatch::SharingWatch(SensorList sensors, std::vector<unsigned> ours)
+    : sensors_(std::move(sensors)), ours_(std::move(ours)) {}
 
 void SharingWatch::begin() {
-    at_begin_ = other_device_processes(sensors_, self_pid_);
+    at_begin_ = other_device_processes(sensors_, ours_);
 }
 
 std::vector<SharedDevice> SharingWatch::end() {
     std::map<Domain, std::vector<unsigned>> all;
     for (const auto & s : at_begin_) all[s.domain] = s.pids;
-    for (const auto & s : other_device_processes(sensors_, self_pid_)) {
+    for (const auto & s : other_device_processes(sensors_, ours_)) {
         auto & pids = all[s.domain];
         pids.insert(pids.end(), s.pids.begin(), s.pids.end());
     }

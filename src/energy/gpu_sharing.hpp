@@ -22,20 +22,21 @@ struct SharedDevice {
     bool operator==(const SharedDevice &) const = default;
 };
 
-// The processes other than self_pid on each device the sensors can list processes for (one
-// entry per domain that has any; sensors of the same domain are asked once).
-std::vector<SharedDevice> other_device_processes(const SensorList & sensors, unsigned self_pid);
+// The processes other than ours (this process, a server it started) on each device the sensors
+// can list processes for (one entry per domain that has any; sensors of the same domain are asked
+// once).
+std::vector<SharedDevice> other_device_processes(const SensorList & sensors, const std::vector<unsigned> & ours);
 
 // Snapshots at a cell's start and end; end() returns their union.
 class SharingWatch {
 public:
-    SharingWatch(SensorList sensors, unsigned self_pid);
+    SharingWatch(SensorList sensors, std::vector<unsigned> ours);
     void begin();
     std::vector<SharedDevice> end();
 
 private:
     SensorList sensors_;
-    unsigned self_pid_;
+    std::vector<unsigned> ours_;
     std::vector<SharedDevice> at_begin_;
 };
 

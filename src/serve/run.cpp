@@ -657,7 +657,9 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
                     energy::Meter meter(found.sensors, mp);
                     meter.set_idle_power(idle);
                     std::optional<energy::SharingWatch> sharing;
-                    if (!external) sharing.emplace(found.sensors, unsigned(server->pid()));
+                    // Ours: the server, and this process (a tuner that asked llama.cpp for its GPUs
+                    // holds a context on them).
+                    if (!external) sharing.emplace(found.sensors, std::vector<unsigned>{unsigned(server->pid()), unsigned(getpid())});
                     notify->on_level_begin(view, [&meter] { return meter.latest_power_w(); });
                     if (sharing) sharing->begin();
                     overlap.begin();

@@ -59,7 +59,7 @@ Session::Session(const SessionParams & params, SweepObserver * observer)
     host_.fingerprint = host_fingerprint(host_);
     store_.upsert_host(host_);
     sensors_json_ = energy::discovery_json(found_);
-    sharing_ = std::make_unique<energy::SharingWatch>(found_.sensors, unsigned(getpid()));
+    sharing_ = std::make_unique<energy::SharingWatch>(found_.sensors, std::vector<unsigned>{unsigned(getpid())});
     // Other joulebench runs metering the same devices (another sweep on another database, a serve).
     claim_ = std::make_unique<energy::DeviceClaim>(found_.sensors, params_.what + " " + params_.db);
     overlap_ = std::make_unique<energy::MeterOverlapWatch>(*claim_);

@@ -16,7 +16,7 @@
 #include <set>
 #include <thread>
 
-#include "engine/llama_engine.hpp"
+#include "energy/discover.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/serving.hpp"
 #include "joulebench/store.hpp"
@@ -79,6 +79,18 @@ double latency_ratio(const ServeLevelRecord & rec, const metrics::Slo & slo) {
         worst = std::max(worst, v / t.limit_ms);
     }
     return worst;
+}
+
+// Whether the machine has a GPU the meter sees (NVML), asked without llama.cpp: a CUDA context
+// in this process would hold GPU memory for the whole tune (and be one more process on the GPU).
+bool has_gpu() {
+    energy::DiscoverOptions o = energy::discover_options_from_env();
+    o.rapl = false;
+    o.cpu_estimate = false;
+    for (const auto & s : energy::discover_sensors(o).sensors) {
+        if (s->domain().kind == energy::DomainKind::gpu) return true;
+    }
+    return false;
 }
 
 // A level of run_serve as the tune observer sees a trial: one cell.
@@ -189,7 +201,7 @@ TuneOutcome ServeTuner::run() {
     if (d.cache_type_v.empty()) d.cache_type_v = kv_v;
     if (d.flash_attn.empty()) d.flash_attn = fa_fixed ? "on" : "auto";
     input_.defaults = d;
-    input_.on_gpu = *d.n_gpu_layers != 0 && !llama_gpu_devices().empty();
+    input_.on_gpu = *d.n_gpu_layers != 0 && has_gpu();
     input_.hardware_threads = int(std::max(1u, std::thread::hardware_concurrency()));
     input_.flash_attn_fixed = fa_fixed;
     input_.search_kv = spec_.search_kv;

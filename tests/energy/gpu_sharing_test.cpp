@@ -46,7 +46,7 @@ TEST(GpuSharing, only_other_processes_count_and_each_device_is_asked_once) {
     auto power0 = std::make_shared<FakeSensor>(gpu0, std::vector<unsigned>{100, 4242});
     auto g1 = std::make_shared<FakeSensor>(gpu1, std::vector<unsigned>{100});
     auto rapl = std::make_shared<FakeSensor>(cpu, std::nullopt);
-    const auto shared = other_device_processes({counter0, power0, g1, rapl}, 100);
+    const auto shared = other_device_processes({counter0, power0, g1, rapl}, {100});
     ASSERT_EQ(shared.size(), 1u);
     EXPECT_EQ(shared[0], (SharedDevice{gpu0, {4242}}));
     EXPECT_EQ(power0->asked, 0) << "gpu:0 was answered by its first sensor";
@@ -54,20 +54,23 @@ TEST(GpuSharing, only_other_processes_count_and_each_device_is_asked_once) {
 
     // Alone on every GPU: nothing to mark.
     counter0->set(std::vector<unsigned>{100});
-    EXPECT_TRUE(other_device_processes({counter0, g1, rapl}, 100).empty());
+    EXPECT_TRUE(other_device_processes({counter0, g1, rapl}, {100}).empty());
+    // A server we started is ours too (serve: the server and joulebench itself).
+    counter0->set(std::vector<unsigned>{100, 300, 4242});
+    EXPECT_EQ(other_device_processes({counter0, g1, rapl}, {300, 100}), (std::vector<SharedDevice>{{gpu0, {4242}}}));
 }
 
 TEST(GpuSharing, a_failing_sensor_defers_to_another_of_its_domain) {
     auto bad = std::make_shared<FakeSensor>(gpu0, std::vector<unsigned>{1});
     bad->throws = true;
     auto good = std::make_shared<FakeSensor>(gpu0, std::vector<unsigned>{7, 9});
-    EXPECT_EQ(other_device_processes({bad, good}, 9), (std::vector<SharedDevice>{{gpu0, {7}}}));
+    EXPECT_EQ(other_device_processes({bad, good}, {9}), (std::vector<SharedDevice>{{gpu0, {7}}}));
 }
 
 TEST(GpuSharing, watch_joins_what_was_seen_at_the_start_and_the_end) {
     auto g0 = std::make_shared<FakeSensor>(gpu0, std::vector<unsigned>{100, 5000});
     auto g1 = std::make_shared<FakeSensor>(gpu1, std::vector<unsigned>{});
-    SharingWatch watch({g0, g1}, 100);
+    SharingWatch watch({g0, g1}, {100});
     watch.begin();
     g0->set(std::vector<unsigned>{100});         // 5000 left during the cell
     g1->set(std::vector<unsigned>{6000, 6001});  // two started
