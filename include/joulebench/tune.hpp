@@ -137,6 +137,10 @@ public:
     }
 };
 
+// The `joulebench serve` options that run a served load's setting (TuneSetting::server), e.g.
+// {"--parallel", "64", "--batch-size", "2048", "--ubatch-size", "2048", "--flash-attn", "auto"}.
+std::vector<std::string> serve_options_of(const ServeServerOptions & server);
+
 // Tunes into spec.db (created if missing). Throws jb::UsageError / jb::InputError for a bad spec
 // before any measurement; a failed trial is stored and the search goes on without that setting.
 TuneOutcome run_tune(const TuneSpec & spec, TuneObserver * observer = nullptr);

@@ -2,6 +2,7 @@
 // (joulebench/tune.hpp). docs/tune.md.
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <iostream>
@@ -88,6 +89,7 @@ void run(TuneOptions & o) {
         auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
         doc["best"] = out.best >= 0 ? nlohmann::json(out.settings[size_t(out.best)].suffix) : nlohmann::json(nullptr);
         doc["serving"] = out.serving;
+        if (out.serving && out.best >= 0) doc["serve_options"] = serve_options_of(out.settings[size_t(out.best)].server);
         doc["best_feasible"] = out.best_feasible;
         doc["saving"] = num(out.saving);
         doc["saving_ci95"] = {num(out.saving_lo), num(out.saving_hi)};
@@ -101,6 +103,10 @@ void run(TuneOptions & o) {
         if (format != Format::csv) std::cout << "\n" << verdict(out) << "\n";
     }
     fmt::print(stderr, "tune: {}\n", verdict(out));
+    if (out.serving && out.best >= 0) {
+        fmt::print(stderr, "tune: to serve with it: joulebench serve {}\n",
+                   fmt::join(serve_options_of(out.settings[size_t(out.best)].server), " "));
+    }
     if (signal != 0) exit_status = 128 + signal;
 }
 

@@ -165,3 +165,18 @@ std::string serve_settings_label(const ServeServerOptions & o) {
 }
 
 }  // namespace jb::tune
+
+namespace jb {
+
+std::vector<std::string> serve_options_of(const ServeServerOptions & o) {
+    std::vector<std::string> a = {
+        "--parallel",    std::to_string(o.parallel),    "--batch-size", std::to_string(o.batch_size),
+        "--ubatch-size", std::to_string(o.ubatch_size), "--flash-attn", o.flash_attn};
+    if (o.threads > 0) a.insert(a.end(), {"--threads", std::to_string(o.threads)});
+    if (!o.cache_type_k.empty()) a.insert(a.end(), {"--cache-type-k", o.cache_type_k});
+    if (!o.cache_type_v.empty()) a.insert(a.end(), {"--cache-type-v", o.cache_type_v});
+    if (o.ctx_size > 0) a.insert(a.end(), {"--ctx-size", std::to_string(o.ctx_size)});
+    return a;
+}
+
+}  // namespace jb

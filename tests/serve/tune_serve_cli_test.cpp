@@ -96,6 +96,17 @@ TEST(TuneServe, searches_server_settings_stores_trials_apart_and_goes_on_from_th
     EXPECT_EQ(repeats, trials);
     EXPECT_NE(r.err.find("tune: best: "), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("J/output token"), std::string::npos) << r.err;
+    // The choice as serve's options: slots and micro-batch of the best, the fixed ones as given.
+    const auto & opts = doc["serve_options"];
+    ASSERT_TRUE(opts.is_array()) << r.out;
+    const std::string best = doc["best"];
+    const std::string np = best.substr(3, best.find(',') - 3);  // "np=2,b=..."
+    EXPECT_EQ(opts[0], "--parallel");
+    EXPECT_EQ(opts[1], np);
+    EXPECT_EQ(opts[2], "--batch-size");
+    EXPECT_EQ(opts[3], "2048");
+    EXPECT_EQ(opts[7], "auto");
+    EXPECT_NE(r.err.find("to serve with it: joulebench serve --parallel " + np), std::string::npos) << r.err;
 
     // Every trial is a level in the store, marked as a tune trial (one repeat index per setting).
     {
