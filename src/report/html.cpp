@@ -953,7 +953,7 @@ std::string html_table(const Table & t, const std::string & id, const std::vecto
         std::string cells, sub;
         for (size_t i = 0; i < row.size(); ++i) {
             const Column & c = t.columns[i];
-            const std::string v = format_value(row[i], c.precision);
+            const std::string v = format_cell(c, row[i]);
             if (in_subrow[i]) {
                 // Long text under its row, across the table: the numbers stay on one screen.
                 if (!v.empty()) {

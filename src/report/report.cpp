@@ -320,10 +320,10 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
     t.add_column("gain_pct", "EOR gain (%)", 1);
     t.add_column("energy_saving_pct", saving_header(reference), 1);
     add_text_column(t, "saving_ci95_pct", "saving 95 % CI (%)");
-    t.add_column("pareto", "Pareto", 0);
-    t.add_column("energy_estimated", "estimated", 0);
+    t.add_flag_column("pareto", "Pareto");
+    t.add_flag_column("energy_estimated", "estimated");
     add_text_column(t, "device", "hardware");
-    t.add_column("projected", "projected", 0);
+    t.add_flag_column("projected", "projected");
     add_text_column(t, "note", "note");
 
     std::vector<const metrics::Summary *> order;
@@ -381,9 +381,9 @@ Table token_table(const Analysis & a) {
     t.add_column("avg_w", "avg W", 1);
     t.add_column("peak_w", "peak W", 1);
     add_text_column(t, "energy_by_device", "energy by device");
-    t.add_column("energy_estimated", "estimated", 0);
+    t.add_flag_column("energy_estimated", "estimated");
     add_text_column(t, "device", "hardware");
-    t.add_column("projected", "projected", 0);
+    t.add_flag_column("projected", "projected");
     add_text_column(t, "note", "note");
     std::vector<const metrics::Summary *> order;
     for (const auto & s : a.summaries) {
@@ -452,9 +452,9 @@ Table candidate_table(const Analysis & a) {
     t.add_column("tok_s", "tok/s", 1);
     add_text_column(t, "cost_tier", "cost tier");
     t.add_column("usd_per_mtok", "USD/Mtok", 3);
-    t.add_column("pareto", "Pareto", 0);
-    t.add_column("energy_estimated", "estimated", 0);
-    t.add_column("projected", "projected", 0);
+    t.add_flag_column("pareto", "Pareto");
+    t.add_flag_column("energy_estimated", "estimated");
+    t.add_flag_column("projected", "projected");
     add_text_column(t, "note", "note");
     std::vector<const metrics::Candidate *> order;
     for (const auto & c : a.candidates) order.push_back(&c);
@@ -603,8 +603,8 @@ Table hardware_table(const Analysis & a) {
     add_text_column(t, "scheme", "scheme");
     add_text_column(t, "host_name", "host");
     add_text_column(t, "device", "hardware");
-    t.add_column("projected", "projected", 0);
-    t.add_column("energy_estimated", "estimated", 0);
+    t.add_flag_column("projected", "projected");
+    t.add_flag_column("energy_estimated", "estimated");
     t.add_column("tasks", "tasks", 0);
     t.add_column("retention_pct", "retention (%)", 1);
     t.add_column("energy_wh", "energy (Wh)", 5);
@@ -665,8 +665,8 @@ Table hardware_token_table(const Analysis & a) {
     add_text_column(t, "scheme", "scheme");
     add_text_column(t, "host_name", "host");
     add_text_column(t, "device", "hardware");
-    t.add_column("projected", "projected", 0);
-    t.add_column("energy_estimated", "estimated", 0);
+    t.add_flag_column("projected", "projected");
+    t.add_flag_column("energy_estimated", "estimated");
     t.add_column("repeats", "repeats", 0);
     t.add_column("tok_s", "tok/s", 1);
     t.add_column("prefill_tok_s", "prefill tok/s", 1);
@@ -738,8 +738,8 @@ Table family_table(const std::vector<metrics::FamilyComparison> & rows, const st
     t.add_column("retention_pct", "retention (%)", 1);
     t.add_column("combined_energy_reduction_pct", fmt::format("vs base {}: energy reduction (%)", reference), 1);
     t.add_column("combined_retention_pct", fmt::format("vs base {}: retention (%)", reference), 1);
-    t.add_column("energy_estimated", "estimated", 0);
-    t.add_column("projected", "projected", 0);
+    t.add_flag_column("energy_estimated", "estimated");
+    t.add_flag_column("projected", "projected");
     add_text_column(t, "note", "note");
     for (const auto & c : rows) {
         t.add_row({text(c.family), text(c.host_name), text(c.device), text(c.base_model_name),

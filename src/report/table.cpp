@@ -13,6 +13,12 @@
 
 namespace jb {
 
+Table & Table::add_flag_column(std::string name, std::string header) {
+    add_column(std::move(name), std::move(header), 0);
+    columns.back().flag = true;
+    return *this;
+}
+
 Table & Table::add_column(std::string name, std::string header, int precision) {
     Column c;
     c.header = header.empty() ? name : std::move(header);
@@ -44,6 +50,11 @@ Format parse_format(const std::string & s) {
     if (s == "csv") return Format::csv;
     if (s == "json") return Format::json;
     throw UsageError(fmt::format("unknown output format '{}' (expected table, md, csv or json)", s));
+}
+
+std::string format_cell(const Column & c, const Value & v) {
+    if (c.flag && std::holds_alternative<int64_t>(v)) return std::get<int64_t>(v) != 0 ? "yes" : "no";
+    return format_value(v, c.precision);
 }
 
 std::string format_value(const Value & v, int precision) {
@@ -93,7 +104,7 @@ static void print_text(std::ostream & os, const Table & t, bool markdown) {
     for (const auto & row : t.rows) {
         auto & out = cells.emplace_back();
         for (size_t c = 0; c < row.size(); ++c) {
-            std::string s = format_value(row[c], t.columns[c].precision);
+            std::string s = format_cell(t.columns[c], row[c]);
             if (markdown) s = md_escape(s);
             width[c] = std::max(width[c], display_width(s));
             out.push_back(std::move(s));

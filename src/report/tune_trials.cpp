@@ -35,8 +35,8 @@ Table tune_trials_table(const TuneOutcome & out) {
     t.add_column("tok_s", served ? "output tok/s" : "tok/s", 1);
     t.add_column("ttft_s", served ? "TTFT p99 (s)" : "TTFT (s)", 4);
     if (slo) t.add_column("latency_ratio", "latency/SLO", 3);
-    t.add_column("feasible", "feasible", 0);
-    t.add_column("pareto", "Pareto", 0);
+    t.add_flag_column("feasible", "feasible");
+    t.add_flag_column("pareto", "Pareto");
     t.add_column("stored", "from earlier tunes", 0);
     t.add_column("error", "error");
     t.columns.back().right_align = false;

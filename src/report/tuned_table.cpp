@@ -112,7 +112,7 @@ Table host_spread_table(const Analysis & a) {
     t.add_column("j_per_token_max", "J/token most", 5);
     t.add_column("spread_pct", "spread (%)", 1);
     t.add_column("repeat_ci95_pct", "repeats \u00b1 95 % (%)", 1);
-    t.add_column("beyond_noise", "beyond repeat noise", 0);
+    t.add_flag_column("beyond_noise", "beyond repeat noise");
     t.add_column("tok_s_spread_pct", "tok/s spread (%)", 1);
     using Key = std::tuple<std::string, std::string, std::string, std::string>;
     std::map<Key, std::vector<const metrics::Summary *>> groups;

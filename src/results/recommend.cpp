@@ -175,7 +175,7 @@ Table candidate_table(const std::vector<metrics::Candidate> & cands, const Recom
         t.add_column("cost_usd", "energy cost (USD)", 6);
         t.add_column("usd_per_mtok", "cost (USD/Mtok)", 4);
     }
-    t.add_column("pareto", "Pareto", 0);
+    t.add_flag_column("pareto", "Pareto");
     t.add_column("flags", "flags", 0);
     t.columns.back().right_align = false;
     Flags flags;
