@@ -179,11 +179,17 @@ TEST(ServeCli, two_schemes_at_two_concurrencies_are_served_stored_reported_recom
         }
     }
 
-    // The same command again: every level is already stored, no server starts.
-    const auto again = joulebench(args);
+    // The same command again (with an idle baseline asked for): every level is already stored, no
+    // server starts and no idle power is measured.
+    auto args_again = args;
+    for (size_t i = 0; i + 1 < args_again.size(); ++i) {
+        if (args_again[i] == "--idle-s") args_again[i + 1] = "0.5";
+    }
+    const auto again = joulebench(args_again);
     ASSERT_EQ(again.status, 0) << again.err;
     EXPECT_NE(again.err.find("0 levels ok, 0 partial, 0 failed, 4 already in"), std::string::npos) << again.err;
     EXPECT_EQ(again.err.find("starting llama-server"), std::string::npos) << again.err;
+    EXPECT_EQ(again.err.find("measuring idle power"), std::string::npos) << again.err;
 
     const auto md = joulebench({"report", dir.file("r.db"), "-o", "md"});
     ASSERT_EQ(md.status, 0) << md.err;
