@@ -1,6 +1,7 @@
 #include "cli/stop_signals.hpp"
 
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
@@ -19,6 +20,12 @@ extern "C" void on_stop_signal(int sig) {
     int64_t first = 0;
     if (g_stop_ns.compare_exchange_strong(first, now)) {
         g_stop_signal = sig;
+        // Said at once (write(2) is async-signal-safe): a step that cannot be interrupted, such as
+        // quantizing a large model, may take a while to end.
+        static const char said[] =
+            "joulebench: stopping after the step in progress; the results so far are kept (press Ctrl-C "
+            "again to stop at once)\n";
+        [[maybe_unused]] const ssize_t n = write(2, said, sizeof said - 1);
         return;
     }
     // timeout(1) signals the command and then its whole process group, and a batch system may

@@ -140,6 +140,10 @@ TEST_F(SweepCli, ctrl_c_keeps_finished_cells_and_says_so) {
     const std::string text = slurp(err);
     EXPECT_NE(text.find("stopped by signal 2"), std::string::npos) << text;
     EXPECT_NE(text.find("run the same command again to resume"), std::string::npos) << text;
+    // Said the moment the signal came, before the cell in progress ended.
+    const size_t said = text.find("joulebench: stopping after the step in progress");
+    EXPECT_NE(said, std::string::npos) << text;
+    EXPECT_LT(said, text.find("stopped by signal 2")) << text;
     // The running cell finished before the sweep stopped: two cells kept, both complete.
     const auto kept = facts(db("int.db"));
     ASSERT_EQ(kept.size(), 2u);
