@@ -80,6 +80,14 @@ struct ServeSpec {
     // "|tune=r<repeat>|<settings>" (results::is_tune_trial leaves them out of reports and
     // recommendations).
     std::string workload_suffix;
+    // A tune's trial: {"slo", "min_tok_s", "min_repeats"} (JSON text), kept in the level's
+    // workload_json under "tune" so that `tuned` ranks the trials as that tune did.
+    std::string tune_json;
+    // Run every level with the best llama-server setting that `joulebench tune --workload
+    // serve:<level>` stored in db for the same model, scheme, level and requests (the options in
+    // `server` that the tune did not search stay); a level without stored trials fails, naming the
+    // tune to run. The levels' workload fingerprint gets "|server=tuned".
+    bool tuned = false;
     std::string cache_dir;         // quantized files; "" = the default cache
     double idle_s = 3.0;           // idle baseline before the first level that runs (0: none, no net energy)
     double idle_check_s = 0.5;     // idle re-check window between levels (0: none)

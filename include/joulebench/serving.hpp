@@ -37,6 +37,10 @@ Slo parse_slo(const std::string & text, const std::string & option = "--slo");
 // The serving profile's default: ttft_p99=2s,tpot_p99=100ms (an interactive chat's targets).
 Slo default_slo();
 
+// What a level's server settings are grouped by: its settings fingerprint, or "tuned" for a level
+// of `serve --tuned` (each level with its own best stored setting, one group as a whole).
+std::string settings_group(const ServeLevelRecord & level);
+
 // The level's value of a target's percentile, ms; NaN when it has none (no completed request).
 double slo_value(const ServeLevelRecord & level, const SloTarget & target);
 // "" when the level meets every target; else why not ("TTFT p99 2.41 s > 2 s"). A level that is

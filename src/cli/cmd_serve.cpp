@@ -186,6 +186,8 @@ void add_serve_command(CLI::App & app) {
     cmd->add_option("--idle-s", s.idle_s, "Idle baseline measured once before the first level")->capture_default_str();
     cmd->add_option("--settle-s", s.settle_s, "Between levels, wait up to this long for the power to settle")->capture_default_str();
     cmd->add_option("--interval-ms", s.interval_ms, "Power sampling period")->capture_default_str();
+    cmd->add_flag("--tuned", s.tuned, "Run each level with the best llama-server setting `joulebench tune --workload "
+                                      "serve:...` stored in --db for it (docs/tune.md)");
     cmd->add_flag("--no-retry-failed", [o](int64_t) { o->spec.retry_failed = false; }, "Keep failed levels as they are");
     cmd->add_flag("--wait", s.wait_for_db, "When another run writes --db, wait for it instead of stopping");
     cmd->add_flag("--no-progress", o->no_progress, "No live progress line on stderr");

@@ -178,6 +178,10 @@ std::string slo_violation(const ServeLevelRecord & l, const Slo & slo) {
 
 // ---- frontier
 
+std::string settings_group(const ServeLevelRecord & level) {
+    return level.workload_fp.find("|server=tuned") != std::string::npos ? "tuned" : level.settings_fp;
+}
+
 std::vector<SchemeFrontier> serving_frontier(const std::vector<ServeLevelRecord> & levels, const Slo & slo,
                                              const std::string & reference) {
     using Key = std::tuple<std::string, std::string, std::string, std::string, std::string>;
@@ -185,7 +189,7 @@ std::vector<SchemeFrontier> serving_frontier(const std::vector<ServeLevelRecord>
     std::vector<SchemeFrontier> out;
     for (size_t i = 0; i < levels.size(); ++i) {
         const ServeLevelRecord & l = levels[i];
-        const Key k{l.host_fingerprint, l.model_hash, l.workload_fp, l.scheme_canonical, l.settings_fp};
+        const Key k{l.host_fingerprint, l.model_hash, l.workload_fp, l.scheme_canonical, settings_group(l)};
         auto [it, inserted] = index.emplace(k, out.size());
         if (inserted) {
             SchemeFrontier f;
@@ -196,7 +200,7 @@ std::vector<SchemeFrontier> serving_frontier(const std::vector<ServeLevelRecord>
             f.scheme = l.scheme_name.empty() ? l.scheme_canonical : l.scheme_name;
             f.scheme_canonical = l.scheme_canonical;
             f.workload_fp = l.workload_fp;
-            f.settings_fp = l.settings_fp;
+            f.settings_fp = settings_group(l);
             out.push_back(std::move(f));
         }
         out[it->second].levels.push_back(i);
@@ -390,7 +394,7 @@ TrafficRecommendation recommend_traffic(const std::vector<ServeLevelRecord> & le
             !within(mean_per_completed(l.completion_tokens, l.completed), traffic.output_tokens, kTolerance)) {
             continue;
         }
-        groups[{l.host_fingerprint, l.model_hash, l.scheme_canonical, l.settings_fp}].push_back(&l);
+        groups[{l.host_fingerprint, l.model_hash, l.scheme_canonical, settings_group(l)}].push_back(&l);
     }
     std::set<HostModel> served_pairs;
     for (const auto & [key, ls] : groups) {

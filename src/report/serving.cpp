@@ -21,8 +21,13 @@ void text_column(Table & t, const std::string & name, const std::string & header
     t.columns.back().right_align = false;
 }
 
+// The scheme as the tables show it; levels of `serve --tuned` say so.
 std::string scheme_of(const ServeLevelRecord & l) {
-    return l.scheme_name.empty() ? l.scheme_canonical : l.scheme_name;
+    const std::string s = l.scheme_name.empty() ? l.scheme_canonical : l.scheme_name;
+    return metrics::settings_group(l) == "tuned" ? s + " (tuned server)" : s;
+}
+std::string scheme_of(const metrics::SchemeFrontier & f) {
+    return f.settings_fp == "tuned" ? f.scheme + " (tuned server)" : f.scheme;
 }
 
 // Closed levels by concurrency, then open by rate, within model, host and scheme (as stored).
@@ -31,13 +36,13 @@ std::vector<const ServeLevelRecord *> ordered(const std::vector<ServeLevelRecord
     std::map<std::string, size_t> scheme_rank;  // schemes in the order they were first served
     for (const auto & l : levels) {
         out.push_back(&l);
-        scheme_rank.emplace(l.scheme_canonical + "\x1f" + l.settings_fp, scheme_rank.size());
+        scheme_rank.emplace(l.scheme_canonical + "\x1f" + metrics::settings_group(l), scheme_rank.size());
     }
     std::stable_sort(out.begin(), out.end(), [&](const ServeLevelRecord * a, const ServeLevelRecord * b) {
         if (a->model_name != b->model_name) return a->model_name < b->model_name;
         if (a->host_name != b->host_name) return a->host_name < b->host_name;
-        const size_t ra = scheme_rank[a->scheme_canonical + "\x1f" + a->settings_fp];
-        const size_t rb = scheme_rank[b->scheme_canonical + "\x1f" + b->settings_fp];
+        const size_t ra = scheme_rank[a->scheme_canonical + "\x1f" + metrics::settings_group(*a)];
+        const size_t rb = scheme_rank[b->scheme_canonical + "\x1f" + metrics::settings_group(*b)];
         if (ra != rb) return ra < rb;
         if (a->mode != b->mode) return a->mode == "closed";
         return a->mode == "closed" ? a->concurrency < b->concurrency : a->rate_rps < b->rate_rps;
@@ -158,12 +163,12 @@ Table serve_frontier_table(const std::vector<ServeLevelRecord> & levels, const m
     const auto frontiers = metrics::serving_frontier(levels, slo);
     for (const auto & f : frontiers) {
         if (!f.operating_point) {
-            t.add_row({f.model_name, f.host_name, f.scheme, Value(), Value(), Value(), Value(), Value(), Value(),
+            t.add_row({f.model_name, f.host_name, scheme_of(f), Value(), Value(), Value(), Value(), Value(), Value(),
                        Value(), Value(), std::string(), f.note});
             continue;
         }
         const ServeLevelRecord & l = levels[*f.operating_point];
-        t.add_row({f.model_name, f.host_name, f.scheme, l.level, real(l.best_j_per_request()),
+        t.add_row({f.model_name, f.host_name, scheme_of(f), l.level, real(l.best_j_per_request()),
                    real(l.best_wh_per_1000_requests()), real(l.best_j_per_output_token()), real(l.requests_per_s),
                    real(l.ttft_p99_ms), real(l.tpot_p99_ms),
                    std::isfinite(f.saving_vs_reference) ? Value(f.saving_vs_reference * 100.0) : Value(),

@@ -30,6 +30,7 @@
 #include "serve/load.hpp"
 #include "serve/process.hpp"
 #include "serve/requests.hpp"
+#include "serve/tuned.hpp"
 #include "store/lock.hpp"
 #include "sweep/bookkeeping.hpp"
 #include "sweep/host_info.hpp"
@@ -162,6 +163,8 @@ void check_spec(const ServeSpec & spec) {
     if (!spec.url.empty() && spec.schemes.size() > 1)
         throw UsageError("--url serves one model under one scheme: give at most one --schemes label");
     if (!spec.url.empty() && spec.models.size() > 1) throw UsageError("--url serves one model: give at most one -m");
+    if (!spec.url.empty() && spec.tuned)
+        throw UsageError("--tuned starts llama-server with the tuned settings: it cannot drive --url");
     if (spec.concurrency.empty() && spec.rates.empty()) throw UsageError("no level: give --concurrency and/or --rate");
     for (int c : spec.concurrency) {
         if (c < 1) throw UsageError(fmt::format("--concurrency: {} is not a number of clients >= 1", c));
@@ -407,7 +410,10 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
     Notify notify(observer);
     check_spec(spec);
     Workload workload = parse_workload(spec);
+    const std::string base_fp = workload.fp;  // the load, as a tune of it names it
     workload.fp += spec.workload_suffix;
+    if (spec.tuned) workload.fp += "|server=tuned";
+    if (!spec.tune_json.empty()) workload.description["tune"] = json::parse(spec.tune_json);
     const bool external = !spec.url.empty();
     const UrlEndpoint url_ep = external ? parse_url(spec.url) : UrlEndpoint{};
     for (const auto & m : spec.models) {
@@ -538,19 +544,51 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
                 store.upsert_model_scheme(model.hash, srec.canonical, srec.bpw, srec.file_bytes);
             }
 
-            auto base_record = [&](const Level & l) {
+            // One server plan per level: the same for every level, or with --tuned each level's best
+            // stored setting (a level without one fails, saying which tune to run).
+            std::vector<ServerPlan> plans(levels.size(), plan);
+            std::vector<std::string> untuned(levels.size());
+            if (spec.tuned && !external) {
+                const std::string file = rs->file.scheme.empty() ? model_path : rs->file.path;
+                for (size_t li = 0; li < levels.size(); ++li) {
+                    const auto t = serve::tuned_server(store, {host.fingerprint, model.hash, srec.canonical,
+                                                               levels[li].name(), "", ""},
+                                                       base_fp, spec.server);
+                    if (!t) {
+                        untuned[li] = fmt::format(
+                            "no llama-server setting of this load is tuned in {}: run joulebench tune -m {} --scheme {} "
+                            "--workload serve:{} with the same request options and --db {} first",
+                            spec.db, model_path, scheme_name,
+                            levels[li].mode == serve::LoadMode::closed ? fmt::format("c{}", levels[li].concurrency)
+                                                                       : fmt::format("r{}", levels[li].rate),
+                            spec.db);
+                        continue;
+                    }
+                    ServeSpec one = spec;
+                    one.server = t->server;
+                    plans[li] = plan_server(one, binary, file, &*rs, workload);
+                    plans[li].settings["tuned"] = {{"settings", t->suffix},
+                                                   {"settings_tried", t->settings},
+                                                   {"trials", t->trials},
+                                                   {"tune_j_per_output_token", t->j_per_output_token}};
+                }
+            }
+
+            auto base_record = [&](size_t li) {
+                const Level & l = levels[li];
+                const ServerPlan & pl = plans[li];
                 ServeLevelRecord rec;
-                rec.set_key({host.fingerprint, model.hash, srec.canonical, l.name(), workload.fp, plan.settings_fp});
+                rec.set_key({host.fingerprint, model.hash, srec.canonical, l.name(), workload.fp, pl.settings_fp});
                 rec.run_id = run_id;
                 rec.mode = l.mode == serve::LoadMode::closed ? "closed" : "open";
                 // Open loop: at most --max-in-flight, else the server's slots (16 for an endpoint's unknown ones).
                 rec.concurrency = l.mode == serve::LoadMode::closed ? l.concurrency
                                   : spec.max_in_flight > 0           ? spec.max_in_flight
                                   : external                         ? 16
-                                                                     : std::max(plan.options.parallel, 1);
+                                                                     : std::max(pl.options.parallel, 1);
                 rec.rate_rps = l.mode == serve::LoadMode::open ? l.rate : NAN;
                 rec.endpoint = external ? spec.url : "llama-server";
-                rec.server_json = plan.settings.dump();
+                rec.server_json = pl.settings.dump();
                 rec.workload_json = workload.description.dump();
                 rec.sensors_json = sensors;
                 rec.idle_power_w = out.idle_w;
@@ -567,41 +605,60 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
 
             // Levels already stored are skipped; a server starts only when one is left to run.
             std::vector<bool> done(levels.size(), false);
-            bool any_left = false;
+            size_t first_left = levels.size();  // the first level to run that has a plan
             for (size_t i = 0; i < levels.size(); ++i) {
-                done[i] = store.has_serve_level(base_record(levels[i]).key(), !spec.retry_failed);
-                any_left = any_left || !done[i];
+                done[i] = store.has_serve_level(base_record(i).key(), !spec.retry_failed);
+                if (!done[i] && untuned[i].empty() && first_left == levels.size()) first_left = i;
             }
+            const bool any_left = first_left < levels.size();
 
             std::unique_ptr<serve::ServerProcess> server;
+            std::string running_fp;  // the settings of the server started last (or tried)
             std::vector<serve::RequestShape> shapes;
-            std::string unavailable;  // why no level of this scheme can run
+            std::string unavailable;  // why no level of this scheme (of this plan) can run
             json reported = plan.settings;
-            auto start_server = [&]() -> bool {
+            auto start_server = [&](size_t li) -> bool {
                 server.reset();
+                unavailable.clear();
+                const ServerPlan & pl = plans[li];
+                running_fp = pl.settings_fp;
+                reported = pl.settings;
                 if (external) return true;
                 try {
                     if (rs && !rs->error.empty()) throw RuntimeFailure(rs->error);
-                    notify.info(fmt::format("starting llama-server for {} {} (-np {}, -c {})", model.file_name,
-                                            scheme_name, plan.options.parallel, plan.options.ctx_size));
-                    server = std::make_unique<serve::ServerProcess>(serve::make_launch(plan.options));
+                    notify.info(fmt::format("starting llama-server for {} {} (-np {}, -c {}{})", model.file_name,
+                                            scheme_name, pl.options.parallel, pl.options.ctx_size,
+                                            spec.tuned ? ", tuned" : ""));
+                    server = std::make_unique<serve::ServerProcess>(serve::make_launch(pl.options));
                     reported = server->settings();
-                    return true;
+                    if (pl.settings.contains("tuned")) reported["tuned"] = pl.settings["tuned"];
                 } catch (const std::exception & e) {
                     server.reset();
                     unavailable = fmt::format("llama-server did not start: {}", e.what());
                     return false;
                 }
+                // The requests, once, tokenized by the first server that starts.
+                if (shapes.empty()) {
+                    try {
+                        shapes = build_shapes(spec, workload, n_shapes, server->host(), server->port());
+                        if (shapes.empty()) throw InputError(spec.prompts, "no prompts");
+                    } catch (const std::exception & e) {
+                        unavailable = fmt::format("the requests could not be built: {}", e.what());
+                        return false;
+                    }
+                }
+                return true;
             };
             if (any_left) measure_idle();
-            if (any_left && start_server()) {
+            if (any_left && external) {
                 try {
-                    shapes = build_shapes(spec, workload, n_shapes, external ? url_ep.host : server->host(),
-                                          external ? url_ep.port : server->port());
+                    shapes = build_shapes(spec, workload, n_shapes, url_ep.host, url_ep.port);
                     if (shapes.empty()) throw InputError(spec.prompts, "no prompts");
                 } catch (const std::exception & e) {
                     unavailable = fmt::format("the requests could not be built: {}", e.what());
                 }
+            } else if (any_left) {
+                start_server(first_left);
             }
 
             for (size_t li = 0; li < levels.size(); ++li, ++index) {
@@ -612,7 +669,7 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
                     out.stopped = true;
                     break;
                 }
-                ServeLevelRecord rec = base_record(l);
+                ServeLevelRecord rec = base_record(li);
                 out.levels.push_back(rec.key());
                 if (done[li]) {
                     ++out.skipped;
@@ -624,13 +681,19 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
                 const auto t_level = Clock::now();
                 rec.started_at = utc_now_iso();
                 ServeLevelOutcome outcome;
-                if (unavailable.empty() && !external && server && server->exit_reason()) {
+                if (!external && untuned[li].empty() && plans[li].settings_fp != running_fp) {
+                    // --tuned: this level's setting differs from the running server's.
+                    start_server(li);
+                } else if (unavailable.empty() && !external && server && server->exit_reason()) {
                     // The server died in the previous level: a fresh one for this level.
                     notify.warn(fmt::format("llama-server for {} {} has stopped ({}); starting it again",
                                             model.file_name, scheme_name, *server->exit_reason()));
-                    start_server();
+                    start_server(li);
                 }
-                if (!unavailable.empty()) {
+                if (!untuned[li].empty()) {
+                    rec = failed_record(rec, untuned[li]);
+                    notify->on_level_begin(view, [] { return 0.0; });
+                } else if (!unavailable.empty()) {
                     rec = failed_record(rec, unavailable);
                     rec.server_json = reported.dump();
                     notify->on_level_begin(view, [] { return 0.0; });

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "joulebench/error.hpp"
+#include "serve/tuned.hpp"
 
 namespace jb::tune {
 
@@ -152,8 +153,7 @@ bool serve_runnable(const ServeServerOptions & o) {
 }
 
 std::string serve_settings_suffix(const ServeServerOptions & o) {
-    return fmt::format("np={},b={},ub={},fa={},t={},kv={}/{},cps={}", o.parallel, o.batch_size, o.ubatch_size,
-                       o.flash_attn, o.threads, o.cache_type_k, o.cache_type_v, value_of(o, "cps"));
+    return serve::settings_suffix(o);
 }
 
 std::string serve_settings_label(const ServeServerOptions & o) {

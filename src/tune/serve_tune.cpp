@@ -16,6 +16,8 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "energy/discover.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/serving.hpp"
@@ -343,6 +345,9 @@ std::optional<Trial> ServeTuner::measure(const Point & p) {
     if (s.data_dir.empty()) s.data_dir = spec_.task.data_dir;
     // The settings in the fingerprint too, so that a later tune maps a stored trial to its point.
     s.workload_suffix = fmt::format("|tune=r{}|{}", repeat, suffix);
+    nlohmann::json tj = {{"slo", spec_.slo}, {"min_repeats", spec_.min_repeats}, {"min_tok_s", nullptr}};
+    if (spec_.min_tok_s) tj["min_tok_s"] = *spec_.min_tok_s;
+    s.tune_json = tj.dump();
     s.db = spec_.db;
     s.cache_dir = spec_.cache_dir;
     s.idle_s = spec_.idle_s;  // before every trial's server starts: also the check that the device is idle

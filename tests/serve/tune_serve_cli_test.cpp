@@ -139,6 +139,64 @@ TEST(TuneServe, searches_server_settings_stores_trials_apart_and_goes_on_from_th
               trials + doc2["trials"].get<int>());
 }
 
+// serve --tuned: each level with the best setting stored for it; a level nobody tuned fails, naming
+// the tune to run; the report shows the tuned levels as their own group.
+TEST(TuneServe, serve_tuned_runs_a_level_with_the_best_stored_setting) {
+    ASSERT_STRNE(JB_LLAMA_SERVER, "") << "llama-server is not part of this build";
+    const jb::test::TempDir dir;
+    const auto t = joulebench(tune_args(dir, "4"));
+    ASSERT_EQ(t.status, 0) << t.err;
+    const auto doc = nlohmann::json::parse(t.out);
+    const std::string best = doc["best"];
+
+    const auto s = joulebench({"serve",
+                               "-m",
+                               JB_TEST_MODEL,
+                               "--server-bin",
+                               JB_LLAMA_SERVER,
+                               "--input-len",
+                               "24",
+                               "--output-len",
+                               "8",
+                               "--requests",
+                               "6",
+                               "--concurrency",
+                               "1,2",
+                               "--tuned",
+                               "--idle-s",
+                               "0",
+                               "--db",
+                               dir.file("r.db"),
+                               "--cache-dir",
+                               dir.file("cache"),
+                               "--no-progress"});
+    EXPECT_EQ(s.status, 3) << s.err;  // the level nobody tuned failed
+    int tuned = 0;
+    for (const auto & l : jb::Store::open_readonly(dir.file("r.db")).list_serve_levels()) {
+        if (l.workload_fp.find("|server=tuned") == std::string::npos) continue;
+        ++tuned;
+        if (l.level == "c=1") {
+            EXPECT_EQ(l.status, "failed");
+            EXPECT_NE(l.reason.find("joulebench tune -m"), std::string::npos) << l.reason;
+            EXPECT_NE(l.reason.find("--workload serve:c1"), std::string::npos) << l.reason;
+            continue;
+        }
+        ASSERT_EQ(l.level, "c=2");
+        EXPECT_EQ(l.status, "ok") << l.reason;
+        const auto server = nlohmann::json::parse(l.server_json);
+        EXPECT_EQ(server["tuned"]["settings"], best) << l.server_json;
+        EXPECT_GE(server["tuned"]["trials"].get<int>(), 1);
+        // The server ran the chosen slots and threads.
+        const std::string np = best.substr(3, best.find(',') - 3);
+        EXPECT_NE(l.server_json.find("\"-np\",\"" + np + "\""), std::string::npos) << l.server_json;
+        EXPECT_NE(l.server_json.find("\"-t\",\"2\""), std::string::npos) << l.server_json;
+    }
+    EXPECT_EQ(tuned, 2);
+    const auto md = joulebench({"report", dir.file("r.db"), "-o", "md", "--table", "serving_frontier"});
+    ASSERT_EQ(md.status, 0) << md.err;
+    EXPECT_NE(md.out.find("fp16 (tuned server)"), std::string::npos) << md.out;
+}
+
 TEST(TuneServe, an_slo_no_setting_meets_says_so_and_reports_the_closest) {
     ASSERT_STRNE(JB_LLAMA_SERVER, "") << "llama-server is not part of this build";
     const jb::test::TempDir dir;

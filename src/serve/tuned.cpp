@@ -1,0 +1,144 @@
+#include "serve/tuned.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "joulebench/serving.hpp"
+#include "metrics/confidence.hpp"
+
+namespace jb::serve {
+
+namespace {
+
+bool whole(const std::string & s, int least, int & out) {
+    size_t used = 0;
+    try {
+        out = std::stoi(s, &used);
+    } catch (const std::exception &) {
+        return false;
+    }
+    return used == s.size() && out >= least;
+}
+
+double number_of(const nlohmann::json & j, const char * key) {
+    return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN;
+}
+
+}  // namespace
+
+std::string settings_suffix(const ServeServerOptions & o) {
+    const int cps = o.ctx_size > 0 && o.parallel > 0 ? o.ctx_size / o.parallel : 0;
+    return fmt::format("np={},b={},ub={},fa={},t={},kv={}/{},cps={}", o.parallel, o.batch_size, o.ubatch_size,
+                       o.flash_attn, o.threads, o.cache_type_k, o.cache_type_v,
+                       cps > 0 ? std::to_string(cps) : std::string("auto"));
+}
+
+bool apply_settings_suffix(const std::string & suffix, ServeServerOptions & o) {
+    std::map<std::string, std::string> v;
+    size_t pos = 0;
+    while (pos < suffix.size()) {
+        const size_t comma = std::min(suffix.find(',', pos), suffix.size());
+        const std::string kv = suffix.substr(pos, comma - pos);
+        const size_t eq = kv.find('=');
+        if (eq == std::string::npos) return false;
+        v[kv.substr(0, eq)] = kv.substr(eq + 1);
+        pos = comma + 1;
+    }
+    for (const char * k : {"np", "b", "ub", "fa", "t", "kv", "cps"}) {
+        if (!v.count(k)) return false;
+    }
+    ServeServerOptions r = o;
+    int cps = 0;
+    const size_t slash = v["kv"].find('/');
+    if (!whole(v["np"], 1, r.parallel) || !whole(v["b"], 1, r.batch_size) || !whole(v["ub"], 1, r.ubatch_size) ||
+        !whole(v["t"], 0, r.threads) || slash == std::string::npos ||
+        (v["cps"] != "auto" && !whole(v["cps"], 16, cps)) ||
+        (v["fa"] != "on" && v["fa"] != "off" && v["fa"] != "auto")) {
+        return false;
+    }
+    r.flash_attn = v["fa"];
+    r.cache_type_k = v["kv"].substr(0, slash);
+    r.cache_type_v = v["kv"].substr(slash + 1);
+    r.ctx_size = cps > 0 ? cps * r.parallel : 0;
+    o = r;
+    return true;
+}
+
+std::optional<TunedServer> tuned_server(const Store & store, const ServeLevelKey & load, const std::string & load_fp,
+                                        const ServeServerOptions & given) {
+    ServeLevelFilter f;
+    f.host_fingerprints = {load.host_fingerprint};
+    f.model_hashes = {load.model_hash};
+    f.scheme_canonicals = {load.scheme_canonical};
+    const std::string prefix = load_fp + "|tune=r";
+    std::vector<std::string> order;
+    std::map<std::string, metrics::SettingRuns> runs;
+    const std::vector<ServeLevelRecord> levels = store.list_serve_levels(f);
+    const ServeLevelRecord * latest = nullptr;
+    for (const ServeLevelRecord & l : levels) {
+        if (l.level != load.level || l.workload_fp.rfind(prefix, 0) != 0) continue;
+        const size_t bar = l.workload_fp.find('|', prefix.size());
+        if (bar == std::string::npos) continue;
+        const std::string suffix = l.workload_fp.substr(bar + 1);
+        if (std::find(order.begin(), order.end(), suffix) == order.end()) order.push_back(suffix);
+        if (!latest || l.id > latest->id) latest = &l;
+    }
+    if (order.empty()) return std::nullopt;
+
+    // The latest tune's constraints: output tokens/s and an SLO, as a latency ratio.
+    metrics::TuneConstraints c;
+    std::optional<metrics::Slo> slo;
+    int min_repeats = 3;
+    const nlohmann::json wj = nlohmann::json::parse(latest->workload_json, nullptr, false);
+    if (wj.is_object() && wj.contains("tune") && wj["tune"].is_object()) {
+        const auto & t = wj["tune"];
+        if (const double tps = number_of(t, "min_tok_s"); std::isfinite(tps)) c.min_tok_s = tps;
+        if (t.contains("slo") && t["slo"].is_string() && !t["slo"].get<std::string>().empty()) {
+            slo = metrics::parse_slo(t["slo"].get<std::string>());
+            c.max_latency_ratio = 1.0;
+        }
+        if (t.contains("min_repeats") && t["min_repeats"].is_number_integer())
+            min_repeats = t["min_repeats"].get<int>();
+    }
+    for (const ServeLevelRecord & l : levels) {
+        if (l.level != load.level || l.workload_fp.rfind(prefix, 0) != 0) continue;
+        const size_t bar = l.workload_fp.find('|', prefix.size());
+        if (bar == std::string::npos) continue;
+        metrics::SettingRuns & r = runs[l.workload_fp.substr(bar + 1)];
+        if (!l.ok() || !std::isfinite(l.best_j_per_output_token())) {
+            r.failed = true;
+            continue;
+        }
+        r.j_per_token.push_back(l.best_j_per_output_token());
+        r.tok_s.push_back(l.output_tokens_per_s);
+        r.ttft_s.push_back(l.ttft_p99_ms / 1000.0);
+        double ratio = NAN;
+        if (slo) {
+            ratio = 0.0;
+            for (const auto & target : slo->targets) {
+                const double v = metrics::slo_value(l, target);
+                ratio = std::isfinite(v) ? std::max(ratio, v / target.limit_ms) : NAN;
+                if (!std::isfinite(ratio)) break;
+            }
+        }
+        r.latency_ratio.push_back(ratio);
+    }
+    std::vector<metrics::SettingRuns> list;
+    for (const auto & s : order) list.push_back(runs[s]);
+    const int best = metrics::pick_setting(list, c, min_repeats);
+    if (best < 0) return std::nullopt;
+    TunedServer out;
+    out.suffix = order[size_t(best)];
+    out.server = given;
+    if (!apply_settings_suffix(out.suffix, out.server)) return std::nullopt;
+    out.settings = int(order.size());
+    out.trials = list[size_t(best)].n();
+    out.j_per_output_token = metrics::mean_ci95(list[size_t(best)].j_per_token).mean;
+    return out;
+}
+
+}  // namespace jb::serve
