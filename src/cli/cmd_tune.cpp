@@ -12,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "cli/engine_options.hpp"
 #include "cli/stop_signals.hpp"
+#include "joulebench/error.hpp"
 #include "joulebench/table.hpp"
 #include "joulebench/tune.hpp"
 #include "report/tune_trials.hpp"
@@ -69,9 +70,35 @@ std::string verdict(const TuneOutcome & out) {
                               out.stop_reason);
 }
 
-void run(TuneOptions & o) {
+// A served load: the engine options given become the server's defaults (where the search starts);
+// those llama-server takes otherwise are refused, naming what to use.
+void serve_defaults(TuneOptions & o, const CLI::App & cmd) {
+    auto given = [&](const char * name) { return cmd.get_option(name)->count() > 0; };
+    auto & v = o.spec.serve.server;
+    const EngineParams & e = o.spec.engine;
+    if (given("--batch-size")) v.batch_size = e.n_batch;
+    if (given("--ubatch-size")) v.ubatch_size = e.n_ubatch;
+    if (given("--parallel")) v.parallel = e.n_seq_max;
+    if (given("--flash-attn")) v.flash_attn = flash_attn_name(e.flash_attn);
+    if (given("--cache-type-k")) v.cache_type_k = e.type_k;
+    if (given("--cache-type-v")) v.cache_type_v = e.type_v;
+    if (given("--ctx-size")) {
+        throw UsageError("-c/--ctx-size: a served load's context is per slot: --axis cps=N (or --server-arg -c)");
+    }
+    for (const char * name : {"--split-mode", "--main-gpu", "--tensor-split", "--gpus"}) {
+        if (given(name)) {
+            throw UsageError(
+                fmt::format("{}: a served load's placement is llama-server's: pass it with --server-arg "
+                            "(and CUDA_VISIBLE_DEVICES for the GPUs)",
+                            name));
+        }
+    }
+}
+
+void run(TuneOptions & o, const CLI::App & cmd) {
     const Format format = parse_format(o.output);
     o.spec.engine = o.engine.resolve("");
+    if (o.spec.workload.rfind("serve", 0) == 0) serve_defaults(o, cmd);
     for (const auto & a : o.axes) o.spec.axes.push_back(parse_tune_axis(a));
     if (o.min_tps > 0) o.spec.min_tok_s = o.min_tps;
     if (o.max_ttft_s > 0) o.spec.max_ttft_s = o.max_ttft_s;
@@ -89,7 +116,8 @@ void run(TuneOptions & o) {
         auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
         doc["best"] = out.best >= 0 ? nlohmann::json(out.settings[size_t(out.best)].suffix) : nlohmann::json(nullptr);
         doc["serving"] = out.serving;
-        if (out.serving && out.best >= 0) doc["serve_options"] = serve_options_of(out.settings[size_t(out.best)].server);
+        if (out.serving && out.best >= 0)
+            doc["serve_options"] = serve_options_of(out.settings[size_t(out.best)].server);
         doc["best_feasible"] = out.best_feasible;
         doc["saving"] = num(out.saving);
         doc["saving_ci95"] = {num(out.saving_lo), num(out.saving_hi)};
@@ -153,34 +181,43 @@ void add_tune_command(CLI::App & app) {
     cmd->add_option("-o,--output", o->output, "table, md, csv or json")->capture_default_str();
     const char * served = "Served load (--workload serve:...)";
     auto & v = s.serve;
-    cmd->add_option("--slo", s.slo, "Constraint: latency targets METRIC_pP=LIMIT,... (ttft, tpot, itl, e2e at p50, "
-                                    "p90, p99), e.g. ttft_p99=2s,tpot_p99=100ms")->group(served);
+    cmd->add_option("--slo", s.slo,
+                    "Constraint: latency targets METRIC_pP=LIMIT,... (ttft, tpot, itl, e2e at p50, "
+                    "p90, p99), e.g. ttft_p99=2s,tpot_p99=100ms")
+        ->group(served);
     cmd->add_option("--input-len", v.input_len, "Prompt tokens: N, uniform:MIN-MAX or normal:MEAN,SD[,MIN-MAX]")
-        ->capture_default_str()->group(served);
+        ->capture_default_str()
+        ->group(served);
     cmd->add_option("--output-len", v.output_len, "Output tokens (max_tokens, with ignore_eos): same forms")
-        ->capture_default_str()->group(served);
-    cmd->add_option("--prompts", v.prompts, "tasks:NAME or a JSONL file of {\"prompt\", \"max_tokens\"} "
-                                            "(default: synthetic prompts of --input-len)")->group(served);
+        ->capture_default_str()
+        ->group(served);
+    cmd->add_option("--prompts", v.prompts,
+                    "tasks:NAME or a JSONL file of {\"prompt\", \"max_tokens\"} "
+                    "(default: synthetic prompts of --input-len)")
+        ->group(served);
     cmd->add_option("--requests", v.requests, "Requests per trial (default: 4 x clients, at least 16)")->group(served);
     cmd->add_option("--duration", v.duration_s, "Seconds per trial (no request is sent after it)")->group(served);
     cmd->add_option("--max-in-flight", v.max_in_flight, "serve:r<R>: most requests in flight (default: the slots)")
         ->group(served);
     cmd->add_option("--server-bin", v.server_bin, "llama-server to start (default: beside joulebench)")->group(served);
-    cmd->add_option("--server-arg", v.server.extra_args, "Another llama-server argument, passed as is "
-                                                         "(repeatable)")->group(served);
+    cmd->add_option("--server-arg", v.server.extra_args,
+                    "Another llama-server argument, passed as is "
+                    "(repeatable)")
+        ->group(served);
     cmd->add_option("--request-timeout-s", v.request_timeout_s, "A request not done by then times out")
-        ->capture_default_str()->group(served);
+        ->capture_default_str()
+        ->group(served);
     add_engine_options(cmd, o->engine);
     cmd->footer(
         "The engine options give the defaults the search starts from and measures the saving against. Trials "
         "are cells in --db (their settings in the workload fingerprint): a tune run again goes on from them, "
         "and `joulebench sweep --engine tuned` runs each cell with the best. A served load (serve:c<N>) tunes "
         "llama-server's settings instead, every trial a served level (J per output token; --slo as the latency "
-        "constraint); -t and --ngl give the server's defaults. docs/tune.md.");
-    cmd->callback([o, &app] {
+        "constraint); -t, --ngl, -b, --ub, --np, --fa, --ctk and --ctv give the server's defaults. docs/tune.md.");
+    cmd->callback([o, &app, cmd] {
         o->spec.command_line = "joulebench tune";
         for (const auto & a : app.remaining_for_passthrough()) o->spec.command_line += " " + a;
-        run(*o);
+        run(*o, *cmd);
     });
 }
 

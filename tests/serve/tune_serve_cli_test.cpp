@@ -231,6 +231,8 @@ TEST(TuneServe, refuses_a_bad_load_a_ttft_limit_and_an_slo_off_a_served_load) {
         {{"--workload", "tg16", "--slo", "ttft_p99=2s"}, "--slo"},
         {{"--workload", "serve:c2", "--axis", "c=1024"}, "cps"},
         {{"--workload", "serve:c2", "--input-len", "0"}, "--input-len"},
+        {{"--workload", "serve:c2", "-c", "1024"}, "--ctx-size"},
+        {{"--workload", "serve:c2", "--gpus", "0"}, "--gpus"},
     };
     for (const auto & c : cases) {
         std::vector<std::string> a = {"tune",           "-m", JB_TEST_MODEL, "--budget-trials", "2",
@@ -245,4 +247,24 @@ TEST(TuneServe, refuses_a_bad_load_a_ttft_limit_and_an_slo_off_a_served_load) {
     if (std::filesystem::exists(dir.file("r.db"))) {
         EXPECT_TRUE(jb::Store::open_readonly(dir.file("r.db")).list_serve_levels().empty());
     }
+}
+
+// The engine options given are the server's defaults: where the search starts and what it saves
+// against.
+TEST(TuneServe, engine_options_given_are_the_servers_defaults) {
+    ASSERT_STRNE(JB_LLAMA_SERVER, "") << "llama-server is not part of this build";
+    const jb::test::TempDir dir;
+    std::vector<std::string> a = tune_args(dir, "1", {"--ub", "256", "--np", "3"});
+    // One point: every axis fixed at the given defaults.
+    for (size_t i = 0; i + 1 < a.size(); ++i) {
+        if (a[i + 1] == "np=1,2") a[i + 1] = "np=3";
+        if (a[i + 1] == "ub=256,512") a[i + 1] = "ub=256";
+    }
+    const auto r = joulebench(a);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto doc = nlohmann::json::parse(r.out);
+    ASSERT_EQ(doc["rows"].size(), 1u) << r.out;
+    EXPECT_EQ(doc["rows"][0]["role"], "best, defaults");
+    EXPECT_EQ(doc["rows"][0]["settings"].get<std::string>().rfind("np 3, b 2048, ub 256, fa auto, 2 threads", 0), 0u)
+        << r.out;
 }
