@@ -32,7 +32,7 @@ struct TuneOptions {
 
 class Progress final : public TuneObserver {
 public:
-    Progress(const StopSignals & stop, int budget) : stop_(stop), budget_(budget) {}
+    Progress(const StopSignals & stop, int budget, bool served) : stop_(stop), budget_(budget), served_(served) {}
     void on_message(MessageLevel level, const std::string & text) override {
         fmt::print(stderr, "tune: {}{}\n", level == MessageLevel::warning ? "warning: " : "", text);
     }
@@ -42,7 +42,7 @@ public:
             fmt::print(stderr, "tune: [{}{}] {}: failed: {}\n", trial, of, s.label, s.error);
             return;
         }
-        const bool served = !s.server.flash_attn.empty();
+        const bool served = served_;
         fmt::print(stderr, "tune: [{}{}] {}: {:.5g} J/{}token (mean of {}), {:.1f} {}tok/s{}\n", trial, of, s.label,
                    s.j_per_token, served ? "output " : "", s.n, s.tok_s, served ? "output " : "",
                    s.feasible ? "" : ", misses the constraints");
@@ -52,6 +52,7 @@ public:
 private:
     const StopSignals & stop_;
     int budget_;
+    bool served_;  // a served load: J per output token
 };
 
 std::string verdict(const TuneOutcome & out) {
@@ -106,7 +107,7 @@ void run(TuneOptions & o, const CLI::App & cmd) {
     int signal = 0;
     {
         StopSignals stop;
-        Progress progress(stop, o.spec.budget_trials);
+        Progress progress(stop, o.spec.budget_trials, o.spec.workload.rfind("serve", 0) == 0);
         out = run_tune(o.spec, &progress);
         signal = stop.signal();
     }
