@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <nlohmann/json.hpp>
 
 namespace jb::report {
 
@@ -50,6 +51,44 @@ std::vector<const ServeLevelRecord *> ordered(const std::vector<ServeLevelRecord
     return out;
 }
 
+// The server's settings as the level ran them (server_json): "np 4, c 1024, b 2048, ub 512, fa auto,
+// KV f16/f16, t 2"; what was left to llama-server's default is not named; "external" for an endpoint.
+std::string server_of(const ServeLevelRecord & l) {
+    const nlohmann::json j = nlohmann::json::parse(l.server_json, nullptr, false);
+    if (!j.is_object()) return "";
+    if (j.value("server", "") == "external") return "external";
+    std::vector<std::string> parts;
+    auto add = [&](const char * key, const char * label) {
+        if (!j.contains(key)) return;
+        const auto & v = j[key];
+        if (v.is_number_integer()) {
+            parts.push_back(fmt::format("{} {}", label, v.get<int64_t>()));
+        } else if (v.is_string() && v != "default" && !v.get<std::string>().empty()) {
+            parts.push_back(fmt::format("{} {}", label, v.get<std::string>()));
+        }
+    };
+    add("parallel", "np");
+    add("ctx_size", "c");
+    add("batch_size", "b");
+    add("ubatch_size", "ub");
+    add("flash_attn", "fa");
+    const std::string k = j.value("cache_type_k", ""), v = j.value("cache_type_v", "");
+    if ((!k.empty() && k != "default") || (!v.empty() && v != "default")) {
+        parts.push_back(
+            fmt::format("KV {}/{}", k == "default" || k.empty() ? "f16" : k, v == "default" || v.empty() ? "f16" : v));
+    }
+    add("threads", "t");
+    add("n_gpu_layers", "ngl");
+    if (j.contains("extra_args") && j["extra_args"].is_array()) {
+        for (const auto & a : j["extra_args"]) {
+            if (a.is_string()) parts.push_back(a.get<std::string>());
+        }
+    }
+    std::string out;
+    for (const auto & p : parts) out += (out.empty() ? "" : ", ") + p;
+    return out;
+}
+
 std::string window_of(const ServeLevelRecord & l) {
     return std::isfinite(l.steady_j_per_request) ? "steady" : std::isfinite(l.j_per_request) ? "level" : "";
 }
@@ -71,6 +110,7 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
     text_column(t, "host_name", "host");
     text_column(t, "scheme", "scheme");
     text_column(t, "level", "level");
+    text_column(t, "server", "server settings");
     text_column(t, "status", "status");
     t.add_column("sent", "sent", 0);
     t.add_column("completed", "completed", 0);
@@ -98,19 +138,39 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
         if (!std::isfinite(l->steady_j_per_request) && !l->steady_note.empty() && l->status != kServeFailed) {
             note += (note.empty() ? "" : "; ") + l->steady_note;
         }
-        t.add_row({l->model_name, l->host_name, scheme_of(*l), l->level, l->status, l->sent, l->completed, l->failed,
-                   l->timed_out, real(l->requests_per_s), real(l->output_tokens_per_s), real(l->best_j_per_request()),
-                   real(l->best_j_per_output_token()), real(l->best_wh_per_1000_requests()), window_of(*l),
-                   real(l->j_per_request), real(l->j_per_output_token), real(l->avg_power_w), real(l->energy_j),
-                   real(l->steady_s), token_check(*l), real(l->load_cpu_s),
-                   std::string(l->energy_estimated ? "yes" : ""), note});
+        t.add_row({l->model_name,
+                   l->host_name,
+                   scheme_of(*l),
+                   l->level,
+                   server_of(*l),
+                   l->status,
+                   l->sent,
+                   l->completed,
+                   l->failed,
+                   l->timed_out,
+                   real(l->requests_per_s),
+                   real(l->output_tokens_per_s),
+                   real(l->best_j_per_request()),
+                   real(l->best_j_per_output_token()),
+                   real(l->best_wh_per_1000_requests()),
+                   window_of(*l),
+                   real(l->j_per_request),
+                   real(l->j_per_output_token),
+                   real(l->avg_power_w),
+                   real(l->energy_j),
+                   real(l->steady_s),
+                   token_check(*l),
+                   real(l->load_cpu_s),
+                   std::string(l->energy_estimated ? "yes" : ""),
+                   note});
     }
     t.notes.push_back(
         "J/request, J/out token, Wh/1k req: over the steady-state window (every client busy; ramp-up and drain left "
         "out) where the level has one (window = steady), else over the whole level; the (level) columns are the "
         "whole level's. Energy is gross (every measured domain, idle included); sent = completed + failed + timed "
         "out.");
-    if (any_estimated) t.notes.push_back("estimated: no energy counter on this host; the energy is a model (TDP x utilisation)");
+    if (any_estimated)
+        t.notes.push_back("estimated: no energy counter on this host; the energy is a model (TDP x utilisation)");
     return t;
 }
 
@@ -139,8 +199,9 @@ Table serve_latency_table(const std::vector<ServeLevelRecord> & levels, const me
                    real(l->itl_p50_ms), real(l->itl_p90_ms), real(l->itl_p99_ms), real(l->e2e_p50_ms),
                    real(l->e2e_p99_ms), real(l->queue_p99_ms), v.empty() ? std::string("yes") : "no: " + v});
     }
-    t.notes.push_back("TTFT: first token - sent; TPOT: (last - first token) / (tokens - 1); ITL: every gap between "
-                      "streamed tokens; percentiles as numpy's linear (vLLM benchmark_serving's definitions)");
+    t.notes.push_back(
+        "TTFT: first token - sent; TPOT: (last - first token) / (tokens - 1); ITL: every gap between "
+        "streamed tokens; percentiles as numpy's linear (vLLM benchmark_serving's definitions)");
     return t;
 }
 

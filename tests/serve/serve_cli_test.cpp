@@ -195,6 +195,9 @@ TEST(ServeCli, two_schemes_at_two_concurrencies_are_served_stored_reported_recom
     ASSERT_EQ(md.status, 0) << md.err;
     EXPECT_NE(md.out.find("## Served levels: energy per request against throughput"), std::string::npos);
     EXPECT_NE(md.out.find("| q4_k_m |"), std::string::npos);
+    // The server's settings per level: one slot per client of the widest level, its threads.
+    EXPECT_NE(md.out.find("| np 4, c "), std::string::npos) << md.out;
+    EXPECT_NE(md.out.find(", t 2"), std::string::npos) << md.out;
     EXPECT_NE(md.out.find("Operating point per scheme"), std::string::npos);
     const auto html = joulebench({"report", dir.file("r.db"), "-o", dir.file("r.html")});
     ASSERT_EQ(html.status, 0) << html.err;
