@@ -19,12 +19,11 @@ std::string esc(const std::string & s) {
     return svg::escape(s);
 }
 
-std::string chart_for(const std::vector<ServeLevelRecord> & levels, const std::vector<const metrics::SchemeFrontier *> & fs,
-                      const metrics::Slo & slo, int n) {
+std::string chart_for(const std::vector<ServeLevelRecord> & levels,
+                      const std::vector<const metrics::SchemeFrontier *> & fs, const metrics::Slo & slo, int n) {
     svg::XyChart c;
     c.id = fmt::format("serving-chart-{}", n);
-    c.title = fmt::format("{} on {}: energy per request vs throughput", fs.front()->model_name,
-                          fs.front()->host_name);
+    c.title = fmt::format("{} on {}: energy per request vs throughput", fs.front()->model_name, fs.front()->host_name);
     c.subtitle = fmt::format("steady-state window where the level has one; hollow: misses {}", slo.str());
     c.x.label = "Throughput";
     c.x.unit = "requests/s";
@@ -39,7 +38,8 @@ std::string chart_for(const std::vector<ServeLevelRecord> & levels, const std::v
     for (size_t k = 0; k < fs.size(); ++k) {
         const metrics::SchemeFrontier & f = *fs[k];
         svg::Series line, hit, miss;
-        line.name = f.scheme + (f.chosen ? " (choose)" : "");
+        line.name =
+            (f.settings_fp == "tuned" ? f.scheme + " (tuned server)" : f.scheme) + (f.chosen ? " (choose)" : "");
         line.color = hit.color = miss.color = colors[k % colors.size()];
         line.line = true;
         line.markers = false;
@@ -55,10 +55,11 @@ std::string chart_for(const std::vector<ServeLevelRecord> & levels, const std::v
             s.y.push_back(y);
             const bool op = f.operating_point && *f.operating_point == f.levels[i];
             s.labels.push_back(op ? l.level + " \u2605" : l.level);
-            s.tips.push_back(fmt::format("{} {}: {:.4g} J/request, {:.4g} J/output token, {:.3g} req/s, TTFT p99 "
-                                         "{:.0f} ms{}",
-                                         f.scheme, l.level, y, l.best_j_per_output_token(), x, l.ttft_p99_ms,
-                                         f.violations[i].empty() ? "" : "; " + f.violations[i]));
+            s.tips.push_back(
+                fmt::format("{} {}: {:.4g} J/request, {:.4g} J/output token, {:.3g} req/s, TTFT p99 "
+                            "{:.0f} ms{}",
+                            f.scheme, l.level, y, l.best_j_per_output_token(), x, l.ttft_p99_ms,
+                            f.violations[i].empty() ? "" : "; " + f.violations[i]));
         }
         c.series.push_back(std::move(line));
         c.series.push_back(std::move(hit));
@@ -74,8 +75,9 @@ std::string chart_for(const std::vector<ServeLevelRecord> & levels, const std::v
 std::string serving_html_section(const ReportInput & in) {
     std::string h = "<section id=\"serving\">\n<h2>Serving under load</h2>\n";
     if (in.serve_levels.empty()) {
-        return h + "<p class=\"empty-note\">No served levels in this database (joulebench serve -m MODEL --schemes "
-                   "fp16,q4_k_m --concurrency 1,4,16 measures them).</p>\n</section>\n";
+        return h +
+               "<p class=\"empty-note\">No served levels in this database (joulebench serve -m MODEL --schemes "
+               "fp16,q4_k_m --concurrency 1,4,16 measures them).</p>\n</section>\n";
     }
     const metrics::Slo slo = report_slo(in);
     const auto frontiers = metrics::serving_frontier(in.serve_levels, slo);
