@@ -1001,7 +1001,15 @@ std::string render_html(const ReportInput & in) {
         schemes.insert(r.scheme);
         tasks.insert(r.task);
     }
+    // Served levels count their hosts, models and schemes too (a database of serve runs only has no cells).
+    for (const auto & l : in.serve_levels) {
+        hosts.insert(l.host_fingerprint);
+        models.insert(l.model_hash);
+        schemes.insert(l.scheme_name.empty() ? l.scheme_canonical : l.scheme_name);
+    }
     auto count = [](size_t n, const char * what) { return fmt::format("{} {}{}", n, what, n == 1 ? "" : "s"); };
+    const std::string served =
+        in.serve_levels.empty() ? "" : " \u00b7 " + count(in.serve_levels.size(), "served level");
 
     std::string h;
     h += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n";
@@ -1013,9 +1021,9 @@ std::string render_html(const ReportInput & in) {
     h += "<header>\n";
     h += fmt::format("<h1>{}</h1>\n", escape(in.title));
     h += fmt::format(
-        "<p class=\"meta\"><code>{}</code> \u00b7 generated {} \u00b7 {} ({} failed) \u00b7 {} \u00b7 {} \u00b7 {} "
+        "<p class=\"meta\"><code>{}</code> \u00b7 generated {} \u00b7 {} ({} failed){} \u00b7 {} \u00b7 {} \u00b7 {} "
         "\u00b7 {} \u00b7 reference scheme <code>{}</code></p>\n",
-        escape(in.source), escape(in.generated_at), count(n_ok + in.failed.size(), "cell"), in.failed.size(),
+        escape(in.source), escape(in.generated_at), count(n_ok + in.failed.size(), "cell"), in.failed.size(), served,
         count(hosts.size(), "host"), count(models.size(), "model"), count(schemes.size(), "scheme"),
         count(tasks.size(), "task"), escape(in.options.reference));
     h += "</header>\n";

@@ -204,6 +204,9 @@ TEST(ServeCli, two_schemes_at_two_concurrencies_are_served_stored_reported_recom
     const std::string page = jb_test::slurp(dir.file("r.html"));
     EXPECT_NE(page.find("<section id=\"serving\">"), std::string::npos);
     EXPECT_NE(page.find("id=\"serving-chart-0\""), std::string::npos);
+    // The page's header counts what was served (no cells here): 4 levels of 1 model, 2 schemes.
+    EXPECT_NE(page.find("0 cells (0 failed) \u00b7 4 served levels \u00b7 1 host \u00b7 1 model \u00b7 2 schemes"),
+              std::string::npos);
 
     // Latency targets this loaded test machine meets (the default SLO is judged in tests/metrics).
     const auto rec = joulebench({"recommend", dir.file("r.db"), "--traffic",
