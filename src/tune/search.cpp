@@ -27,7 +27,10 @@ bool Trials::failed(const Point & p) const {
 }
 
 void Trials::add(const Point & p, const Trial & t) {
-    metrics::SettingRuns & r = at(p);
+    add_trial(at(p), t);
+}
+
+void add_trial(metrics::SettingRuns & r, const Trial & t) {
     if (!t.ok) {
         r.failed = true;
         return;

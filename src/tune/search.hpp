@@ -29,6 +29,9 @@ struct Trial {
     double latency_ratio = NAN;  // a served level: worst value / limit over the SLO's targets
 };
 
+// Adds one repeat to a setting's runs (a failed one marks the setting failed).
+void add_trial(metrics::SettingRuns & runs, const Trial & t);
+
 // Every point's repeats so far (stored ones enter before the search, which reuses them).
 class Trials {
 public:

@@ -13,10 +13,9 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "energy/discover.hpp"
 #include "joulebench/error.hpp"
@@ -317,15 +316,8 @@ bool ServeTuner::point_of_suffix(const std::string & suffix, Point & out) const 
 }
 
 int ServeTuner::budget_left() const {
-    int left = 1 << 30;
-    if (spec_.budget_trials > 0) left = std::max(0, spec_.budget_trials - trials_run_);
-    if (spec_.budget_s > 0) {
-        const double remaining = spec_.budget_s - std::chrono::duration<double>(Clock::now() - t0_).count();
-        if (remaining <= 0) return 0;
-        const double per_trial = trials_run_ > 0 ? trial_s_ / trials_run_ : 0.0;
-        if (per_trial > 0) left = std::min(left, int(remaining / per_trial));
-    }
-    return left;
+    return trials_left(spec_.budget_trials, spec_.budget_s, trials_run_, trial_s_,
+                       std::chrono::duration<double>(Clock::now() - t0_).count());
 }
 
 std::optional<Trial> ServeTuner::measure(const Point & p) {
@@ -388,25 +380,19 @@ std::optional<Trial> ServeTuner::measure(const Point & p) {
         preload(store, o.levels.front());
     }
     if (observer_) {
-        Trials with;
-        if (const auto * before = trials_.find(p)) with.at(p) = *before;
-        with.add(p, t);
+        // The setting's repeats with this one (the search adds it to trials_ when this returns).
         MeasuredSetting m;
+        if (const auto * before = trials_.find(p)) m.runs = *before;
+        add_trial(m.runs, t);
         m.setting.server = server;
         m.setting.suffix = suffix;
         m.setting.label = serve_settings_label(server);
         m.setting.is_default = suffix == default_suffix_;
-        m.runs = *with.find(p);
         if (const auto e = error_.find(suffix); e != error_.end()) m.setting.error = e->second;
-        TuneOutcome one;
-        summarise({m}, constraints_, 1, "", one);
-        if (!one.settings.empty()) observer_->on_trial_end(one.settings.front(), trials_run_);
+        observer_->on_trial_end(describe(m, constraints_), trials_run_);
     }
-    if (measured_now && spec_.cooldown_s > 0) {
-        // A fixed pause after the trial (the next trial's idle baseline then checks the device).
-        const auto until = Clock::now() + std::chrono::duration<double>(spec_.cooldown_s);
-        while (Clock::now() < until && !stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    // The pause after a trial; the next trial's idle baseline then checks the device.
+    if (measured_now) cooldown(spec_.cooldown_s, [&] { return stop_requested(); });
     if (measured_now) trial_s_ += std::chrono::duration<double>(Clock::now() - t_trial).count();
     return t;
 }

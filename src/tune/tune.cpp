@@ -187,27 +187,14 @@ TuneOutcome Tuner::run() {
 }
 
 int Tuner::budget_left() const {
-    int left = 1 << 30;
-    if (spec_.budget_trials > 0) left = std::max(0, spec_.budget_trials - trials_run_);
-    if (spec_.budget_s > 0) {
-        const double elapsed = std::chrono::duration<double>(Clock::now() - t0_).count();
-        const double remaining = spec_.budget_s - elapsed;
-        if (remaining <= 0) return 0;
-        // Trials the remaining time holds at the mean trial's length so far (one when unknown).
-        const double per_trial = trials_run_ > 0 ? trial_s_ / trials_run_ : 0.0;
-        if (per_trial > 0) left = std::min(left, int(remaining / per_trial));
-    }
-    return left;
+    return tune::trials_left(spec_.budget_trials, spec_.budget_s, trials_run_, trial_s_,
+                             std::chrono::duration<double>(Clock::now() - t0_).count());
 }
 
 void Tuner::pause_between_trials() {
     // A fixed cooldown first (ML.ENERGY's benchmark pauses between runs as well), then the
     // sweep's check that the device is back near its idle power.
-    const auto until = Clock::now() + std::chrono::duration<double>(spec_.cooldown_s);
-    while (Clock::now() < until && !session_->notify()->stop_requested()) {
-        std::this_thread::sleep_for(
-            std::min(std::chrono::duration<double>(until - Clock::now()), std::chrono::duration<double>(0.1)));
-    }
+    tune::cooldown(spec_.cooldown_s, [&] { return session_->notify()->stop_requested(); });
     session_->settle();
 }
 
@@ -260,25 +247,15 @@ std::optional<tune::Trial> Tuner::measure(const tune::Point & p) {
     ++trials_run_;
     if (observer_) {
         // The setting's repeats with this one (the search adds it to trials_ when this returns).
-        tune::Trials with;
-        if (const auto * before = trials_.find(p)) with.at(p) = *before;
-        with.add(p, t);
-        TuneSetting s;
-        s.params = job.engine;
-        s.suffix = suffix;
-        s.label = settings_label(job.engine);
-        const auto & runs = *with.find(p);
-        const metrics::Interval ci = metrics::mean_ci95(runs.j_per_token);
-        s.n = runs.n();
-        s.failed = runs.failed;
-        s.error = error_.count(suffix) ? error_[suffix] : "";
-        s.j_per_token = ci.mean;
-        s.j_per_token_ci = ci.half_width;
-        s.tok_s = metrics::mean_ci95(runs.tok_s).mean;
-        s.ttft_s = metrics::mean_ci95(runs.ttft_s).mean;
-        s.feasible = metrics::feasible(runs, constraints_);
-        s.is_default = suffix == default_suffix_;
-        observer_->on_trial_end(s, trials_run_);
+        tune::MeasuredSetting m;
+        if (const auto * before = trials_.find(p)) m.runs = *before;
+        tune::add_trial(m.runs, t);
+        m.setting.params = job.engine;
+        m.setting.suffix = suffix;
+        m.setting.label = settings_label(job.engine);
+        m.setting.is_default = suffix == default_suffix_;
+        if (const auto e = error_.find(suffix); e != error_.end()) m.setting.error = e->second;
+        observer_->on_trial_end(tune::describe(m, constraints_), trials_run_);
     }
     pause_between_trials();
     trial_s_ += std::chrono::duration<double>(Clock::now() - t_trial).count();
