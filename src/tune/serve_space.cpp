@@ -28,27 +28,14 @@ std::string value_of(const ServeServerOptions & o, const std::string & axis) {
 
 // Applies one axis's value; `cps` keeps the cells per slot until the slots are known.
 void set_value(ServeServerOptions & o, const std::string & axis, const std::string & value, int & cps) {
-    auto count = [&](int least) {
-        size_t used = 0;
-        int v = -1;
-        try {
-            v = std::stoi(value, &used);
-        } catch (const std::exception &) {
-            used = 0;
-        }
-        if (used == 0 || used != value.size() || v < least) {
-            throw UsageError(fmt::format("--axis {}: '{}' is not a whole number >= {}", axis, value, least));
-        }
-        return v;
-    };
     if (axis == "np") {
-        o.parallel = count(1);
+        o.parallel = count_of(axis, value);
     } else if (axis == "b") {
-        o.batch_size = count(1);
+        o.batch_size = count_of(axis, value);
     } else if (axis == "ub") {
-        o.ubatch_size = count(1);
+        o.ubatch_size = count_of(axis, value);
     } else if (axis == "t") {
-        o.threads = count(0);
+        o.threads = count_of(axis, value);
     } else if (axis == "fa") {
         if (value != "on" && value != "off" && value != "auto") {
             throw UsageError(fmt::format("--axis fa: '{}' is not on, off or auto", value));
@@ -62,25 +49,12 @@ void set_value(ServeServerOptions & o, const std::string & axis, const std::stri
         o.cache_type_k = value.substr(0, slash);
         o.cache_type_v = value.substr(slash + 1);
     } else if (axis == "cps") {
-        cps = value == "auto" ? 0 : count(16);
+        cps = value == "auto" ? 0 : count_of(axis, value);
     } else if (axis == "c") {
         throw UsageError("--axis c: a served load's context is per slot: --axis cps=2048,4096 (or auto)");
     } else {
         throw UsageError(fmt::format("--axis {}: not a llama-server setting (np, b, ub, fa, t, kv, cps)", axis));
     }
-}
-
-std::vector<std::string> counts(std::vector<int> values, int dflt) {
-    values.push_back(dflt);
-    std::sort(values.begin(), values.end());
-    values.erase(std::unique(values.begin(), values.end()), values.end());
-    std::vector<std::string> out;
-    for (int v : values) out.push_back(std::to_string(v));
-    return out;
-}
-
-bool quantized_cache(const std::string & type) {
-    return !type.empty() && type != "f16" && type != "bf16" && type != "f32";
 }
 
 }  // namespace
@@ -95,16 +69,16 @@ Space build_serve_space(const ServeSpaceInput & in) {
     // token, which is most of a served level's energy; fewer slots than clients queue requests (the
     // SLO decides whether that is allowed), more leave slots idle.
     const int c = std::max(1, d.parallel);
-    add("np", counts({std::max(1, c / 4), std::max(1, c / 2), c, 2 * c}, d.parallel));
+    add("np", counts({std::max(1, c / 4), std::max(1, c / 2), c, 2 * c}, 1 << 30, d.parallel));
     // Then the prompt side: the micro-batch sets the GEMM shape of prefill, the batch how a prompt
     // is cut into calls.
-    add("ub", counts({128, 256, 512, 1024, 2048}, d.ubatch_size));
-    add("b", counts({512, 1024, 2048, 4096}, d.batch_size));
+    add("ub", counts({128, 256, 512, 1024, 2048}, 1 << 30, d.ubatch_size));
+    add("b", counts({512, 1024, 2048, 4096}, 1 << 30, d.batch_size));
     if (!in.flash_attn_fixed) add("fa", {"auto", "on", "off"});
     if (!in.on_gpu) {
         std::vector<int> t = {0};
         for (int n = 1; n < in.hardware_threads; n *= 2) t.push_back(n);
-        add("t", counts(t, d.threads));
+        add("t", counts(t, 1 << 30, d.threads));
     }
     if (in.search_kv) {
         std::vector<std::string> kv = {d.cache_type_k + "/" + d.cache_type_v};
@@ -115,26 +89,20 @@ Space build_serve_space(const ServeSpaceInput & in) {
         ServeServerOptions check = d;
         int cps = 0;
         for (const auto & v : o.values) set_value(check, o.name, v, cps);  // throws for a non-server axis
-        auto it = std::find_if(axes.begin(), axes.end(), [&](const Axis & a) { return a.name == o.name; });
-        if (it == axes.end()) {
-            axes.push_back({o.name, o.values});
-        } else {
-            it->values = o.values;
-        }
     }
-    // Every axis holds the default's value: the descent starts there.
-    Space s;
-    for (auto & a : axes) {
-        const std::string dv = value_of(d, a.name);
-        auto it = std::find(a.values.begin(), a.values.end(), dv);
-        if (it == a.values.end()) {
-            a.values.insert(a.values.begin(), dv);
-            it = a.values.begin();
-        }
-        s.start.push_back(int(it - a.values.begin()));
-    }
-    s.axes = std::move(axes);
-    return s;
+    return finish_space(std::move(axes), in.overrides, [&](const std::string & axis) { return value_of(d, axis); });
+}
+
+bool serve_point_of(const Space & space, const ServeServerOptions & o, const ServeServerOptions & defaults,
+                    Point & out) {
+    Point point;
+    if (!point_with(
+            space, [&](const std::string & axis) { return value_of(o, axis); }, point))
+        return false;
+    // The settings no axis covers must be the defaults'.
+    if (serve_settings_suffix(apply_serve_point(space, point, defaults)) != serve_settings_suffix(o)) return false;
+    out = std::move(point);
+    return true;
 }
 
 ServeServerOptions apply_serve_point(const Space & space, const Point & p, const ServeServerOptions & defaults) {

@@ -30,6 +30,10 @@ Space build_serve_space(const ServeSpaceInput & in);
 
 // The defaults with the point's values applied (cps: ctx_size = slots x cells per slot).
 ServeServerOptions apply_serve_point(const Space & space, const Point & p, const ServeServerOptions & defaults);
+// The point whose settings are `o` (settings the axes do not cover must equal the defaults');
+// false when the space has none.
+bool serve_point_of(const Space & space, const ServeServerOptions & o, const ServeServerOptions & defaults,
+                    Point & out);
 // Whether llama-server can run the settings: micro-batch within batch, a quantized V cache only
 // with flash attention allowed.
 bool serve_runnable(const ServeServerOptions & o);

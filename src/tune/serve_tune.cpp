@@ -22,6 +22,7 @@
 #include "joulebench/serving.hpp"
 #include "joulebench/store.hpp"
 #include "quant/scheme.hpp"
+#include "serve/tuned.hpp"
 #include "tune/outcome.hpp"
 #include "tune/search.hpp"
 #include "tune/serve_space.hpp"
@@ -292,27 +293,8 @@ void ServeTuner::preload(const Store & store, const ServeLevelKey & first) {
 }
 
 bool ServeTuner::point_of_suffix(const std::string & suffix, Point & out) const {
-    std::map<std::string, std::string> values;
-    size_t pos = 0;
-    while (pos < suffix.size()) {
-        const size_t comma = std::min(suffix.find(',', pos), suffix.size());
-        const std::string kv = suffix.substr(pos, comma - pos);
-        const size_t eq = kv.find('=');
-        if (eq != std::string::npos) values[kv.substr(0, eq)] = kv.substr(eq + 1);
-        pos = comma + 1;
-    }
-    Point p;
-    for (const auto & a : space_.axes) {
-        const auto v = values.find(a.name);
-        if (v == values.end()) return false;
-        const auto it = std::find(a.values.begin(), a.values.end(), v->second);
-        if (it == a.values.end()) return false;
-        p.push_back(int(it - a.values.begin()));
-    }
-    // The settings no axis covers must be the defaults'.
-    if (serve_settings_suffix(apply_serve_point(space_, p, input_.defaults)) != suffix) return false;
-    out = std::move(p);
-    return true;
+    ServeServerOptions o = input_.defaults;
+    return serve::apply_settings_suffix(suffix, o) && serve_point_of(space_, o, input_.defaults, out);
 }
 
 int ServeTuner::budget_left() const {

@@ -21,7 +21,7 @@ static std::string value_of(const EngineParams & p, const std::string & axis) {
     return p.type_k + "/" + p.type_v;  // kv
 }
 
-static int count_of(const std::string & axis, const std::string & value) {
+int count_of(const std::string & axis, const std::string & value) {
     size_t used = 0;
     int v = -1;
     try {
@@ -66,17 +66,18 @@ static void set_value(EngineParams & p, const std::string & axis, const std::str
 }
 
 // Counts up to `most` (and the default's, whatever it is), ascending.
-static std::vector<std::string> counts(std::vector<int> values, int most, int dflt) {
+std::vector<std::string> counts(std::vector<int> values, int most, int dflt) {
     values.erase(std::remove_if(values.begin(), values.end(), [&](int v) { return v > most; }), values.end());
-    if (std::find(values.begin(), values.end(), dflt) == values.end()) values.push_back(dflt);
+    values.push_back(dflt);
     std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
     std::vector<std::string> out;
     for (int v : values) out.push_back(std::to_string(v));
     return out;
 }
 
-static bool quantized_cache(const std::string & type) {
-    return type != "f16" && type != "bf16" && type != "f32";
+bool quantized_cache(const std::string & type) {
+    return !type.empty() && type != "f16" && type != "bf16" && type != "f32";
 }
 
 }  // namespace jb::tune
@@ -162,21 +163,28 @@ Space build_space(const SpaceInput & in) {
     axes.erase(std::remove_if(axes.begin(), axes.end(), [](const Axis & a) { return a.values.empty(); }), axes.end());
     for (const auto & o : in.overrides) {
         if (o.name == "cps") {
-            throw UsageError("--axis cps: context per slot is a served load's setting (--workload serve:c<N>); "
-                             "here the context is c");
+            throw UsageError(
+                "--axis cps: context per slot is a served load's setting (--workload serve:c<N>); "
+                "here the context is c");
         }
+    }
+    return finish_space(std::move(axes), in.overrides, [&](const std::string & axis) { return value_of(d, axis); });
+}
+
+Space finish_space(std::vector<Axis> axes, const std::vector<TuneAxis> & overrides,
+                   const std::function<std::string(const std::string &)> & default_of) {
+    for (const auto & o : overrides) {
         auto it = std::find_if(axes.begin(), axes.end(), [&](const Axis & a) { return a.name == o.name; });
-        std::vector<std::string> values = o.values;
         if (it == axes.end()) {
-            axes.push_back({o.name, values});
+            axes.push_back({o.name, o.values});
         } else {
-            it->values = values;
+            it->values = o.values;
         }
     }
     // Every axis holds the default's value: the descent starts there.
     Space s;
     for (auto & a : axes) {
-        const std::string dv = value_of(d, a.name);
+        const std::string dv = default_of(a.name);
         auto it = std::find(a.values.begin(), a.values.end(), dv);
         if (it == a.values.end()) {
             a.values.insert(a.values.begin(), dv);
@@ -188,6 +196,17 @@ Space build_space(const SpaceInput & in) {
     return s;
 }
 
+bool point_with(const Space & space, const std::function<std::string(const std::string &)> & value_of, Point & out) {
+    Point point;
+    for (const auto & a : space.axes) {
+        const auto it = std::find(a.values.begin(), a.values.end(), value_of(a.name));
+        if (it == a.values.end()) return false;
+        point.push_back(int(it - a.values.begin()));
+    }
+    out = std::move(point);
+    return true;
+}
+
 EngineParams apply_point(const Space & space, const Point & p, const EngineParams & defaults) {
     EngineParams out = defaults;
     for (size_t a = 0; a < space.axes.size(); ++a)
@@ -197,11 +216,9 @@ EngineParams apply_point(const Space & space, const Point & p, const EngineParam
 
 bool point_of(const Space & space, const EngineParams & p, const EngineParams & defaults, Point & out) {
     Point point;
-    for (const auto & a : space.axes) {
-        const auto it = std::find(a.values.begin(), a.values.end(), value_of(p, a.name));
-        if (it == a.values.end()) return false;
-        point.push_back(int(it - a.values.begin()));
-    }
+    if (!point_with(
+            space, [&](const std::string & axis) { return value_of(p, axis); }, point))
+        return false;
     if (settings_suffix(apply_point(space, point, defaults)) != settings_suffix(p)) return false;
     out = std::move(point);
     return true;

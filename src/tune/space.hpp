@@ -3,6 +3,7 @@
 // the values each may take (docs/tune.md lists them), how a point becomes engine parameters, and
 // which points can run at all.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,22 @@ struct Space {
 // energy most for that kind of work first), each holding the default's value; then the overrides.
 // Throws jb::UsageError for an override of an unknown axis or with a value it cannot take.
 Space build_space(const SpaceInput & in);
+
+// Shared by the engine's space and a served load's (tune/serve_space.hpp):
+// The axes with the overrides applied (replacing the axis of the same name, or added), each
+// holding its default's value (default_of(name)), inserted first where missing; the start is the
+// point of those values.
+Space finish_space(std::vector<Axis> axes, const std::vector<TuneAxis> & overrides,
+                   const std::function<std::string(const std::string &)> & default_of);
+// The point whose value on each axis is value_of(axis name); false when an axis lacks it.
+bool point_with(const Space & space, const std::function<std::string(const std::string &)> & value_of, Point & out);
+// An --axis count: a whole number >= 0 for t, >= 16 for c and cps, >= 1 otherwise; throws
+// jb::UsageError naming the axis.
+int count_of(const std::string & axis, const std::string & value);
+// Counts up to `most`, the default's among them, ascending, each once.
+std::vector<std::string> counts(std::vector<int> values, int most, int dflt);
+// A KV cache type that is quantized (not f16, bf16 or f32; "" is the default, f16).
+bool quantized_cache(const std::string & type);
 
 // The defaults with the point's values applied.
 EngineParams apply_point(const Space & space, const Point & p, const EngineParams & defaults);
