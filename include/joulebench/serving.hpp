@@ -43,6 +43,9 @@ std::string settings_group(const ServeLevelRecord & level);
 
 // The level's value of a target's percentile, ms; NaN when it has none (no completed request).
 double slo_value(const ServeLevelRecord & level, const SloTarget & target);
+// The worst target's value over its limit (<= 1: every target met); NaN when a target has no value.
+// 0 for an SLO without targets.
+double slo_ratio(const ServeLevelRecord & level, const Slo & slo);
 // "" when the level meets every target; else why not ("TTFT p99 2.41 s > 2 s"). A level that is
 // not ok (failed or partial: some requests failed) does not meet an SLO.
 std::string slo_violation(const ServeLevelRecord & level, const Slo & slo);

@@ -161,6 +161,16 @@ double slo_value(const ServeLevelRecord & l, const SloTarget & t) {
     return NAN;
 }
 
+double slo_ratio(const ServeLevelRecord & level, const Slo & slo) {
+    double worst = 0.0;
+    for (const SloTarget & t : slo.targets) {
+        const double v = slo_value(level, t);
+        if (!finite(v)) return NAN;
+        worst = std::max(worst, v / t.limit_ms);
+    }
+    return worst;
+}
+
 std::string slo_violation(const ServeLevelRecord & l, const Slo & slo) {
     if (l.status == kServeFailed) return "level failed";
     if (l.status != kServeOk) {

@@ -116,16 +116,7 @@ std::optional<TunedServer> tuned_server(const Store & store, const ServeLevelKey
         r.j_per_token.push_back(l.best_j_per_output_token());
         r.tok_s.push_back(l.output_tokens_per_s);
         r.ttft_s.push_back(l.ttft_p99_ms / 1000.0);
-        double ratio = NAN;
-        if (slo) {
-            ratio = 0.0;
-            for (const auto & target : slo->targets) {
-                const double v = metrics::slo_value(l, target);
-                ratio = std::isfinite(v) ? std::max(ratio, v / target.limit_ms) : NAN;
-                if (!std::isfinite(ratio)) break;
-            }
-        }
-        r.latency_ratio.push_back(ratio);
+        r.latency_ratio.push_back(slo ? metrics::slo_ratio(l, *slo) : NAN);
     }
     std::vector<metrics::SettingRuns> list;
     for (const auto & s : order) list.push_back(runs[s]);

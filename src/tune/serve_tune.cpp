@@ -72,17 +72,6 @@ std::string lower(std::string t) {
     return t;
 }
 
-// A served level's worst value / limit over the SLO's targets (NaN when a target has no value).
-double latency_ratio(const ServeLevelRecord & rec, const metrics::Slo & slo) {
-    double worst = 0.0;
-    for (const auto & t : slo.targets) {
-        const double v = metrics::slo_value(rec, t);
-        if (!std::isfinite(v)) return NAN;
-        worst = std::max(worst, v / t.limit_ms);
-    }
-    return worst;
-}
-
 // Whether the machine has a GPU the meter sees (NVML), asked without llama.cpp: a CUDA context
 // in this process would hold GPU memory for the whole tune (and be one more process on the GPU).
 bool has_gpu() {
@@ -255,7 +244,7 @@ Trial ServeTuner::trial_of(const std::optional<ServeLevelRecord> & rec, const st
         t.j_per_token = rec->best_j_per_output_token();
         t.tok_s = rec->output_tokens_per_s;
         t.ttft_s = rec->ttft_p99_ms / 1000.0;
-        if (!slo_.empty()) t.latency_ratio = latency_ratio(*rec, slo_);
+        if (!slo_.empty()) t.latency_ratio = metrics::slo_ratio(*rec, slo_);
     }
     if (!t.ok && !error_.count(suffix)) {
         error_[suffix] = !rec                   ? "the level was not stored"

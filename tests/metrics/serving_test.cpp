@@ -88,6 +88,15 @@ TEST(ServingSlo, a_level_meets_it_only_when_ok_and_within_every_target) {
     EXPECT_EQ(slo_violation(none, slo), "no TTFT p99");
 }
 
+// The tuner's latency constraint: the worst target's value over its limit.
+TEST(ServingSlo, ratio_is_the_worst_targets_value_over_its_limit) {
+    const Slo slo = parse_slo("ttft_p99=2s,tpot_p99=50ms");
+    EXPECT_DOUBLE_EQ(slo_ratio(level("fp16", 4, 100, 1500, 60), slo), 1.2);   // TPOT 60 / 50
+    EXPECT_DOUBLE_EQ(slo_ratio(level("fp16", 4, 100, 1000, 20), slo), 0.5);   // TTFT 1000 / 2000
+    EXPECT_TRUE(std::isnan(slo_ratio(level("fp16", 4, 100, NAN, 20), slo)));  // no TTFT
+    EXPECT_EQ(slo_ratio(level("fp16", 4, 100, 1000, 20), Slo{}), 0.0);
+}
+
 TEST(ServingFrontier, operating_point_is_the_cheapest_level_within_the_slo_and_the_cheapest_scheme_is_chosen) {
     // fp16: c=1 90 J (fast), c=4 40 J, c=16 25 J but TTFT 2.5 s: its operating point is c=4.
     // q4_k_m: c=1 70 J, c=4 30 J, c=16 20 J with TPOT 60 ms (misses 50 ms): c=4 at 30 J.
