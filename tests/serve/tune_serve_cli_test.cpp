@@ -16,49 +16,24 @@ using jb_test::joulebench;
 
 namespace {
 
+// The requests of every level here: a tune and a serve --tuned of the same load give the same.
+const std::vector<std::string> kRequests = {"--input-len", "24", "--output-len", "8", "--requests", "6"};
+
+std::vector<std::string> with_requests(std::vector<std::string> a) {
+    a.insert(a.end(), kRequests.begin(), kRequests.end());
+    return a;
+}
+
 // Two clients, slots 1 or 2 and micro-batch 256 or 512 searched (the other settings fixed by
 // one-value axes), short requests, no idle baseline or cooldown.
 std::vector<std::string> tune_args(const jb::test::TempDir & dir, const std::string & budget,
                                    std::vector<std::string> more = {}) {
-    std::vector<std::string> a = {"tune",
-                                  "-m",
-                                  JB_TEST_MODEL,
-                                  "--workload",
-                                  "serve:c2",
-                                  "--server-bin",
-                                  JB_LLAMA_SERVER,
-                                  "-t",
-                                  "2",
-                                  "--input-len",
-                                  "24",
-                                  "--output-len",
-                                  "8",
-                                  "--requests",
-                                  "6",
-                                  "--axis",
-                                  "np=1,2",
-                                  "--axis",
-                                  "ub=256,512",
-                                  "--axis",
-                                  "b=2048",
-                                  "--axis",
-                                  "fa=auto",
-                                  "--axis",
-                                  "t=2",
-                                  "--budget-trials",
-                                  budget,
-                                  "--min-repeats",
-                                  "2",
-                                  "--cooldown-s",
-                                  "0",
-                                  "--idle-s",
-                                  "0",
-                                  "--db",
-                                  dir.file("r.db"),
-                                  "--cache-dir",
-                                  dir.file("cache"),
-                                  "-o",
-                                  "json"};
+    std::vector<std::string> a = with_requests(
+        {"tune", "-m", JB_TEST_MODEL, "--workload", "serve:c2", "--server-bin", JB_LLAMA_SERVER, "-t", "2"});
+    for (const std::string axis : {"np=1,2", "ub=256,512", "b=2048", "fa=auto", "t=2"})
+        a.insert(a.end(), {"--axis", axis});
+    a.insert(a.end(), {"--budget-trials", budget, "--min-repeats", "2", "--cooldown-s", "0", "--idle-s", "0", "--db",
+                       dir.file("r.db"), "--cache-dir", dir.file("cache"), "-o", "json"});
     a.insert(a.end(), more.begin(), more.end());
     return a;
 }
@@ -149,27 +124,10 @@ TEST(TuneServe, serve_tuned_runs_a_level_with_the_best_stored_setting) {
     const auto doc = nlohmann::json::parse(t.out);
     const std::string best = doc["best"];
 
-    const auto s = joulebench({"serve",
-                               "-m",
-                               JB_TEST_MODEL,
-                               "--server-bin",
-                               JB_LLAMA_SERVER,
-                               "--input-len",
-                               "24",
-                               "--output-len",
-                               "8",
-                               "--requests",
-                               "6",
-                               "--concurrency",
-                               "1,2",
-                               "--tuned",
-                               "--idle-s",
-                               "0",
-                               "--db",
-                               dir.file("r.db"),
-                               "--cache-dir",
-                               dir.file("cache"),
-                               "--no-progress"});
+    std::vector<std::string> serve = with_requests({"serve", "-m", JB_TEST_MODEL, "--server-bin", JB_LLAMA_SERVER});
+    serve.insert(serve.end(), {"--concurrency", "1,2", "--tuned", "--idle-s", "0", "--db", dir.file("r.db"),
+                               "--cache-dir", dir.file("cache"), "--no-progress"});
+    const auto s = joulebench(serve);
     EXPECT_EQ(s.status, 3) << s.err;  // the level nobody tuned failed
     int tuned = 0;
     for (const auto & l : jb::Store::open_readonly(dir.file("r.db")).list_serve_levels()) {
