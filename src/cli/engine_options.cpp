@@ -55,16 +55,9 @@ EngineParams EngineOptions::resolve(const std::string & model_path) const {
     p.gpus.clear();
     if (!gpus.empty()) {
         for (const auto & part : split_list(gpus, "--gpus")) {
-            size_t used = 0;
-            int g = -1;
-            try {
-                g = std::stoi(part, &used);
-            } catch (const std::exception &) {
-            }
-            if (g < 0 || used != part.size()) {
-                throw UsageError(fmt::format("--gpus: '{}' is not a list of GPU numbers like 0,1", gpus));
-            }
-            p.gpus.push_back(g);
+            const std::optional<int> g = parse_int(part);
+            if (!g || *g < 0) throw UsageError(fmt::format("--gpus: '{}' is not a list of GPU numbers like 0,1", gpus));
+            p.gpus.push_back(*g);
         }
     }
     check_engine_params(p);

@@ -8,6 +8,7 @@
 
 #include "joulebench/engine_params.hpp"
 #include "joulebench/error.hpp"
+#include "util/strings.hpp"
 
 namespace jb {
 
@@ -97,15 +98,9 @@ bool apply_settings_suffix(const std::string & workload_fp, EngineParams & p) {
         if (colon == std::string::npos) throw bad(fmt::format("'{}' is not KEY:VALUE", part));
         const std::string key = part.substr(0, colon), value = part.substr(colon + 1);
         auto number = [&] {
-            size_t used = 0;
-            int v = -1;
-            try {
-                v = std::stoi(value, &used);
-            } catch (const std::exception &) {
-                used = 0;
-            }
-            if (used == 0 || used != value.size() || v < 0) throw bad(fmt::format("{}: '{}' is not a count", key, value));
-            return v;
+            const std::optional<int> v = parse_int(value);
+            if (!v || *v < 0) throw bad(fmt::format("{}: '{}' is not a count", key, value));
+            return *v;
         };
         if (key == "c") {
             out.n_ctx = number();

@@ -9,19 +9,17 @@
 
 #include "joulebench/serving.hpp"
 #include "metrics/confidence.hpp"
+#include "util/strings.hpp"
 
 namespace jb::serve {
 
 namespace {
 
 bool whole(const std::string & s, int least, int & out) {
-    size_t used = 0;
-    try {
-        out = std::stoi(s, &used);
-    } catch (const std::exception &) {
-        return false;
-    }
-    return used == s.size() && out >= least;
+    const std::optional<int> v = parse_int(s);
+    if (!v || *v < least) return false;
+    out = *v;
+    return true;
 }
 
 double number_of(const nlohmann::json & j, const char * key) {

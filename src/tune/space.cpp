@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "joulebench/error.hpp"
+#include "util/strings.hpp"
 
 namespace jb::tune {
 
@@ -22,18 +23,12 @@ static std::string value_of(const EngineParams & p, const std::string & axis) {
 }
 
 int count_of(const std::string & axis, const std::string & value) {
-    size_t used = 0;
-    int v = -1;
-    try {
-        v = std::stoi(value, &used);
-    } catch (const std::exception &) {
-        used = 0;
-    }
+    const std::optional<int> v = parse_int(value);
     const int least = axis == "t" ? 0 : axis == "c" || axis == "cps" ? 16 : 1;
-    if (used == 0 || used != value.size() || v < least) {
+    if (!v || *v < least) {
         throw UsageError(fmt::format("--axis {}: '{}' is not a whole number >= {}", axis, value, least));
     }
-    return v;
+    return *v;
 }
 
 static void set_value(EngineParams & p, const std::string & axis, const std::string & value) {

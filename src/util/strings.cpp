@@ -22,4 +22,16 @@ std::vector<std::string> split_list(const std::string & s, const std::string & o
     return out;
 }
 
+std::optional<int> parse_int(const std::string & s) {
+    size_t used = 0;
+    int v = 0;
+    try {
+        v = std::stoi(s, &used);
+    } catch (const std::exception &) {
+        return std::nullopt;
+    }
+    if (used != s.size()) return std::nullopt;
+    return v;
+}
+
 }  // namespace jb

@@ -28,3 +28,14 @@ TEST(SplitList, empty_element_names_the_option) {
     }
     EXPECT_THROW(jb::split_list("", "--tasks"), jb::UsageError);
 }
+
+TEST(ParseInt, the_whole_text_as_an_int_or_nothing) {
+    EXPECT_EQ(jb::parse_int("12"), 12);
+    EXPECT_EQ(jb::parse_int("-3"), -3);
+    EXPECT_EQ(jb::parse_int("0"), 0);
+    EXPECT_FALSE(jb::parse_int("12x"));
+    EXPECT_FALSE(jb::parse_int("1.5"));
+    EXPECT_FALSE(jb::parse_int(""));
+    EXPECT_FALSE(jb::parse_int("auto"));
+    EXPECT_FALSE(jb::parse_int("99999999999"));  // does not fit
+}
