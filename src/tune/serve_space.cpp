@@ -100,7 +100,7 @@ bool serve_point_of(const Space & space, const ServeServerOptions & o, const Ser
             space, [&](const std::string & axis) { return value_of(o, axis); }, point))
         return false;
     // The settings no axis covers must be the defaults'.
-    if (serve_settings_suffix(apply_serve_point(space, point, defaults)) != serve_settings_suffix(o)) return false;
+    if (serve::settings_suffix(apply_serve_point(space, point, defaults)) != serve::settings_suffix(o)) return false;
     out = std::move(point);
     return true;
 }
@@ -118,10 +118,6 @@ bool serve_runnable(const ServeServerOptions & o) {
     if (o.batch_size > 0 && o.ubatch_size > o.batch_size) return false;
     if (quantized_cache(o.cache_type_v) && o.flash_attn == "off") return false;
     return o.parallel >= 1;
-}
-
-std::string serve_settings_suffix(const ServeServerOptions & o) {
-    return serve::settings_suffix(o);
 }
 
 std::string serve_settings_label(const ServeServerOptions & o) {

@@ -38,8 +38,6 @@ bool serve_point_of(const Space & space, const ServeServerOptions & o, const Ser
 // with flash attention allowed.
 bool serve_runnable(const ServeServerOptions & o);
 
-// "np=32,b=2048,ub=512,fa=auto,t=0,kv=f16/f16,cps=auto": the settings, one string (a trial's identity).
-std::string serve_settings_suffix(const ServeServerOptions & o);
 // "np 32, b 2048, ub 512, fa auto, server's threads, KV f16/f16, ctx/slot auto"
 std::string serve_settings_label(const ServeServerOptions & o);
 

@@ -198,7 +198,7 @@ TuneOutcome ServeTuner::run() {
     input_.search_kv = spec_.search_kv;
     input_.overrides = spec_.axes;
     space_ = build_serve_space(input_);
-    default_suffix_ = serve_settings_suffix(d);
+    default_suffix_ = serve::settings_suffix(d);
 
     Hooks hooks;
     hooks.measure = [&](const Point & p) { return measure(p); };
@@ -220,7 +220,7 @@ TuneOutcome ServeTuner::run() {
         MeasuredSetting m;
         m.setting.params = spec_.engine;
         m.setting.server = apply_serve_point(space_, point, input_.defaults);
-        m.setting.suffix = serve_settings_suffix(m.setting.server);
+        m.setting.suffix = serve::settings_suffix(m.setting.server);
         m.setting.label = serve_settings_label(m.setting.server);
         m.setting.is_default = m.setting.suffix == default_suffix_;
         m.setting.stored = stored_.count(m.setting.suffix) ? stored_[m.setting.suffix] : 0;
@@ -229,7 +229,7 @@ TuneOutcome ServeTuner::run() {
         measured.push_back(std::move(m));
     }
     const std::string incumbent =
-        r.incumbent.empty() ? "" : serve_settings_suffix(apply_serve_point(space_, r.incumbent, input_.defaults));
+        r.incumbent.empty() ? "" : serve::settings_suffix(apply_serve_point(space_, r.incumbent, input_.defaults));
     summarise(measured, constraints_, spec_.min_repeats, incumbent, out);
     if (!slo_.empty()) out.notes.push_back("latency target: " + slo_.str() + " (every target met: latency/SLO <= 1)");
     if (fa_fixed) out.notes.push_back("the scheme's quantized V cache needs flash attention: it stays on");
@@ -294,7 +294,7 @@ int ServeTuner::budget_left() const {
 std::optional<Trial> ServeTuner::measure(const Point & p) {
     if (stop_requested()) return std::nullopt;
     const ServeServerOptions server = apply_serve_point(space_, p, input_.defaults);
-    const std::string suffix = serve_settings_suffix(server);
+    const std::string suffix = serve::settings_suffix(server);
     const int repeat = next_repeat_[suffix]++;
 
     ServeSpec s = spec_.serve;

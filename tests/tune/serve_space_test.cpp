@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "joulebench/error.hpp"
+#include "serve/tuned.hpp"
 
 using namespace jb;
 using namespace jb::tune;
@@ -44,7 +45,7 @@ TEST(TuneServeSpace, slots_around_the_clients_then_micro_batch_batch_and_kernels
     EXPECT_EQ(axis(s, "b")->values, (std::vector<std::string>{"512", "1024", "2048", "4096"}));
     // The search starts at the defaults.
     const ServeServerOptions d = apply_serve_point(s, s.start, input(32).defaults);
-    EXPECT_EQ(serve_settings_suffix(d), "np=32,b=2048,ub=512,fa=auto,t=0,kv=f16/f16,cps=auto");
+    EXPECT_EQ(serve::settings_suffix(d), "np=32,b=2048,ub=512,fa=auto,t=0,kv=f16/f16,cps=auto");
     EXPECT_EQ(d.ctx_size, 0);  // serve sizes the context
     // One client: no slot count below one, and no duplicates.
     EXPECT_EQ(axis(build_serve_space(input(1)), "np")->values, (std::vector<std::string>{"1", "2"}));
@@ -90,7 +91,7 @@ TEST(TuneServeSpace, overrides_replace_an_axis_add_context_per_slot_and_refuse_c
     const ServeServerOptions o = apply_serve_point(s, p, in.defaults);
     EXPECT_EQ(o.parallel, 4);
     EXPECT_EQ(o.ctx_size, 16384);
-    EXPECT_EQ(serve_settings_suffix(o), "np=4,b=2048,ub=512,fa=auto,t=0,kv=f16/f16,cps=4096");
+    EXPECT_EQ(serve::settings_suffix(o), "np=4,b=2048,ub=512,fa=auto,t=0,kv=f16/f16,cps=4096");
     EXPECT_EQ(serve_settings_label(o), "np 4, b 2048, ub 512, fa auto, server's threads, KV f16/f16, ctx/slot 4096");
 
     ServeSpaceInput bad = input(8);
