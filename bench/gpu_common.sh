@@ -65,35 +65,58 @@ models_on_tmpfs() {
     mkdir -p "$WORK/models/cache"
 }
 
-# cuda_binaries: sets JB and LB (override both for a local test of a script on the CPU build).
-cuda_binaries() {
+# cuda_pair TOOL ARCHIVE: joulebench and llama.cpp's TOOL (llama-bench, llama-server) with CUDA, in
+# $WORK/bin: unpacked from .device-carry/ARCHIVE.tar.xz.part* when carried, else built here and sent
+# back as $OUT/ARCHIVE.tar.xz.partNN (SEND_BINARIES=0: kept on this machine only; the device tool
+# returns at most 8 files, and a warm machine's next call finds them in $WORK/bin). Sets JB and TOOL_BIN;
+# JB and TOOL_BIN given (a local test on the CPU build) are used as they are.
+cuda_pair() {
+    local tool=$1 archive=$2
     export LD_LIBRARY_PATH="$WORK/bin/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     JB="${JB:-$WORK/bin/joulebench}"
-    LB="${LB:-$WORK/bin/llama-bench}"
-    if [ ! -x "$JB" ] && compgen -G "$carry/jb-cuda.tar.xz.part*" > /dev/null; then
-        mkdir -p "$WORK/bin" && cat "$carry"/jb-cuda.tar.xz.part* | tar -xJ -C "$WORK/bin" && log "carried binaries unpacked"
+    TOOL_BIN="${TOOL_BIN:-$WORK/bin/$tool}"
+    if [ ! -x "$JB" ] || [ ! -x "$TOOL_BIN" ]; then
+        if compgen -G "$carry/$archive.tar.xz.part*" > /dev/null; then
+            mkdir -p "$WORK/bin" && cat "$carry/$archive".tar.xz.part* | tar -xJ -C "$WORK/bin" && log "carried binaries unpacked"
+        fi
     fi
-    if [ -x "$JB" ] && ! ldd "$JB" "$LB" | grep -q "not found" && "$JB" --version > /dev/null 2>&1; then
+    if [ -x "$JB" ] && [ -x "$TOOL_BIN" ] && ! ldd "$JB" "$TOOL_BIN" | grep -q "not found" && "$JB" --version > /dev/null 2>&1; then
         return 0
     fi
-    ldd "$JB" "$LB" 2>&1 | grep "not found" | sort -u
-    log "no usable prebuilt binaries: building here"
+    ldd "$JB" "$TOOL_BIN" 2>&1 | grep "not found" | sort -u
+    log "no usable prebuilt joulebench + $tool: building here"
     local build="$WORK/build-cuda"
-    timed build env BUILD="$build" TARGETS="joulebench llama-bench" \
+    timed build env BUILD="$build" TARGETS="joulebench $tool" \
         CMAKE_ARGS="-DJOULEBENCH_LLAMA_SHARED=ON -DGGML_NATIVE=OFF" bench/gpu_build.sh || return 1
     rm -rf "$WORK/bin" && mkdir -p "$WORK/bin/lib"
-    cp "$build/bin/joulebench" "$build/bin/llama-bench" "$WORK/bin/"
+    cp "$build/bin/joulebench" "$build/bin/$tool" "$WORK/bin/"
+    JB="$WORK/bin/joulebench"
+    TOOL_BIN="$WORK/bin/$tool"
     find "$build" -name 'lib*.so*' \( -type f -o -type l \) -exec cp -P {} "$WORK/bin/lib/" \;
-    strip "$WORK/bin/joulebench" "$WORK/bin/llama-bench" "$WORK/bin/lib/"*.so* 2>/dev/null
+    strip "$JB" "$TOOL_BIN" "$WORK/bin/lib/"*.so* 2>/dev/null
     # The carried Debian libraries (fmt, sqlite) travel with the binaries.
-    LD_LIBRARY_PATH="/opt/jbdeps/usr/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH" ldd "$WORK/bin/joulebench" |
-        awk '$3 ~ /^\/opt\/jbdeps/ {print $3}' | xargs -r -I{} cp -L {} "$WORK/bin/lib/"
-    if ldd "$WORK/bin/joulebench" "$WORK/bin/llama-bench" | grep "not found"; then
+    LD_LIBRARY_PATH="/opt/jbdeps/usr/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH" ldd "$JB" "$TOOL_BIN" |
+        awk '$3 ~ /^\/opt\/jbdeps/ {print $3}' | sort -u | xargs -r -I{} cp -L {} "$WORK/bin/lib/"
+    if ldd "$JB" "$TOOL_BIN" | grep "not found"; then
         log "libraries missing after the build"
         return 1
     fi
-    tar -cf - -C "$WORK/bin" joulebench llama-bench lib | xz -T0 -6 | split -b 15m -d - "$OUT/jb-cuda.tar.xz.part"
-    ls -la "$OUT"/jb-cuda.tar.xz.part* | tee -a "$WORK/campaign.log"
+    if [ "${SEND_BINARIES:-1}" = 1 ]; then
+        tar -cf - -C "$WORK/bin" joulebench "$tool" lib | xz -T0 -6 | split -b 15m -d - "$OUT/$archive.tar.xz.part"
+        ls -la "$OUT/$archive".tar.xz.part* | tee -a "$WORK/campaign.log"
+    fi
+}
+
+# cuda_binaries: joulebench and llama-bench (JB, LB); serve_binaries: joulebench and llama-server (JB, LS).
+cuda_binaries() {
+    TOOL_BIN=${LB:-}
+    cuda_pair llama-bench jb-cuda || return 1
+    LB=$TOOL_BIN
+}
+serve_binaries() {
+    TOOL_BIN=${LS:-}
+    cuda_pair llama-server jb-serve-cuda || return 1
+    LS=$TOOL_BIN
 }
 
 # host_facts: the GPU(s), driver and binaries this run used, once per machine.
@@ -102,37 +125,4 @@ host_facts() {
         > "$WORK/gpu.txt" || echo "no GPU, none, 0, 0" > "$WORK/gpu.txt"
     "$JB" --version > "$WORK/version.txt" 2>&1
     export JOULEBENCH_VOCAB_DIR="${JOULEBENCH_VOCAB_DIR:-$carry/vocab}"
-}
-
-# joulebench and llama-server with CUDA: carried (.device-carry/jb-serve-cuda.tar.xz.part*), else built here.
-serve_binaries() {
-    export LD_LIBRARY_PATH="$WORK/bin/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    JB="${JB:-$WORK/bin/joulebench}"
-    LS="${LS:-$WORK/bin/llama-server}"
-    if [ ! -x "$LS" ] && compgen -G "$carry/jb-serve-cuda.tar.xz.part*" > /dev/null; then
-        mkdir -p "$WORK/bin" && cat "$carry"/jb-serve-cuda.tar.xz.part* | tar -xJ -C "$WORK/bin" && log "carried binaries unpacked"
-    fi
-    if [ -x "$JB" ] && [ -x "$LS" ] && ! ldd "$JB" "$LS" | grep -q "not found" && "$JB" --version > /dev/null 2>&1; then
-        return 0
-    fi
-    log "no usable prebuilt joulebench + llama-server: building here"
-    local build="$WORK/build-cuda"
-    timed build env BUILD="$build" TARGETS="joulebench llama-server" \
-        CMAKE_ARGS="-DJOULEBENCH_LLAMA_SHARED=ON -DGGML_NATIVE=OFF" bench/gpu_build.sh || return 1
-    rm -rf "$WORK/bin" && mkdir -p "$WORK/bin/lib"
-    cp "$build/bin/joulebench" "$build/bin/llama-server" "$WORK/bin/"
-    find "$build" -name 'lib*.so*' \( -type f -o -type l \) -exec cp -P {} "$WORK/bin/lib/" \;
-    strip "$WORK/bin/joulebench" "$WORK/bin/llama-server" "$WORK/bin/lib/"*.so* 2>/dev/null
-    LD_LIBRARY_PATH="/opt/jbdeps/usr/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH" ldd "$WORK/bin/joulebench" "$WORK/bin/llama-server" |
-        awk '$3 ~ /^\/opt\/jbdeps/ {print $3}' | sort -u | xargs -r -I{} cp -L {} "$WORK/bin/lib/"
-    if ldd "$WORK/bin/joulebench" "$WORK/bin/llama-server" | grep "not found"; then
-        log "libraries missing after the build"
-        return 1
-    fi
-    # SEND_BINARIES=0: keep them on this machine only (the device tool returns at most 8 files; a
-    # warm machine's next call finds them in $WORK/bin).
-    if [ "${SEND_BINARIES:-1}" = 1 ]; then
-        tar -cf - -C "$WORK/bin" joulebench llama-server lib | xz -T0 -6 | split -b 15m -d - "$OUT/jb-serve-cuda.tar.xz.part"
-        ls -la "$OUT"/jb-serve-cuda.tar.xz.part* | tee -a "$WORK/campaign.log"
-    fi
 }
