@@ -29,22 +29,6 @@ struct ServeOptions {
     ServeSpec spec;
 };
 
-template <typename T>
-std::vector<T> numbers(const std::string & text, const char * option) {
-    std::vector<T> out;
-    if (text.empty()) return out;
-    for (const std::string & s : split_list(text, option)) {
-        char * end = nullptr;
-        const double v = std::strtod(s.c_str(), &end);
-        if (s.empty() || *end != '\0' || !std::isfinite(v))
-            throw UsageError(fmt::format("{}: '{}' is not a number", option, s));
-        if (std::is_integral_v<T> && v != std::floor(v))
-            throw UsageError(fmt::format("{}: '{}' is not a whole number", option, s));
-        out.push_back(T(v));
-    }
-    return out;
-}
-
 // Messages on stderr; one progress line redrawn on a terminal, plain lines elsewhere.
 class Progress final : public ServeObserver {
 public:
@@ -99,8 +83,10 @@ void run_serve_command(ServeOptions & o) {
     ServeSpec & s = o.spec;
     s.models = o.models.empty() ? std::vector<std::string>{} : split_list(o.models, "--models");
     s.schemes = split_list(o.schemes.empty() ? (s.url.empty() ? "fp16" : "endpoint") : o.schemes, "--schemes");
-    s.concurrency = numbers<int>(o.concurrency, "--concurrency");
-    s.rates = numbers<double>(o.rates, "--rate");
+    if (!o.concurrency.empty()) {
+        for (double c : split_numbers(o.concurrency, "--concurrency", true)) s.concurrency.push_back(int(c));
+    }
+    if (!o.rates.empty()) s.rates = split_numbers(o.rates, "--rate", false);
     if (s.concurrency.empty() && s.rates.empty()) s.concurrency = {1, 4, 16};
     if (o.n_gpu_layers >= 0) s.server.n_gpu_layers = o.n_gpu_layers;
     ServeOutcome out;

@@ -25,19 +25,11 @@ void SweepOptions::resolve() {
     spec.tasks = split_list(tasks, "--tasks");
     spec.engine = engine.resolve("");
     if (!ci.empty()) {
-        std::string v = ci;
-        if (v.back() == '%') v.pop_back();
-        size_t used = 0;
-        double pct = -1;
-        try {
-            pct = std::stod(v, &used);
-        } catch (const std::exception &) {
-            used = 0;
-        }
-        if (used == 0 || used != v.size() || !(pct > 0) || pct >= 100) {
+        const std::optional<double> pct = parse_double(ci.back() == '%' ? ci.substr(0, ci.size() - 1) : ci);
+        if (!pct || !(*pct > 0) || *pct >= 100) {
             throw UsageError(fmt::format("--ci '{}': expected a half-width in percent of the mean, like 2%", ci));
         }
-        spec.ci_pct = pct;
+        spec.ci_pct = *pct;
     }
     if (engine_source != "default" && engine_source != "tuned") {
         throw UsageError(fmt::format("--engine '{}': expected default (the engine options) or tuned (the best "

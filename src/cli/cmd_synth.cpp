@@ -11,6 +11,7 @@
 #include "quant/synth.hpp"
 #include "joulebench/table.hpp"
 #include "joulebench/error.hpp"
+#include "util/strings.hpp"
 
 namespace jb::cli {
 
@@ -29,29 +30,15 @@ struct SynthArgs {
 };
 
 // "1/16" or "0.0625"
+// "0.25" or "1/16".
 double parse_scale(const std::string & s) {
-    try {
-        size_t used = 0;
-        if (const size_t slash = s.find('/'); slash != std::string::npos) {
-            const double num = std::stod(s.substr(0, slash), &used);
-            if (used != slash) {
-                throw std::invalid_argument(s);
-            }
-            const std::string den_s = s.substr(slash + 1);
-            const double den = std::stod(den_s, &used);
-            if (used != den_s.size() || den == 0.0) {
-                throw std::invalid_argument(s);
-            }
-            return num / den;
-        }
-        const double v = std::stod(s, &used);
-        if (used != s.size()) {
-            throw std::invalid_argument(s);
-        }
-        return v;
-    } catch (const std::exception &) {
+    const size_t slash = s.find('/');
+    const std::optional<double> num = parse_double(s.substr(0, slash));
+    const std::optional<double> den = slash == std::string::npos ? 1.0 : parse_double(s.substr(slash + 1));
+    if (!num || !den || *den == 0.0) {
         throw UsageError(fmt::format("--scale '{}': expected a number or a fraction such as 1/16", s));
     }
+    return *num / *den;
 }
 
 Table shapes_table() {

@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "joulebench/error.hpp"
+#include "util/strings.hpp"
 
 namespace jb::metrics {
 
@@ -342,9 +343,8 @@ Traffic parse_traffic(const std::string & text, const std::string & option) {
         } else if (key == "concurrency") {
             t.concurrency = positive_int(key, value);
         } else if (key == "rate") {
-            char * end = nullptr;
-            t.rate_rps = std::strtod(value.c_str(), &end);
-            if (value.empty() || *end != '\0' || !(t.rate_rps > 0) || !std::isfinite(t.rate_rps))
+            t.rate_rps = parse_double(value).value_or(0.0);
+            if (!(t.rate_rps > 0))
                 throw UsageError(fmt::format("{}: rate={}: expected requests per second > 0", option, value));
         } else if (is_slo_key(key)) {
             slo_text += (slo_text.empty() ? "" : ",") + part;

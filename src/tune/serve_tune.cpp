@@ -26,6 +26,7 @@
 #include "tune/outcome.hpp"
 #include "tune/search.hpp"
 #include "tune/serve_space.hpp"
+#include "util/strings.hpp"
 
 namespace jb::tune {
 
@@ -49,21 +50,13 @@ ServeLoad parse_serve_load(const std::string & workload) {
                         workload));
     };
     if (rest.size() < 2 || (rest[0] != 'c' && rest[0] != 'r')) throw bad();
-    size_t used = 0;
-    try {
-        if (rest[0] == 'c') {
-            l.clients = std::stoi(rest.substr(1), &used);
-            if (l.clients < 1) throw bad();
-        } else {
-            l.rate = std::stod(rest.substr(1), &used);
-            if (!(l.rate > 0) || !std::isfinite(l.rate)) throw bad();
-        }
-    } catch (const std::invalid_argument &) {
-        throw bad();
-    } catch (const std::out_of_range &) {
-        throw bad();
+    if (rest[0] == 'c') {
+        l.clients = parse_int(rest.substr(1)).value_or(0);
+        if (l.clients < 1) throw bad();
+    } else {
+        l.rate = parse_double(rest.substr(1)).value_or(0.0);
+        if (!(l.rate > 0)) throw bad();
     }
-    if (used != rest.size() - 1) throw bad();
     return l;
 }
 

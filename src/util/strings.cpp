@@ -1,5 +1,7 @@
 #include "util/strings.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "joulebench/error.hpp"
@@ -32,6 +34,29 @@ std::optional<int> parse_int(const std::string & s) {
     }
     if (used != s.size()) return std::nullopt;
     return v;
+}
+
+std::optional<double> parse_double(const std::string & s) {
+    size_t used = 0;
+    double v = 0;
+    try {
+        v = std::stod(s, &used);
+    } catch (const std::exception &) {
+        return std::nullopt;
+    }
+    if (used != s.size() || !std::isfinite(v)) return std::nullopt;
+    return v;
+}
+
+std::vector<double> split_numbers(const std::string & s, const std::string & option, bool whole) {
+    std::vector<double> out;
+    for (const std::string & item : split_list(s, option)) {
+        const std::optional<double> v = parse_double(item);
+        if (!v) throw UsageError(fmt::format("{}: '{}' is not a number", option, item));
+        if (whole && *v != std::floor(*v)) throw UsageError(fmt::format("{}: '{}' is not a whole number", option, item));
+        out.push_back(*v);
+    }
+    return out;
 }
 
 }  // namespace jb

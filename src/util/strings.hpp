@@ -15,4 +15,12 @@ std::vector<std::string> split_list(const std::string & s, const std::string & o
 // one or does not fit.
 std::optional<int> parse_int(const std::string & s);
 
+// The whole of s as a finite double ("2.5", "1e3"; nothing after the number, no "inf" or "nan");
+// nullopt otherwise.
+std::optional<double> parse_double(const std::string & s);
+
+// A comma-separated list of numbers ("1,4,16", "0.5, 2"): split_list, then parse_double each;
+// `whole` refuses fractions. Throws UsageError naming `option` and the element.
+std::vector<double> split_numbers(const std::string & s, const std::string & option, bool whole);
+
 }  // namespace jb

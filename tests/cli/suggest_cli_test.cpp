@@ -35,3 +35,23 @@ TEST(SuggestCli, output_format_is_dash_o_everywhere) {
         EXPECT_EQ(r.out.find("--output-format"), std::string::npos) << cmd;
     }
 }
+
+TEST(SuggestCli, a_bad_number_names_the_option_and_the_value) {
+    struct Case {
+        std::vector<std::string> args;
+        const char * says;
+    };
+    const std::vector<Case> cases = {
+        {{"sweep", "-m", "x.gguf", "--ci", "2x%"}, "--ci '2x%': expected a half-width in percent"},
+        {{"sweep", "-m", "x.gguf", "--ci", "100"}, "--ci '100': expected a half-width in percent"},
+        {{"serve", "-m", "x.gguf", "--concurrency", "1,2.5"}, "--concurrency: '2.5' is not a whole number"},
+        {{"serve", "-m", "x.gguf", "--rate", "1,fast"}, "--rate: 'fast' is not a number"},
+        {{"synth", "--arch", "qwen2.5-7b", "--scale", "1/0", "/tmp/jb-never-written.gguf"},
+         "--scale '1/0': expected a number or a fraction"},
+    };
+    for (const Case & c : cases) {
+        const ChildRun r = joulebench(c.args);
+        EXPECT_EQ(r.status, 2) << c.args[0] << ": " << r.err;
+        EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    }
+}

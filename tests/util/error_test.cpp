@@ -39,3 +39,31 @@ TEST(ParseInt, the_whole_text_as_an_int_or_nothing) {
     EXPECT_FALSE(jb::parse_int("auto"));
     EXPECT_FALSE(jb::parse_int("99999999999"));  // does not fit
 }
+
+TEST(ParseDouble, the_whole_text_as_a_finite_number_or_nothing) {
+    EXPECT_EQ(jb::parse_double("2.5"), 2.5);
+    EXPECT_EQ(jb::parse_double("1e3"), 1000.0);
+    EXPECT_EQ(jb::parse_double("-0.25"), -0.25);
+    EXPECT_FALSE(jb::parse_double("2%"));
+    EXPECT_FALSE(jb::parse_double(""));
+    EXPECT_FALSE(jb::parse_double("inf"));
+    EXPECT_FALSE(jb::parse_double("nan"));
+    EXPECT_FALSE(jb::parse_double("1/16"));
+}
+
+TEST(SplitNumbers, a_list_of_numbers_naming_the_option_and_element_it_refuses) {
+    EXPECT_EQ(jb::split_numbers("1, 4,16", "--concurrency", true), (std::vector<double>{1, 4, 16}));
+    EXPECT_EQ(jb::split_numbers("0.5,2", "--rate", false), (std::vector<double>{0.5, 2}));
+    try {
+        jb::split_numbers("1,2.5", "--concurrency", true);
+        FAIL() << "expected an error";
+    } catch (const jb::UsageError & e) {
+        EXPECT_STREQ(e.what(), "--concurrency: '2.5' is not a whole number");
+    }
+    try {
+        jb::split_numbers("1,x", "--rate", false);
+        FAIL() << "expected an error";
+    } catch (const jb::UsageError & e) {
+        EXPECT_STREQ(e.what(), "--rate: 'x' is not a number");
+    }
+}
