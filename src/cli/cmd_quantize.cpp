@@ -7,11 +7,8 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
-#include "quant/dynamic_plan.hpp"
-#include "quant/dynamic.hpp"
 #include "quant/cache.hpp"
-#include "quant/quantize.hpp"
-#include "quant/scheme.hpp"
+#include "quant/scheme_file.hpp"
 #include "quant/synth.hpp"
 #include "quant/tables.hpp"
 #include "joulebench/table.hpp"
@@ -66,30 +63,17 @@ void run_quantize(const QuantizeArgs & a) {
     parse_format(a.format);  // reject a bad -o before quantizing
     const Scheme scheme = parse_scheme(a.scheme);
 
-    QuantizeOptions o;
-    o.n_threads = a.n_threads;
-    o.imatrix_path = a.imatrix;
-    o.cache_dir = a.cache_dir;
-    o.force = a.force;
-    o.verbose = a.verbose;
-    o.on_progress = [](const std::string & msg) { fmt::print(stderr, "quantize: {}\n", msg); };
-
-    SchemeResult r;
-    if (scheme.needs_tensor_types()) {  // dynamic: search (or read from the cache) the per-tensor types
-        DynamicOptions d;
-        d.kld_budget = a.kld_budget;
-        d.quant = o;
-        d.engine.n_threads = a.n_threads;
-        d.on_progress = o.on_progress;
-        std::string note;
-        d.plan_from = dynamic_plan_source(a.model, a.dynamic_from, &note);
-        if (!note.empty()) fmt::print(stderr, "{}\n", note);
-        const DynamicResult dr = build_dynamic_scheme(a.model, d);
-        if (!dr.kv_note.empty()) fmt::print(stderr, "quantize: dynamic: {}\n", dr.kv_note);
-        r = dr.scheme;
-    } else {
-        r = quantize_cached(a.model, scheme, o);
-    }
+    SchemeFileOptions o;
+    o.quant.n_threads = a.n_threads;
+    o.quant.imatrix_path = a.imatrix;
+    o.quant.cache_dir = a.cache_dir;
+    o.quant.force = a.force;
+    o.quant.verbose = a.verbose;
+    o.quant.on_progress = [](const std::string & msg) { fmt::print(stderr, "quantize: {}\n", msg); };
+    o.kld_budget = a.kld_budget;
+    o.dynamic_from = a.dynamic_from;
+    o.engine.n_threads = a.n_threads;
+    const SchemeResult r = make_scheme_file(a.model, scheme, o).file;
     if (r.is_source) {
         fmt::print(stderr, "quantize: {} already has the scheme's types: using it as it is\n", r.path);
     } else if (r.cache_hit) {

@@ -4,9 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "quant/dynamic.hpp"
-#include "quant/dynamic_plan.hpp"
 #include "quant/fidelity.hpp"
+#include "quant/scheme_file.hpp"
 
 namespace jb {
 
@@ -16,33 +15,18 @@ ResolvedScheme resolve_scheme(const std::string & model, const std::string & nam
     rs.name = name;
     rs.scheme.name = name;
     try {
-        QuantizeOptions q;
-        q.cache_dir = spec.cache_dir;
-        q.n_threads = spec.engine.n_threads;
-        q.on_progress = info;
-        if (name == "dynamic") {
-            DynamicOptions d;
-            d.kld_budget = spec.kld_budget;
-            d.quant = q;
-            d.engine = spec.engine;
-            d.engine.model_path = model;
-            d.on_progress = q.on_progress;
-            std::string note;
-            d.plan_from = dynamic_plan_source(model, spec.dynamic_from, &note);
-            if (!note.empty()) info(note);
-            DynamicResult r = build_dynamic_scheme(model, d);
-            if (!r.budget_met) {
-                warn(fmt::format("dynamic could not meet --kld-budget {} on {} (measured {:.5f}); it uses the "
-                                        "most precise candidates", spec.kld_budget, model, r.final_fidelity.mean_kld));
-            }
-            if (!r.kv_note.empty()) info("dynamic: " + r.kv_note);
-            rs.scheme = r.chosen;
-            rs.file = r.scheme;
-            rs.sensitivity_json = r.sensitivity_json();
-        } else {
-            rs.scheme = parse_scheme(name);
-            rs.file = quantize_cached(model, rs.scheme, q);
-        }
+        SchemeFileOptions o;
+        o.quant.cache_dir = spec.cache_dir;
+        o.quant.n_threads = spec.engine.n_threads;
+        o.quant.on_progress = info;
+        o.kld_budget = spec.kld_budget;
+        o.dynamic_from = spec.dynamic_from;
+        o.engine = spec.engine;
+        o.on_warning = warn;
+        SchemeFile made = make_scheme_file(model, parse_scheme(name), o);
+        rs.scheme = std::move(made.scheme);
+        rs.file = std::move(made.file);
+        rs.sensitivity_json = std::move(made.sensitivity_json);
     } catch (const std::exception & e) {
         rs.error = "scheme " + name + ": " + e.what();
         return rs;
