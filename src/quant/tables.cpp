@@ -7,6 +7,7 @@
 
 #include "quant/gguf_file.hpp"
 #include "quant/scheme.hpp"
+#include "quant/synth.hpp"
 
 namespace jb {
 
@@ -117,6 +118,62 @@ std::vector<Table> quantized_model_tables(const SchemeResult & r, bool synthetic
         }
     }
     return {s, t};
+}
+
+Table synth_shapes_table() {
+    Table t;
+    t.title = "Synthetic model shapes (joulebench synth --arch NAME)";
+    t.add_column("name", "Name");
+    t.columns.back().right_align = false;
+    t.add_column("model", "Copies");
+    t.columns.back().right_align = false;
+    t.add_column("arch", "llama.cpp arch");
+    t.columns.back().right_align = false;
+    t.add_column("n_embd", "n_embd");
+    t.add_column("n_layer", "Layers");
+    t.add_column("n_head", "Heads");
+    t.add_column("n_head_kv", "KV heads");
+    t.add_column("head_dim", "Head dim");
+    t.add_column("n_ff", "n_ff");
+    t.add_column("n_vocab", "Vocab");
+    t.add_column("n_ctx_train", "Context");
+    t.add_column("rope_freq_base", "RoPE base", 0);
+    t.add_column("rms_eps", "RMS eps", 7);
+    t.add_column("tied_embeddings", "Tied emb");
+    t.add_column("qkv_bias", "QKV bias");
+    t.add_column("params_b", "Params (B)", 2);
+    t.add_column("f16_gib", "F16 size (GiB)", 1);
+    for (const auto & s : synth_shapes()) {
+        t.add_row({s.name, s.description, s.arch, (int64_t) s.n_embd, (int64_t) s.n_layer, (int64_t) s.n_head,
+                   (int64_t) s.n_head_kv, (int64_t) s.head_dim(), (int64_t) s.n_ff, (int64_t) s.n_vocab,
+                   (int64_t) s.n_ctx_train, (double) s.rope_freq_base, (double) s.rms_eps,
+                   std::string(s.tied_embeddings ? "yes" : "no"), std::string(s.qkv_bias ? "yes" : "no"),
+                   s.n_params() / 1e9, s.n_params() * 2.0 / (1024.0 * 1024.0 * 1024.0)});
+    }
+    t.notes.push_back("tokenizers come from llama.cpp's models/ggml-vocab-*.gguf (padded to the embedding's rows)");
+    return t;
+}
+
+Table synth_result_table(const SynthResult & r, const std::string & shape_name, const SynthOptions & o) {
+    Table t;
+    t.title = "Synthetic model";
+    t.add_column("path", "Path");
+    t.add_column("arch", "Shape");
+    t.add_column("n_layer", "Layers");
+    t.add_column("n_embd", "n_embd");
+    t.add_column("n_head", "Heads");
+    t.add_column("n_head_kv", "KV heads");
+    t.add_column("n_ff", "n_ff");
+    t.add_column("n_vocab", "Vocab");
+    t.add_column("type", "Type");
+    t.add_column("seed", "Seed");
+    t.add_column("n_params", "Params");
+    t.add_column("file_bytes", "Bytes");
+    t.add_row({r.path, shape_name, (int64_t) r.shape.n_layer, (int64_t) r.shape.n_embd, (int64_t) r.shape.n_head,
+               (int64_t) r.shape.n_head_kv, (int64_t) r.shape.n_ff, (int64_t) r.shape.n_vocab,
+               std::string(ggml_type_name(o.type)), (int64_t) o.seed, r.n_params, (int64_t) r.file_bytes});
+    t.notes.push_back("synthetic weights: accuracy is chance by construction (joulebench.synthetic = true)");
+    return t;
 }
 
 }  // namespace jb
