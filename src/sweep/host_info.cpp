@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "energy/discover.hpp"
 #include "engine/llama_engine.hpp"
 
 namespace jb::sweep {
@@ -74,6 +75,22 @@ HostRecord describe_host(const energy::Discovery & found) {
     }
     h.gpus_json = gpus.dump();
     return h;
+}
+
+std::vector<std::string> host_gpu_names() {
+    energy::DiscoverOptions options = energy::discover_options_from_env();
+    options.rapl = false;
+    options.cpu_estimate = false;
+    const HostRecord host = describe_host(energy::discover_sensors(options));
+    std::vector<std::string> names;
+    const auto gpus = nlohmann::json::parse(host.gpus_json, nullptr, false);
+    if (gpus.is_array()) {
+        for (const auto & g : gpus) {
+            if (g.is_object() && g.contains("name") && g["name"].is_string() && !g["name"].get<std::string>().empty())
+                names.push_back(g["name"].get<std::string>());
+        }
+    }
+    return names;
 }
 
 }  // namespace jb::sweep
