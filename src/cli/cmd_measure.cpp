@@ -2,21 +2,17 @@
 // (spawn, wait), prints energy per domain, and exits with the command's status.
 
 
-#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
-#include "energy/cpu_time.hpp"
-#include "joulebench/meter.hpp"
-#include "joulebench/table.hpp"
-#include "report/measurement.hpp"
 #include "joulebench/error.hpp"
+#include "joulebench/meter.hpp"
+#include "report/measurement.hpp"
 
 namespace jb::cli {
 
@@ -30,43 +26,6 @@ struct MeasureOptions {
     std::vector<std::string> command;
 };
 
-nlohmann::json context_json(const MeteredRun & r, const MeasureOptions & o) {
-    const energy::Measurement & m = r.measurement;
-    const nlohmann::json sensors = nlohmann::json::parse(r.sensors_json);
-    nlohmann::json domains = nlohmann::json::array();
-    for (const auto & e : m.domains) {
-        domains.push_back({{"domain", e.domain.str()}, {"counter_update_hz", e.counter_update_hz}, {"error", e.error}});
-    }
-    double duration_s = m.duration_s();
-    nlohmann::json load = r.load ? energy::cpu_load_json(*r.load) : nlohmann::json(nullptr);
-    nlohmann::json idle_load = r.idle_load ? energy::cpu_load_json(*r.idle_load) : nlohmann::json(nullptr);
-    return {{"command", o.command},
-            {"exit_status", r.exit_status},
-            {"duration_s", duration_s},
-            {"t_start_monotonic_s", m.t_start_s},
-            {"t_end_monotonic_s", m.t_end_s},
-            {"idle_s", m.idle_s},
-            {"interval_ms", o.meter.interval_ms},
-            {"n_ticks", m.n_ticks},
-            {"sampler_cpu_s", m.sampler_cpu_s},
-            {"sampler_cpu_pct", duration_s > 0 ? 100.0 * m.sampler_cpu_s / duration_s : 0.0},
-            {"domains", domains},
-            {"cpu_load", load},
-            {"idle_cpu_load", idle_load},
-            {"sensors", sensors["sensors"]},
-            {"unavailable", sensors["unavailable"]}};
-}
-
-void write_timeline(const std::string & path, const energy::Measurement & m) {
-    std::ofstream out(path);
-    if (!out) throw InputError(path, "cannot write the timeline file");
-    out << "t_s,domain,power_w\n";
-    for (const auto & p : m.timeline) {
-        out << fmt::format("{:.6f},{},{:.3f}\n", p.t_s, m.domains[static_cast<size_t>(p.domain)].domain.str(),
-                           p.power_w);
-    }
-}
-
 void run_measure(const MeasureOptions & o) {
     if (o.command.empty()) throw UsageError("no command to measure: joulebench measure [options] -- <command> [args]");
     Format format = parse_format(o.output);
@@ -75,10 +34,6 @@ void run_measure(const MeasureOptions & o) {
     if (!o.report_path.empty()) {
         report_file.open(o.report_path);
         if (!report_file) throw InputError(o.report_path, "cannot write the report file (--report)");
-    }
-    std::string command_text;
-    for (const auto & a : o.command) {
-        command_text += (command_text.empty() ? "" : " ") + (a.find(' ') == std::string::npos ? a : "'" + a + "'");
     }
     const MeteredRun r = measure_command(o.command, o.meter, [](const std::string & text) {
         fmt::print(stderr, "joulebench: {}\n", text);
@@ -90,15 +45,12 @@ void run_measure(const MeasureOptions & o) {
     }
     if (!r.command_error.empty()) fmt::print(stderr, "joulebench: {}\n", r.command_error);
 
-    if (!o.timeline_path.empty()) write_timeline(o.timeline_path, r.measurement);
-    Table t = report::measurement_table(r, command_text);
+    if (!o.timeline_path.empty()) report::write_timeline_csv(o.timeline_path, r.measurement);
     std::ostream & out = o.report_path.empty() ? std::cout : report_file;
     if (format == Format::json) {
-        nlohmann::json doc = nlohmann::json::parse(render_table(t, Format::json));
-        doc["context"] = context_json(r, o);
-        out << doc.dump(2) << "\n";
+        out << report::measurement_json(r, o.command, o.meter.interval_ms).dump(2) << "\n";
     } else {
-        print_table(out, t, format);
+        print_table(out, report::measurement_table(r, report::command_text(o.command)), format);
     }
     out.flush();
 }

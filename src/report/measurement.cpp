@@ -1,10 +1,12 @@
 #include "report/measurement.hpp"
 
+#include <fstream>
 #include <optional>
 
 #include <fmt/format.h>
 
 #include "energy/cpu_time.hpp"
+#include "joulebench/error.hpp"
 
 namespace jb::report {
 
@@ -99,6 +101,53 @@ Table measurement_table(const MeteredRun & r, const std::string & command_text) 
             time_s));
     }
     return t;
+}
+
+std::string command_text(const std::vector<std::string> & command) {
+    std::string text;
+    for (const auto & a : command) {
+        text += (text.empty() ? "" : " ") + (a.find(' ') == std::string::npos ? a : "'" + a + "'");
+    }
+    return text;
+}
+
+nlohmann::json measurement_json(const MeteredRun & r, const std::vector<std::string> & command, double interval_ms) {
+    const energy::Measurement & m = r.measurement;
+    const nlohmann::json sensors = nlohmann::json::parse(r.sensors_json);
+    nlohmann::json domains = nlohmann::json::array();
+    for (const auto & e : m.domains) {
+        domains.push_back({{"domain", e.domain.str()}, {"counter_update_hz", e.counter_update_hz}, {"error", e.error}});
+    }
+    const double duration_s = m.duration_s();
+    nlohmann::json load = r.load ? energy::cpu_load_json(*r.load) : nlohmann::json(nullptr);
+    nlohmann::json idle_load = r.idle_load ? energy::cpu_load_json(*r.idle_load) : nlohmann::json(nullptr);
+    nlohmann::json doc = nlohmann::json::parse(render_table(measurement_table(r, command_text(command)), Format::json));
+    doc["context"] = {{"command", command},
+                      {"exit_status", r.exit_status},
+                      {"duration_s", duration_s},
+                      {"t_start_monotonic_s", m.t_start_s},
+                      {"t_end_monotonic_s", m.t_end_s},
+                      {"idle_s", m.idle_s},
+                      {"interval_ms", interval_ms},
+                      {"n_ticks", m.n_ticks},
+                      {"sampler_cpu_s", m.sampler_cpu_s},
+                      {"sampler_cpu_pct", duration_s > 0 ? 100.0 * m.sampler_cpu_s / duration_s : 0.0},
+                      {"domains", domains},
+                      {"cpu_load", load},
+                      {"idle_cpu_load", idle_load},
+                      {"sensors", sensors["sensors"]},
+                      {"unavailable", sensors["unavailable"]}};
+    return doc;
+}
+
+void write_timeline_csv(const std::string & path, const energy::Measurement & m) {
+    std::ofstream out(path);
+    if (!out) throw InputError(path, "cannot write the timeline file");
+    out << "t_s,domain,power_w\n";
+    for (const auto & p : m.timeline) {
+        out << fmt::format("{:.6f},{},{:.3f}\n", p.t_s, m.domains[static_cast<size_t>(p.domain)].domain.str(),
+                           p.power_w);
+    }
 }
 
 }  // namespace jb::report
