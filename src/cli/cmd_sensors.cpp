@@ -8,8 +8,8 @@
 
 #include "cli/commands.hpp"
 #include "energy/discover.hpp"
-#include "joulebench/table.hpp"
 #include "joulebench/error.hpp"
+#include "report/sensors.hpp"
 
 namespace jb::cli {
 
@@ -20,58 +20,13 @@ struct SensorsOptions {
     double cpu_tdp_w = 0.0;
 };
 
-std::string join_details(const energy::Provenance & p) {
-    std::string out;
-    for (const auto & [key, value] : p.details) {
-        if (value.empty()) continue;
-        out += fmt::format("{}{}={}", out.empty() ? "" : "; ", key, value);
-    }
-    return out;
-}
-
 void run_sensors(const SensorsOptions & o) {
     if (o.cpu_tdp_w < 0.0) throw UsageError(fmt::format("--cpu-tdp-w must be > 0 watts (got {})", o.cpu_tdp_w));
     Format format = parse_format(o.output);
     energy::DiscoverOptions options = energy::discover_options_from_env();
     options.cpu_tdp_w = o.cpu_tdp_w;
-    energy::Discovery found = energy::discover_sensors(options);
-
-    Table t;
-    t.title = "joulebench sensors";
-    t.add_column("domain", "Domain");
-    t.add_column("status", "Status");
-    t.add_column("kind", "Kind");
-    t.add_column("method", "Method");
-    t.add_column("rate_hz", "Rate (Hz)", 0);
-    t.add_column("sensor", "Sensor");
-    t.add_column("driver", "Driver");
-    t.add_column("detail", "Detail / reason");
-    for (size_t c :
-         {t.column_index("sensor"), t.column_index("driver"), t.column_index("detail"), t.column_index("domain"),
-          t.column_index("status"), t.column_index("kind"), t.column_index("method")}) {
-        t.columns[c].right_align = false;
-    }
-
-    bool estimated = false;
-    for (const auto & s : found.sensors) {
-        const energy::Provenance & p = s->provenance();
-        Value rate = p.update_hz > 0 ? Value(p.update_hz) : Value();
-        energy::Method method = energy::method_of(*s);
-        estimated = estimated || method == energy::Method::estimate;
-        t.add_row({s->domain().str(), std::string(p.estimated ? "estimated" : "available"),
-                   std::string(energy::sensor_kind_name(s->kind())), std::string(energy::method_name(method)), rate,
-                   p.name, p.driver, join_details(p)});
-    }
-    for (const auto & u : found.unavailable) {
-        t.add_row({u.what, std::string("unavailable"), Value(), Value(), Value(), Value(), Value(), u.reason});
-    }
-    if (estimated) {
-        t.notes.push_back(
-            "estimated domains are a model (TDP per CPU x the measured processes' CPU time), not a measurement; "
-            "joulebench reports them apart from measured energy");
-    }
-    if (found.sensors.empty()) t.notes.push_back("nothing on this machine can be metered");
-    print_table(std::cout, t, format);
+    const energy::Discovery found = energy::discover_sensors(options);
+    print_table(std::cout, report::sensors_table(found), format);
 }
 
 }  // namespace
