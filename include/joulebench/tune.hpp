@@ -123,6 +123,7 @@ struct TuneOutcome {
     std::string stop_reason;        // "converged", "budget", "stopped"
     bool serving = false;           // llama-server's settings at a served load (J per output token)
     std::string workload_fp;        // the trials' fingerprint before their settings suffix (served: the level)
+    std::vector<std::string> serve_options;  // served: the best setting as `joulebench serve` options
     std::vector<std::string> axes;  // "ub: 128 256 512 ...", the space searched
     std::vector<std::string> notes;
 };

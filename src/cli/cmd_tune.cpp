@@ -4,16 +4,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <cmath>
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 #include "cli/engine_options.hpp"
 #include "cli/stop_signals.hpp"
 #include "joulebench/error.hpp"
-#include "joulebench/table.hpp"
 #include "joulebench/tune.hpp"
 #include "report/tune_trials.hpp"
 #include "util/paths.hpp"
@@ -55,22 +52,6 @@ private:
     bool served_;  // a served load: J per output token
 };
 
-std::string verdict(const TuneOutcome & out) {
-    if (out.best < 0) return "no setting could be measured";
-    const TuneSetting & b = out.settings[size_t(out.best)];
-    const char * per = out.serving ? "output " : "";
-    std::string line = fmt::format("best: {} at {:.6g} J/{}token (n {}), {:.1f} {}tok/s", b.label, b.j_per_token, per,
-                                   b.n, b.tok_s, per);
-    if (std::isfinite(out.saving)) {
-        line += fmt::format("; saves {:.1f} % per token against the defaults", 100 * out.saving);
-        line += std::isfinite(out.saving_lo)
-                    ? fmt::format(" (95 % CI {:.1f} % to {:.1f} %)", 100 * out.saving_lo, 100 * out.saving_hi)
-                    : std::string(" (too few repeats for an interval)");
-    }
-    return line + fmt::format(" [{} trial{} in {:.0f} s, {}]", out.trials, out.trials == 1 ? "" : "s", out.seconds,
-                              out.stop_reason);
-}
-
 // A served load: the engine options given become the server's defaults (where the search starts);
 // those llama-server takes otherwise are refused, naming what to use.
 void serve_defaults(TuneOptions & o, const CLI::App & cmd) {
@@ -111,30 +92,15 @@ void run(TuneOptions & o, const CLI::App & cmd) {
         out = run_tune(o.spec, &progress);
         signal = stop.signal();
     }
-    const Table t = report::tune_trials_table(out);
     if (format == Format::json) {
-        nlohmann::json doc = nlohmann::json::parse(render_table(t, Format::json));
-        auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-        doc["best"] = out.best >= 0 ? nlohmann::json(out.settings[size_t(out.best)].suffix) : nlohmann::json(nullptr);
-        doc["serving"] = out.serving;
-        if (out.serving && out.best >= 0)
-            doc["serve_options"] = serve_options_of(out.settings[size_t(out.best)].server);
-        doc["best_feasible"] = out.best_feasible;
-        doc["saving"] = num(out.saving);
-        doc["saving_ci95"] = {num(out.saving_lo), num(out.saving_hi)};
-        doc["workload_fp"] = out.workload_fp;
-        doc["trials"] = out.trials;
-        doc["seconds"] = out.seconds;
-        doc["stop_reason"] = out.stop_reason;
-        std::cout << doc.dump(2) << "\n";
+        std::cout << report::tune_outcome_json(out).dump(2) << "\n";
     } else {
-        print_table(std::cout, t, format);
-        if (format != Format::csv) std::cout << "\n" << verdict(out) << "\n";
+        print_table(std::cout, report::tune_trials_table(out), format);
+        if (format != Format::csv) std::cout << "\n" << report::tune_verdict(out) << "\n";
     }
-    fmt::print(stderr, "tune: {}\n", verdict(out));
-    if (out.serving && out.best >= 0) {
-        fmt::print(stderr, "tune: to serve with it: joulebench serve {}\n",
-                   fmt::join(serve_options_of(out.settings[size_t(out.best)].server), " "));
+    fmt::print(stderr, "tune: {}\n", report::tune_verdict(out));
+    if (!out.serve_options.empty()) {
+        fmt::print(stderr, "tune: to serve with it: joulebench serve {}\n", fmt::join(out.serve_options, " "));
     }
     if (signal != 0) exit_status = 128 + signal;
 }

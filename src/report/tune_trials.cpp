@@ -1,5 +1,7 @@
 #include "report/tune_trials.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <string>
 #include <utility>
@@ -68,6 +70,38 @@ Table tune_trials_table(const TuneOutcome & out) {
     for (const auto & a : out.axes) t.notes.push_back("searched " + a);
     for (const auto & n : out.notes) t.notes.push_back(n);
     return t;
+}
+
+std::string tune_verdict(const TuneOutcome & out) {
+    if (out.best < 0) return "no setting could be measured";
+    const TuneSetting & b = out.settings[size_t(out.best)];
+    const char * per = out.serving ? "output " : "";
+    std::string line = fmt::format("best: {} at {:.6g} J/{}token (n {}), {:.1f} {}tok/s", b.label, b.j_per_token, per,
+                                   b.n, b.tok_s, per);
+    if (std::isfinite(out.saving)) {
+        line += fmt::format("; saves {:.1f} % per token against the defaults", 100 * out.saving);
+        line += std::isfinite(out.saving_lo)
+                    ? fmt::format(" (95 % CI {:.1f} % to {:.1f} %)", 100 * out.saving_lo, 100 * out.saving_hi)
+                    : std::string(" (too few repeats for an interval)");
+    }
+    return line + fmt::format(" [{} trial{} in {:.0f} s, {}]", out.trials, out.trials == 1 ? "" : "s", out.seconds,
+                              out.stop_reason);
+}
+
+nlohmann::json tune_outcome_json(const TuneOutcome & out) {
+    nlohmann::json doc = nlohmann::json::parse(render_table(tune_trials_table(out), Format::json));
+    auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+    doc["best"] = out.best >= 0 ? nlohmann::json(out.settings[size_t(out.best)].suffix) : nlohmann::json(nullptr);
+    doc["serving"] = out.serving;
+    if (!out.serve_options.empty()) doc["serve_options"] = out.serve_options;
+    doc["best_feasible"] = out.best_feasible;
+    doc["saving"] = num(out.saving);
+    doc["saving_ci95"] = {num(out.saving_lo), num(out.saving_hi)};
+    doc["workload_fp"] = out.workload_fp;
+    doc["trials"] = out.trials;
+    doc["seconds"] = out.seconds;
+    doc["stop_reason"] = out.stop_reason;
+    return doc;
 }
 
 }  // namespace jb::report

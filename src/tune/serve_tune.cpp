@@ -224,6 +224,7 @@ TuneOutcome ServeTuner::run() {
     const std::string incumbent =
         r.incumbent.empty() ? "" : serve::settings_suffix(apply_serve_point(space_, r.incumbent, input_.defaults));
     summarise(measured, constraints_, spec_.min_repeats, incumbent, out);
+    if (out.best >= 0) out.serve_options = serve_options_of(out.settings[size_t(out.best)].server);
     if (!slo_.empty()) out.notes.push_back("latency target: " + slo_.str() + " (every target met: latency/SLO <= 1)");
     if (fa_fixed) out.notes.push_back("the scheme's quantized V cache needs flash attention: it stays on");
     out.seconds = std::chrono::duration<double>(Clock::now() - t0_).count();
