@@ -241,6 +241,15 @@ private:
 // changes nothing.
 MergeCounts merge_into(Store & dst, const std::string & src_path);
 
+// `joulebench merge`: every input merged into the database at `output` (created if missing), one
+// transaction per input. Every input, and an existing output, is checked to be a joulebench
+// database before anything is written; when a merge fails, an output this call created is removed
+// (an existing one holds whole inputs only) and the error propagates. before(input) and
+// after(input, counts) frame each input.
+void merge_files(const std::string & output, const std::vector<std::string> & inputs,
+                 const std::function<void(const std::string &)> & before,
+                 const std::function<void(const std::string &, const MergeCounts &)> & after);
+
 // ISO 8601 UTC with milliseconds, e.g. "2025-06-01T12:34:56.789Z".
 std::string utc_now_iso();
 

@@ -1,12 +1,9 @@
 // joulebench merge a.db b.db ... -o all.db: results from several hosts in one database.
 
 #include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <memory>
-#include <optional>
 
 #include "cli/commands.hpp"
 #include "joulebench/store.hpp"
@@ -21,11 +18,6 @@ struct MergeParams {
     std::string output;
 };
 
-bool file_exists(const std::string & path) {
-    struct stat st {};
-    return ::stat(path.c_str(), &st) == 0;
-}
-
 void print_counts(const std::string & src, const MergeCounts & n) {
     fmt::print(
         "{}: cells: {} added, {} replaced, {} skipped; items: {} added; timelines: {} added; "
@@ -39,39 +31,15 @@ void print_counts(const std::string & src, const MergeCounts & n) {
 }
 
 void run_merge(const MergeParams & p) {
-    // Check everything before writing anything: an existing output must be a joulebench database
-    // (opening it checks that first), and every input must be one too.
-    const bool created = !file_exists(p.output);
-    if (!created) {
-        Store::open(p.output, false);
-    }
-    for (const std::string & in : p.inputs) {
-        Store::open_readonly(in);
-    }
-
-    std::optional<Store> dst;
-    try {
-        dst.emplace(Store::open(p.output, true));
-        for (const std::string & in : p.inputs) {
-            fmt::print(stderr, "merging {} into {}\n", in, p.output);
-            print_counts(in, merge_into(*dst, in));
-        }
-        const auto cells = dst->list_cells();
-        const auto failed = std::count_if(cells.begin(), cells.end(), [](const CellRecord & c) { return !c.ok(); });
-        fmt::print("{}: {} cells ({} failed), {} hosts, {} models, {} schemes, {} serve levels\n", p.output, cells.size(),
-                   failed, dst->list_hosts().size(), dst->list_models().size(), dst->list_schemes().size(),
-                   dst->list_serve_levels().size());
-    } catch (...) {
-        // Each input merges in one transaction, so an existing output holds whole inputs only;
-        // an output this command created is removed, so a failed merge leaves nothing new behind.
-        if (created && dst) {
-            dst.reset();
-            for (const char * suffix : {"", "-wal", "-shm"}) {
-                ::unlink((p.output + suffix).c_str());
-            }
-        }
-        throw;
-    }
+    merge_files(
+        p.output, p.inputs, [&](const std::string & in) { fmt::print(stderr, "merging {} into {}\n", in, p.output); },
+        print_counts);
+    const Store dst = Store::open_readonly(p.output);
+    const auto cells = dst.list_cells();
+    const auto failed = std::count_if(cells.begin(), cells.end(), [](const CellRecord & c) { return !c.ok(); });
+    fmt::print("{}: {} cells ({} failed), {} hosts, {} models, {} schemes, {} serve levels\n", p.output, cells.size(),
+               failed, dst.list_hosts().size(), dst.list_models().size(), dst.list_schemes().size(),
+               dst.list_serve_levels().size());
 }
 
 }  // namespace

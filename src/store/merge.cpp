@@ -6,7 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <map>
+#include <optional>
 
 #include "store/sql.hpp"
 #include "joulebench/store.hpp"
@@ -130,6 +133,31 @@ MergeCounts merge_into(Store & dst, const std::string & src_path) {
     }
     tx.commit();
     return n;
+}
+
+void merge_files(const std::string & output, const std::vector<std::string> & inputs,
+                 const std::function<void(const std::string &)> & before,
+                 const std::function<void(const std::string &, const MergeCounts &)> & after) {
+    // Opening checks that a file is a joulebench database.
+    const bool created = ::access(output.c_str(), F_OK) != 0;
+    if (!created) Store::open(output, false);
+    for (const std::string & in : inputs) Store::open_readonly(in);
+
+    std::optional<Store> dst;
+    try {
+        dst.emplace(Store::open(output, true));
+        for (const std::string & in : inputs) {
+            if (before) before(in);
+            const MergeCounts n = merge_into(*dst, in);
+            if (after) after(in, n);
+        }
+    } catch (...) {
+        if (created && dst) {
+            dst.reset();
+            for (const char * suffix : {"", "-wal", "-shm"}) ::unlink((output + suffix).c_str());
+        }
+        throw;
+    }
 }
 
 }  // namespace jb
