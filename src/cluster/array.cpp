@@ -381,4 +381,36 @@ SubmitOutcome submit_array(const SweepSpec & spec, const SubmitSpec & s,
     return out;
 }
 
+Table status_table(const std::string & results_dir) {
+    const Manifest m = read_manifest(results_dir);
+    std::string queue_error;
+    const auto statuses = cell_statuses(results_dir, m, &queue_error);
+
+    Table t;
+    t.title = fmt::format("Slurm sweep in {}", results_dir);
+    for (const char * name : {"cell", "model", "scheme", "task", "state", "node", "job", "detail"}) {
+        t.add_column(name);
+        t.columns.back().right_align = std::string(name) == "cell";
+    }
+    std::map<std::string, int> count;
+    for (const auto & st : statuses) {
+        ++count[state_name(st.state)];
+        t.add_row({int64_t(st.cell.index), std::filesystem::path(st.cell.model).filename().string(), st.cell.scheme,
+                   st.cell.task, std::string(state_name(st.state)), st.node, st.job, st.detail});
+    }
+    std::string summary = fmt::format("{} cells:", statuses.size());
+    for (const char * s : {"done", "running", "pending", "failed", "missing"}) {
+        if (count[s] > 0) summary += fmt::format(" {} {},", count[s], s);
+    }
+    summary.pop_back();
+    t.notes.push_back(summary);
+    if (!queue_error.empty())
+        t.notes.push_back("Slurm could not be asked (" + queue_error + "): states come from the shards only");
+    if (count["failed"] + count["missing"] > 0) {
+        t.notes.push_back("the same `joulebench sweep ... --slurm` command resubmits the failed and missing cells");
+    }
+    if (count["done"] > 0) t.notes.push_back(fmt::format("collect: joulebench merge {}/*.db -o all.db", results_dir));
+    return t;
+}
+
 }  // namespace jb::cluster

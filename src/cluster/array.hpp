@@ -10,6 +10,7 @@
 
 #include "cluster/slurm.hpp"
 #include "joulebench/sweep.hpp"
+#include "joulebench/table.hpp"
 
 namespace jb::cluster {
 
@@ -63,5 +64,9 @@ Manifest read_manifest(const std::string & results_dir);
 // array tasks, then sacct where accounting is enabled). When Slurm cannot be asked at all,
 // *queue_error says why and only the shards count.
 std::vector<CellStatus> cell_statuses(const std::string & results_dir, const Manifest & m, std::string * queue_error);
+
+// `joulebench status --slurm DIR`: every cell's state as a table, with the counts per state and
+// what to do next in its notes.
+Table status_table(const std::string & results_dir);
 
 }  // namespace jb::cluster
