@@ -87,14 +87,7 @@ Destination resolve_destination(const ReportParams & p) {
 
 void run_report(const ReportParams & p) {
     const Destination dest = resolve_destination(p);
-    results::ReportRequest r;
-    r.title = p.title;
-    r.reference = p.reference;
-    r.cost = p.cost;
-    r.grid_g_per_kwh = p.grid_g_per_kwh;
-    r.slo = p.slo;
-    r.timeline_cell = p.timeline_cell;
-    const std::string text = results::render_report(p.db, r, dest.format, p.tables);
+    const std::string text = results::render_report(p.db, p.request, dest.format, p.tables);
     if (dest.path.empty()) {
         std::cout << text;
         std::cout.flush();
@@ -106,6 +99,7 @@ void run_report(const ReportParams & p) {
 
 void add_report_command(CLI::App & app) {
     auto p = std::make_shared<ReportParams>();
+    results::ReportRequest & r = p->request;
     CLI::App * cmd = app.add_subcommand(
         "report", "The results as one self-contained HTML page with charts, or as Markdown, CSV or JSON tables");
     cmd->add_option("db", p->db, "Result database (only read, never modified)")->capture_default_str();
@@ -118,15 +112,15 @@ void add_report_command(CLI::App & app) {
                     "Text formats: tables to print (summary, overall, tokens, decision, hardware, families, hosts, "
                     "serving, serving_latency, serving_frontier, sensors, energy, models, schemes, failed, all; default all, and summary for CSV, which holds one)")
         ->delimiter(',');
-    cmd->add_option("--timeline-cell", p->timeline_cell,
+    cmd->add_option("--timeline-cell", r.timeline_cell,
                     "HTML: the cell id whose power timeline to plot (default: the longest fp16 or int8 cell)");
-    cmd->add_option("--reference", p->reference, "Reference scheme for retention, gain and TWEOR")
+    cmd->add_option("--reference", r.reference, "Reference scheme for retention, gain and TWEOR")
         ->capture_default_str();
-    add_cost_options(cmd, p->cost);
-    cmd->add_option("--grid-g-per-kwh", p->grid_g_per_kwh, "Grid carbon intensity, g CO2e per kWh")
+    add_cost_options(cmd, r.cost);
+    cmd->add_option("--grid-g-per-kwh", r.grid_g_per_kwh, "Grid carbon intensity, g CO2e per kWh")
         ->capture_default_str();
-    cmd->add_option("--title", p->title, "Title of the report")->capture_default_str();
-    cmd->add_option("--slo", p->slo, "Latency targets of the serving operating points (default ttft_p99=2s,tpot_p99=100ms)");
+    cmd->add_option("--title", r.title, "Title of the report")->capture_default_str();
+    cmd->add_option("--slo", r.slo, "Latency targets of the serving operating points (default ttft_p99=2s,tpot_p99=100ms)");
     cmd->footer(
         "Examples:\n"
         "  joulebench report results.db -o report.html   one HTML file: charts, tables, provenance\n"

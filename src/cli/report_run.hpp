@@ -1,13 +1,12 @@
 #pragma once
 // The report and recommend commands' options and bodies, also used by `joulebench run`.
 
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "joulebench/metrics.hpp"
 #include "results/cost_model.hpp"
 #include "results/recommend.hpp"
+#include "results/report_input.hpp"
 
 namespace CLI {
 class App;
@@ -23,12 +22,7 @@ struct ReportParams {
     std::string output;  // a format name, a file, or "-" (stdout)
     std::string format;  // html, md, csv, json, table; "" = from --output, else html
     std::vector<std::string> tables;
-    int64_t timeline_cell = 0;
-    std::string reference = "fp16";
-    results::CostParams cost;  // --usd-per-kwh, --gpu-price-usd, --lifetime-years, --utilisation
-    double grid_g_per_kwh = metrics::kWorldGridGPerKwh;
-    std::string title = "joulebench report";
-    std::string slo;  // serving operating points' latency targets ("": the serving profile's default)
+    results::ReportRequest request;  // title, reference, cost, grid intensity, SLO, timeline cell
 };
 
 void run_report(const ReportParams & p);
