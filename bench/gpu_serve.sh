@@ -25,7 +25,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 MODEL=${MODEL:-qwen2.5-7b}
 SCHEMES=${SCHEMES:-fp16,int8,q4_k_m}
-CONCURRENCY=${CONCURRENCY:-1,2,4,8,16,32,64}
+CONCURRENCY=${CONCURRENCY-1,2,4,8,16,32,64}  # CONCURRENCY= (empty): open-loop levels only
 RATES=${RATES:-}
 INPUT_LEN=${INPUT_LEN:-1024}
 OUTPUT_LEN=${OUTPUT_LEN:-256}
@@ -66,9 +66,11 @@ fi
 # One serve run: it quantizes each scheme into the cache once (kept on the tmpfs between calls),
 # starts llama-server per scheme with one slot per client of the widest level and a context of
 # slots x (prompt + output + 64), and skips the levels an earlier call stored.
-level_args=(--concurrency "$CONCURRENCY")
+level_args=()
+[ -n "$CONCURRENCY" ] && level_args+=(--concurrency "$CONCURRENCY")
 [ -n "$RATES" ] && level_args+=(--rate "$RATES")
-log "serve $MODEL: $SCHEMES x c=$CONCURRENCY${RATES:+ r=$RATES}, $INPUT_LEN+$OUTPUT_LEN tokens, ${DURATION_S}s per level ($(left) s left)"
+[ ${#level_args[@]} -gt 0 ] || { log "neither CONCURRENCY nor RATES: nothing to serve"; exit 1; }
+log "serve $MODEL: $SCHEMES x${CONCURRENCY:+ c=$CONCURRENCY}${RATES:+ r=$RATES}, $INPUT_LEN+$OUTPUT_LEN tokens, ${DURATION_S}s per level ($(left) s left)"
 timed "serve $MODEL" stop_after "$(( $(left) - 40 ))" "$JB" serve -m "$src" --schemes "$SCHEMES" "${level_args[@]}" \
     --input-len "$INPUT_LEN" --output-len "$OUTPUT_LEN" --duration "$DURATION_S" --slo "$SLO" \
     --n-gpu-layers "${NGL:-99}" ${SERVER_ARGS:-} --db "$DB" --cache-dir "$WORK/models/cache" --server-bin "$LS" \
