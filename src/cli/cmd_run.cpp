@@ -25,7 +25,7 @@ void run_default_job(RunOptions & o) {
     fs::create_directories(o.out_dir);
     auto & spec = o.sweep.spec;
     spec.db = (fs::path(o.out_dir) / "results.db").string();
-    spec.command_line = "joulebench run";
+    spec.command_line = invocation;
     o.sweep.resolve();
     fmt::print(stderr, "run: {} x {{{}}} on {} items of each task in {}\n", o.sweep.models, o.sweep.schemes,
                spec.task.limit, spec.task.data_dir);

@@ -185,9 +185,8 @@ void add_serve_command(CLI::App & app) {
                 "Exit status: 0 when every level ran (partial levels, with some failed requests, count as run); 3 "
                 "when a level failed (the server did not start, died or hung); 1 for an error before any level, 2 "
                 "for bad usage, 128+N when stopped by signal N. docs/serve.md.");
-    cmd->callback([o, &app] {
-        o->spec.command_line = "joulebench serve";
-        for (const auto & a : app.remaining_for_passthrough()) o->spec.command_line += " " + a;
+    cmd->callback([o] {
+        o->spec.command_line = invocation;
         run_serve_command(*o);
     });
 }

@@ -137,10 +137,9 @@ void add_sweep_command(CLI::App & app) {
                 "warn, and the cells that overlapped are marked shared_meter.\n"
                 "Exit status: 0 when every cell ran; 3 when some cells failed (reasons in the table); 1 for an error "
                 "before any measurement, 2 for bad usage, 128+N when stopped by signal N.");
-    cmd->callback([o, slurm, cmd, &app] {
+    cmd->callback([o, slurm, cmd] {
         o->resolve();
-        o->spec.command_line = "joulebench sweep";
-        for (const auto & a : app.remaining_for_passthrough()) o->spec.command_line += " " + a;
+        o->spec.command_line = invocation;
         if (slurm_sweep(*cmd, o->spec, *slurm)) return;
         run_sweep_command(*o);
     });

@@ -181,9 +181,8 @@ void add_tune_command(CLI::App & app) {
         "and `joulebench sweep --engine tuned` runs each cell with the best. A served load (serve:c<N>) tunes "
         "llama-server's settings instead, every trial a served level (J per output token; --slo as the latency "
         "constraint); -t, --ngl, -b, --ub, --np, --fa, --ctk and --ctv give the server's defaults. docs/tune.md.");
-    cmd->callback([o, &app, cmd] {
-        o->spec.command_line = "joulebench tune";
-        for (const auto & a : app.remaining_for_passthrough()) o->spec.command_line += " " + a;
+    cmd->callback([o, cmd] {
+        o->spec.command_line = invocation;
         run(*o, *cmd);
     });
 }

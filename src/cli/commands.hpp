@@ -3,6 +3,7 @@
 // A command's callback throws jb::Error on bad input; main() prints it and exits non-zero.
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace jb::cli {
 
@@ -25,6 +26,9 @@ void add_tune_command(CLI::App & app);    // tune: cmd_tune.cpp
 
 // Set by a command that wants main() to exit with a particular status (measure: the child's).
 extern int exit_status;
+// The invocation as the user typed it ("joulebench sweep -m a.gguf --schemes fp16,int8", each word
+// shell-quoted), set by main(): what a run record keeps as its command line.
+extern std::string invocation;
 // A sweep that ran to its end but some of whose cells failed (their reasons are in the store and
 // the summary table). 1 is an error before any work, 2 bad usage, 128 + N stopped by signal N.
 inline constexpr int kExitCellsFailed = 3;

@@ -10,8 +10,10 @@
 #include "cli/suggest.hpp"
 #include "engine/llama_engine.hpp"
 #include "joulebench/error.hpp"
+#include "util/strings.hpp"
 
 int jb::cli::exit_status = 0;
+std::string jb::cli::invocation;
 
 int main(int argc, char ** argv) {
     // CUDA numbers GPUs fastest-first by default, NVML by PCI bus: GPU N of --gpus and the
@@ -20,6 +22,8 @@ int main(int argc, char ** argv) {
     setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID", /*overwrite=*/0);
     // llama.cpp's log stays quiet (bad input gets our one line) unless a command asks for --verbose.
     jb::install_llama_log();
+    jb::cli::invocation = "joulebench";
+    for (int i = 1; i < argc; ++i) jb::cli::invocation += " " + jb::shell_quote(argv[i]);
     CLI::App app{"joulebench: accuracy and energy of LLM quantization schemes, measured with the hardware's own counters"};
     app.set_version_flag("--version", "joulebench " JOULEBENCH_VERSION " (llama.cpp " JOULEBENCH_LLAMA_COMMIT ")");
     app.require_subcommand(1);

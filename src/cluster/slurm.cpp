@@ -39,16 +39,6 @@ std::string array_spec(std::vector<int> indices) {
     return out;
 }
 
-std::string shell_quote(const std::string & word) {
-    const bool safe = !word.empty() && std::all_of(word.begin(), word.end(), [](unsigned char c) {
-        return std::isalnum(c) || std::string_view("@%_+=:,./-").find(char(c)) != std::string_view::npos;
-    });
-    if (safe) return word;
-    std::string out = "'";
-    for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
-
 namespace {
 
 // A value that goes into an #SBATCH line: Slurm splits those at blanks and expands % patterns

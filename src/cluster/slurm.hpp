@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include "util/strings.hpp"
 
 namespace jb::cluster {
 
@@ -28,8 +29,7 @@ std::string shard_name(int index);
 // Slurm's --array list for sorted or unsorted indices: {0,1,2,5,7,8} -> "0-2,5,7-8".
 std::string array_spec(std::vector<int> indices);
 
-// Quotes a word for bash (single quotes; left bare when it is plainly safe).
-std::string shell_quote(const std::string & word);
+using jb::shell_quote;  // util/strings.hpp: the sbatch script's words
 
 struct ScriptParams {
     std::string joulebench;               // absolute path of the binary the tasks run

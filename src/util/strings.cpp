@@ -1,6 +1,9 @@
 #include "util/strings.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -57,6 +60,16 @@ std::vector<double> split_numbers(const std::string & s, const std::string & opt
         out.push_back(*v);
     }
     return out;
+}
+
+std::string shell_quote(const std::string & word) {
+    const bool safe = !word.empty() && std::all_of(word.begin(), word.end(), [](unsigned char c) {
+        return std::isalnum(c) || std::string_view("@%_+=:,./-").find(char(c)) != std::string_view::npos;
+    });
+    if (safe) return word;
+    std::string out = "'";
+    for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
 }
 
 }  // namespace jb

@@ -23,4 +23,8 @@ std::optional<double> parse_double(const std::string & s);
 // `whole` refuses fractions. Throws UsageError naming `option` and the element.
 std::vector<double> split_numbers(const std::string & s, const std::string & option, bool whole);
 
+// `word` as one word of a POSIX shell command line: as it is when it holds only safe characters
+// (letters, digits, @%_+=:,./-), else in single quotes (a ' inside as '\'').
+std::string shell_quote(const std::string & word);
+
 }  // namespace jb

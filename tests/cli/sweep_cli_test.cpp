@@ -12,11 +12,13 @@
 #include <string>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "run_joulebench.hpp"
 #include "joulebench/store.hpp"
+#include "util/strings.hpp"
 
 namespace fs = std::filesystem;
 using namespace jb_test;
@@ -200,6 +202,13 @@ TEST_F(SweepCli, synthetic_workloads_do_fixed_work_per_cell) {
     EXPECT_EQ(tokens["tg8r3"], std::make_pair(int64_t(0), int64_t(8 * 3)));
     EXPECT_EQ(tokens["tg4x2"], std::make_pair(int64_t(0), int64_t(4 * 2 * 5)));  // 5 repetitions by default
     EXPECT_EQ(tokens["pp32r2"], std::make_pair(int64_t(32 * 2), int64_t(0)));
+    // The run keeps the command as typed, options and all (it once kept "joulebench sweep" alone).
+    const auto runs = store.list_runs();
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].command_line,
+              fmt::format("joulebench sweep -m {} --schemes fp16 --tasks tg8r3,tg4x2,pp32r2 --db {} --cache-dir {} "
+                          "--idle-s 0 --idle-check-s 0 -t 2 --no-progress",
+                          jb::shell_quote(kModel), jb::shell_quote(db("bench.db")), jb::shell_quote(cache())));
     auto bad = joulebench({"sweep", "-m", kModel, "--schemes", "fp16", "--tasks", "tg8r0", "--db", db("x.db")});
     EXPECT_EQ(bad.status, 2);
     EXPECT_NE(error_line(bad.err).find("tg8r0"), std::string::npos) << bad.err;

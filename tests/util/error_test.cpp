@@ -67,3 +67,11 @@ TEST(SplitNumbers, a_list_of_numbers_naming_the_option_and_element_it_refuses) {
         EXPECT_STREQ(e.what(), "--rate: 'x' is not a number");
     }
 }
+
+TEST(ShellQuote, safe_words_bare_others_in_single_quotes) {
+    EXPECT_EQ(jb::shell_quote("--schemes"), "--schemes");
+    EXPECT_EQ(jb::shell_quote("fp16,int8"), "fp16,int8");
+    EXPECT_EQ(jb::shell_quote("my model.gguf"), "'my model.gguf'");
+    EXPECT_EQ(jb::shell_quote("it's"), "'it'\\''s'");
+    EXPECT_EQ(jb::shell_quote(""), "''");
+}
