@@ -1,5 +1,7 @@
 #include "cli/suggest.hpp"
 
+#include "util/strings.hpp"
+
 #include <algorithm>
 #include <vector>
 
@@ -7,39 +9,7 @@
 
 namespace jb::cli {
 
-size_t edit_distance(const std::string & a, const std::string & b) {
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            const size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diag = up;
-        }
-    }
-    return row[b.size()];
-}
-
 namespace {
-
-// The closest of `names` to `word`: within a third of its length (at least 2 edits), or one that
-// starts with it or that it starts with ("--task" for "--tasks").
-std::string closest(const std::string & word, const std::vector<std::string> & names) {
-    std::string best;
-    size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
-    for (const auto & n : names) {
-        size_t d = edit_distance(word, n);
-        const bool prefix = word.size() >= 3 && n.size() >= 3 && (n.rfind(word, 0) == 0 || word.rfind(n, 0) == 0);
-        if (prefix) d = std::min<size_t>(d, 1);
-        if (d < best_d) {
-            best_d = d;
-            best = n;
-        }
-    }
-    return best;
-}
 
 std::vector<std::string> option_names(const CLI::App & cmd) {
     std::vector<std::string> out;
@@ -63,7 +33,7 @@ std::string unknown_word_hint(const CLI::App & app, int argc, const char * const
         if (sub->get_name() == first) cmd = sub;
     }
     if (!cmd) {
-        const std::string near = closest(first, commands);
+        const std::string near = closest_name(first, commands);
         return near.empty() ? fmt::format("unknown command '{}' (joulebench --help lists them)", first)
                             : fmt::format("unknown command '{}'; did you mean '{}'?", first, near);
     }
@@ -85,7 +55,7 @@ std::string unknown_word_hint(const CLI::App & app, int argc, const char * const
             known = known || std::find(n.begin(), n.end(), name) != n.end();
         }
         if (known || name == "-h" || name == "--help") continue;
-        const std::string near = closest(name, names);
+        const std::string near = closest_name(name, names);
         return near.empty() ? fmt::format("{}: unknown option {} (joulebench {} --help lists them)", first, name, first)
                             : fmt::format("{}: unknown option {}; did you mean {}?", first, name, near);
     }

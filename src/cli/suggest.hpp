@@ -12,7 +12,4 @@ namespace jb::cli {
 // close), or "" when every word is known (CLI11's own message then stands).
 std::string unknown_word_hint(const CLI::App & app, int argc, const char * const * argv);
 
-// Levenshtein distance (for tests).
-size_t edit_distance(const std::string & a, const std::string & b);
-
 }  // namespace jb::cli

@@ -13,6 +13,7 @@
 
 #include "joulebench/metrics.hpp"
 #include "joulebench/error.hpp"
+#include "util/strings.hpp"
 
 namespace jb::metrics {
 
@@ -456,7 +457,11 @@ Profile find_profile(const std::string & name) {
         p.description = "maximise EOR within the constraints given";
         return p;
     }
-    throw UsageError(fmt::format("unknown profile '{}' (expected {}custom or all)", name, names));
+    std::vector<std::string> all = {"custom", "all"};
+    for (const Profile & p : builtin_profiles()) all.push_back(p.name);
+    const std::string near = closest_name(name, all);
+    throw UsageError(fmt::format("unknown profile '{}'{} (expected {}custom or all)", name,
+                                 near.empty() ? "" : "; did you mean " + near + "?", names));
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "joulebench/error.hpp"
+#include "util/strings.hpp"
 
 namespace jb {
 
@@ -168,7 +169,12 @@ Scheme parse_base_name(const std::string & base) {
         s.ftype = ft;
         return s;
     }
-    throw UsageError(fmt::format("unknown scheme '{}': expected {}", base, accepted_names()));
+    std::vector<std::string> names;
+    for (const auto & p : k_presets) names.emplace_back(p.name);
+    for (const auto & f : k_ftypes) names.push_back(lower(f.name));
+    const std::string near = closest_name(lower(base), names);
+    throw UsageError(fmt::format("unknown scheme '{}'{}: expected {}", base,
+                                 near.empty() ? "" : "; did you mean " + near + "?", accepted_names()));
 }
 
 }  // namespace

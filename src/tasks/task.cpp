@@ -4,6 +4,7 @@
 
 #include "tasks/task_base.hpp"
 #include "joulebench/error.hpp"
+#include "util/strings.hpp"
 
 namespace jb::tasks {
 
@@ -35,6 +36,18 @@ std::string valid_names() {
 
 }  // namespace
 
+std::vector<std::string> builtin_task_names();
+
+namespace {
+
+[[noreturn]] void unknown_task(const std::string & name) {
+    const std::string near = closest_name(name, builtin_task_names());
+    throw UsageError("unknown task '" + name + "'" + (near.empty() ? "" : "; did you mean " + near + "?") +
+                     "; valid tasks: " + valid_names());
+}
+
+}  // namespace
+
 std::vector<std::string> builtin_task_names() {
     std::vector<std::string> names;
     for (const auto & e : kTasks) names.emplace_back(e.name);
@@ -52,7 +65,7 @@ int default_shots(const std::string & name) {
         if (name == e.name) return e.default_shots;
     }
     if (name.rfind(kCustomPrefix, 0) == 0) return 0;
-    throw UsageError("unknown task '" + name + "'; valid tasks: " + valid_names());
+    unknown_task(name);
 }
 
 std::unique_ptr<Task> make_task(const std::string & name, const TaskOptions & opt) {
@@ -76,7 +89,7 @@ std::unique_ptr<Task> make_task(const std::string & name, const TaskOptions & op
         if (path.empty()) throw UsageError("task 'custom:' needs a file: custom:<path.jsonl>");
         return make_custom(path, opt);
     }
-    throw UsageError("unknown task '" + name + "'; valid tasks: " + valid_names());
+    unknown_task(name);
 }
 
 }  // namespace jb::tasks

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -70,6 +71,36 @@ std::string shell_quote(const std::string & word) {
     std::string out = "'";
     for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
     return out + "'";
+}
+
+size_t edit_distance(const std::string & a, const std::string & b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            const size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string closest_name(const std::string & word, const std::vector<std::string> & names) {
+    std::string best;
+    size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
+    for (const auto & n : names) {
+        size_t d = edit_distance(word, n);
+        const bool prefix = word.size() >= 3 && n.size() >= 3 && (n.rfind(word, 0) == 0 || word.rfind(n, 0) == 0);
+        if (prefix) d = std::min<size_t>(d, 1);
+        if (d < best_d) {
+            best_d = d;
+            best = n;
+        }
+    }
+    return best;
 }
 
 }  // namespace jb

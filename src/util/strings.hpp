@@ -23,6 +23,14 @@ std::optional<double> parse_double(const std::string & s);
 // `whole` refuses fractions. Throws UsageError naming `option` and the element.
 std::vector<double> split_numbers(const std::string & s, const std::string & option, bool whole);
 
+// Levenshtein distance between two words.
+size_t edit_distance(const std::string & a, const std::string & b);
+
+// The name of `names` closest to a mistyped `word`, for "did you mean ...?": within a third of its
+// length in edits (at least 2), or one that starts with it or that it starts with ("--task" for
+// "--tasks"); "" when none is that close.
+std::string closest_name(const std::string & word, const std::vector<std::string> & names);
+
 // `word` as one word of a POSIX shell command line: as it is when it holds only safe characters
 // (letters, digits, @%_+=:,./-), else in single quotes (a ' inside as '\'').
 std::string shell_quote(const std::string & word);

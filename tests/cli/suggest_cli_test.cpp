@@ -55,3 +55,16 @@ TEST(SuggestCli, a_bad_number_names_the_option_and_the_value) {
         EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
     }
 }
+
+TEST(SuggestCli, a_mistyped_task_scheme_or_profile_names_the_closest_one) {
+    const ChildRun task = joulebench({"eval", "-m", JB_TEST_MODEL, "--tasks", "arc_esy"});
+    EXPECT_EQ(task.status, 2) << task.err;
+    EXPECT_NE(task.err.find("unknown task 'arc_esy'; did you mean arc_easy?"), std::string::npos) << task.err;
+    const ChildRun scheme = joulebench({"quantize", "-m", JB_TEST_MODEL, "--scheme", "q4_k_n"});
+    EXPECT_EQ(scheme.status, 2) << scheme.err;
+    EXPECT_NE(scheme.err.find("unknown scheme 'q4_k_n'; did you mean q4_k_m?"), std::string::npos) << scheme.err;
+    const ChildRun profile = joulebench({"recommend", "/nonexistent/results.db", "--profile", "datacentre"});
+    EXPECT_EQ(profile.status, 2) << profile.err;
+    EXPECT_NE(profile.err.find("unknown profile 'datacentre'; did you mean datacenter?"), std::string::npos)
+        << profile.err;
+}

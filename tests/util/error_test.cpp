@@ -75,3 +75,13 @@ TEST(ShellQuote, safe_words_bare_others_in_single_quotes) {
     EXPECT_EQ(jb::shell_quote("it's"), "'it'\\''s'");
     EXPECT_EQ(jb::shell_quote(""), "''");
 }
+
+TEST(ClosestName, a_near_miss_or_a_prefix_but_nothing_far) {
+    EXPECT_EQ(jb::edit_distance("kitten", "sitting"), 3u);
+    EXPECT_EQ(jb::edit_distance("", "abc"), 3u);
+    const std::vector<std::string> tasks = {"mmlu", "hellaswag", "arc_challenge", "arc_easy", "gsm8k"};
+    EXPECT_EQ(jb::closest_name("arc_esy", tasks), "arc_easy");
+    EXPECT_EQ(jb::closest_name("hellaswg", tasks), "hellaswag");
+    EXPECT_EQ(jb::closest_name("mmlu_pro", tasks), "mmlu");  // a name it starts with
+    EXPECT_EQ(jb::closest_name("squad", tasks), "");
+}
