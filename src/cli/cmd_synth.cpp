@@ -1,8 +1,8 @@
 // joulebench synth: writes a synthetic model (real architecture and tokenizer, seeded random
 // weights) for energy and speed measurements where no trained weights can be downloaded.
 
-#include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -30,8 +30,7 @@ struct SynthArgs {
     bool list = false;
 };
 
-// "1/16" or "0.0625"
-// "0.25" or "1/16".
+// --scale: "0.25" or "1/16".
 double parse_scale(const std::string & s) {
     const size_t slash = s.find('/');
     const std::optional<double> num = parse_double(s.substr(0, slash));
