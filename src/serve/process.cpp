@@ -10,16 +10,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "serve/http.hpp"
 #include "joulebench/error.hpp"
+#include "util/strings.hpp"
 
 extern char ** environ;
 
@@ -240,6 +245,31 @@ int pick_free_port(const std::string & host) {
                                    : ntohs(reinterpret_cast<sockaddr_in *>(&a)->sin_port);
 }
 
+bool takes_option(const std::string & binary, const std::string & option) {
+    static std::mutex mutex;
+    static std::map<std::string, std::string> help;  // binary -> its --help
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = help.find(binary);
+    if (it == help.end()) {
+        std::string text;
+        if (FILE * p = ::popen((shell_quote(binary) + " --help 2>&1").c_str(), "r")) {
+            char buf[4096];
+            size_t n = 0;
+            while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+            ::pclose(p);
+        }
+        it = help.emplace(binary, std::move(text)).first;
+    }
+    const std::string & h = it->second;
+    for (size_t at = h.find(option); at != std::string::npos; at = h.find(option, at + 1)) {
+        const size_t end = at + option.size();
+        const bool starts = at == 0 || h[at - 1] == ' ' || h[at - 1] == ',' || h[at - 1] == '\n';
+        const bool ends = end == h.size() || h[end] == ' ' || h[end] == ',' || h[end] == '\n' || h[end] == '=';
+        if (starts && ends) return true;
+    }
+    return false;
+}
+
 bool port_in_use(const std::string & host, int port) {
     int fd = bind_socket(host, port);
     if (fd < 0) return errno == EADDRINUSE || errno == EACCES;
@@ -267,6 +297,7 @@ json server_settings_json(const ServerOptions & o) {
         {"threads", int_or_default(o.threads)},
         {"threads_batch", int_or_default(o.threads_batch)},
         {"metrics", o.metrics},
+        {"prompt_cache", o.prompt_cache ? "server default" : "off"},
         {"extra_args", o.extra_args},
         {"llama_cpp_commit", JOULEBENCH_LLAMA_COMMIT},
     };
@@ -313,6 +344,10 @@ ServerLaunch make_launch(const ServerOptions & o) {
     if (o.threads > 0) add("-t", std::to_string(o.threads));
     if (o.threads_batch > 0) add("-tb", std::to_string(o.threads_batch));
     if (o.metrics) a.push_back("--metrics");
+    const bool cache_ram_given = std::any_of(o.extra_args.begin(), o.extra_args.end(), [](const std::string & w) {
+        return w == "-cram" || w.rfind("--cache-ram", 0) == 0;
+    });
+    if (!o.prompt_cache && !cache_ram_given && takes_option(o.binary, "--cache-ram")) add("--cache-ram", "0");
     a.insert(a.end(), o.extra_args.begin(), o.extra_args.end());
     l.settings["argv"] = a;
     return l;

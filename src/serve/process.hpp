@@ -87,6 +87,10 @@ struct ServerOptions {
     int threads = 0;                      // -t; 0: default
     int threads_batch = 0;                // -tb; 0: default
     bool metrics = true;                  // --metrics: /metrics lets token counts be checked
+    // false: --cache-ram 0, no prompt cache in host memory (where the binary takes the option, and
+    // unless extra_args give --cache-ram). llama-server's default keeps one and, when a task starts,
+    // copies every idle slot's KV into it (docs/serve.md, "llama-server's prompt cache").
+    bool prompt_cache = true;
     std::vector<std::string> extra_args;  // passed as they are, recorded
     std::string log_path;                 // "": <temp dir>/joulebench-llama-server-<port>.log
     double startup_timeout_s = 120.0;     // model load included
@@ -110,6 +114,10 @@ struct ServerLaunch {
 int pick_free_port(const std::string & host = "127.0.0.1");
 // True if something listens on (or holds) host:port, tested by binding it.
 bool port_in_use(const std::string & host, int port);
+
+// Whether `binary --help` lists `option` (as a whole word): for options a llama-server older than
+// the pinned one may lack. The help text is read once per binary.
+bool takes_option(const std::string & binary, const std::string & option);
 
 // The settings that matter for energy as a JSON object: each option's value or "default".
 nlohmann::json server_settings_json(const ServerOptions & o);

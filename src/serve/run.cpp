@@ -238,6 +238,10 @@ ServerPlan plan_server(const ServeSpec & spec, const std::string & binary, const
     o.threads = s.threads;
     o.threads_batch = s.threads_batch;
     o.extra_args = s.extra_args;
+    // Requests go with cache_prompt false (no prompt reuse: every level measured cold), so a prompt
+    // cache only copies each finished slot's KV to host memory, and when a level starts the previous
+    // level's idle slots (an H200 level after 64 clients waited 4 s for its first tokens).
+    o.prompt_cache = false;
     o.startup_timeout_s = s.startup_timeout_s;
     o.stop_grace_s = 10.0;
     p.settings = serve::server_settings_json(o);

@@ -233,6 +233,26 @@ TEST(ServerOptions, become_argv_and_settings) {
     EXPECT_EQ(l.settings["n_gpu_layers"], 99);
     EXPECT_EQ(l.settings["argv"].size(), want.size());
 
+    // No prompt cache: --cache-ram 0, where the binary lists it (this one has no --help) and the
+    // extra arguments do not set it.
+    o.prompt_cache = false;
+    EXPECT_EQ(make_launch(o).argv, want) << "a binary without --cache-ram is not given it";
+    EXPECT_EQ(make_launch(o).settings["prompt_cache"], "off");
+    const std::string newer = dir.write("llama-server-new", "#!/bin/sh\necho '-cram,  --cache-ram N   set the maximum cache size'\n");
+    ::chmod(newer.c_str(), 0755);
+    o.binary = newer;
+    std::vector<std::string> with_cache_ram = make_launch(o).argv;
+    ASSERT_GE(with_cache_ram.size(), 2u);
+    EXPECT_EQ(std::vector<std::string>(with_cache_ram.end() - 3, with_cache_ram.end()),
+              (std::vector<std::string>{"--cache-ram", "0", "--no-cont-batching"}));
+    o.extra_args = {"--cache-ram", "512"};
+    with_cache_ram = make_launch(o).argv;
+    EXPECT_EQ(std::count(with_cache_ram.begin(), with_cache_ram.end(), "--cache-ram"), 1) << "the user's wins";
+    EXPECT_EQ(with_cache_ram.back(), "512");
+    o.binary = bin;
+    o.extra_args = {"--no-cont-batching"};
+    o.prompt_cache = true;
+
     o.model = dir.file("missing.gguf");
     EXPECT_THROW(make_launch(o), jb::InputError);
     o.model = model;

@@ -163,6 +163,9 @@ TEST(ServeCli, two_schemes_at_two_concurrencies_are_served_stored_reported_recom
         EXPECT_EQ(server["parallel"], 4) << "one slot per client of the largest level";
         EXPECT_EQ(server["ctx_size"], 4 * 256) << "4 slots x (24 + 8 + 64 rounded up to 256)";
         EXPECT_EQ(server["reported"]["total_slots"], 4) << server.dump();
+        EXPECT_EQ(server["prompt_cache"], "off") << server.dump();
+        EXPECT_NE(l.server_json.find("\"--cache-ram\",\"0\""), std::string::npos)
+            << "no host-memory prompt cache on our own server: " << l.server_json;
         const auto result = nlohmann::json::parse(l.result_json);
         EXPECT_EQ(result["requests"].size(), 8u);
     }
