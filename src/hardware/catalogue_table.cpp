@@ -1,9 +1,9 @@
 #include "hardware/catalogue_table.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <map>
-
-#include <fmt/format.h>
 
 namespace jb::hardware {
 

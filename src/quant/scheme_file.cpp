@@ -28,9 +28,10 @@ SchemeFile make_scheme_file(const std::string & model, const Scheme & scheme, co
     if (!note.empty()) info(note);
     const DynamicResult r = build_dynamic_scheme(model, d);
     if (!r.budget_met && o.on_warning) {
-        o.on_warning(fmt::format("dynamic could not meet --kld-budget {} on {} (measured {:.5f}); it uses the most "
-                                 "precise candidates",
-                                 o.kld_budget, model, r.final_fidelity.mean_kld));
+        o.on_warning(
+            fmt::format("dynamic could not meet --kld-budget {} on {} (measured {:.5f}); it uses the most "
+                        "precise candidates",
+                        o.kld_budget, model, r.final_fidelity.mean_kld));
     }
     if (!r.kv_note.empty()) info("dynamic: " + r.kv_note);
     out.scheme = r.chosen;

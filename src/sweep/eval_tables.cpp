@@ -1,9 +1,9 @@
 #include "sweep/eval_tables.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <fstream>
-
-#include <fmt/format.h>
 
 #include "energy/cpu_time.hpp"
 #include "joulebench/error.hpp"
@@ -12,7 +12,9 @@ namespace jb::sweep {
 
 namespace {
 
-double nan_if_zero(double v) { return v > 0 ? v : NAN; }
+double nan_if_zero(double v) {
+    return v > 0 ? v : NAN;
+}
 
 }  // namespace
 
@@ -49,8 +51,8 @@ EvalTables eval_tables(const EvalRun & run, const std::string & model, const std
     for (const auto & t : run.tasks) {
         const auto & r = t.result;
         for (const auto & metric : r.metrics) {
-            std::vector<Value> row = {r.task, metric.name, metric.value * 100.0, metric.stderr_ * 100.0,
-                                      int64_t(metric.n), int64_t(r.shots)};
+            std::vector<Value> row = {
+                r.task, metric.name, metric.value * 100.0, metric.stderr_ * 100.0, int64_t(metric.n), int64_t(r.shots)};
             if (metric.group.empty()) {
                 acc.add_row(row);
             } else {
@@ -63,26 +65,28 @@ EvalTables eval_tables(const EvalRun & run, const std::string & model, const std
         any_estimated_only = any_estimated_only || !measured;
         const auto & c = t.counters;
         en.add_row({r.task, measured ? Value(e.total.energy_j) : Value(e.total.estimated_j),
-                    measured ? Value(e.total.net_j) : Value(),
-                    joules_per_token(e.prefill, measured, c.prefill_tokens),
+                    measured ? Value(e.total.net_j) : Value(), joules_per_token(e.prefill, measured, c.prefill_tokens),
                     joules_per_token(e.decode, measured, c.decode_tokens), c.prefill_tokens, c.decode_tokens,
                     c.prefill_tokens > 0 ? Value(double(c.prefill_tokens) / nan_if_zero(c.prefill_s)) : Value(),
                     c.decode_tokens > 0 ? Value(double(c.decode_tokens) / nan_if_zero(c.decode_s)) : Value(),
                     c.first_token_s >= 0 ? Value(c.first_token_s) : Value(), t.wall_s, e.method});
     }
     if (any_estimated_only) {
-        en.notes.push_back("no energy counter or power sensor measured this run: energies are ESTIMATED "
-                           "(CPU TDP per CPU x this process's CPU time), not measured; see `joulebench sensors`");
+        en.notes.push_back(
+            "no energy counter or power sensor measured this run: energies are ESTIMATED "
+            "(CPU TDP per CPU x this process's CPU time), not measured; see `joulebench sensors`");
     }
     if (run.load && run.load->busy()) {
-        en.notes.push_back(fmt::format("other load during the run: {}; a CPU energy counter includes their energy and "
-                                       "contention slows the tasks",
-                                       energy::describe_load(*run.load)));
+        en.notes.push_back(
+            fmt::format("other load during the run: {}; a CPU energy counter includes their energy and "
+                        "contention slows the tasks",
+                        energy::describe_load(*run.load)));
     }
     if (run.idle_load && run.idle_load->busy()) {
-        en.notes.push_back(fmt::format("the idle baseline ran beside other load: {}; idle power and net energy are "
-                                       "biased",
-                                       energy::describe_load(*run.idle_load)));
+        en.notes.push_back(
+            fmt::format("the idle baseline ran beside other load: {}; idle power and net energy are "
+                        "biased",
+                        energy::describe_load(*run.idle_load)));
     }
     for (const auto & u : run.unavailable) en.notes.push_back(fmt::format("not measured: {} — {}", u.what, u.reason));
 

@@ -14,7 +14,8 @@ namespace jb::sweep {
 struct EvalTables {
     Table accuracy;  // task, metric, value and standard error in %, items, shots
     Table groups;    // the same per subject and category ("mmlu/stem")
-    Table energy;    // energy, net energy, J/token and tok/s per phase, TTFT, time, method; notes on what was not measured
+    Table
+        energy;  // energy, net energy, J/token and tok/s per phase, TTFT, time, method; notes on what was not measured
 };
 
 // `scheme`: "" for the model file as it is.
