@@ -57,24 +57,28 @@ std::shared_ptr<SlurmSweepOptions> add_slurm_sweep_options(CLI::App * cmd) {
                   "own shard DIR/cell-NNNN.db; submits with sbatch and prints the job id. Run again, it submits only "
                   "the cells that are missing or failed")
         ->group(group);
-    cmd->add_option("--results-dir", s->results_dir,
+    cmd->add_option("--results-dir", s->submit.results_dir,
                     "--slurm: shared directory (every node must see it) for the shards, logs, the quantized-file "
                     "cache, the script and its manifest")
         ->capture_default_str()
         ->group(group);
-    cmd->add_option("--partition", s->partition, "--slurm: sbatch --partition")->group(group);
-    cmd->add_option("--gres", s->gres, "--slurm: sbatch --gres per cell, e.g. gpu:1")->group(group);
-    cmd->add_option("--time", s->time, "--slurm: sbatch --time per cell, e.g. 02:00:00")->group(group);
-    cmd->add_option("--array-parallel", s->array_parallel, "--slurm: at most K cells at once (--array=...%K)")
+    cmd->add_option("--partition", s->submit.partition, "--slurm: sbatch --partition")->group(group);
+    cmd->add_option("--gres", s->submit.gres, "--slurm: sbatch --gres per cell, e.g. gpu:1")->group(group);
+    cmd->add_option("--time", s->submit.time, "--slurm: sbatch --time per cell, e.g. 02:00:00")->group(group);
+    cmd->add_option("--array-parallel", s->submit.array_parallel,
+                    "--slurm: at most K cells at once (--array=...%K)")
         ->check(CLI::PositiveNumber)
         ->group(group);
-    cmd->add_option("--job-name", s->job_name, "--slurm: sbatch --job-name")->capture_default_str()->group(group);
-    cmd->add_option("--sbatch-option", s->sbatch_options,
+    cmd->add_option("--job-name", s->submit.job_name, "--slurm: sbatch --job-name")
+        ->capture_default_str()
+        ->group(group);
+    cmd->add_option("--sbatch-option", s->submit.sbatch_options,
                     "--slurm: one more #SBATCH line, verbatim; repeatable (--sbatch-option=--exclusive, "
                     "--sbatch-option=--account=A)")
         ->allow_extra_args(false)
         ->group(group);
-    cmd->add_flag("--dry-run", s->dry_run, "--slurm: print the sbatch script instead of submitting it; writes nothing")
+    cmd->add_flag("--dry-run", s->submit.dry_run,
+                  "--slurm: print the sbatch script instead of submitting it; writes nothing")
         ->group(group);
     cmd->add_option("--cell", s->cell,
                     "Run only cell N of the grid (N counts models, then schemes, then tasks, from 0): what each "
@@ -100,15 +104,7 @@ bool slurm_sweep(const CLI::App & cmd, SweepSpec & spec, const SlurmSweepOptions
         return false;
     }
     if (!s.slurm) return false;
-    cluster::SubmitSpec sub;
-    sub.results_dir = s.results_dir;
-    sub.partition = s.partition;
-    sub.gres = s.gres;
-    sub.time = s.time;
-    sub.array_parallel = s.array_parallel;
-    sub.job_name = s.job_name;
-    sub.sbatch_options = s.sbatch_options;
-    sub.dry_run = s.dry_run;
+    cluster::SubmitSpec sub = s.submit;
     sub.sweep_args = given_options(cmd);
     sub.cache_dir = given_value(cmd, "--cache-dir");
     auto say = [](const std::string & text) { fmt::print(stderr, "sweep: {}\n", text); };
@@ -116,7 +112,7 @@ bool slurm_sweep(const CLI::App & cmd, SweepSpec & spec, const SlurmSweepOptions
     const cluster::SubmitOutcome out = cluster::submit_array(spec, sub, say);
     if (out.array.empty()) {
         say(out.what);
-    } else if (s.dry_run) {
+    } else if (sub.dry_run) {
         fmt::print("{}", out.script);
         say(fmt::format("dry run: would submit {} as `sbatch --array={} {}/sweep.sbatch`", out.what, out.array, out.dir));
     } else {

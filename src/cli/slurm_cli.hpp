@@ -8,19 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "cluster/array.hpp"
 #include "joulebench/sweep.hpp"
 
 namespace jb::cli {
 
 struct SlurmSweepOptions {
     bool slurm = false;
-    bool dry_run = false;
-    std::string results_dir = "joulebench-results/slurm";
-    std::string partition, gres, time;
-    int array_parallel = 0;
-    std::string job_name = "joulebench";
-    std::vector<std::string> sbatch_options;
-    int cell = -1;  // --cell: run only this cell of the grid
+    int cell = -1;              // --cell: run only this cell of the grid
+    cluster::SubmitSpec submit;  // --results-dir, --partition, --gres, --time, ... (the options bind here)
 };
 
 // Registers --slurm, --results-dir, --partition, --gres, --time, --array-parallel, --job-name,
