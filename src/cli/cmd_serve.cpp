@@ -181,7 +181,9 @@ void add_serve_command(CLI::App & app) {
     cmd->footer("A level is committed in one transaction when it ends; the same command again skips stored levels and "
                 "runs failed and missing ones. llama-server runs in its own process group and is stopped (SIGTERM, "
                 "then SIGKILL) after each scheme, on Ctrl-C and if joulebench dies. Ctrl-C cancels the current level "
-                "(not stored); a second Ctrl-C stops at once.\n"
+                "(not stored); a second Ctrl-C stops at once. Requests reuse no prompt (cache_prompt false), and the "
+                "server runs without its host-memory prompt cache (--cache-ram 0; --server-arg=--cache-ram "
+                "--server-arg=N keeps one).\n"
                 "Exit status: 0 when every level ran (partial levels, with some failed requests, count as run); 3 "
                 "when a level failed (the server did not start, died or hung); 1 for an error before any level, 2 "
                 "for bad usage, 128+N when stopped by signal N. docs/serve.md.");
