@@ -279,6 +279,16 @@ bool port_in_use(const std::string & host, int port) {
 
 // ---- llama-server
 
+namespace {
+
+// Whether the user's own llama-server arguments set the prompt cache (they win over prompt_cache).
+bool gives_cache_ram(const std::vector<std::string> & args) {
+    return std::any_of(args.begin(), args.end(),
+                       [](const std::string & w) { return w == "-cram" || w.rfind("--cache-ram", 0) == 0; });
+}
+
+}  // namespace
+
 json server_settings_json(const ServerOptions & o) {
     auto int_or_default = [](int v) { return v > 0 ? json(v) : json("default"); };
     auto str_or_default = [](const std::string & v) { return v.empty() ? json("default") : json(v); };
@@ -297,7 +307,7 @@ json server_settings_json(const ServerOptions & o) {
         {"threads", int_or_default(o.threads)},
         {"threads_batch", int_or_default(o.threads_batch)},
         {"metrics", o.metrics},
-        {"prompt_cache", o.prompt_cache ? "server default" : "off"},
+        {"prompt_cache", gives_cache_ram(o.extra_args) ? "extra_args" : o.prompt_cache ? "server default" : "off"},
         {"extra_args", o.extra_args},
         {"llama_cpp_commit", JOULEBENCH_LLAMA_COMMIT},
     };
@@ -344,10 +354,9 @@ ServerLaunch make_launch(const ServerOptions & o) {
     if (o.threads > 0) add("-t", std::to_string(o.threads));
     if (o.threads_batch > 0) add("-tb", std::to_string(o.threads_batch));
     if (o.metrics) a.push_back("--metrics");
-    const bool cache_ram_given = std::any_of(o.extra_args.begin(), o.extra_args.end(), [](const std::string & w) {
-        return w == "-cram" || w.rfind("--cache-ram", 0) == 0;
-    });
-    if (!o.prompt_cache && !cache_ram_given && takes_option(o.binary, "--cache-ram")) add("--cache-ram", "0");
+    if (!o.prompt_cache && !gives_cache_ram(o.extra_args) && takes_option(o.binary, "--cache-ram")) {
+        add("--cache-ram", "0");
+    }
     a.insert(a.end(), o.extra_args.begin(), o.extra_args.end());
     l.settings["argv"] = a;
     return l;

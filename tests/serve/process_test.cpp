@@ -249,6 +249,7 @@ TEST(ServerOptions, become_argv_and_settings) {
     with_cache_ram = make_launch(o).argv;
     EXPECT_EQ(std::count(with_cache_ram.begin(), with_cache_ram.end(), "--cache-ram"), 1) << "the user's wins";
     EXPECT_EQ(with_cache_ram.back(), "512");
+    EXPECT_EQ(make_launch(o).settings["prompt_cache"], "extra_args");
     o.binary = bin;
     o.extra_args = {"--no-cont-batching"};
     o.prompt_cache = true;
