@@ -22,6 +22,7 @@
 #include "joulebench/serving.hpp"
 #include "joulebench/store.hpp"
 #include "quant/scheme.hpp"
+#include "serve/process.hpp"
 #include "serve/tuned.hpp"
 #include "tune/outcome.hpp"
 #include "tune/search.hpp"
@@ -254,9 +255,21 @@ void ServeTuner::preload(const Store & store, const ServeLevelKey & first) {
     f.model_hashes = {first.model_hash};
     f.scheme_canonicals = {first.scheme_canonical};
     const std::string prefix = level_fp_ + "|tune=r";
-    int reused = 0;
+    // A trial measured with other llama-server arguments, or before joulebench turned the server's
+    // prompt cache off, ran on another server: not reused.
+    serve::ServerOptions now;
+    now.extra_args = spec_.serve.server.extra_args;
+    now.prompt_cache = false;
+    const nlohmann::json want = serve::server_settings_json(now);
+    int reused = 0, other_server = 0;
     for (const ServeLevelRecord & l : store.list_serve_levels(f)) {
         if (l.level != first.level || l.workload_fp.rfind(prefix, 0) != 0 || l.key() == first) continue;
+        const nlohmann::json had = nlohmann::json::parse(l.server_json, nullptr, false);
+        if (!had.is_object() || had.value("prompt_cache", nlohmann::json()) != want["prompt_cache"] ||
+            had.value("extra_args", nlohmann::json()) != want["extra_args"]) {
+            ++other_server;
+            continue;
+        }
         // "<level fp>|tune=r<repeat>|<settings suffix>"
         const size_t bar = l.workload_fp.find('|', prefix.size());
         if (bar == std::string::npos) continue;
@@ -268,6 +281,11 @@ void ServeTuner::preload(const Store & store, const ServeLevelKey & first) {
         ++stored_[suffix];
         next_repeat_[suffix] = std::max(next_repeat_[suffix], repeat + 1);
         ++reused;
+    }
+    if (other_server > 0) {
+        info(fmt::format("{} trials of earlier tunes of this load in {} ran with other llama-server arguments or "
+                         "its prompt cache on: not reused",
+                         other_server, spec_.db));
     }
     if (reused > 0) {
         info(

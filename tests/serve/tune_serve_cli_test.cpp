@@ -112,6 +112,18 @@ TEST(TuneServe, searches_server_settings_stores_trials_apart_and_goes_on_from_th
     EXPECT_EQ(stored, trials) << again.out;
     EXPECT_EQ(int(jb::Store::open_readonly(dir.file("r.db")).list_serve_levels().size()),
               trials + doc2["trials"].get<int>());
+
+    // Another llama-server (here: its prompt cache kept, --cache-ram given) is another server: its
+    // tune reuses none of those trials and says why.
+    const auto other = joulebench(tune_args(dir, "1", {"--server-arg=--cache-ram", "--server-arg=64"}));
+    ASSERT_EQ(other.status, 0) << other.err;
+    const auto doc3 = nlohmann::json::parse(other.out);
+    EXPECT_NE(other.err.find("ran with other llama-server arguments or its prompt cache on: not reused"),
+              std::string::npos)
+        << other.err;
+    EXPECT_EQ(other.err.find("the search reuses them"), std::string::npos) << other.err;
+    for (const auto & row : doc3["rows"]) EXPECT_EQ(row["stored"].get<int>(), 0) << other.out;
+    EXPECT_EQ(doc3["trials"].get<int>(), 1) << other.out;
 }
 
 // serve --tuned: each level with the best setting stored for it; a level nobody tuned fails, naming
