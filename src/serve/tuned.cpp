@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "joulebench/serving.hpp"
+#include "serve/process.hpp"
 #include "metrics/confidence.hpp"
 #include "util/strings.hpp"
 
@@ -66,6 +67,16 @@ bool apply_settings_suffix(const std::string & suffix, ServeServerOptions & o) {
     return true;
 }
 
+bool same_server(const ServeLevelRecord & level, const std::vector<std::string> & extra_args) {
+    ServerOptions now;
+    now.extra_args = extra_args;
+    now.prompt_cache = false;
+    const nlohmann::json want = server_settings_json(now);
+    const nlohmann::json had = nlohmann::json::parse(level.server_json, nullptr, false);
+    return had.is_object() && had.value("prompt_cache", nlohmann::json()) == want["prompt_cache"] &&
+           had.value("extra_args", nlohmann::json()) == want["extra_args"];
+}
+
 std::optional<TunedServer> tuned_server(const Store & store, const ServeLevelKey & load, const std::string & load_fp,
                                         const ServeServerOptions & given) {
     ServeLevelFilter f;
@@ -75,7 +86,8 @@ std::optional<TunedServer> tuned_server(const Store & store, const ServeLevelKey
     const std::string prefix = load_fp + "|tune=r";
     std::vector<std::string> order;
     std::map<std::string, metrics::SettingRuns> runs;
-    const std::vector<ServeLevelRecord> levels = store.list_serve_levels(f);
+    std::vector<ServeLevelRecord> levels = store.list_serve_levels(f);
+    std::erase_if(levels, [&](const ServeLevelRecord & l) { return !same_server(l, given.extra_args); });
     const ServeLevelRecord * latest = nullptr;
     for (const ServeLevelRecord & l : levels) {
         if (l.level != load.level || l.workload_fp.rfind(prefix, 0) != 0) continue;

@@ -26,10 +26,15 @@ struct TunedServer {
     double j_per_output_token = NAN;  // its mean over the trials
 };
 
+// Whether a stored level ran on the server joulebench would start now with these extra arguments:
+// the same --server-arg words, and its prompt cache off (levels stored before it was turned off are
+// another server). The tune reuses, and serve --tuned ranks, only such trials.
+bool same_server(const ServeLevelRecord & level, const std::vector<std::string> & extra_args);
+
 // The best setting stored for a load: the trials of (host, model, scheme, level) whose workload
 // fingerprint is `load_fp` followed by "|tune=r", ranked as the tune ranks them (metrics::
 // pick_setting) under the constraints the latest of them was run with (its workload_json "tune").
-// nullopt when no trial of that load is stored.
+// nullopt when no trial of that load (on the same server, same_server) is stored.
 std::optional<TunedServer> tuned_server(const Store & store, const ServeLevelKey & load, const std::string & load_fp,
                                         const ServeServerOptions & given);
 

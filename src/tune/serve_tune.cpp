@@ -22,7 +22,6 @@
 #include "joulebench/serving.hpp"
 #include "joulebench/store.hpp"
 #include "quant/scheme.hpp"
-#include "serve/process.hpp"
 #include "serve/tuned.hpp"
 #include "tune/outcome.hpp"
 #include "tune/search.hpp"
@@ -255,18 +254,10 @@ void ServeTuner::preload(const Store & store, const ServeLevelKey & first) {
     f.model_hashes = {first.model_hash};
     f.scheme_canonicals = {first.scheme_canonical};
     const std::string prefix = level_fp_ + "|tune=r";
-    // A trial measured with other llama-server arguments, or before joulebench turned the server's
-    // prompt cache off, ran on another server: not reused.
-    serve::ServerOptions now;
-    now.extra_args = spec_.serve.server.extra_args;
-    now.prompt_cache = false;
-    const nlohmann::json want = serve::server_settings_json(now);
     int reused = 0, other_server = 0;
     for (const ServeLevelRecord & l : store.list_serve_levels(f)) {
         if (l.level != first.level || l.workload_fp.rfind(prefix, 0) != 0 || l.key() == first) continue;
-        const nlohmann::json had = nlohmann::json::parse(l.server_json, nullptr, false);
-        if (!had.is_object() || had.value("prompt_cache", nlohmann::json()) != want["prompt_cache"] ||
-            had.value("extra_args", nlohmann::json()) != want["extra_args"]) {
+        if (!serve::same_server(l, spec_.serve.server.extra_args)) {  // trials of another server
             ++other_server;
             continue;
         }
