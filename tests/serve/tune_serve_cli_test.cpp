@@ -165,6 +165,22 @@ TEST(TuneServe, serve_tuned_runs_a_level_with_the_best_stored_setting) {
     const auto md = joulebench({"report", dir.file("r.db"), "-o", "md", "--table", "serving_frontier"});
     ASSERT_EQ(md.status, 0) << md.err;
     EXPECT_NE(md.out.find("fp16 (tuned server)"), std::string::npos) << md.out;
+
+    // With other llama-server arguments the trials are another server's: no tune covers the level.
+    std::filesystem::copy_file(dir.file("r.db"), dir.file("other.db"));
+    std::vector<std::string> other = with_requests({"serve", "-m", JB_TEST_MODEL, "--server-bin", JB_LLAMA_SERVER});
+    other.insert(other.end(), {"--concurrency", "2", "--tuned", "--server-arg=--cache-ram", "--server-arg=64",
+                               "--idle-s", "0", "--db", dir.file("other.db"), "--cache-dir", dir.file("cache"),
+                               "--no-progress"});
+    const auto o = joulebench(other);
+    EXPECT_EQ(o.status, 3) << o.err;
+    bool failed_naming_the_tune = false;
+    for (const auto & l : jb::Store::open_readonly(dir.file("other.db")).list_serve_levels()) {
+        if (l.workload_fp.find("|server=tuned") == std::string::npos || l.server_json.find("--cache-ram") == std::string::npos)
+            continue;
+        failed_naming_the_tune = l.status == "failed" && l.reason.find("joulebench tune -m") != std::string::npos;
+    }
+    EXPECT_TRUE(failed_naming_the_tune) << o.err;
 }
 
 TEST(TuneServe, an_slo_no_setting_meets_says_so_and_reports_the_closest) {
