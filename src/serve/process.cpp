@@ -252,7 +252,8 @@ bool takes_option(const std::string & binary, const std::string & option) {
     auto it = help.find(binary);
     if (it == help.end()) {
         std::string text;
-        if (FILE * p = ::popen((shell_quote(binary) + " --help 2>&1").c_str(), "r")) {
+        // Bounded: a wrapper script that ignores --help and starts a server must not hang us.
+        if (FILE * p = ::popen(("timeout -k 2 20 " + shell_quote(binary) + " --help 2>&1 </dev/null").c_str(), "r")) {
             char buf[4096];
             size_t n = 0;
             while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);

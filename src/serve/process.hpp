@@ -116,7 +116,7 @@ int pick_free_port(const std::string & host = "127.0.0.1");
 bool port_in_use(const std::string & host, int port);
 
 // Whether `binary --help` lists `option` (as a whole word): for options a llama-server older than
-// the pinned one may lack. The help text is read once per binary.
+// the pinned one may lack. The help text is read once per binary, within 20 s (else: not listed).
 bool takes_option(const std::string & binary, const std::string & option);
 
 // The settings that matter for energy as a JSON object: each option's value or "default".
