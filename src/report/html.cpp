@@ -1100,7 +1100,9 @@ std::string render_html(const ReportInput & in) {
          "</div>\n</section>\n";
 
     h += "<section id=\"tokens\">\n<h2>5. Speed and energy per token</h2>\n";
-    if (unscored.empty()) {
+    if (unscored.empty() && !a.any_scored && !in.serve_levels.empty()) {
+        h += empty_note("No synthetic workloads (tg256r5, pp2048r30, ...) in this database, only served levels.");
+    } else if (unscored.empty()) {
         h += empty_note("No synthetic workloads (tg256r5, pp2048r30, ...) in this database: every task is scored.");
     } else {
         h += fmt::format(
@@ -1120,13 +1122,17 @@ std::string render_html(const ReportInput & in) {
     if (a.any_scored) {
         h += "<p class=\"lead\">For each use-case profile, the hardware and scheme that best meet its constraints "
              "(<code>joulebench recommend</code> gives the same answer for one profile).</p>\n";
-    } else {
+    } else if (!unscored.empty()) {
         h += "<p class=\"lead\">Recommendations rank accuracy per energy, so they need scored tasks (mmlu, "
              "hellaswag, ...); this database holds only synthetic workloads with no accuracy. Their energy and "
              "speed are in section 5.</p>\n";
+    } else {
+        h += empty_note(in.serve_levels.empty()
+                            ? "No scored task in this database: recommendations rank accuracy per energy."
+                            : "No scored task in this database, only served levels: each scheme's operating "
+                              "point under load is in \u201cServing under load\u201d below.");
     }
-    {
-        Table decision = table_named("decision");
+    if (Table decision = table_named("decision"); !decision.rows.empty() || a.any_scored) {
         const std::string said = collapse_constant_columns(decision, {"model_name", "origin"});
         h += table_block(decision, "table-decision", said);
     }

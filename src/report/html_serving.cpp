@@ -37,19 +37,23 @@ std::string chart_for(const std::vector<ServeLevelRecord> & levels,
     const auto & colors = svg::palette();
     for (size_t k = 0; k < fs.size(); ++k) {
         const metrics::SchemeFrontier & f = *fs[k];
-        svg::Series line, hit, miss;
+        // One line per load mode: closed-loop levels (c=) and Poisson arrivals (r=, dashed) are two
+        // curves, not one.
+        svg::Series line, open_line, hit, miss;
         line.name =
             (f.settings_fp == "tuned" ? f.scheme + " (tuned server)" : f.scheme) + (f.chosen ? " (choose)" : "");
-        line.color = hit.color = miss.color = colors[k % colors.size()];
-        line.line = true;
-        line.markers = false;
+        line.color = open_line.color = hit.color = miss.color = colors[k % colors.size()];
+        line.line = open_line.line = true;
+        line.markers = open_line.markers = false;
+        open_line.dashed = true;
         miss.hollow = true;
         for (size_t i = 0; i < f.levels.size(); ++i) {
             const ServeLevelRecord & l = levels[f.levels[i]];
             const double x = l.requests_per_s, y = l.best_j_per_request();
             if (!std::isfinite(x) || !std::isfinite(y)) continue;
-            line.x.push_back(x);
-            line.y.push_back(y);
+            svg::Series & curve = l.mode == "open" ? open_line : line;
+            curve.x.push_back(x);
+            curve.y.push_back(y);
             svg::Series & s = f.violations[i].empty() ? hit : miss;
             s.x.push_back(x);
             s.y.push_back(y);
@@ -61,13 +65,17 @@ std::string chart_for(const std::vector<ServeLevelRecord> & levels,
                             f.scheme, l.level, y, l.best_j_per_output_token(), x, l.ttft_p99_ms,
                             f.violations[i].empty() ? "" : "; " + f.violations[i]));
         }
+        if (!line.x.empty() && !open_line.x.empty()) open_line.name = line.name + ", Poisson arrivals";
+        if (line.x.empty()) std::swap(line.name, open_line.name);  // open loop only: its line carries the name
         c.series.push_back(std::move(line));
+        c.series.push_back(std::move(open_line));
         c.series.push_back(std::move(hit));
         c.series.push_back(std::move(miss));
     }
     return fmt::format("<figure class=\"chart serving\">\n{}<figcaption>{}</figcaption>\n</figure>\n", svg::render(c),
-                       esc("Each point is one load level (c = concurrent clients, r = requests/s); \u2605 marks the "
-                           "scheme's operating point: its lowest J/request that meets the SLO."));
+                       esc("Each point is one load level (c = concurrent clients, solid; r = requests/s of Poisson "
+                           "arrivals, dashed); \u2605 marks the scheme's operating point: its lowest J/request that "
+                           "meets the SLO."));
 }
 
 }  // namespace

@@ -317,6 +317,23 @@ TEST(ServeCli, url_drives_an_endpoint_that_is_already_running) {
     EXPECT_EQ(open_levels[0].completed, 10);
     EXPECT_EQ(open_levels[0].scheme_name, "endpoint") << "the default label of an endpoint";
 
+    // With a closed-loop level of the same requests beside it, the report draws the two load modes as
+    // two lines (Poisson arrivals dashed), and a database of served levels only gets no empty decision
+    // matrix.
+    const auto closed = joulebench({"serve", "--url", url, "--prompts", prompts, "--output-len", "4", "--concurrency",
+                                    "2", "--requests", "10", "--idle-s", "0", "--db", dir.file("o.db")});
+    ASSERT_EQ(closed.status, 0) << closed.err;
+    const auto html = joulebench({"report", dir.file("o.db"), "-o", dir.file("o.html")});
+    ASSERT_EQ(html.status, 0) << html.err;
+    const std::string page = jb_test::slurp(dir.file("o.html"));
+    const size_t chart = page.find("id=\"serving-chart-0\"");
+    ASSERT_NE(chart, std::string::npos);
+    EXPECT_NE(page.find(", Poisson arrivals", chart), std::string::npos)
+        << joulebench({"report", dir.file("o.db"), "-o", "md", "--table", "serving,serving_frontier"}).out;
+    EXPECT_NE(page.find("stroke-dasharray=\"6 4\""), std::string::npos) << "the open-loop line is dashed";
+    EXPECT_NE(page.find("No scored task in this database, only served levels"), std::string::npos);
+    EXPECT_EQ(page.find("id=\"table-decision\""), std::string::npos) << "no decision table without rows";
+
     // Synthetic prompts need the server's /tokenize, which this endpoint lacks: a failed level with the reason.
     const auto synthetic = joulebench({"serve", "--url", url, "--concurrency", "1", "--requests", "2", "--idle-s",
                                        "0", "--db", dir.file("s.db")});
