@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "joulebench/error.hpp"
 #include "serve/tuned.hpp"
@@ -37,17 +38,9 @@ void set_value(ServeServerOptions & o, const std::string & axis, const std::stri
     } else if (axis == "t") {
         o.threads = count_of(axis, value);
     } else if (axis == "fa") {
-        if (value != "on" && value != "off" && value != "auto") {
-            throw UsageError(fmt::format("--axis fa: '{}' is not on, off or auto", value));
-        }
-        o.flash_attn = value;
+        o.flash_attn = fa_of(value);
     } else if (axis == "kv") {
-        const size_t slash = value.find('/');
-        if (slash == std::string::npos || slash == 0 || slash + 1 == value.size()) {
-            throw UsageError(fmt::format("--axis kv: '{}' is not K/V, e.g. f16/f16 or q8_0/q8_0", value));
-        }
-        o.cache_type_k = value.substr(0, slash);
-        o.cache_type_v = value.substr(slash + 1);
+        std::tie(o.cache_type_k, o.cache_type_v) = kv_of(value);
     } else if (axis == "cps") {
         cps = value == "auto" ? 0 : count_of(axis, value);
     } else if (axis == "c") {

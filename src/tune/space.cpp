@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "joulebench/error.hpp"
 #include "util/strings.hpp"
@@ -31,6 +32,21 @@ int count_of(const std::string & axis, const std::string & value) {
     return *v;
 }
 
+const std::string & fa_of(const std::string & value) {
+    if (value != "on" && value != "off" && value != "auto") {
+        throw UsageError(fmt::format("--axis fa: '{}' is not on, off or auto", value));
+    }
+    return value;
+}
+
+std::pair<std::string, std::string> kv_of(const std::string & value) {
+    const size_t slash = value.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == value.size()) {
+        throw UsageError(fmt::format("--axis kv: '{}' is not K/V, e.g. f16/f16 or q8_0/q8_0", value));
+    }
+    return {value.substr(0, slash), value.substr(slash + 1)};
+}
+
 static void set_value(EngineParams & p, const std::string & axis, const std::string & value) {
     if (axis == "c") {
         p.n_ctx = count_of(axis, value);
@@ -43,17 +59,9 @@ static void set_value(EngineParams & p, const std::string & axis, const std::str
     } else if (axis == "t") {
         p.n_threads = count_of(axis, value);
     } else if (axis == "fa") {
-        if (value != "on" && value != "off" && value != "auto") {
-            throw UsageError(fmt::format("--axis fa: '{}' is not on, off or auto", value));
-        }
-        p.flash_attn = parse_flash_attn(value);
+        p.flash_attn = parse_flash_attn(fa_of(value));
     } else if (axis == "kv") {
-        const size_t slash = value.find('/');
-        if (slash == std::string::npos || slash == 0 || slash + 1 == value.size()) {
-            throw UsageError(fmt::format("--axis kv: '{}' is not K/V, e.g. f16/f16 or q8_0/q8_0", value));
-        }
-        p.type_k = value.substr(0, slash);
-        p.type_v = value.substr(slash + 1);
+        std::tie(p.type_k, p.type_v) = kv_of(value);
     } else {
         throw UsageError(fmt::format("--axis: unknown setting '{}' (expected {})", axis,
                                      fmt::format("{}", fmt::join(kAxisNames, ", "))));

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "joulebench/engine_params.hpp"
@@ -49,6 +50,10 @@ bool point_with(const Space & space, const std::function<std::string(const std::
 // An --axis count: a whole number >= 0 for t, >= 16 for c and cps, >= 1 otherwise; throws
 // jb::UsageError naming the axis.
 int count_of(const std::string & axis, const std::string & value);
+// An --axis fa value: on, off or auto, returned as it is; throws jb::UsageError otherwise.
+const std::string & fa_of(const std::string & value);
+// An --axis kv value K/V ("f16/f16", "q8_0/q8_0") as {K, V}; throws jb::UsageError otherwise.
+std::pair<std::string, std::string> kv_of(const std::string & value);
 // Counts up to `most`, the default's among them, ascending, each once.
 std::vector<std::string> counts(std::vector<int> values, int most, int dflt);
 // A KV cache type that is quantized (not f16, bf16 or f32; "" is the default, f16).

@@ -3,6 +3,7 @@
 
 #include "tune/space.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -96,6 +97,25 @@ TEST(TuneSpace, decode_on_the_cpu_searches_kernels_and_threads_and_overrides_rep
     EXPECT_THROW(parse_tune_axis("fa=maybe"), UsageError);
     EXPECT_THROW(parse_tune_axis("b=0"), UsageError);
     EXPECT_THROW(parse_tune_axis("b"), UsageError);
+}
+
+TEST(TuneSpace, fa_and_kv_values_are_checked_once_for_both_spaces) {
+    EXPECT_EQ(tune::fa_of("auto"), "auto");
+    EXPECT_EQ(tune::kv_of("q8_0/f16"), std::make_pair(std::string("q8_0"), std::string("f16")));
+    try {
+        tune::fa_of("maybe");
+        FAIL() << "expected an error";
+    } catch (const UsageError & e) {
+        EXPECT_STREQ(e.what(), "--axis fa: 'maybe' is not on, off or auto");
+    }
+    for (const char * bad : {"q8_0", "/f16", "q8_0/"}) {
+        try {
+            tune::kv_of(bad);
+            FAIL() << bad;
+        } catch (const UsageError & e) {
+            EXPECT_EQ(std::string(e.what()), fmt::format("--axis kv: '{}' is not K/V, e.g. f16/f16 or q8_0/q8_0", bad));
+        }
+    }
 }
 
 TEST(TuneSpace, a_task_searches_context_batch_and_sequences) {
