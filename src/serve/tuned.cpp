@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -67,6 +68,20 @@ bool apply_settings_suffix(const std::string & suffix, ServeServerOptions & o) {
     return true;
 }
 
+std::string trial_suffix(int repeat, const std::string & settings) {
+    return fmt::format("|tune=r{}|{}", repeat, settings);
+}
+
+std::optional<TrialName> trial_name(const std::string & workload_fp, const std::string & load_fp) {
+    const std::string prefix = load_fp + "|tune=r";
+    if (workload_fp.rfind(prefix, 0) != 0) return std::nullopt;
+    const size_t bar = workload_fp.find('|', prefix.size());
+    if (bar == std::string::npos) return std::nullopt;
+    const std::optional<int> repeat = parse_int(workload_fp.substr(prefix.size(), bar - prefix.size()));
+    if (!repeat || *repeat < 0) return std::nullopt;
+    return TrialName{*repeat, workload_fp.substr(bar + 1)};
+}
+
 bool same_server(const ServeLevelRecord & level, const std::vector<std::string> & extra_args) {
     ServerOptions now;
     now.extra_args = extra_args;
@@ -83,19 +98,18 @@ std::optional<TunedServer> tuned_server(const Store & store, const ServeLevelKey
     f.host_fingerprints = {load.host_fingerprint};
     f.model_hashes = {load.model_hash};
     f.scheme_canonicals = {load.scheme_canonical};
-    const std::string prefix = load_fp + "|tune=r";
-    std::vector<std::string> order;
-    std::map<std::string, metrics::SettingRuns> runs;
-    std::vector<ServeLevelRecord> levels = store.list_serve_levels(f);
-    std::erase_if(levels, [&](const ServeLevelRecord & l) { return !same_server(l, given.extra_args); });
-    const ServeLevelRecord * latest = nullptr;
+    // The trials of this load on the same server, with their settings.
+    const std::vector<ServeLevelRecord> levels = store.list_serve_levels(f);
+    std::vector<std::pair<const ServeLevelRecord *, std::string>> trials;
     for (const ServeLevelRecord & l : levels) {
-        if (l.level != load.level || l.workload_fp.rfind(prefix, 0) != 0) continue;
-        const size_t bar = l.workload_fp.find('|', prefix.size());
-        if (bar == std::string::npos) continue;
-        const std::string suffix = l.workload_fp.substr(bar + 1);
-        if (std::find(order.begin(), order.end(), suffix) == order.end()) order.push_back(suffix);
-        if (!latest || l.id > latest->id) latest = &l;
+        if (l.level != load.level || !same_server(l, given.extra_args)) continue;
+        if (auto t = trial_name(l.workload_fp, load_fp)) trials.emplace_back(&l, std::move(t->settings));
+    }
+    std::vector<std::string> order;
+    const ServeLevelRecord * latest = nullptr;
+    for (const auto & [l, settings] : trials) {
+        if (std::find(order.begin(), order.end(), settings) == order.end()) order.push_back(settings);
+        if (!latest || l->id > latest->id) latest = l;
     }
     if (order.empty()) return std::nullopt;
 
@@ -114,19 +128,17 @@ std::optional<TunedServer> tuned_server(const Store & store, const ServeLevelKey
         if (t.contains("min_repeats") && t["min_repeats"].is_number_integer())
             min_repeats = t["min_repeats"].get<int>();
     }
-    for (const ServeLevelRecord & l : levels) {
-        if (l.level != load.level || l.workload_fp.rfind(prefix, 0) != 0) continue;
-        const size_t bar = l.workload_fp.find('|', prefix.size());
-        if (bar == std::string::npos) continue;
-        metrics::SettingRuns & r = runs[l.workload_fp.substr(bar + 1)];
-        if (!l.ok() || !std::isfinite(l.best_j_per_output_token())) {
+    std::map<std::string, metrics::SettingRuns> runs;
+    for (const auto & [l, settings] : trials) {
+        metrics::SettingRuns & r = runs[settings];
+        if (!l->ok() || !std::isfinite(l->best_j_per_output_token())) {
             r.failed = true;
             continue;
         }
-        r.j_per_token.push_back(l.best_j_per_output_token());
-        r.tok_s.push_back(l.output_tokens_per_s);
-        r.ttft_s.push_back(l.ttft_p99_ms / 1000.0);
-        r.latency_ratio.push_back(slo ? metrics::slo_ratio(l, *slo) : NAN);
+        r.j_per_token.push_back(l->best_j_per_output_token());
+        r.tok_s.push_back(l->output_tokens_per_s);
+        r.ttft_s.push_back(l->ttft_p99_ms / 1000.0);
+        r.latency_ratio.push_back(slo ? metrics::slo_ratio(*l, *slo) : NAN);
     }
     std::vector<metrics::SettingRuns> list;
     for (const auto & s : order) list.push_back(runs[s]);

@@ -26,6 +26,16 @@ struct TunedServer {
     double j_per_output_token = NAN;  // its mean over the trials
 };
 
+// A tune trial of a load is a served level whose workload fingerprint is the load's followed by
+// "|tune=r<repeat>|<settings suffix>": trial_suffix writes that tail, trial_name reads it back
+// (nullopt for a fingerprint that is not a trial of `load_fp`).
+struct TrialName {
+    int repeat = 0;
+    std::string settings;  // settings_suffix
+};
+std::string trial_suffix(int repeat, const std::string & settings);
+std::optional<TrialName> trial_name(const std::string & workload_fp, const std::string & load_fp);
+
 // Whether a stored level ran on the server joulebench would start now with these extra arguments:
 // the same --server-arg words, and its prompt cache off (levels stored before it was turned off are
 // another server). The tune reuses, and serve --tuned ranks, only such trials.

@@ -253,24 +253,20 @@ void ServeTuner::preload(const Store & store, const ServeLevelKey & first) {
     f.host_fingerprints = {first.host_fingerprint};
     f.model_hashes = {first.model_hash};
     f.scheme_canonicals = {first.scheme_canonical};
-    const std::string prefix = level_fp_ + "|tune=r";
     int reused = 0, other_server = 0;
     for (const ServeLevelRecord & l : store.list_serve_levels(f)) {
-        if (l.level != first.level || l.workload_fp.rfind(prefix, 0) != 0 || l.key() == first) continue;
+        if (l.level != first.level || l.key() == first) continue;
+        const std::optional<serve::TrialName> t = serve::trial_name(l.workload_fp, level_fp_);
+        if (!t) continue;
         if (!serve::same_server(l, spec_.serve.server.extra_args)) {  // trials of another server
             ++other_server;
             continue;
         }
-        // "<level fp>|tune=r<repeat>|<settings suffix>"
-        const size_t bar = l.workload_fp.find('|', prefix.size());
-        if (bar == std::string::npos) continue;
-        const int repeat = std::atoi(l.workload_fp.c_str() + prefix.size());
-        const std::string suffix = l.workload_fp.substr(bar + 1);
         Point p;
-        if (!point_of_suffix(suffix, p)) continue;  // a setting outside this run's space
-        trials_.add(p, trial_of(l, suffix));
-        ++stored_[suffix];
-        next_repeat_[suffix] = std::max(next_repeat_[suffix], repeat + 1);
+        if (!point_of_suffix(t->settings, p)) continue;  // a setting outside this run's space
+        trials_.add(p, trial_of(l, t->settings));
+        ++stored_[t->settings];
+        next_repeat_[t->settings] = std::max(next_repeat_[t->settings], t->repeat + 1);
         ++reused;
     }
     if (other_server > 0) {
@@ -310,7 +306,7 @@ std::optional<Trial> ServeTuner::measure(const Point & p) {
     s.server = server;
     if (s.data_dir.empty()) s.data_dir = spec_.task.data_dir;
     // The settings in the fingerprint too, so that a later tune maps a stored trial to its point.
-    s.workload_suffix = fmt::format("|tune=r{}|{}", repeat, suffix);
+    s.workload_suffix = serve::trial_suffix(repeat, suffix);
     nlohmann::json tj = {{"slo", spec_.slo}, {"min_repeats", spec_.min_repeats}, {"min_tok_s", nullptr}};
     if (spec_.min_tok_s) tj["min_tok_s"] = *spec_.min_tok_s;
     s.tune_json = tj.dump();

@@ -105,3 +105,17 @@ TEST(TuneServeSpace, overrides_replace_an_axis_add_context_per_slot_and_refuse_c
     EXPECT_THROW(parse_tune_axis("cps=8"), UsageError);  // fewer than 16 cells
     EXPECT_NO_THROW(parse_tune_axis("cps=auto,2048"));
 }
+
+TEST(TuneServeSpace, a_trial_fingerprint_round_trips_and_other_fingerprints_are_no_trial) {
+    const std::string load = "serve-v1:abc";
+    const std::string fp = load + serve::trial_suffix(3, "np=4,b=2048,ub=512,fa=auto,t=0,kv=f16/f16,cps=auto");
+    EXPECT_EQ(fp, "serve-v1:abc|tune=r3|np=4,b=2048,ub=512,fa=auto,t=0,kv=f16/f16,cps=auto");
+    const auto t = serve::trial_name(fp, load);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->repeat, 3);
+    EXPECT_EQ(t->settings, "np=4,b=2048,ub=512,fa=auto,t=0,kv=f16/f16,cps=auto");
+    EXPECT_FALSE(serve::trial_name(fp, "serve-v1:abd"));       // another load
+    EXPECT_FALSE(serve::trial_name(load, load));                // the load itself, no trial
+    EXPECT_FALSE(serve::trial_name(load + "|tune=rx|np=4", load));  // no repeat number
+    EXPECT_FALSE(serve::trial_name(load + "|tune=r1", load));       // no settings
+}
