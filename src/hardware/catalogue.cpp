@@ -13,16 +13,12 @@
 #include <set>
 
 #include "joulebench/error.hpp"
+#include "util/strings.hpp"
 
 namespace jb::hardware {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-static std::string lower(std::string s) {
-    for (char & c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
 
 const GpuSpec * Catalogue::find(const std::string & id) const {
     const std::string want = lower(id);

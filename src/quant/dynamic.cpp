@@ -18,6 +18,7 @@
 #include "quant/gguf_file.hpp"
 #include "quant/hash.hpp"
 #include "joulebench/error.hpp"
+#include "util/strings.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -30,13 +31,6 @@ namespace {
 constexpr const char * k_version = "joulebench-dynamic-v1";
 
 using Clock = std::chrono::steady_clock;
-
-std::string lower(std::string s) {
-    for (auto & c : s) {
-        c = (char) std::tolower((unsigned char) c);
-    }
-    return s;
-}
 
 // One candidate for one group, with what llama.cpp really made of it.
 struct Probe {

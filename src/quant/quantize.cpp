@@ -17,6 +17,7 @@
 #include "quant/hash.hpp"
 #include "quant/imatrix.hpp"
 #include "joulebench/error.hpp"
+#include "util/strings.hpp"
 
 namespace fs = std::filesystem;
 
@@ -99,13 +100,6 @@ void check_source(const GgufSummary & src) {
                                                    t.name, ggml_type_name(t.type)));
         }
     }
-}
-
-std::string lower(std::string s) {
-    for (auto & c : s) {
-        c = (char) std::tolower((unsigned char) c);
-    }
-    return s;
 }
 
 }  // namespace

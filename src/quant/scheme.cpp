@@ -73,11 +73,6 @@ const ggml_type k_kv_types[] = {
     GGML_TYPE_Q4_1, GGML_TYPE_IQ4_NL, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1,
 };
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return (char) std::tolower(c); });
-    return s;
-}
-
 bool iequals(const std::string & a, const std::string & b) {
     return a.size() == b.size() &&
            std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
@@ -277,6 +272,10 @@ std::string type_name(ggml_type type) {
     }
     const char * n = ggml_type_name(type);
     return n ? n : "?";
+}
+
+std::string cache_type_name(ggml_type type) {
+    return lower(type_name(type));
 }
 
 // ---------------------------------------------------------------------------------------------

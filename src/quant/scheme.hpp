@@ -92,6 +92,8 @@ std::vector<std::pair<std::string, std::string>> scheme_presets();
 // ggml type by name ("q8_0", "Q4_K", "f16", "bf16"; case-insensitive); false if unknown.
 bool ggml_type_from_name(const std::string & name, ggml_type & out);
 std::string type_name(ggml_type type);  // ggml's name ("q4_K"), "?" if out of range
+// A KV cache type as llama.cpp's -ctk/-ctv and EngineParams take it: type_name in lower case ("q8_0").
+std::string cache_type_name(ggml_type type);
 
 // K/V cache pairs with fast attention kernels in default CUDA builds (docs/design.md):
 // f16/f16, bf16/bf16, q8_0/q8_0, q4_0/q4_0.

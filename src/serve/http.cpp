@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "joulebench/error.hpp"
+#include "util/strings.hpp"
 
 namespace jb::serve {
 
@@ -21,12 +22,6 @@ namespace {
 
 constexpr size_t kMaxHeaderBytes = 64 << 10;
 constexpr size_t kMaxChunkLine = 1024;
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char & c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

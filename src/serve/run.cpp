@@ -222,16 +222,12 @@ ServerPlan plan_server(const ServeSpec & spec, const std::string & binary, const
     o.batch_size = s.batch_size;
     o.ubatch_size = s.ubatch_size;
     o.flash_attn = s.flash_attn;
-    auto lower = [](std::string t) {
-        for (auto & c : t) c = char(std::tolower(c));
-        return t;
-    };
     o.cache_type_k = s.cache_type_k;
     o.cache_type_v = s.cache_type_v;
     if (rs) {
         // The scheme's KV types (as the sweep runs them); f16 is the server's default and left unset.
-        if (o.cache_type_k.empty() && rs->scheme.kv_type_k != GGML_TYPE_F16) o.cache_type_k = lower(type_name(rs->scheme.kv_type_k));
-        if (o.cache_type_v.empty() && rs->scheme.kv_type_v != GGML_TYPE_F16) o.cache_type_v = lower(type_name(rs->scheme.kv_type_v));
+        if (o.cache_type_k.empty() && rs->scheme.kv_type_k != GGML_TYPE_F16) o.cache_type_k = cache_type_name(rs->scheme.kv_type_k);
+        if (o.cache_type_v.empty() && rs->scheme.kv_type_v != GGML_TYPE_F16) o.cache_type_v = cache_type_name(rs->scheme.kv_type_v);
         if (o.flash_attn.empty() && rs->scheme.flash_attn_required()) o.flash_attn = "on";
     }
     o.n_gpu_layers = s.n_gpu_layers;

@@ -1,6 +1,5 @@
 #include "sweep/schemes.hpp"
 
-#include <cctype>
 
 #include <fmt/format.h>
 
@@ -43,10 +42,8 @@ ResolvedScheme resolve_scheme(const std::string & model, const std::string & nam
 EngineParams scheme_engine_params(const EngineParams & base, const ResolvedScheme & rs, int n_seq) {
     EngineParams ep = base;
     ep.model_path = rs.file.path;
-    ep.type_k = type_name(rs.scheme.kv_type_k);
-    ep.type_v = type_name(rs.scheme.kv_type_v);
-    for (auto & c : ep.type_k) c = char(std::tolower(c));
-    for (auto & c : ep.type_v) c = char(std::tolower(c));
+    ep.type_k = cache_type_name(rs.scheme.kv_type_k);
+    ep.type_v = cache_type_name(rs.scheme.kv_type_v);
     if (rs.scheme.flash_attn_required()) ep.flash_attn = FlashAttn::on;
     ep.n_seq_max = n_seq;
     return ep;

@@ -60,11 +60,6 @@ ServeLoad parse_serve_load(const std::string & workload) {
     return l;
 }
 
-std::string lower(std::string t) {
-    for (auto & c : t) c = char(std::tolower(static_cast<unsigned char>(c)));
-    return t;
-}
-
 // Whether the machine has a GPU the meter sees (NVML), asked without llama.cpp: a CUDA context
 // in this process would hold GPU memory for the whole tune (and be one more process on the GPU).
 bool has_gpu() {
@@ -177,8 +172,8 @@ TuneOutcome ServeTuner::run() {
     std::string kv_k = "f16", kv_v = "f16";
     if (spec_.scheme != "dynamic") {
         const Scheme sc = parse_scheme(spec_.scheme);
-        kv_k = lower(type_name(sc.kv_type_k));
-        kv_v = lower(type_name(sc.kv_type_v));
+        kv_k = cache_type_name(sc.kv_type_k);
+        kv_v = cache_type_name(sc.kv_type_v);
         fa_fixed = sc.flash_attn_required();
     }
     if (d.cache_type_k.empty()) d.cache_type_k = kv_k;

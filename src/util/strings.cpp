@@ -73,6 +73,12 @@ std::string shell_quote(const std::string & word) {
     return out + "'";
 }
 
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char & c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
 size_t edit_distance(const std::string & a, const std::string & b) {
     std::vector<size_t> row(b.size() + 1);
     for (size_t j = 0; j <= b.size(); ++j) row[j] = j;

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace jb {
@@ -22,6 +23,9 @@ std::optional<double> parse_double(const std::string & s);
 // A comma-separated list of numbers ("1,4,16", "0.5, 2"): split_list, then parse_double each;
 // `whole` refuses fractions. Throws UsageError naming `option` and the element.
 std::vector<double> split_numbers(const std::string & s, const std::string & option, bool whole);
+
+// s in lower case (ASCII).
+std::string lower(std::string_view s);
 
 // Levenshtein distance between two words.
 size_t edit_distance(const std::string & a, const std::string & b);

@@ -85,3 +85,8 @@ TEST(ClosestName, a_near_miss_or_a_prefix_but_nothing_far) {
     EXPECT_EQ(jb::closest_name("mmlu_pro", tasks), "mmlu");  // a name it starts with
     EXPECT_EQ(jb::closest_name("squad", tasks), "");
 }
+
+TEST(Lower, ascii_letters_only) {
+    EXPECT_EQ(jb::lower("Q4_K_M"), "q4_k_m");
+    EXPECT_EQ(jb::lower("Content-Length: 12"), "content-length: 12");
+}
