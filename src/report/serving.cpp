@@ -27,10 +27,6 @@ std::string scheme_of(const ServeLevelRecord & l) {
     const std::string s = l.scheme_name.empty() ? l.scheme_canonical : l.scheme_name;
     return metrics::settings_group(l) == "tuned" ? s + " (tuned server)" : s;
 }
-std::string scheme_of(const metrics::SchemeFrontier & f) {
-    return f.settings_fp == "tuned" ? f.scheme + " (tuned server)" : f.scheme;
-}
-
 // Closed levels by concurrency, then open by rate, within model, host and scheme (as stored).
 std::vector<const ServeLevelRecord *> ordered(const std::vector<ServeLevelRecord> & levels) {
     std::vector<const ServeLevelRecord *> out;
@@ -98,6 +94,10 @@ std::string token_check(const ServeLevelRecord & l) {
 }
 
 }  // namespace
+
+std::string scheme_of(const metrics::SchemeFrontier & f) {
+    return f.settings_fp == "tuned" ? f.scheme + " (tuned server)" : f.scheme;
+}
 
 metrics::Slo report_slo(const ReportInput & in) {
     return in.slo.empty() ? metrics::default_slo() : metrics::parse_slo(in.slo);
