@@ -39,9 +39,9 @@ public:
             fmt::print(stderr, "tune: [{}{}] {}: failed: {}\n", trial, of, s.label, s.error);
             return;
         }
-        const bool served = served_;
+        const char * per = served_ ? "output " : "";
         fmt::print(stderr, "tune: [{}{}] {}: {:.5g} J/{}token (mean of {}), {:.1f} {}tok/s{}\n", trial, of, s.label,
-                   s.j_per_token, served ? "output " : "", s.n, s.tok_s, served ? "output " : "",
+                   s.j_per_token, per, s.n, s.tok_s, per,
                    s.feasible ? "" : ", misses the constraints");
     }
     bool stop_requested() override { return stop_.signal() != 0; }
@@ -80,7 +80,8 @@ void serve_defaults(TuneOptions & o, const CLI::App & cmd) {
 void run(TuneOptions & o, const CLI::App & cmd) {
     const Format format = parse_format(o.output);
     o.spec.engine = o.engine.resolve("");
-    if (o.spec.workload.rfind("serve", 0) == 0) serve_defaults(o, cmd);
+    const bool served = o.spec.workload.rfind("serve", 0) == 0;
+    if (served) serve_defaults(o, cmd);
     for (const auto & a : o.axes) o.spec.axes.push_back(parse_tune_axis(a));
     if (o.min_tps > 0) o.spec.min_tok_s = o.min_tps;
     if (o.max_ttft_s > 0) o.spec.max_ttft_s = o.max_ttft_s;
@@ -88,7 +89,7 @@ void run(TuneOptions & o, const CLI::App & cmd) {
     int signal = 0;
     {
         StopSignals stop;
-        Progress progress(stop, o.spec.budget_trials, o.spec.workload.rfind("serve", 0) == 0);
+        Progress progress(stop, o.spec.budget_trials, served);
         out = run_tune(o.spec, &progress);
         signal = stop.signal();
     }

@@ -115,6 +115,17 @@ double mean_of(const std::vector<double> & v) {
 
 }  // namespace
 
+void add_trial(SettingRuns & r, const Trial & t) {
+    if (!t.ok) {
+        r.failed = true;
+        return;
+    }
+    r.j_per_token.push_back(t.j_per_token);
+    r.tok_s.push_back(t.tok_s);
+    r.ttft_s.push_back(t.ttft_s);
+    r.latency_ratio.push_back(t.latency_ratio);
+}
+
 bool feasible(const SettingRuns & s, const TuneConstraints & c) {
     return violation(s, c) == 0.0;
 }

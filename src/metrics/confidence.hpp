@@ -3,6 +3,7 @@
 // cell has been repeated enough (sweep --ci, as hyperfine and google/benchmark repeat until the
 // number is known), and which engine setting `joulebench tune` keeps. Plain arithmetic, no I/O.
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +65,15 @@ struct SettingRuns {
     bool failed = false;  // a repeat failed: never chosen
     int n() const { return int(j_per_token.size()); }
 };
+// One measured repeat of a setting (a tune trial, or a stored served level read as one).
+struct Trial {
+    bool ok = true;
+    double j_per_token = 0.0, tok_s = 0.0, ttft_s = 0.0;
+    double latency_ratio = NAN;  // a served level: worst value / limit over the SLO's targets
+};
+// Adds one repeat to a setting's runs (a failed one marks the setting failed).
+void add_trial(SettingRuns & runs, const Trial & t);
+
 // Whether the means meet every constraint (an unknown TTFT fails a TTFT constraint).
 bool feasible(const SettingRuns & s, const TuneConstraints & c);
 // How far the means miss the constraints: the sum of the relative shortfalls, 0 when feasible.

@@ -82,6 +82,16 @@ std::optional<TrialName> trial_name(const std::string & workload_fp, const std::
     return TrialName{*repeat, workload_fp.substr(bar + 1)};
 }
 
+metrics::Trial level_trial(const ServeLevelRecord & l, const metrics::Slo * slo) {
+    metrics::Trial t;
+    t.ok = l.ok() && std::isfinite(l.best_j_per_output_token());
+    t.j_per_token = l.best_j_per_output_token();
+    t.tok_s = l.output_tokens_per_s;
+    t.ttft_s = l.ttft_p99_ms / 1000.0;
+    if (slo) t.latency_ratio = metrics::slo_ratio(l, *slo);
+    return t;
+}
+
 bool same_server(const ServeLevelRecord & level, const std::vector<std::string> & extra_args) {
     ServerOptions now;
     now.extra_args = extra_args;
@@ -130,15 +140,7 @@ std::optional<TunedServer> tuned_server(const Store & store, const ServeLevelKey
     }
     std::map<std::string, metrics::SettingRuns> runs;
     for (const auto & [l, settings] : trials) {
-        metrics::SettingRuns & r = runs[settings];
-        if (!l->ok() || !std::isfinite(l->best_j_per_output_token())) {
-            r.failed = true;
-            continue;
-        }
-        r.j_per_token.push_back(l->best_j_per_output_token());
-        r.tok_s.push_back(l->output_tokens_per_s);
-        r.ttft_s.push_back(l->ttft_p99_ms / 1000.0);
-        r.latency_ratio.push_back(slo ? metrics::slo_ratio(*l, *slo) : NAN);
+        metrics::add_trial(runs[settings], level_trial(*l, slo ? &*slo : nullptr));
     }
     std::vector<metrics::SettingRuns> list;
     for (const auto & s : order) list.push_back(runs[s]);

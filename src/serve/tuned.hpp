@@ -10,6 +10,8 @@
 
 #include "joulebench/serve.hpp"
 #include "joulebench/store.hpp"
+#include "metrics/confidence.hpp"
+#include "joulebench/serving.hpp"
 
 namespace jb::serve {
 
@@ -35,6 +37,11 @@ struct TrialName {
 };
 std::string trial_suffix(int repeat, const std::string & settings);
 std::optional<TrialName> trial_name(const std::string & workload_fp, const std::string & load_fp);
+
+// A served level as a repeat of its setting, as the serve tune measures and serve --tuned ranks it:
+// J per output token (steady window where there is one), output tok/s, TTFT p99 and, with an SLO,
+// its latency ratio; ok only for an ok level with a finite J per output token.
+metrics::Trial level_trial(const ServeLevelRecord & level, const metrics::Slo * slo);
 
 // Whether a stored level ran on the server joulebench would start now with these extra arguments:
 // the same --server-arg words, and its prompt cache off (levels stored before it was turned off are

@@ -30,17 +30,6 @@ void Trials::add(const Point & p, const Trial & t) {
     add_trial(at(p), t);
 }
 
-void add_trial(metrics::SettingRuns & r, const Trial & t) {
-    if (!t.ok) {
-        r.failed = true;
-        return;
-    }
-    r.j_per_token.push_back(t.j_per_token);
-    r.tok_s.push_back(t.tok_s);
-    r.ttft_s.push_back(t.ttft_s);
-    r.latency_ratio.push_back(t.latency_ratio);
-}
-
 namespace {
 
 enum class Go { ok, budget, stopped };

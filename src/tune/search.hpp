@@ -22,15 +22,9 @@ struct Axis {
 };
 using Point = std::vector<int>;  // an index into each axis's values
 
-// One measured repeat of a point.
-struct Trial {
-    bool ok = true;
-    double j_per_token = 0.0, tok_s = 0.0, ttft_s = 0.0;
-    double latency_ratio = NAN;  // a served level: worst value / limit over the SLO's targets
-};
-
-// Adds one repeat to a setting's runs (a failed one marks the setting failed).
-void add_trial(metrics::SettingRuns & runs, const Trial & t);
+// One measured repeat of a point (metrics/confidence.hpp).
+using metrics::Trial;
+using metrics::add_trial;
 
 // Every point's repeats so far (stored ones enter before the search, which reuses them).
 class Trials {

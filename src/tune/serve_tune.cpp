@@ -228,13 +228,8 @@ TuneOutcome ServeTuner::run() {
 
 Trial ServeTuner::trial_of(const std::optional<ServeLevelRecord> & rec, const std::string & suffix) {
     Trial t;
-    t.ok = rec && rec->ok() && std::isfinite(rec->best_j_per_output_token());
-    if (rec) {
-        t.j_per_token = rec->best_j_per_output_token();
-        t.tok_s = rec->output_tokens_per_s;
-        t.ttft_s = rec->ttft_p99_ms / 1000.0;
-        if (!slo_.empty()) t.latency_ratio = metrics::slo_ratio(*rec, slo_);
-    }
+    t.ok = false;
+    if (rec) t = serve::level_trial(*rec, slo_.empty() ? nullptr : &slo_);
     if (!t.ok && !error_.count(suffix)) {
         error_[suffix] = !rec                   ? "the level was not stored"
                          : !rec->reason.empty() ? rec->reason
