@@ -7,7 +7,8 @@
 #
 #   SETTINGS_LEFT=... bench/gpu_serve_settings.sh      on the lent GPU machine, from the repository root
 #
-# Settings: SCHEME (fp16), CONCURRENCY (32), DURATION_S (15), DEADLINE_S (540), SETTINGS (a list of
+# Settings: SCHEME (fp16), CONCURRENCY (32), RATES (open-loop levels after them, default none),
+# DURATION_S (15), DEADLINE_S (540), SETTINGS (a list of
 # "tag:joulebench serve options" separated by ';'); a setting whose database is complete is skipped,
 # so a second call goes on where the first stopped.
 set -uo pipefail
@@ -30,7 +31,7 @@ for entry in "${list[@]}"; do
     if grep -q "gpu_serve: complete" "$WORK/settings/$tag.log" 2>/dev/null; then continue; fi
     if [ "$left" -lt 60 ]; then echo "gpu_serve_settings: deadline before $tag: run again"; break; fi
     echo "gpu_serve_settings: $tag ($args), $left s left"
-    DB="$WORK/settings/$tag.db" OUT="$WORK/settings/out-$tag" SCHEMES="$SCHEME" CONCURRENCY="$CONCURRENCY" \
+    DB="$WORK/settings/$tag.db" OUT="$WORK/settings/out-$tag" SCHEMES="$SCHEME" CONCURRENCY="$CONCURRENCY" RATES="${RATES:-}" \
         DURATION_S="$DURATION_S" SERVER_ARGS="$args" DEADLINE_S="$left" SEND_BINARIES=0 \
         bash bench/gpu_serve.sh > "$WORK/settings/$tag.log" 2>&1
     grep -E "gpu_serve|deadline|exited|error" "$WORK/settings/$tag.log" | tail -3
@@ -39,20 +40,19 @@ done
 python3 - "$WORK/settings" "$SETTINGS" > "$WORK/settings/settings.md" <<'PY'
 import os, sqlite3, sys
 d, settings = sys.argv[1], sys.argv[2]
-print("| setting | llama-server options | J/output token (steady) | J/request (steady) | output tok/s | TTFT p99 (ms) | TPOT p99 (ms) | avg W | status |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+print("| setting | llama-server options | level | J/output token (steady) | J/request (steady) | output tok/s | TTFT p99 (ms) | TPOT p99 (ms) | avg W | status |")
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---|")
 for entry in settings.split(";"):
     tag, _, args = entry.partition(":")
     db = os.path.join(d, tag + ".db")
     if not os.path.exists(db):
         continue
-    r = sqlite3.connect(db).execute(
+    rows = sqlite3.connect(db).execute(
         "select coalesce(steady_j_per_output_token, j_per_output_token), coalesce(steady_j_per_request, j_per_request), "
-        "output_tokens_per_s, ttft_p99_ms, tpot_p99_ms, avg_power_w, status from serve_levels order by id desc limit 1").fetchone()
-    if r is None:
-        continue
+        "output_tokens_per_s, ttft_p99_ms, tpot_p99_ms, avg_power_w, status, level from serve_levels order by id").fetchall()
     f = lambda v, p: "" if v is None else f"{v:.{p}f}"
-    print(f"| {tag} | `{args or '(none)'}` | {f(r[0], 4)} | {f(r[1], 1)} | {f(r[2], 1)} | {f(r[3], 0)} | {f(r[4], 1)} | {f(r[5], 1)} | {r[6]} |")
+    for r in rows:  # one row per level, in the order they ran
+        print(f"| {tag} | `{args or '(none)'}` | {r[7]} | {f(r[0], 4)} | {f(r[1], 1)} | {f(r[2], 1)} | {f(r[3], 0)} | {f(r[4], 1)} | {f(r[5], 1)} | {r[6]} |")
 PY
 cat "$WORK/settings/settings.md"
 cp "$WORK/settings/settings.md" "$FINAL_OUT/"
