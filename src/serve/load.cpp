@@ -21,6 +21,7 @@
 #include "serve/random.hpp"
 #include "serve/sse.hpp"
 #include "joulebench/error.hpp"
+#include "util/strings.hpp"
 
 namespace jb::serve {
 
@@ -205,6 +206,8 @@ private:
     Rng rng_;
     double next_arrival_rel_ = 0.0;
     long arrivals_ = 0;
+    double last_arrival_rel_ = NAN;   // open loop: when the latest arrival was due
+    bool arrivals_by_duration_ = false;  // open loop: --duration ended the arrivals (else the count did)
     bool arrivals_done_ = false;
     std::deque<double> waiting_;
     long dropped_arrivals_ = 0;
@@ -609,11 +612,13 @@ void LevelRun::dispatch(double now) {
     while (!arrivals_done_) {
         if (ending_ || (spec_.max_requests > 0 && arrivals_ >= spec_.max_requests) ||
             (spec_.duration_s > 0 && next_arrival_rel_ >= spec_.duration_s)) {
+            arrivals_by_duration_ = !ending_ && !(spec_.max_requests > 0 && arrivals_ >= spec_.max_requests);
             arrivals_done_ = true;
             break;
         }
         if (t0_ + next_arrival_rel_ > now) break;
         waiting_.push_back(next_arrival_rel_);
+        last_arrival_rel_ = next_arrival_rel_;
         ++arrivals_;
         next_arrival_rel_ += rng_.exponential(spec_.rate_rps);
     }
@@ -900,6 +905,12 @@ void LevelRun::finish(LevelResult & r) {
     r.queue = summarize_s(queue);
     r.itl = itl_.summary_ms();
     r.itl_exact = itl_.exact();
+    if (spec_.mode == LoadMode::open && arrivals_done_ && !ending_ && arrivals_ > 0) {
+        // The rate's estimate from the draw: arrivals over the span they fell in (the duration when it
+        // ended them, else the time of the last one).
+        const double span = arrivals_by_duration_ ? spec_.duration_s : last_arrival_rel_;
+        if (span > 0) r.arrival_rate_rps = static_cast<double>(arrivals_) / span;
+    }
     if (r.duration_s > 0) {
         r.requests_per_s = static_cast<double>(r.completed) / r.duration_s;
         r.output_tokens_per_s = static_cast<double>(r.completion_tokens) / r.duration_s;
@@ -945,9 +956,9 @@ void LevelRun::finish(LevelResult & r) {
                             ? "closed loop: from the moment every client had its first token to the moment the first "
                               "client ran out of work"
                             : fmt::format(
-                                  "open loop: from the first token of the {}th request to the moment the last "
+                                  "open loop: from the first token of the {} request to the moment the last "
                                   "arrival was sent",
-                                  warmup_);
+                                  ordinal(warmup_));
     } else {
         r.steady_note = steady_note_.empty() ? "no steady state: the window never opened" : steady_note_;
     }

@@ -119,6 +119,7 @@ json LevelResult::to_json(bool with_requests) const {
         {"completion_tokens", completion_tokens},
         {"chunks", chunks},
         {"requests_per_s", num(requests_per_s)},
+        {"arrival_rate_rps", num(arrival_rate_rps)},
         {"output_tokens_per_s", num(output_tokens_per_s)},
         {"input_tokens_per_s", num(input_tokens_per_s)},
         {"ttft", latency_json(ttft)},

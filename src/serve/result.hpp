@@ -129,6 +129,9 @@ struct LevelResult {
     long completion_tokens = 0;
     long chunks = 0;              // token chunks streamed, over all requests
     double requests_per_s = NAN;  // completed / duration
+    // Open loop: the rate the seeded Poisson draw delivered (arrivals / the span they fell in), which
+    // differs from the rate asked by about 1/sqrt(arrivals); NaN for a closed loop or a cut level.
+    double arrival_rate_rps = NAN;
     double output_tokens_per_s = NAN;
     double input_tokens_per_s = NAN;
 

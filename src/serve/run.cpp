@@ -45,6 +45,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+// An open-loop level whose seeded arrivals came this far (relative) from the rate asked is said to
+// have measured another load (a draw of N arrivals is off by about 1/sqrt(N): 25 % at 16).
+constexpr double kArrivalRateTolerance = 0.25;
+
 class Notify {
 public:
     explicit Notify(ServeObserver * o) : o_(o ? o : &none_) {}
@@ -741,6 +745,15 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
                         break;
                     }
                     fill_record(rec, r);
+                    if (l.mode == serve::LoadMode::open && std::isfinite(r.arrival_rate_rps) &&
+                        std::fabs(r.arrival_rate_rps / l.rate - 1.0) > kArrivalRateTolerance) {
+                        notify.warn(fmt::format(
+                            "{}: the seeded Poisson arrivals came at {:.3g}/s, not {:g}/s ({:+.0f} %, {} requests): "
+                            "the level measured a {} load than its label; more --requests or a longer --duration "
+                            "bring the draw nearer the rate (within about 1/sqrt(requests))",
+                            view.label(), r.arrival_rate_rps, l.rate, 100.0 * (r.arrival_rate_rps / l.rate - 1.0),
+                            r.sent, r.arrival_rate_rps < l.rate ? "lighter" : "heavier"));
+                    }
                     json workload_json = workload.description;
                     workload_json["load"] = r.spec;
                     workload_json["shapes"] = shapes.size();

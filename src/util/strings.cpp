@@ -73,6 +73,12 @@ std::string shell_quote(const std::string & word) {
     return out + "'";
 }
 
+std::string ordinal(long n) {
+    const long tens = n % 100, ones = n % 10;
+    const char * suffix = (tens >= 11 && tens <= 13) ? "th" : ones == 1 ? "st" : ones == 2 ? "nd" : ones == 3 ? "rd" : "th";
+    return std::to_string(n) + suffix;
+}
+
 std::string lower(std::string_view s) {
     std::string out(s);
     for (char & c : out) c = char(std::tolower(static_cast<unsigned char>(c)));

@@ -24,6 +24,9 @@ std::optional<double> parse_double(const std::string & s);
 // `whole` refuses fractions. Throws UsageError naming `option` and the element.
 std::vector<double> split_numbers(const std::string & s, const std::string & option, bool whole);
 
+// n as an English ordinal: 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 112th.
+std::string ordinal(long n);
+
 // s in lower case (ASCII).
 std::string lower(std::string_view s);
 

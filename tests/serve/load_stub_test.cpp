@@ -265,6 +265,21 @@ TEST(LoadStub, open_loop_follows_a_seeded_poisson_schedule_under_its_in_flight_c
     std::sort(firsts.begin(), firsts.end());
     EXPECT_NEAR(a.steady_energy->t_begin_s, firsts[1], 1e-9);
     EXPECT_NEAR(a.steady_energy->t_end_s, a.requests.back().t_sent_s, 2e-3);
+    EXPECT_EQ(a.steady_note, "open loop: from the first token of the 2nd request to the moment the last arrival was sent");
+    // The rate the draw delivered: 12 arrivals by the time of the 12th (the count ended them).
+    double last = 0;
+    for (const auto & q : a.requests) last = std::max(last, q.t_scheduled_s);
+    EXPECT_DOUBLE_EQ(a.arrival_rate_rps, 12.0 / last);
+    EXPECT_DOUBLE_EQ(a.to_json(false)["arrival_rate_rps"].get<double>(), a.arrival_rate_rps);
+
+    // Ended by --duration instead: arrivals over the duration; a closed loop has no such rate.
+    spec.max_requests = 0;
+    spec.duration_s = 0.15;
+    LevelResult d = run_level(spec, endpoint_of(stub), shapes({5}));
+    EXPECT_EQ(d.status, LevelStatus::ok) << d.reason;
+    ASSERT_GT(d.sent, 3);
+    EXPECT_DOUBLE_EQ(d.arrival_rate_rps, static_cast<double>(d.sent) / 0.15);
+    EXPECT_TRUE(std::isnan(run_level(closed(1, 2), endpoint_of(stub), shapes({5})).arrival_rate_rps));
 }
 
 TEST(LoadStub, http_errors_are_recorded_per_request_with_the_servers_message) {

@@ -316,6 +316,26 @@ TEST(ServeCli, url_drives_an_endpoint_that_is_already_running) {
     EXPECT_EQ(open_levels[0].concurrency, 16);
     EXPECT_EQ(open_levels[0].completed, 10);
     EXPECT_EQ(open_levels[0].scheme_name, "endpoint") << "the default label of an endpoint";
+    // The rate the seeded draw delivered is stored; a draw more than 25 % off the rate asked is said.
+    const double delivered = nlohmann::json::parse(open_levels[0].result_json)["arrival_rate_rps"].get<double>();
+    EXPECT_GT(delivered, 0.0);
+    const bool said = open.err.find("r=50: the seeded Poisson arrivals came at") != std::string::npos;
+    EXPECT_EQ(said, std::fabs(delivered / 50.0 - 1.0) > 0.25) << delivered << "\n" << open.err;
+    int warned = 0, quiet = 0;
+    for (const char * seed : {"1", "2", "3"}) {  // seeds whose draws fall on both sides of the tolerance
+        const auto again = joulebench({"serve", "--url", url, "--prompts", prompts, "--output-len", "2", "--rate",
+                                       "50", "--requests", "4", "--seed", seed, "--idle-s", "0", "--db",
+                                       dir.file(std::string("seed") + seed + ".db")});
+        ASSERT_EQ(again.status, 0) << again.err;
+        const auto l = jb::Store::open_readonly(dir.file(std::string("seed") + seed + ".db")).list_serve_levels();
+        ASSERT_EQ(l.size(), 1u);
+        const double rate = nlohmann::json::parse(l[0].result_json)["arrival_rate_rps"].get<double>();
+        const bool warns = again.err.find("the seeded Poisson arrivals came at") != std::string::npos;
+        EXPECT_EQ(warns, std::fabs(rate / 50.0 - 1.0) > 0.25) << "seed " << seed << ": " << rate << "\n" << again.err;
+        ++(warns ? warned : quiet);
+    }
+    EXPECT_GT(warned, 0);
+    EXPECT_GT(quiet, 0);
 
     // With a closed-loop level of the same requests beside it, the report draws the two load modes as
     // two lines (Poisson arrivals dashed), and a database of served levels only gets no empty decision

@@ -51,6 +51,19 @@ TEST(ParseDouble, the_whole_text_as_a_finite_number_or_nothing) {
     EXPECT_FALSE(jb::parse_double("1/16"));
 }
 
+TEST(Ordinal, english_suffixes_with_the_teens) {
+    EXPECT_EQ(jb::ordinal(1), "1st");
+    EXPECT_EQ(jb::ordinal(2), "2nd");
+    EXPECT_EQ(jb::ordinal(3), "3rd");
+    EXPECT_EQ(jb::ordinal(4), "4th");
+    EXPECT_EQ(jb::ordinal(11), "11th");
+    EXPECT_EQ(jb::ordinal(12), "12th");
+    EXPECT_EQ(jb::ordinal(13), "13th");
+    EXPECT_EQ(jb::ordinal(21), "21st");
+    EXPECT_EQ(jb::ordinal(22), "22nd");
+    EXPECT_EQ(jb::ordinal(112), "112th");
+}
+
 TEST(SplitNumbers, a_list_of_numbers_naming_the_option_and_element_it_refuses) {
     EXPECT_EQ(jb::split_numbers("1, 4,16", "--concurrency", true), (std::vector<double>{1, 4, 16}));
     EXPECT_EQ(jb::split_numbers("0.5,2", "--rate", false), (std::vector<double>{0.5, 2}));
