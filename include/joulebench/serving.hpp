@@ -41,6 +41,12 @@ Slo default_slo();
 // of `serve --tuned` (each level with its own best stored setting, one group as a whole).
 std::string settings_group(const ServeLevelRecord & level);
 
+// The server's settings as the level ran them (its server_json), one item each: "np 4", "c 1024",
+// "b 2048", "ub 512", "fa auto", "KV f16/f16", "t 2", "ngl 99", the --server-arg words as passed
+// ("--cache-ram 8192"); what was left to llama-server's default is not named; {"external"} for an
+// endpoint, {} when server_json is not an object.
+std::vector<std::string> server_settings(const ServeLevelRecord & level);
+
 // The level's value of a target's percentile, ms; NaN when it has none (no completed request).
 double slo_value(const ServeLevelRecord & level, const SloTarget & target);
 // The worst target's value over its limit (<= 1: every target met); NaN when a target has no value.
@@ -57,6 +63,10 @@ struct SchemeFrontier {
     std::vector<std::string> violations;     // per level: "" meets the SLO
     std::optional<size_t> operating_point;   // the lowest J/request (steady window where there is one) meeting the SLO
     std::string note;                        // why there is none
+    // How tables and charts name it: the scheme ("fp16"), "fp16 (tuned server)" for serve --tuned's
+    // levels, and where its host, model and workload hold another frontier of that name (levels run
+    // with other server settings), the settings that tell them apart: "fp16 (--cache-ram 8192)".
+    std::string label;
     bool chosen = false;                     // the lowest operating point of its host, model and workload
     double saving_vs_reference = kServeNaN;       // 1 - J/request / J/request(reference's operating point)
 };

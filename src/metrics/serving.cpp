@@ -11,6 +11,8 @@
 #include <set>
 #include <tuple>
 
+#include <nlohmann/json.hpp>
+
 #include "joulebench/error.hpp"
 #include "util/strings.hpp"
 
@@ -189,6 +191,82 @@ std::string slo_violation(const ServeLevelRecord & l, const Slo & slo) {
 
 // ---- frontier
 
+std::vector<std::string> server_settings(const ServeLevelRecord & l) {
+    const nlohmann::json j = nlohmann::json::parse(l.server_json, nullptr, false);
+    if (!j.is_object()) return {};
+    if (j.value("server", "") == "external") return {"external"};
+    std::vector<std::string> parts;
+    auto add = [&](const char * key, const char * label) {
+        if (!j.contains(key)) return;
+        const auto & v = j[key];
+        if (v.is_number_integer()) {
+            parts.push_back(fmt::format("{} {}", label, v.get<int64_t>()));
+        } else if (v.is_string() && v != "default" && !v.get<std::string>().empty()) {
+            parts.push_back(fmt::format("{} {}", label, v.get<std::string>()));
+        }
+    };
+    add("parallel", "np");
+    add("ctx_size", "c");
+    add("batch_size", "b");
+    add("ubatch_size", "ub");
+    add("flash_attn", "fa");
+    const std::string k = j.value("cache_type_k", ""), v = j.value("cache_type_v", "");
+    if ((!k.empty() && k != "default") || (!v.empty() && v != "default")) {
+        parts.push_back(
+            fmt::format("KV {}/{}", k == "default" || k.empty() ? "f16" : k, v == "default" || v.empty() ? "f16" : v));
+    }
+    add("threads", "t");
+    add("n_gpu_layers", "ngl");
+    if (j.contains("extra_args") && j["extra_args"].is_array()) {
+        std::string extra;  // as passed: "--cache-ram 8192"
+        for (const auto & a : j["extra_args"]) {
+            if (a.is_string()) extra += (extra.empty() ? "" : " ") + a.get<std::string>();
+        }
+        if (!extra.empty()) parts.push_back(extra);
+    }
+    return parts;
+}
+
+namespace {
+
+// Each frontier's name (SchemeFrontier::label): its scheme, "(tuned server)" for serve --tuned's;
+// where a host, model and workload hold more than one frontier of that name, the server settings
+// that tell them apart ("fp16" and "fp16 (--cache-ram 8192)"), or "(settings N)" where the
+// settings shown do not differ.
+void label_frontiers(std::vector<SchemeFrontier> & out, const std::vector<ServeLevelRecord> & levels) {
+    std::map<std::tuple<std::string, std::string, std::string, std::string>, std::vector<size_t>> same;
+    for (size_t k = 0; k < out.size(); ++k) {
+        SchemeFrontier & f = out[k];
+        f.label = f.settings_fp == "tuned" ? f.scheme + " (tuned server)" : f.scheme;
+        same[{f.host, f.model, f.workload_fp, f.label}].push_back(k);
+    }
+    for (const auto & [key, members] : same) {
+        if (members.size() < 2) continue;
+        std::vector<std::vector<std::string>> parts;
+        for (size_t k : members) parts.push_back(server_settings(levels[out[k].levels.front()]));
+        std::vector<std::string> own(members.size());  // the settings of each that not all of them share
+        for (size_t i = 0; i < members.size(); ++i) {
+            for (const auto & p : parts[i]) {
+                const bool shared = std::all_of(parts.begin(), parts.end(), [&](const auto & q) {
+                    return std::find(q.begin(), q.end(), p) != q.end();
+                });
+                if (!shared) own[i] += (own[i].empty() ? "" : ", ") + p;
+            }
+        }
+        const auto bare = std::count(own.begin(), own.end(), std::string());
+        for (size_t i = 0; i < members.size(); ++i) {
+            SchemeFrontier & f = out[members[i]];
+            if (!own[i].empty()) {
+                f.label += " (" + own[i] + ")";
+            } else if (bare > 1) {
+                f.label += fmt::format(" (settings {})", i + 1);
+            }
+        }
+    }
+}
+
+}  // namespace
+
 std::string settings_group(const ServeLevelRecord & level) {
     return level.workload_fp.find("|server=tuned") != std::string::npos ? "tuned" : level.settings_fp;
 }
@@ -236,6 +314,7 @@ std::vector<SchemeFrontier> serving_frontier(const std::vector<ServeLevelRecord>
                                                     levels[f.levels.front()].level);
         }
     }
+    label_frontiers(out, levels);
     // The scheme to choose: the lowest operating point per host, model and workload (the
     // settings may differ: they are part of the choice).
     std::map<std::tuple<std::string, std::string, std::string>, std::vector<size_t>> groups;
@@ -286,18 +365,18 @@ std::vector<std::string> frontier_headlines(const std::vector<SchemeFrontier> & 
         const ServeLevelRecord & op = levels[*best->operating_point];
         std::string s = fmt::format("{}: choose {} at {}: {} per request ({:.4g} Wh per 1,000 requests, {:.4g} J per "
                                     "output token, {:.3g} requests/s) within {}",
-                                    where, best->scheme, op.level, j_text(op.best_j_per_request()),
+                                    where, best->label, op.level, j_text(op.best_j_per_request()),
                                     op.best_wh_per_1000_requests(), op.best_j_per_output_token(), op.requests_per_s,
                                     slo.str());
         std::vector<std::string> others;
         for (const auto * f : members) {
             if (f == best) continue;
             if (!f->operating_point) {
-                others.push_back(fmt::format("{}: none", f->scheme));
+                others.push_back(fmt::format("{}: none", f->label));
                 continue;
             }
             const ServeLevelRecord & o = levels[*f->operating_point];
-            others.push_back(fmt::format("{} at {}: {} ({:+.1f} %)", f->scheme, o.level, j_text(o.best_j_per_request()),
+            others.push_back(fmt::format("{} at {}: {} ({:+.1f} %)", f->label, o.level, j_text(o.best_j_per_request()),
                                          (o.best_j_per_request() / op.best_j_per_request() - 1.0) * 100.0));
         }
         if (!others.empty()) {

@@ -40,7 +40,7 @@ std::string chart_for(const std::vector<ServeLevelRecord> & levels,
         // One line per load mode: closed-loop levels (c=) and Poisson arrivals (r=, dashed) are two
         // curves, not one.
         svg::Series line, open_line, hit, miss;
-        line.name = scheme_of(f) + (f.chosen ? " (choose)" : "");
+        line.name = f.label + (f.chosen ? " (choose)" : "");
         line.color = open_line.color = hit.color = miss.color = colors[k % colors.size()];
         line.line = open_line.line = true;
         line.markers = open_line.markers = false;

@@ -47,41 +47,10 @@ std::vector<const ServeLevelRecord *> ordered(const std::vector<ServeLevelRecord
     return out;
 }
 
-// The server's settings as the level ran them (server_json): "np 4, c 1024, b 2048, ub 512, fa auto,
-// KV f16/f16, t 2"; what was left to llama-server's default is not named; "external" for an endpoint.
+// server_settings joined: "np 4, c 1024, fa auto"; "external" for an endpoint.
 std::string server_of(const ServeLevelRecord & l) {
-    const nlohmann::json j = nlohmann::json::parse(l.server_json, nullptr, false);
-    if (!j.is_object()) return "";
-    if (j.value("server", "") == "external") return "external";
-    std::vector<std::string> parts;
-    auto add = [&](const char * key, const char * label) {
-        if (!j.contains(key)) return;
-        const auto & v = j[key];
-        if (v.is_number_integer()) {
-            parts.push_back(fmt::format("{} {}", label, v.get<int64_t>()));
-        } else if (v.is_string() && v != "default" && !v.get<std::string>().empty()) {
-            parts.push_back(fmt::format("{} {}", label, v.get<std::string>()));
-        }
-    };
-    add("parallel", "np");
-    add("ctx_size", "c");
-    add("batch_size", "b");
-    add("ubatch_size", "ub");
-    add("flash_attn", "fa");
-    const std::string k = j.value("cache_type_k", ""), v = j.value("cache_type_v", "");
-    if ((!k.empty() && k != "default") || (!v.empty() && v != "default")) {
-        parts.push_back(
-            fmt::format("KV {}/{}", k == "default" || k.empty() ? "f16" : k, v == "default" || v.empty() ? "f16" : v));
-    }
-    add("threads", "t");
-    add("n_gpu_layers", "ngl");
-    if (j.contains("extra_args") && j["extra_args"].is_array()) {
-        for (const auto & a : j["extra_args"]) {
-            if (a.is_string()) parts.push_back(a.get<std::string>());
-        }
-    }
     std::string out;
-    for (const auto & p : parts) out += (out.empty() ? "" : ", ") + p;
+    for (const auto & p : metrics::server_settings(l)) out += (out.empty() ? "" : ", ") + p;
     return out;
 }
 
@@ -95,9 +64,6 @@ std::string token_check(const ServeLevelRecord & l) {
 
 }  // namespace
 
-std::string scheme_of(const metrics::SchemeFrontier & f) {
-    return f.settings_fp == "tuned" ? f.scheme + " (tuned server)" : f.scheme;
-}
 
 metrics::Slo report_slo(const ReportInput & in) {
     return in.slo.empty() ? metrics::default_slo() : metrics::parse_slo(in.slo);
@@ -224,12 +190,12 @@ Table serve_frontier_table(const std::vector<ServeLevelRecord> & levels, const m
     const auto frontiers = metrics::serving_frontier(levels, slo);
     for (const auto & f : frontiers) {
         if (!f.operating_point) {
-            t.add_row({f.model_name, f.host_name, scheme_of(f), Value(), Value(), Value(), Value(), Value(), Value(),
+            t.add_row({f.model_name, f.host_name, f.label, Value(), Value(), Value(), Value(), Value(), Value(),
                        Value(), Value(), std::string(), f.note});
             continue;
         }
         const ServeLevelRecord & l = levels[*f.operating_point];
-        t.add_row({f.model_name, f.host_name, scheme_of(f), l.level, real(l.best_j_per_request()),
+        t.add_row({f.model_name, f.host_name, f.label, l.level, real(l.best_j_per_request()),
                    real(l.best_wh_per_1000_requests()), real(l.best_j_per_output_token()), real(l.requests_per_s),
                    real(l.ttft_p99_ms), real(l.tpot_p99_ms),
                    std::isfinite(f.saving_vs_reference) ? Value(f.saving_vs_reference * 100.0) : Value(),

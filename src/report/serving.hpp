@@ -13,10 +13,6 @@
 
 namespace jb::report {
 
-// A scheme's name as the serving tables and chart show it: "fp16", or "fp16 (tuned server)" for the
-// levels of `serve --tuned`.
-std::string scheme_of(const metrics::SchemeFrontier & f);
-
 // The SLO a report judges levels by: ReportInput::slo, else the serving profile's default.
 metrics::Slo report_slo(const ReportInput & in);
 

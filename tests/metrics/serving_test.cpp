@@ -143,6 +143,32 @@ TEST(ServingFrontier, operating_point_is_the_cheapest_level_within_the_slo_and_t
     EXPECT_TRUE(open[1].chosen);
 }
 
+TEST(ServingFrontier, frontiers_of_one_scheme_are_labelled_by_the_server_settings_that_differ) {
+    std::vector<ServeLevelRecord> levels = {level("fp16", 1, 90, 100, 10), level("fp16", 1, 95, 3000, 10),
+                                            level("fp16", 1, 80, 100, 10), level("int8", 1, 70, 100, 10)};
+    levels[0].server_json = R"({"parallel": 1, "flash_attn": "on", "extra_args": []})";
+    levels[1].settings_fp = "sf2";
+    levels[1].server_json = R"({"parallel": 1, "flash_attn": "on", "extra_args": ["--cache-ram", "8192"]})";
+    levels[2].workload_fp = "wf|server=tuned";  // serve --tuned: its own group
+    EXPECT_EQ(server_settings(levels[1]), (std::vector<std::string>{"np 1", "fa on", "--cache-ram 8192"}));
+    const auto fs = serving_frontier(levels, Slo{});
+    ASSERT_EQ(fs.size(), 4u);
+    EXPECT_EQ(fs[0].label, "fp16");
+    EXPECT_EQ(fs[1].label, "fp16 (--cache-ram 8192)");
+    EXPECT_EQ(fs[2].label, "fp16 (tuned server)");
+    EXPECT_EQ(fs[3].label, "int8");
+    const auto lines = frontier_headlines(fs, levels, Slo{});
+    ASSERT_EQ(lines.size(), 2u);  // the tuned levels' workload differs: a group of their own
+    EXPECT_NE(lines[0].find("fp16 (--cache-ram 8192) at c=1: 95 J"), std::string::npos) << lines[0];
+
+    // Settings that differ where the label does not look: numbered in the order served.
+    levels[1].server_json = levels[0].server_json;
+    const auto same = serving_frontier(levels, Slo{});
+    EXPECT_EQ(same[0].label, "fp16 (settings 1)");
+    EXPECT_EQ(same[1].label, "fp16 (settings 2)");
+    EXPECT_EQ(server_settings(levels[3]), std::vector<std::string>{}) << "no server_json: nothing named";
+}
+
 TEST(ServingTraffic, parses_concurrency_or_rate_with_targets) {
     const Traffic t = parse_traffic("prompt=512,output=256,concurrency=8,ttft_p99=2s");
     EXPECT_EQ(t.prompt_tokens, 512);

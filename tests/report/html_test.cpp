@@ -9,6 +9,7 @@
 #include <string>
 
 #include "report/report.hpp"
+#include "report/serving.hpp"
 #include "report_fixture.hpp"
 #include "joulebench/error.hpp"
 #include "xml_check.hpp"
@@ -392,4 +393,49 @@ TEST(HtmlReportUnscored, two_hosts_of_the_same_workloads_compare_side_by_side) {
     EXPECT_EQ(jb_test::xml_error(h), "");
     EXPECT_NE(h.find("id=\"table-hardware-tokens\""), std::string::npos);
     EXPECT_EQ(h.find("share no model, scheme and task set"), std::string::npos);
+}
+
+// A chart holding two frontiers of one scheme (levels run with other llama-server settings) names
+// each by the settings that tell them apart, not "fp16" twice.
+TEST(HtmlServing, two_frontiers_of_one_scheme_are_named_by_the_settings_that_differ) {
+    auto level = [](const std::string & settings_fp, const std::string & server_json, int c, double j) {
+        jb::ServeLevelRecord l;
+        l.host_fingerprint = "h1";
+        l.host_name = "node1";
+        l.model_hash = "m";
+        l.model_name = "qwen.gguf";
+        l.scheme_canonical = "w=f16";
+        l.scheme_name = "fp16";
+        l.level = "c=" + std::to_string(c);
+        l.workload_fp = "wf";
+        l.settings_fp = settings_fp;
+        l.mode = "closed";
+        l.concurrency = c;
+        l.status = jb::kServeOk;
+        l.sent = l.completed = 4 * c;
+        l.requests_per_s = c * 0.5;
+        l.steady_j_per_request = j;
+        l.j_per_request = j;
+        l.ttft_p99_ms = 100;
+        l.tpot_p99_ms = 10;
+        l.server_json = server_json;
+        return l;
+    };
+    const std::string plain = R"({"parallel": 4, "ctx_size": 4096, "extra_args": []})";
+    const std::string cached = R"({"parallel": 4, "ctx_size": 4096, "extra_args": ["--cache-ram", "8192"]})";
+    ReportInput in;
+    in.serve_levels = {level("a", plain, 1, 50), level("a", plain, 4, 20), level("b", cached, 1, 52),
+                       level("b", cached, 4, 21)};
+    std::string h = serving_html_section(in);
+    EXPECT_NE(h.find(">fp16 (--cache-ram 8192)<"), std::string::npos) << h;
+    EXPECT_NE(h.find(">fp16 (choose)<"), std::string::npos) << "the other keeps the scheme's name";
+    EXPECT_EQ(h.find("(settings "), std::string::npos);
+    // The operating-point table shows the extra arguments as passed.
+    EXPECT_NE(h.find("np 4, c 4096, --cache-ram 8192"), std::string::npos);
+
+    // Settings that differ only where the label does not look (the binary, say): numbered.
+    in.serve_levels[2].server_json = in.serve_levels[3].server_json = plain;
+    h = serving_html_section(in);
+    EXPECT_NE(h.find(">fp16 (settings 1) (choose)<"), std::string::npos) << h;
+    EXPECT_NE(h.find(">fp16 (settings 2)<"), std::string::npos);
 }
