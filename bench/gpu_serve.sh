@@ -47,7 +47,9 @@ copy_out() {
     "$JB" report "$DB" -o md --table serving,serving_latency,serving_frontier,hosts --slo "$SLO" > "$WORK/serve.md" 2>> "$WORK/logs/report.log"
     "$JB" report "$DB" -o "$WORK/report.html" --slo "$SLO" 2>> "$WORK/logs/report.log"
     "$JB" report "$DB" -o csv --table serving > "$WORK/levels.csv" 2>> "$WORK/logs/report.log"
-    "$JB" recommend "$DB" --traffic "prompt=$INPUT_LEN,output=$OUTPUT_LEN,concurrency=8,$SLO" -o md > "$WORK/recommend.md" 2>> "$WORK/logs/report.log"
+    local load="concurrency=8"  # open-loop levels only: the first rate
+    [ -z "$CONCURRENCY" ] && [ -n "$RATES" ] && load="rate=${RATES%%,*}"
+    "$JB" recommend "$DB" --traffic "prompt=$INPUT_LEN,output=$OUTPUT_LEN,$load,$SLO" -o md > "$WORK/recommend.md" 2>> "$WORK/logs/report.log"
     copy_db "$DB" "$OUT"
     cp "$WORK/serve.md" "$WORK/report.html" "$WORK/levels.csv" "$WORK/recommend.md" "$OUT/" 2>/dev/null
     tar -czf "$OUT/logs.tar.gz" -C "$WORK" campaign.log gpu.txt version.txt logs 2>/dev/null

@@ -40,8 +40,11 @@ struct RequestRecord {
     Outcome outcome = Outcome::failed;
     std::string error;  // why it failed or timed out; "" when completed
 
-    double ttft_s() const { return t_first_token_s - t_sent_s; }
-    double e2e_s() const { return t_end_s - t_sent_s; }
+    // Time to first token and end to end as the request's user sees them: from its arrival, which is
+    // its send in a closed loop; in an open loop an arrival that waited for a place (max_in_flight)
+    // counts its wait, as a user's request queued by a busy service would.
+    double ttft_s() const { return t_first_token_s - t_scheduled_s; }
+    double e2e_s() const { return t_end_s - t_scheduled_s; }
     // (last - first) / (completion tokens - 1), as vLLM defines TPOT; NaN below 2 tokens.
     double tpot_s() const;
     // usage's completion_tokens, else the chunks counted.

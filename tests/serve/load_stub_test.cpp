@@ -248,6 +248,13 @@ TEST(LoadStub, open_loop_follows_a_seeded_poisson_schedule_under_its_in_flight_c
     EXPECT_EQ(a.completed, 12);
     EXPECT_LE(max_overlap(a.requests), 2);
     EXPECT_GT(a.queue.max_ms, 0.0);  // some arrivals waited for a place
+    // TTFT and E2E count from the arrival: a request that waited for a place has its wait in them.
+    for (const auto & q : a.requests) {
+        EXPECT_DOUBLE_EQ(q.ttft_s(), q.t_first_token_s - q.t_scheduled_s);
+        EXPECT_DOUBLE_EQ(q.e2e_s(), q.t_end_s - q.t_scheduled_s);
+    }
+    EXPECT_GT(a.ttft.max_ms, a.queue.max_ms);
+    EXPECT_GT(a.e2e.max_ms, a.queue.max_ms);
     for (size_t i = 0; i < a.requests.size(); ++i) {
         EXPECT_DOUBLE_EQ(a.requests[i].t_scheduled_s, b.requests[i].t_scheduled_s) << "same seed, same schedule";
         EXPECT_GE(a.requests[i].t_sent_s, a.requests[i].t_scheduled_s);
