@@ -274,6 +274,32 @@ TEST(ServeCli, ctrl_c_cancels_the_level_stores_nothing_of_it_and_stops_the_serve
     EXPECT_TRUE(st.list_serve_levels().empty()) << "a cancelled level is not stored";
 }
 
+// Arrivals faster than one place in flight can serve: they wait, TTFT counts the wait from the
+// arrival, and serve says the server fell behind.
+TEST(ServeCli, open_loop_arrivals_that_wait_for_a_place_count_the_wait) {
+    jb::serve::StubServer stub([](long, const nlohmann::json &) {
+        jb::serve::StubReply r;
+        r.token_interval_s = 0.08;  // 4 tokens: about 0.25 s a request
+        return r;
+    });
+    jb::test::TempDir dir;
+    const std::string prompts = dir.write("p.jsonl", "{\"prompt\": \"one\", \"max_tokens\": 4}\n");
+    const auto run = joulebench({"serve", "--url", "http://127.0.0.1:" + std::to_string(stub.port()), "--prompts",
+                                 prompts, "--rate", "50", "--requests", "8", "--max-in-flight", "1", "--idle-s", "0",
+                                 "--db", dir.file("q.db")});
+    ASSERT_EQ(run.status, 0) << run.err;
+    const auto levels = jb::Store::open_readonly(dir.file("q.db")).list_serve_levels();
+    ASSERT_EQ(levels.size(), 1u);
+    const auto & l = levels[0];
+    EXPECT_EQ(l.completed, 8);
+    // The eighth arrival (within about 0.2 s) waits for the seven before it: over 1.5 s.
+    EXPECT_GT(l.queue_p99_ms, 1000.0);
+    EXPECT_GT(l.ttft_p99_ms, l.queue_p99_ms) << "TTFT from the arrival holds the wait";
+    EXPECT_GT(l.e2e_p99_ms, l.ttft_p99_ms);
+    EXPECT_NE(run.err.find("r=50: arrivals waited up to"), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("for one of the 1 places in flight: the server fell behind"), std::string::npos) << run.err;
+}
+
 TEST(ServeCli, url_drives_an_endpoint_that_is_already_running) {
     jb::serve::StubServer stub([](long, const nlohmann::json &) {
         jb::serve::StubReply r;
