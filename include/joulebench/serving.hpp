@@ -37,6 +37,15 @@ Slo parse_slo(const std::string & text, const std::string & option = "--slo");
 // The serving profile's default: ttft_p99=2s,tpot_p99=100ms (an interactive chat's targets).
 Slo default_slo();
 
+// What a reader of an open-loop level should know before trusting its numbers, one sentence each
+// (empty for a closed loop): its seeded Poisson draw came more than kArrivalRateTolerance (relative)
+// from the rate asked (a draw of N arrivals is off by about 1/sqrt(N)), so it measured another load
+// than its label; arrivals waited over kQueueCautionMs (queue p99) for a place in flight, so the
+// server fell behind. `serve` prints them as warnings, the report's level table in its note.
+inline constexpr double kArrivalRateTolerance = 0.25;
+inline constexpr double kQueueCautionMs = 1000.0;
+std::vector<std::string> serve_cautions(const ServeLevelRecord & level);
+
 // What a level's server settings are grouped by: its settings fingerprint, or "tuned" for a level
 // of `serve --tuned` (each level with its own best stored setting, one group as a whole).
 std::string settings_group(const ServeLevelRecord & level);

@@ -189,6 +189,30 @@ std::string slo_violation(const ServeLevelRecord & l, const Slo & slo) {
     return "";
 }
 
+std::vector<std::string> serve_cautions(const ServeLevelRecord & l) {
+    std::vector<std::string> out;
+    if (l.mode != "open") return out;
+    const nlohmann::json r = nlohmann::json::parse(l.result_json, nullptr, false);
+    const double drawn = r.is_object() && r.contains("arrival_rate_rps") && r["arrival_rate_rps"].is_number()
+                             ? r["arrival_rate_rps"].get<double>()
+                             : kServeNaN;
+    if (finite(drawn) && finite(l.rate_rps) && l.rate_rps > 0 &&
+        std::fabs(drawn / l.rate_rps - 1.0) > kArrivalRateTolerance) {
+        out.push_back(fmt::format("the seeded Poisson arrivals came at {:.3g}/s, not {:g}/s ({:+.0f} %, {} requests): "
+                                  "the level measured a {} load than its label; more --requests or a longer "
+                                  "--duration bring the draw nearer the rate (within about 1/sqrt(requests))",
+                                  drawn, l.rate_rps, 100.0 * (drawn / l.rate_rps - 1.0), l.sent,
+                                  drawn < l.rate_rps ? "lighter" : "heavier"));
+    }
+    if (finite(l.queue_p99_ms) && l.queue_p99_ms > kQueueCautionMs) {
+        out.push_back(fmt::format("arrivals waited up to {:.1f} s (queue p99) for one of the {} places in flight: the "
+                                  "server fell behind ({:.3g} requests/s served); TTFT and E2E count the wait. "
+                                  "--parallel (more slots) or --max-in-flight measure a wider server",
+                                  l.queue_p99_ms / 1000.0, l.concurrency, l.requests_per_s));
+    }
+    return out;
+}
+
 // ---- frontier
 
 std::vector<std::string> server_settings(const ServeLevelRecord & l) {

@@ -104,6 +104,7 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
         if (!std::isfinite(l->steady_j_per_request) && !l->steady_note.empty() && l->status != kServeFailed) {
             note += (note.empty() ? "" : "; ") + l->steady_note;
         }
+        for (const auto & c : metrics::serve_cautions(*l)) note += (note.empty() ? "" : "; ") + c;
         t.add_row({l->model_name,
                    l->host_name,
                    scheme_of(*l),
@@ -166,8 +167,9 @@ Table serve_latency_table(const std::vector<ServeLevelRecord> & levels, const me
                    real(l->e2e_p99_ms), real(l->queue_p99_ms), v.empty() ? std::string("yes") : "no: " + v});
     }
     t.notes.push_back(
-        "TTFT: first token - sent; TPOT: (last - first token) / (tokens - 1); ITL: every gap between "
-        "streamed tokens; percentiles as numpy's linear (vLLM benchmark_serving's definitions)");
+        "TTFT: first token - arrival (closed loop: sent; open loop: with the wait for a place, queue); TPOT: (last - "
+        "first token) / (tokens - 1); ITL: every gap between streamed tokens; E2E: end - arrival; percentiles as "
+        "numpy's linear (vLLM benchmark_serving's definitions)");
     return t;
 }
 

@@ -30,6 +30,7 @@
 #include "serve/load.hpp"
 #include "serve/process.hpp"
 #include "serve/requests.hpp"
+#include "joulebench/serving.hpp"
 #include "serve/tuned.hpp"
 #include "store/lock.hpp"
 #include "sweep/bookkeeping.hpp"
@@ -44,13 +45,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-// An open-loop level whose seeded arrivals came this far (relative) from the rate asked is said to
-// have measured another load (a draw of N arrivals is off by about 1/sqrt(N): 25 % at 16).
-constexpr double kArrivalRateTolerance = 0.25;
-// An open-loop level whose arrivals waited longer than this for a place in flight (queue p99) is said
-// to have outrun the server.
-constexpr double kQueueWarnMs = 1000.0;
 
 class Notify {
 public:
@@ -748,22 +742,7 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
                         break;
                     }
                     fill_record(rec, r);
-                    if (l.mode == serve::LoadMode::open && std::isfinite(r.arrival_rate_rps) &&
-                        std::fabs(r.arrival_rate_rps / l.rate - 1.0) > kArrivalRateTolerance) {
-                        notify.warn(fmt::format(
-                            "{}: the seeded Poisson arrivals came at {:.3g}/s, not {:g}/s ({:+.0f} %, {} requests): "
-                            "the level measured a {} load than its label; more --requests or a longer --duration "
-                            "bring the draw nearer the rate (within about 1/sqrt(requests))",
-                            view.label(), r.arrival_rate_rps, l.rate, 100.0 * (r.arrival_rate_rps / l.rate - 1.0),
-                            r.sent, r.arrival_rate_rps < l.rate ? "lighter" : "heavier"));
-                    }
-                    if (l.mode == serve::LoadMode::open && rec.queue_p99_ms > kQueueWarnMs) {
-                        notify.warn(fmt::format(
-                            "{}: arrivals waited up to {:.1f} s (queue p99) for one of the {} places in flight: the "
-                            "server fell behind ({:.3g} requests/s served); TTFT and E2E count the wait. --parallel "
-                            "(more slots) or --max-in-flight measure a wider server",
-                            view.label(), rec.queue_p99_ms / 1000.0, rec.concurrency, rec.requests_per_s));
-                    }
+                    for (const auto & c : metrics::serve_cautions(rec)) notify.warn(view.label() + ": " + c);
                     json workload_json = workload.description;
                     workload_json["load"] = r.spec;
                     workload_json["shapes"] = shapes.size();

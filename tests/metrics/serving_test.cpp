@@ -169,6 +169,33 @@ TEST(ServingFrontier, frontiers_of_one_scheme_are_labelled_by_the_server_setting
     EXPECT_EQ(server_settings(levels[3]), std::vector<std::string>{}) << "no server_json: nothing named";
 }
 
+TEST(ServingCautions, an_open_level_off_its_rate_or_behind_its_arrivals_is_said_so) {
+    ServeLevelRecord l = level("fp16", 16, 100, 100, 10);
+    l.result_json = R"({"arrival_rate_rps": 0.625})";
+    l.queue_p99_ms = 11790;
+    EXPECT_TRUE(serve_cautions(l).empty()) << "a closed loop has neither";
+    l.mode = "open";
+    l.rate_rps = 1.0;
+    l.sent = 5;
+    l.requests_per_s = 2.385;
+    auto c = serve_cautions(l);
+    ASSERT_EQ(c.size(), 2u);
+    EXPECT_EQ(c[0].rfind("the seeded Poisson arrivals came at 0.625/s, not 1/s (-38 %, 5 requests): the level "
+                         "measured a lighter load than its label", 0), 0u) << c[0];
+    EXPECT_EQ(c[1].rfind("arrivals waited up to 11.8 s (queue p99) for one of the 16 places in flight: the server "
+                         "fell behind (2.38 requests/s served)", 0), 0u) << c[1];
+    // At the tolerances: -25 % and a 1 s wait are not said.
+    l.result_json = R"({"arrival_rate_rps": 0.75})";
+    l.queue_p99_ms = 1000;
+    EXPECT_TRUE(serve_cautions(l).empty());
+    l.result_json = R"({"arrival_rate_rps": 1.3})";  // +30 %: heavier
+    c = serve_cautions(l);
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_NE(c[0].find("a heavier load"), std::string::npos) << c[0];
+    l.result_json = "{}";  // levels stored before the rate was recorded
+    EXPECT_TRUE(serve_cautions(l).empty());
+}
+
 TEST(ServingTraffic, parses_concurrency_or_rate_with_targets) {
     const Traffic t = parse_traffic("prompt=512,output=256,concurrency=8,ttft_p99=2s");
     EXPECT_EQ(t.prompt_tokens, 512);

@@ -298,6 +298,10 @@ TEST(ServeCli, open_loop_arrivals_that_wait_for_a_place_count_the_wait) {
     EXPECT_GT(l.e2e_p99_ms, l.ttft_p99_ms);
     EXPECT_NE(run.err.find("r=50: arrivals waited up to"), std::string::npos) << run.err;
     EXPECT_NE(run.err.find("for one of the 1 places in flight: the server fell behind"), std::string::npos) << run.err;
+    // A report's reader sees it too, in the level's note.
+    const auto md = joulebench({"report", dir.file("q.db"), "-o", "md", "--table", "serving"});
+    ASSERT_EQ(md.status, 0) << md.err;
+    EXPECT_NE(md.out.find("for one of the 1 places in flight: the server fell behind"), std::string::npos) << md.out;
 }
 
 TEST(ServeCli, url_drives_an_endpoint_that_is_already_running) {
