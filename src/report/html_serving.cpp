@@ -61,7 +61,7 @@ std::string chart_for(const std::vector<ServeLevelRecord> & levels,
             s.tips.push_back(
                 fmt::format("{} {}: {:.4g} J/request, {:.4g} J/output token, {:.3g} req/s, TTFT p99 "
                             "{:.0f} ms{}",
-                            f.scheme, l.level, y, l.best_j_per_output_token(), x, l.ttft_p99_ms,
+                            f.label, l.level, y, l.best_j_per_output_token(), x, l.ttft_p99_ms,
                             f.violations[i].empty() ? "" : "; " + f.violations[i]));
         }
         if (!line.x.empty() && !open_line.x.empty()) open_line.name = line.name + ", Poisson arrivals";

@@ -64,7 +64,6 @@ std::string token_check(const ServeLevelRecord & l) {
 
 }  // namespace
 
-
 metrics::Slo report_slo(const ReportInput & in) {
     return in.slo.empty() ? metrics::default_slo() : metrics::parse_slo(in.slo);
 }

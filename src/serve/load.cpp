@@ -206,7 +206,7 @@ private:
     Rng rng_;
     double next_arrival_rel_ = 0.0;
     long arrivals_ = 0;
-    double last_arrival_rel_ = NAN;   // open loop: when the latest arrival was due
+    double last_arrival_rel_ = NAN;      // open loop: when the latest arrival was due
     bool arrivals_by_duration_ = false;  // open loop: --duration ended the arrivals (else the count did)
     bool arrivals_done_ = false;
     std::deque<double> waiting_;
