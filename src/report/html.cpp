@@ -1187,17 +1187,27 @@ std::string render_html(const ReportInput & in) {
         Table overall = table_named("overall");
         const std::string said = collapse_constant_columns(
             overall, {"host_name", "device", "model_name", "energy_estimated", "projected", "cost_tier", "usd_per_mtok"});
+        // A database of served levels only has no cell to tabulate here.
+        const std::string no_cells = "No cells in this database, only served levels: their tables are in "
+                                     "\u201cServing under load\u201d above.";
         h += "<h3>Schemes over all their tasks</h3>\n";
         if (overall.rows.empty() && !a.any_scored) {
             h += fmt::format("<div id=\"table-overall\">{}</div>\n",
-                             empty_note("No scored task: the synthetic workloads are compared in section 5."));
+                             empty_note(!unscored.empty() || in.serve_levels.empty()
+                                            ? "No scored task: the synthetic workloads are compared in section 5."
+                                            : no_cells));
         } else {
             h += table_block(overall, "table-overall", said);
         }
         Table summary = table_named("summary");
         const std::string said2 = collapse_constant_columns(
             summary, {"host_name", "model_name", "repeats", "energy_sd_j", "energy_estimated", "device", "projected"});
-        h += "<h3>By scheme and task</h3>\n" + table_block(summary, "table-summary", said2);
+        h += "<h3>By scheme and task</h3>\n";
+        if (summary.rows.empty() && !in.serve_levels.empty()) {
+            h += fmt::format("<div id=\"table-summary\">{}</div>\n", empty_note(no_cells));
+        } else {
+            h += table_block(summary, "table-summary", said2);
+        }
     }
     h += "</section>\n";
 

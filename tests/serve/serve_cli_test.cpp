@@ -383,6 +383,12 @@ TEST(ServeCli, url_drives_an_endpoint_that_is_already_running) {
     EXPECT_NE(page.find("stroke-dasharray=\"6 4\""), std::string::npos) << "the open-loop line is dashed";
     EXPECT_NE(page.find("No scored task in this database, only served levels"), std::string::npos);
     EXPECT_EQ(page.find("id=\"table-decision\""), std::string::npos) << "no decision table without rows";
+    // Section 7 sends the reader to the serving tables, not to a section 5 without synthetic workloads.
+    EXPECT_EQ(page.find("the synthetic workloads are compared in section 5"), std::string::npos);
+    const std::string no_cells = "No cells in this database, only served levels";
+    const size_t first = page.find(no_cells);
+    ASSERT_NE(first, std::string::npos);
+    EXPECT_NE(page.find(no_cells, first + 1), std::string::npos) << "both tables of section 7";
 
     // Synthetic prompts need the server's /tokenize, which this endpoint lacks: a failed level with the reason.
     const auto synthetic = joulebench({"serve", "--url", url, "--concurrency", "1", "--requests", "2", "--idle-s",
