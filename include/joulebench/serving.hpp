@@ -38,9 +38,10 @@ Slo parse_slo(const std::string & text, const std::string & option = "--slo");
 Slo default_slo();
 
 // What a reader of an open-loop level should know before trusting its numbers, one sentence each
-// (empty for a closed loop): its seeded Poisson draw came more than kArrivalRateTolerance (relative)
-// from the rate asked (a draw of N arrivals is off by about 1/sqrt(N)), so it measured another load
-// than its label; arrivals waited over kQueueCautionMs (queue p99) for a place in flight, so the
+// (empty for a closed loop): its arrivals came more than kArrivalRateTolerance (relative) from the
+// rate asked (a duration too short for the rate; or, for levels stored before the schedule was
+// drawn given its count, a Poisson draw off by about 1/sqrt(N)), so it measured another load than
+// its label; arrivals waited over kQueueCautionMs (queue p99) for a place in flight, so the
 // server fell behind. `serve` prints them as warnings, the report's level table in its note.
 inline constexpr double kArrivalRateTolerance = 0.25;
 inline constexpr double kQueueCautionMs = 1000.0;

@@ -198,9 +198,9 @@ std::vector<std::string> serve_cautions(const ServeLevelRecord & l) {
                              : kServeNaN;
     if (finite(drawn) && finite(l.rate_rps) && l.rate_rps > 0 &&
         std::fabs(drawn / l.rate_rps - 1.0) > kArrivalRateTolerance) {
-        out.push_back(fmt::format("the seeded Poisson arrivals came at {:.3g}/s, not {:g}/s ({:+.0f} %, {} requests): "
-                                  "the level measured a {} load than its label; more --requests or a longer "
-                                  "--duration bring the draw nearer the rate (within about 1/sqrt(requests))",
+        out.push_back(fmt::format("the arrivals came at {:.3g}/s, not {:g}/s ({:+.0f} %, {} requests): the level "
+                                  "measured a {} load than its label; a longer --duration (or more --requests) "
+                                  "holds the rate",
                                   drawn, l.rate_rps, 100.0 * (drawn / l.rate_rps - 1.0), l.sent,
                                   drawn < l.rate_rps ? "lighter" : "heavier"));
     }

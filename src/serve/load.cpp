@@ -25,6 +25,23 @@
 
 namespace jb::serve {
 
+std::vector<double> open_loop_schedule(const LoadSpec & spec, double * span_s) {
+    if (span_s) *span_s = 0.0;
+    if (!(spec.rate_rps > 0) || (spec.max_requests <= 0 && !(spec.duration_s > 0))) return {};
+    long n = spec.max_requests;
+    double span = n > 0 ? static_cast<double>(n) / spec.rate_rps : 0.0;
+    if (spec.duration_s > 0 && (n <= 0 || span > spec.duration_s)) {
+        span = spec.duration_s;
+        n = std::max(1L, std::lround(spec.rate_rps * spec.duration_s));
+    }
+    Rng rng(spec.seed);
+    std::vector<double> t(static_cast<size_t>(n));
+    for (double & x : t) x = rng.uniform() * span;
+    std::sort(t.begin(), t.end());
+    if (span_s) *span_s = span;
+    return t;
+}
+
 using nlohmann::json;
 
 std::string LoadSpec::label() const {
@@ -144,7 +161,7 @@ class LevelRun {
 public:
     LevelRun(const LoadSpec & spec, const Endpoint & ep, const std::vector<RequestShape> & shapes,
              const LevelHooks & hooks)
-        : spec_(spec), ep_(ep), shapes_(shapes), hooks_(hooks), rng_(spec.seed), itl_(spec.itl_reservoir, spec.seed) {}
+        : spec_(spec), ep_(ep), shapes_(shapes), hooks_(hooks), itl_(spec.itl_reservoir, spec.seed) {}
     ~LevelRun() {
         for (auto & c : conns_) {
             if (c.fd >= 0) ::close(c.fd);
@@ -172,6 +189,8 @@ private:
     bool on_event(size_t slot, const std::string & data, double t_rel);
     void on_token(Conn & c, RequestRecord & r, double t_rel);
     void client_out_of_work();
+    // Open loop: when the next arrival is due (the schedule's next; +inf past its end).
+    double next_arrival();
     void begin_steady(double t_rel);
     void end_steady(double t_rel);
     void abort_level(LevelStatus status, const std::string & reason);
@@ -203,11 +222,11 @@ private:
     int clients_with_token_ = 0;
     bool a_client_ran_out_ = false;
     // open loop
-    Rng rng_;
     double next_arrival_rel_ = 0.0;
     long arrivals_ = 0;
-    double last_arrival_rel_ = NAN;      // open loop: when the latest arrival was due
-    bool arrivals_by_duration_ = false;  // open loop: --duration ended the arrivals (else the count did)
+    std::vector<double> schedule_;  // open loop: the arrival times (open_loop_schedule)
+    size_t next_scheduled_ = 0;
+    double span_s_ = 0.0;  // the span the schedule's arrivals fall in
     bool arrivals_done_ = false;
     std::deque<double> waiting_;
     long dropped_arrivals_ = 0;
@@ -336,6 +355,10 @@ void LevelRun::end_conn(size_t slot, Outcome outcome, std::string reason, bool c
     c.body.clear();
     free_slots_.push_back(slot);
     end_request(rec, outcome, std::move(reason), client, connection_lost);
+}
+
+double LevelRun::next_arrival() {
+    return next_scheduled_ < schedule_.size() ? schedule_[next_scheduled_++] : INFINITY;
 }
 
 void LevelRun::client_out_of_work() {
@@ -611,16 +634,14 @@ void LevelRun::dispatch(double now) {
     // Open loop: arrivals due by now join the queue; the queue goes out while places are free.
     while (!arrivals_done_) {
         if (ending_ || (spec_.max_requests > 0 && arrivals_ >= spec_.max_requests) ||
-            (spec_.duration_s > 0 && next_arrival_rel_ >= spec_.duration_s)) {
-            arrivals_by_duration_ = !ending_ && !(spec_.max_requests > 0 && arrivals_ >= spec_.max_requests);
+            (spec_.duration_s > 0 && next_arrival_rel_ >= spec_.duration_s) || std::isinf(next_arrival_rel_)) {
             arrivals_done_ = true;
             break;
         }
         if (t0_ + next_arrival_rel_ > now) break;
         waiting_.push_back(next_arrival_rel_);
-        last_arrival_rel_ = next_arrival_rel_;
         ++arrivals_;
-        next_arrival_rel_ += rng_.exponential(spec_.rate_rps);
+        next_arrival_rel_ = next_arrival();
     }
     while (!waiting_.empty() && in_flight_ < spec_.max_in_flight && !ending_) {
         const double t_sched = waiting_.front();
@@ -676,8 +697,8 @@ LevelResult LevelRun::run() {
     if (spec_.mode == LoadMode::closed) {
         client_has_token_.assign(static_cast<size_t>(spec_.concurrency), 0);
     } else {
-        long planned = spec_.max_requests > 0 ? spec_.max_requests
-                                              : static_cast<long>(std::ceil(spec_.rate_rps * spec_.duration_s));
+        schedule_ = open_loop_schedule(spec_, &span_s_);
+        const long planned = static_cast<long>(schedule_.size());
         warmup_ = spec_.steady_warmup_requests > 0 ? spec_.steady_warmup_requests
                                                    : std::max(1L, std::min<long>(spec_.max_in_flight, planned / 4));
     }
@@ -715,7 +736,7 @@ LevelResult LevelRun::run() {
     if (spec_.mode == LoadMode::closed) {
         for (int c = 0; c < spec_.concurrency; ++c) ready_clients_.push_back(c);
     } else {
-        next_arrival_rel_ = rng_.exponential(spec_.rate_rps);
+        next_arrival_rel_ = next_arrival();
     }
 
     epoll_event events[256];
@@ -905,11 +926,8 @@ void LevelRun::finish(LevelResult & r) {
     r.queue = summarize_s(queue);
     r.itl = itl_.summary_ms();
     r.itl_exact = itl_.exact();
-    if (spec_.mode == LoadMode::open && arrivals_done_ && !ending_ && arrivals_ > 0) {
-        // The rate's estimate from the draw: arrivals over the span they fell in (the duration when it
-        // ended them, else the time of the last one).
-        const double span = arrivals_by_duration_ ? spec_.duration_s : last_arrival_rel_;
-        if (span > 0) r.arrival_rate_rps = static_cast<double>(arrivals_) / span;
+    if (spec_.mode == LoadMode::open && arrivals_done_ && !ending_ && arrivals_ > 0 && span_s_ > 0) {
+        r.arrival_rate_rps = static_cast<double>(arrivals_) / span_s_;  // the rate the schedule delivered
     }
     if (r.duration_s > 0) {
         r.requests_per_s = static_cast<double>(r.completed) / r.duration_s;

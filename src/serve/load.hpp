@@ -1,7 +1,8 @@
 #pragma once
 // Running one load level against an OpenAI-compatible server on this host: closed loop (C
 // clients, each sending its next request when its last one ends) or open loop (Poisson
-// arrivals at R requests/s from a seeded generator, at most max_in_flight at once), every
+// arrivals at R requests/s from a seeded generator, given their count: see open_loop_schedule;
+// at most max_in_flight at once), every
 // request streamed (SSE) and every token chunk timed, bounded by a request count and/or a
 // duration. One thread runs an event loop over non-blocking sockets (the calling thread; its
 // CPU time is reported), so nothing else runs while the level does.
@@ -41,7 +42,7 @@ enum class LoadMode { closed, open };
 struct LoadSpec {
     LoadMode mode = LoadMode::closed;
     int concurrency = 1;      // closed loop: clients
-    double rate_rps = 1.0;    // open loop: mean arrivals per second (Poisson)
+    double rate_rps = 1.0;    // open loop: arrivals per second (Poisson, given their count)
     int max_in_flight = 256;  // open loop: arrivals beyond this wait for a place
     long max_requests = 0;    // requests to send; 0 = no limit (then duration_s is the bound)
     double duration_s = 0.0;  // no request is sent after this many seconds; 0 = no limit
@@ -64,6 +65,15 @@ struct LoadSpec {
 
     std::string label() const;  // "closed c=4", "open r=2.5/s"
 };
+
+// An open-loop level's arrival times (seconds from its start), from spec.seed: a Poisson process at
+// rate_rps given its count, i.e. N = rate x span arrivals placed uniformly at random in the span and
+// sorted (what a Poisson process is, given how many arrivals fell in a span). The span is
+// max_requests / rate_rps (N = max_requests) or duration_s (N = rate x duration_s, rounded, at least 1),
+// whichever is shorter. So a level delivers the rate it is labelled with while its gaps stay random;
+// plain exponential gaps would deliver N arrivals in a span off by about 1/sqrt(N). Empty when the
+// spec has neither bound (run_level refuses such a spec); `span_s` gets the span.
+std::vector<double> open_loop_schedule(const LoadSpec & spec, double * span_s = nullptr);
 
 // Throws jb::UsageError naming the field for an impossible spec (no bound, concurrency < 1,
 // rate <= 0, ...).

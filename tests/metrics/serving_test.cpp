@@ -180,7 +180,7 @@ TEST(ServingCautions, an_open_level_off_its_rate_or_behind_its_arrivals_is_said_
     l.requests_per_s = 2.385;
     auto c = serve_cautions(l);
     ASSERT_EQ(c.size(), 2u);
-    EXPECT_EQ(c[0].rfind("the seeded Poisson arrivals came at 0.625/s, not 1/s (-38 %, 5 requests): the level "
+    EXPECT_EQ(c[0].rfind("the arrivals came at 0.625/s, not 1/s (-38 %, 5 requests): the level "
                          "measured a lighter load than its label", 0), 0u) << c[0];
     EXPECT_EQ(c[1].rfind("arrivals waited up to 11.8 s (queue p99) for one of the 16 places in flight: the server "
                          "fell behind (2.38 requests/s served)", 0), 0u) << c[1];

@@ -273,20 +273,68 @@ TEST(LoadStub, open_loop_follows_a_seeded_poisson_schedule_under_its_in_flight_c
     EXPECT_NEAR(a.steady_energy->t_begin_s, firsts[1], 1e-9);
     EXPECT_NEAR(a.steady_energy->t_end_s, a.requests.back().t_sent_s, 2e-3);
     EXPECT_EQ(a.steady_note, "open loop: from the first token of the 2nd request to the moment the last arrival was sent");
-    // The rate the draw delivered: 12 arrivals by the time of the 12th (the count ended them).
-    double last = 0;
-    for (const auto & q : a.requests) last = std::max(last, q.t_scheduled_s);
-    EXPECT_DOUBLE_EQ(a.arrival_rate_rps, 12.0 / last);
+    // The schedule is open_loop_schedule's: 12 arrivals in 12 / 100 s, the rate asked delivered.
+    LoadSpec first = spec;
+    first.seed = 77;
+    const std::vector<double> sched = open_loop_schedule(first);
+    ASSERT_EQ(sched.size(), 12u);
+    for (size_t i = 0; i < a.requests.size(); ++i) EXPECT_DOUBLE_EQ(a.requests[i].t_scheduled_s, sched[i]);
+    EXPECT_DOUBLE_EQ(a.arrival_rate_rps, 100.0);
     EXPECT_DOUBLE_EQ(a.to_json(false)["arrival_rate_rps"].get<double>(), a.arrival_rate_rps);
 
-    // Ended by --duration instead: arrivals over the duration; a closed loop has no such rate.
+    // Ended by the duration instead: rate x duration arrivals; a closed loop has no such rate.
     spec.max_requests = 0;
     spec.duration_s = 0.15;
     LevelResult d = run_level(spec, endpoint_of(stub), shapes({5}));
     EXPECT_EQ(d.status, LevelStatus::ok) << d.reason;
-    ASSERT_GT(d.sent, 3);
-    EXPECT_DOUBLE_EQ(d.arrival_rate_rps, static_cast<double>(d.sent) / 0.15);
+    EXPECT_EQ(d.sent, 15);
+    EXPECT_DOUBLE_EQ(d.arrival_rate_rps, 100.0);
     EXPECT_TRUE(std::isnan(run_level(closed(1, 2), endpoint_of(stub), shapes({5})).arrival_rate_rps));
+}
+
+// Poisson arrivals given their count: N = rate x span uniform times in the span, sorted. Their gaps
+// are those of a Poisson process (about exponential: coefficient of variation near 1), unlike an
+// even spacing, and the span is the shorter of the count's and the duration's.
+TEST(OpenLoopSchedule, a_poisson_process_given_its_count) {
+    LoadSpec spec;
+    spec.mode = LoadMode::open;
+    spec.rate_rps = 2.0;
+    spec.max_requests = 4000;
+    spec.seed = 5;
+    double span = 0;
+    const std::vector<double> t = open_loop_schedule(spec, &span);
+    ASSERT_EQ(t.size(), 4000u);
+    EXPECT_DOUBLE_EQ(span, 2000.0);
+    EXPECT_TRUE(std::is_sorted(t.begin(), t.end()));
+    EXPECT_GE(t.front(), 0.0);
+    EXPECT_LT(t.back(), 2000.0);
+    double sum = 0, sum2 = 0;
+    for (size_t i = 1; i < t.size(); ++i) {
+        const double g = t[i] - t[i - 1];
+        sum += g;
+        sum2 += g * g;
+    }
+    const double n = static_cast<double>(t.size() - 1), mean = sum / n;
+    const double cv = std::sqrt(sum2 / n - mean * mean) / mean;
+    EXPECT_NEAR(mean, 0.5, 0.02);
+    EXPECT_NEAR(cv, 1.0, 0.08) << "exponential-like gaps";
+    EXPECT_EQ(open_loop_schedule(spec), t) << "a seed names one schedule";
+    spec.seed = 6;
+    EXPECT_NE(open_loop_schedule(spec), t);
+
+    spec.max_requests = 10;
+    spec.duration_s = 100;  // the count's span (5 s) is shorter
+    EXPECT_EQ(open_loop_schedule(spec, &span).size(), 10u);
+    EXPECT_DOUBLE_EQ(span, 5.0);
+    spec.duration_s = 3;  // the duration's is: 2 x 3 = 6 arrivals in 3 s
+    EXPECT_EQ(open_loop_schedule(spec, &span).size(), 6u);
+    EXPECT_DOUBLE_EQ(span, 3.0);
+    spec.rate_rps = 0.5;  // 1.5 rounds to 2
+    EXPECT_EQ(open_loop_schedule(spec).size(), 2u);
+    spec.max_requests = 0;
+    spec.duration_s = 0;  // unbounded: no schedule (and run_level refuses the spec)
+    EXPECT_TRUE(open_loop_schedule(spec, &span).empty());
+    EXPECT_DOUBLE_EQ(span, 0.0);
 }
 
 TEST(LoadStub, http_errors_are_recorded_per_request_with_the_servers_message) {
