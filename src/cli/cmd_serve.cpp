@@ -137,7 +137,8 @@ void add_serve_command(CLI::App & app) {
                                              "for what the endpoint serves (default 'endpoint')");
     cmd->add_option("--concurrency", o->concurrency, "Closed-loop levels: concurrent clients, e.g. 1,4,16 (default "
                                                      "1,4,16 unless --rate)");
-    cmd->add_option("--rate", o->rates, "Open-loop levels: Poisson arrivals in requests/s, e.g. 0.5,1,2");
+    cmd->add_option("--rate", o->rates, "Open-loop levels: Poisson arrivals in requests/s, e.g. 0.5,1,2 (drawn given "
+                                        "their count, so each level delivers its rate; TTFT counts an arrival's wait)");
     cmd->add_option("--requests", s.requests, "Requests per level (default: 4 x concurrency, at least 16; open "
                                               "loop: 20 s of arrivals)");
     cmd->add_option("--duration", s.duration_s, "Seconds per level (no request is sent after it)");
