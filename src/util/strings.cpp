@@ -75,7 +75,11 @@ std::string shell_quote(const std::string & word) {
 
 std::string ordinal(long n) {
     const long tens = n % 100, ones = n % 10;
-    const char * suffix = (tens >= 11 && tens <= 13) ? "th" : ones == 1 ? "st" : ones == 2 ? "nd" : ones == 3 ? "rd" : "th";
+    const char * suffix = (tens >= 11 && tens <= 13) ? "th"
+                          : ones == 1                ? "st"
+                          : ones == 2                ? "nd"
+                          : ones == 3                ? "rd"
+                                                     : "th";
     return std::to_string(n) + suffix;
 }
 

@@ -272,7 +272,8 @@ TEST(LoadStub, open_loop_follows_a_seeded_poisson_schedule_under_its_in_flight_c
     std::sort(firsts.begin(), firsts.end());
     EXPECT_NEAR(a.steady_energy->t_begin_s, firsts[1], 1e-9);
     EXPECT_NEAR(a.steady_energy->t_end_s, a.requests.back().t_sent_s, 2e-3);
-    EXPECT_EQ(a.steady_note, "open loop: from the first token of the 2nd request to the moment the last arrival was sent");
+    EXPECT_EQ(a.steady_note,
+              "open loop: from the first token of the 2nd request to the moment the last arrival was sent");
     // The schedule is open_loop_schedule's: 12 arrivals in 12 / 100 s, the rate asked delivered.
     LoadSpec first = spec;
     first.seed = 77;
