@@ -198,10 +198,10 @@ std::vector<std::string> serve_cautions(const ServeLevelRecord & l) {
                              : kServeNaN;
     if (finite(drawn) && finite(l.rate_rps) && l.rate_rps > 0 &&
         std::fabs(drawn / l.rate_rps - 1.0) > kArrivalRateTolerance) {
-        out.push_back(fmt::format("the arrivals came at {:.3g}/s, not {:g}/s ({:+.0f} %, {} requests): the level "
+        out.push_back(fmt::format("the arrivals came at {:.3g}/s, not {:g}/s ({:+.0f} %, {} request{}): the level "
                                   "measured a {} load than its label; a longer --duration (or more --requests) "
                                   "holds the rate",
-                                  drawn, l.rate_rps, 100.0 * (drawn / l.rate_rps - 1.0), l.sent,
+                                  drawn, l.rate_rps, 100.0 * (drawn / l.rate_rps - 1.0), l.sent, l.sent == 1 ? "" : "s",
                                   drawn < l.rate_rps ? "lighter" : "heavier"));
     }
     if (finite(l.queue_p99_ms) && l.queue_p99_ms > kQueueCautionMs) {

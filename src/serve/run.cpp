@@ -175,6 +175,15 @@ void check_spec(const ServeSpec & spec) {
     }
     if (spec.requests < 0) throw UsageError(fmt::format("--requests must be >= 0 (got {})", spec.requests));
     if (!(spec.duration_s >= 0)) throw UsageError(fmt::format("--duration must be >= 0 s (got {})", spec.duration_s));
+    for (double r : spec.rates) {
+        // Arrivals are rate x duration, rounded (serve::open_loop_schedule): under one, the level
+        // would hold one arrival at a rate it was not asked for.
+        if (spec.requests == 0 && spec.duration_s > 0 && r * spec.duration_s < 0.5) {
+            throw UsageError(fmt::format("--rate {:g} with --duration {:g}: {:.2g} arrivals a level, fewer than one; a "
+                                         "longer --duration or --requests N",
+                                         r, spec.duration_s, r * spec.duration_s));
+        }
+    }
     if (spec.max_in_flight < 0) throw UsageError("--max-in-flight must be >= 0");
     if (spec.api != "completions" && spec.api != "chat")
         throw UsageError(fmt::format("--api '{}': expected completions or chat", spec.api));

@@ -46,6 +46,8 @@ TEST(SuggestCli, a_bad_number_names_the_option_and_the_value) {
         {{"sweep", "-m", "x.gguf", "--ci", "100"}, "--ci '100': expected a half-width in percent"},
         {{"serve", "-m", "x.gguf", "--concurrency", "1,2.5"}, "--concurrency: '2.5' is not a whole number"},
         {{"serve", "-m", "x.gguf", "--rate", "1,fast"}, "--rate: 'fast' is not a number"},
+        {{"serve", "-m", "x.gguf", "--rate", "0.01", "--duration", "10"},
+         "--rate 0.01 with --duration 10: 0.1 arrivals a level, fewer than one"},
         {{"synth", "--arch", "qwen2.5-7b", "--scale", "1/0", "/tmp/jb-never-written.gguf"},
          "--scale '1/0': expected a number or a fraction"},
     };
