@@ -30,6 +30,7 @@ struct Table {
 
     Table & add_column(std::string name, std::string header = "", int precision = 3);
     Table & add_flag_column(std::string name, std::string header = "");  // a 0/1 column (Column::flag)
+    Table & add_text_column(std::string name, std::string header = "");  // left-aligned, for text cells
     // Appends a row; throws std::logic_error if its size differs from the column count.
     Table & add_row(std::vector<Value> row);
     size_t column_index(const std::string & name) const;  // throws std::out_of_range

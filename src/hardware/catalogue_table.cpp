@@ -21,11 +21,11 @@ Table catalogue_table(const Catalogue & cat, const std::vector<std::string> & ho
 
     Table t;
     t.title = fmt::format("GPU catalogue ({})", cat.path);
-    t.add_column("host", "Host", 0);
-    t.add_column("id", "Id");
-    t.add_column("name", "Name");
-    t.add_column("architecture", "Architecture");
-    t.add_column("form_factor", "Form");
+    t.add_text_column("host", "Host");
+    t.add_text_column("id", "Id");
+    t.add_text_column("name", "Name");
+    t.add_text_column("architecture", "Architecture");
+    t.add_text_column("form_factor", "Form");
     t.add_column("memory_gib", "Memory (GiB)", 0);
     t.add_column("memory_bw_gbs", "Bandwidth (GB/s)", 0);
     t.add_column("tdp_w", "TDP (W)", 0);
@@ -34,12 +34,9 @@ Table catalogue_table(const Catalogue & cat, const std::vector<std::string> & ho
     t.add_column("int8_tops", "INT8 dense (TOP/s)", 1);
     t.add_column("sm_count", "SMs", 0);
     t.add_column("boost_clock_mhz", "Boost (MHz)", 0);
-    t.add_column("price_tier", "Tier");
+    t.add_text_column("price_tier", "Tier");
     t.add_column("list_price_usd", "List price (USD)", 0);
-    t.add_column("price_date", "Price date");
-    for (const char * c : {"host", "id", "name", "architecture", "form_factor", "price_tier", "price_date"}) {
-        t.columns[t.column_index(c)].right_align = false;
-    }
+    t.add_text_column("price_date", "Price date");
     if (with_sources) {
         t.add_column("idle_source", "Idle source");
         t.add_column("sources", "Sources");

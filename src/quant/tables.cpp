@@ -17,8 +17,7 @@ Table schemes_table() {
     t.add_column("name", "Scheme");
     t.add_column("weights", "Weights");
     t.add_column("kv", "KV cache");
-    t.add_column("description", "Description");
-    t.columns.back().right_align = false;
+    t.add_text_column("description", "Description");
     for (const auto & [name, desc] : scheme_presets()) {
         const Scheme s = parse_scheme(name);
         t.add_row({name, ftype_name(s.ftype), type_name(s.kv_type_k) + "/" + type_name(s.kv_type_v), desc});
@@ -56,8 +55,7 @@ std::vector<Table> quantized_model_tables(const SchemeResult & r, bool synthetic
     Table s;
     s.title = "Quantized model";
     s.add_column("scheme", "Scheme");
-    s.add_column("path", "Path");
-    s.columns.back().right_align = false;
+    s.add_text_column("path", "Path");
     s.add_column("file_bytes", "Size (bytes)");
     s.add_column("size_mib", "Size (MiB)", 2);
     s.add_column("bpw", "BPW", 3);
@@ -78,8 +76,7 @@ std::vector<Table> quantized_model_tables(const SchemeResult & r, bool synthetic
     Table t;
     if (tensors) {
         t.title = "Tensors";
-        t.add_column("tensor", "Tensor");
-        t.columns.back().right_align = false;
+        t.add_text_column("tensor", "Tensor");
         t.add_column("type", "Type");
         t.add_column("shape", "Shape");
         t.add_column("n_elements", "Elements");
@@ -123,12 +120,9 @@ std::vector<Table> quantized_model_tables(const SchemeResult & r, bool synthetic
 Table synth_shapes_table() {
     Table t;
     t.title = "Synthetic model shapes (joulebench synth --arch NAME)";
-    t.add_column("name", "Name");
-    t.columns.back().right_align = false;
-    t.add_column("model", "Copies");
-    t.columns.back().right_align = false;
-    t.add_column("arch", "llama.cpp arch");
-    t.columns.back().right_align = false;
+    t.add_text_column("name", "Name");
+    t.add_text_column("model", "Copies");
+    t.add_text_column("arch", "llama.cpp arch");
     t.add_column("n_embd", "n_embd");
     t.add_column("n_layer", "Layers");
     t.add_column("n_head", "Heads");

@@ -22,9 +22,9 @@ Table measurement_table(const MeteredRun & r, const std::string & command_text) 
     const energy::Measurement & m = r.measurement;
     Table t;
     t.title = "joulebench measure: " + command_text;
-    t.add_column("domain", "Domain");
-    t.add_column("method", "Method");
-    t.add_column("basis", "Basis");
+    t.add_text_column("domain", "Domain");
+    t.add_text_column("method", "Method");
+    t.add_text_column("basis", "Basis");
     t.add_column("gross_j", "Energy (J)", 1);
     t.add_column("net_j", "Net (J)", 1);
     t.add_column("idle_w", "Idle (W)", 1);
@@ -34,9 +34,7 @@ Table measurement_table(const MeteredRun & r, const std::string & command_text) 
     t.add_column("counter_j", "Counter (J)", 1);
     t.add_column("samples_j", "Samples (J)", 1);
     t.add_column("n_samples", "Samples");
-    t.add_column("sensor", "Sensor");
-    for (const char * name : {"domain", "method", "basis", "sensor"})
-        t.columns[t.column_index(name)].right_align = false;
+    t.add_text_column("sensor", "Sensor");
 
     double time_s = m.duration_s();
     for (const auto & e : m.domains) {

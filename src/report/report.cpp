@@ -22,14 +22,11 @@ namespace jb::report {
 
 namespace {
 
-Value real(double v) {
-    return std::isfinite(v) ? Value(v) : Value();
-}
-Value pct(double fraction) {
-    return std::isfinite(fraction) ? Value(fraction * 100.0) : Value();
-}
+// report_util's pct for a double, beside the overload for an optional one (unqualified lookup in
+// this namespace would otherwise find only the latter, and a double converts to it).
+using report::pct;
 Value pct(const std::optional<double> & fraction) {
-    return fraction ? pct(*fraction) : Value();
+    return fraction ? report::pct(*fraction) : Value();
 }
 Value text(const std::string & s) {
     return Value(s);
@@ -40,12 +37,6 @@ Value saving_interval(const metrics::Summary & s) {
     if (!std::isfinite(s.saving_lo) || !std::isfinite(s.saving_hi)) return Value();
     const bool noise = s.saving_lo <= 0 && s.saving_hi >= 0;
     return fmt::format("{:.1f} to {:.1f}{}", 100 * s.saving_lo, 100 * s.saving_hi, noise ? " (noise)" : "");
-}
-
-// A text column: left-aligned in the terminal and Markdown.
-void add_text_column(Table & t, const std::string & name, const std::string & header) {
-    t.add_column(name, header, 0);
-    t.columns.back().right_align = false;
 }
 
 std::string json_string(const nlohmann::json & j, const char * key) {
@@ -299,10 +290,10 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
                     const std::string & reference) {
     Table t;
     t.title = "Results by scheme and task";
-    add_text_column(t, "host_name", "host");
-    add_text_column(t, "model_name", "model");
-    add_text_column(t, "task", "task");
-    add_text_column(t, "scheme", "scheme");
+    t.add_text_column("host_name", "host");
+    t.add_text_column("model_name", "model");
+    t.add_text_column("task", "task");
+    t.add_text_column("scheme", "scheme");
     t.add_column("repeats", "repeats", 0);
     t.add_column("score_pct", "score (%)", 2);
     t.add_column("score_stderr_pct", "\u00b1 (%)", 2);
@@ -319,12 +310,12 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
     t.add_column("tweor_pct_per_wh", "TWEOR (%/Wh)", 1);
     t.add_column("gain_pct", "EOR gain (%)", 1);
     t.add_column("energy_saving_pct", saving_header(reference), 1);
-    add_text_column(t, "saving_ci95_pct", "saving 95 % CI (%)");
+    t.add_text_column("saving_ci95_pct", "saving 95 % CI (%)");
     t.add_flag_column("pareto", "Pareto");
     t.add_flag_column("energy_estimated", "estimated");
-    add_text_column(t, "device", "hardware");
+    t.add_text_column("device", "hardware");
     t.add_flag_column("projected", "projected");
-    add_text_column(t, "note", "note");
+    t.add_text_column("note", "note");
 
     std::vector<const metrics::Summary *> order;
     for (const auto & s : summaries) order.push_back(&s);
@@ -362,10 +353,10 @@ Table summary_table(const std::vector<metrics::Summary> & summaries, const std::
 Table token_table(const Analysis & a) {
     Table t;
     t.title = "Speed and energy per token";
-    add_text_column(t, "host_name", "host");
-    add_text_column(t, "model_name", "model");
-    add_text_column(t, "task", "workload");
-    add_text_column(t, "scheme", "scheme");
+    t.add_text_column("host_name", "host");
+    t.add_text_column("model_name", "model");
+    t.add_text_column("task", "workload");
+    t.add_text_column("scheme", "scheme");
     t.add_column("repeats", "repeats", 0);
     t.add_column("tokens", "tokens/run", 0);
     t.add_column("tok_s", "tok/s", 1);
@@ -377,14 +368,14 @@ Table token_table(const Analysis & a) {
     t.add_column("prefill_j_per_token", "prefill J/token", 4);
     t.add_column("decode_j_per_token", "decode J/token", 4);
     t.add_column("token_saving_pct", saving_header(a.reference, " per token"), 1);
-    add_text_column(t, "saving_ci95_pct", "saving 95 % CI (%)");
+    t.add_text_column("saving_ci95_pct", "saving 95 % CI (%)");
     t.add_column("avg_w", "avg W", 1);
     t.add_column("peak_w", "peak W", 1);
-    add_text_column(t, "energy_by_device", "energy by device");
+    t.add_text_column("energy_by_device", "energy by device");
     t.add_flag_column("energy_estimated", "estimated");
-    add_text_column(t, "device", "hardware");
+    t.add_text_column("device", "hardware");
     t.add_flag_column("projected", "projected");
-    add_text_column(t, "note", "note");
+    t.add_text_column("note", "note");
     std::vector<const metrics::Summary *> order;
     for (const auto & s : a.summaries) {
         if (!s.scored) order.push_back(&s);
@@ -434,10 +425,10 @@ Table token_table(const Analysis & a) {
 Table candidate_table(const Analysis & a) {
     Table t;
     t.title = "Schemes over all their tasks";
-    add_text_column(t, "host_name", "host");
-    add_text_column(t, "device", "hardware");
-    add_text_column(t, "model_name", "model");
-    add_text_column(t, "scheme", "scheme");
+    t.add_text_column("host_name", "host");
+    t.add_text_column("device", "hardware");
+    t.add_text_column("model_name", "model");
+    t.add_text_column("scheme", "scheme");
     t.add_column("tasks", "tasks", 0);
     t.add_column("score_pct", "mean score (%)", 2);
     t.add_column("score_stderr_pct", "\u00b1 (%)", 2);
@@ -450,12 +441,12 @@ Table candidate_table(const Analysis & a) {
     t.add_column("tweor_pct_per_wh", "TWEOR (%/Wh)", 1);
     t.add_column("gain_pct", "EOR gain (%)", 1);
     t.add_column("tok_s", "tok/s", 1);
-    add_text_column(t, "cost_tier", "cost tier");
+    t.add_text_column("cost_tier", "cost tier");
     t.add_column("usd_per_mtok", "USD/Mtok", 3);
     t.add_flag_column("pareto", "Pareto");
     t.add_flag_column("energy_estimated", "estimated");
     t.add_flag_column("projected", "projected");
-    add_text_column(t, "note", "note");
+    t.add_text_column("note", "note");
     std::vector<const metrics::Candidate *> order;
     for (const auto & c : a.candidates) order.push_back(&c);
     auto rank = [&](const std::string & scheme) {
@@ -486,21 +477,21 @@ Table decision_table(const Analysis & a, const metrics::Options & options) {
     // The study's columns (metrics::kStudy): hardware, scheme, accuracy retention, efficiency gain, cost.
     Table t;
     t.title = "Decision matrix";
-    add_text_column(t, "profile", "profile");
-    add_text_column(t, "goal", "goal");
-    add_text_column(t, "model_name", "model");
-    add_text_column(t, "hardware", "hardware");
-    add_text_column(t, "scheme", "scheme");
+    t.add_text_column("profile", "profile");
+    t.add_text_column("goal", "goal");
+    t.add_text_column("model_name", "model");
+    t.add_text_column("hardware", "hardware");
+    t.add_text_column("scheme", "scheme");
     t.add_column("retention_pct", "accuracy retention (%)", 1);
     t.add_column("gain_pct", "efficiency gain (EOR, %)", 1);
     t.add_column("energy_saving_pct", saving_header(a.reference), 1);
     t.add_column("energy_wh", "energy (Wh)", 4);
-    add_text_column(t, "cost_tier", "cost tier");
+    t.add_text_column("cost_tier", "cost tier");
     t.add_column("usd_per_mtok", "cost (USD/Mtok)", 3);
     t.add_column("cost_usd", "energy cost (USD)", 4);
-    add_text_column(t, "origin", "origin");
-    add_text_column(t, "runner_up", "runner-up");
-    add_text_column(t, "why", "why");
+    t.add_text_column("origin", "origin");
+    t.add_text_column("runner_up", "runner-up");
+    t.add_text_column("why", "why");
     std::set<std::string> notes;
     bool any_best = false, any_projected = false, any_estimated = false, any_tier = false, any_mtok = false;
     for (const auto & d : a.decisions) {
@@ -599,10 +590,10 @@ std::vector<double> against_least(const std::vector<const T *> & members, Value 
 Table hardware_table(const Analysis & a) {
     Table t;
     t.title = "Hardware side by side";
-    add_text_column(t, "model_name", "model");
-    add_text_column(t, "scheme", "scheme");
-    add_text_column(t, "host_name", "host");
-    add_text_column(t, "device", "hardware");
+    t.add_text_column("model_name", "model");
+    t.add_text_column("scheme", "scheme");
+    t.add_text_column("host_name", "host");
+    t.add_text_column("device", "hardware");
     t.add_flag_column("projected", "projected");
     t.add_flag_column("energy_estimated", "estimated");
     t.add_column("tasks", "tasks", 0);
@@ -614,7 +605,7 @@ Table hardware_table(const Analysis & a) {
     t.add_column("latency_s", "time (s)", 2);
     t.add_column("eor_pct_per_wh", "EOR (%/Wh)", 1);
     t.add_column("gain_pct", "EOR gain (%)", 1);
-    add_text_column(t, "cost_tier", "cost tier");
+    t.add_text_column("cost_tier", "cost tier");
     t.add_column("usd_per_mtok", "USD/Mtok", 3);
     // Hosts compare only on the same model, scheme and compared workloads.
     using Key = std::tuple<std::string, std::string, std::string>;
@@ -660,11 +651,11 @@ Table hardware_table(const Analysis & a) {
 Table hardware_token_table(const Analysis & a) {
     Table t;
     t.title = "Hardware side by side: speed and energy per token";
-    add_text_column(t, "model_name", "model");
-    add_text_column(t, "task", "workload");
-    add_text_column(t, "scheme", "scheme");
-    add_text_column(t, "host_name", "host");
-    add_text_column(t, "device", "hardware");
+    t.add_text_column("model_name", "model");
+    t.add_text_column("task", "workload");
+    t.add_text_column("scheme", "scheme");
+    t.add_text_column("host_name", "host");
+    t.add_text_column("device", "hardware");
     t.add_flag_column("projected", "projected");
     t.add_flag_column("energy_estimated", "estimated");
     t.add_column("repeats", "repeats", 0);
@@ -720,13 +711,13 @@ Table family_table(const std::vector<metrics::FamilyComparison> & rows, const st
                    const std::string & reference) {
     Table t;
     t.title = "Distilled vs base model";
-    add_text_column(t, "family", "family");
-    add_text_column(t, "host_name", "host");
-    add_text_column(t, "device", "hardware");
-    add_text_column(t, "base_model", "base");
-    add_text_column(t, "distilled_model", "distilled");
-    add_text_column(t, "scheme", "scheme");
-    add_text_column(t, "task", "task");
+    t.add_text_column("family", "family");
+    t.add_text_column("host_name", "host");
+    t.add_text_column("device", "hardware");
+    t.add_text_column("base_model", "base");
+    t.add_text_column("distilled_model", "distilled");
+    t.add_text_column("scheme", "scheme");
+    t.add_text_column("task", "task");
     t.add_column("tasks", "tasks", 0);
     t.add_column("base_energy_j", "base energy (J)", 3);
     t.add_column("distilled_energy_j", "distilled energy (J)", 3);
@@ -740,7 +731,7 @@ Table family_table(const std::vector<metrics::FamilyComparison> & rows, const st
     t.add_column("combined_retention_pct", fmt::format("vs base {}: retention (%)", reference), 1);
     t.add_flag_column("energy_estimated", "estimated");
     t.add_flag_column("projected", "projected");
-    add_text_column(t, "note", "note");
+    t.add_text_column("note", "note");
     for (const auto & c : rows) {
         t.add_row({text(c.family), text(c.host_name), text(c.device), text(c.base_model_name),
                    text(c.distilled_model_name), text(c.scheme), text(c.task), int64_t(c.n_tasks),
@@ -821,16 +812,16 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
 
     Table hosts;
     hosts.title = "Hosts";
-    add_text_column(hosts, "hostname", "host");
-    add_text_column(hosts, "cpu_model", "CPU");
+    hosts.add_text_column("hostname", "host");
+    hosts.add_text_column("cpu_model", "CPU");
     hosts.add_column("cpu_cores", "cores", 0);
-    add_text_column(hosts, "ram", "RAM");
-    add_text_column(hosts, "gpus", "GPUs");
-    add_text_column(hosts, "driver", "GPU driver");
-    add_text_column(hosts, "os", "OS");
-    add_text_column(hosts, "llama_commit", "llama.cpp");
-    add_text_column(hosts, "joulebench_version", "joulebench");
-    add_text_column(hosts, "fingerprint", "fingerprint");
+    hosts.add_text_column("ram", "RAM");
+    hosts.add_text_column("gpus", "GPUs");
+    hosts.add_text_column("driver", "GPU driver");
+    hosts.add_text_column("os", "OS");
+    hosts.add_text_column("llama_commit", "llama.cpp");
+    hosts.add_text_column("joulebench_version", "joulebench");
+    hosts.add_text_column("fingerprint", "fingerprint");
     for (const auto & h : in.hosts) {
         hosts.add_row({h.hostname, h.cpu_model, h.cpu_cores, gib(h.ram_bytes), gpu_names(h.gpus_json), h.driver, h.os,
                        h.llama_commit, h.joulebench_version, h.fingerprint});
@@ -839,10 +830,10 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
 
     Table sensors;
     sensors.title = "Sensors";
-    add_text_column(sensors, "host_name", "host");
-    for (const char * c : {"domain", "sensor", "kind", "method"}) add_text_column(sensors, c, c);
+    sensors.add_text_column("host_name", "host");
+    for (const char * c : {"domain", "sensor", "kind", "method"}) sensors.add_text_column(c, c);
     sensors.add_column("update_hz", "rate (Hz)", 1);
-    add_text_column(sensors, "driver", "driver");
+    sensors.add_text_column("driver", "driver");
     sensors.add_column("cells", "cells", 0);
     for (const auto & s : in.sensors) {
         sensors.add_row({s.host_name, s.domain, s.name, s.kind, s.method, s.update_hz > 0 ? Value(s.update_hz) : Value(),
@@ -853,8 +844,8 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
 
     Table energy;
     energy.title = "Energy methods";
-    add_text_column(energy, "host_name", "host");
-    for (const char * c : {"domain", "method"}) add_text_column(energy, c, c);
+    energy.add_text_column("host_name", "host");
+    for (const char * c : {"domain", "method"}) energy.add_text_column(c, c);
     energy.add_column("cells", "cells", 0);
     for (const auto & e : in.energy_methods) energy.add_row({e.host_name, e.domain, e.method, e.n_cells});
     energy.notes.push_back(
@@ -864,12 +855,12 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
 
     Table models;
     models.title = "Models";
-    add_text_column(models, "file_name", "file");
-    add_text_column(models, "arch", "architecture");
+    models.add_text_column("file_name", "file");
+    models.add_text_column("arch", "architecture");
     models.add_column("n_params", "parameters", 0);
     models.add_column("file_bytes", "bytes", 0);
     models.add_column("synthetic", "synthetic", 0);
-    add_text_column(models, "hash", "hash");
+    models.add_text_column("hash", "hash");
     for (const auto & m : in.models) {
         models.add_row({m.file_name, m.arch, m.n_params, m.file_bytes, int64_t(m.synthetic), m.hash});
     }
@@ -877,10 +868,10 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
 
     Table schemes;
     schemes.title = "Schemes";
-    add_text_column(schemes, "name", "scheme");
-    add_text_column(schemes, "canonical", "canonical");
-    add_text_column(schemes, "default_type", "weights");
-    add_text_column(schemes, "kv_type", "KV cache");
+    schemes.add_text_column("name", "scheme");
+    schemes.add_text_column("canonical", "canonical");
+    schemes.add_text_column("default_type", "weights");
+    schemes.add_text_column("kv_type", "KV cache");
     schemes.add_column("bpw", "bits/weight", 3);
     schemes.add_column("file_bytes", "bytes", 0);
     for (const auto & s : in.schemes) {
@@ -890,11 +881,11 @@ std::vector<NamedTable> report_tables(const ReportInput & in, const Analysis & a
 
     Table failed;
     failed.title = "Failed cells";
-    add_text_column(failed, "host_name", "host");
-    add_text_column(failed, "model_name", "model");
-    for (const char * c : {"scheme", "task"}) add_text_column(failed, c, c);
+    failed.add_text_column("host_name", "host");
+    failed.add_text_column("model_name", "model");
+    for (const char * c : {"scheme", "task"}) failed.add_text_column(c, c);
     failed.add_column("repeat", "repeat", 0);
-    add_text_column(failed, "error", "error");
+    failed.add_text_column("error", "error");
     for (const auto & f : in.failed) {
         failed.add_row({f.host_name, f.model_name, f.scheme, f.task, f.repeat, f.error});
     }

@@ -1,11 +1,23 @@
 #pragma once
 // Small helpers shared by the report's text and HTML outputs (internal to src/report).
 
+#include <cmath>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "joulebench/table.hpp"
+
 namespace jb::report {
+
+// A real cell, empty when the number is not finite (not measured).
+inline Value real(double v) {
+    return std::isfinite(v) ? Value(v) : Value();
+}
+// A fraction as a percentage cell, empty when not finite.
+inline Value pct(double fraction) {
+    return std::isfinite(fraction) ? Value(fraction * 100.0) : Value();
+}
 
 template <typename Container>
 std::string join(const Container & items, const std::string & sep) {

@@ -20,19 +20,14 @@ std::string join_details(const energy::Provenance & p) {
 Table sensors_table(const energy::Discovery & found) {
     Table t;
     t.title = "joulebench sensors";
-    t.add_column("domain", "Domain");
-    t.add_column("status", "Status");
-    t.add_column("kind", "Kind");
-    t.add_column("method", "Method");
+    t.add_text_column("domain", "Domain");
+    t.add_text_column("status", "Status");
+    t.add_text_column("kind", "Kind");
+    t.add_text_column("method", "Method");
     t.add_column("rate_hz", "Rate (Hz)", 0);
-    t.add_column("sensor", "Sensor");
-    t.add_column("driver", "Driver");
-    t.add_column("detail", "Detail / reason");
-    for (size_t c :
-         {t.column_index("sensor"), t.column_index("driver"), t.column_index("detail"), t.column_index("domain"),
-          t.column_index("status"), t.column_index("kind"), t.column_index("method")}) {
-        t.columns[c].right_align = false;
-    }
+    t.add_text_column("sensor", "Sensor");
+    t.add_text_column("driver", "Driver");
+    t.add_text_column("detail", "Detail / reason");
 
     bool estimated = false;
     for (const auto & s : found.sensors) {

@@ -9,18 +9,11 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "report/report_util.hpp"
+
 namespace jb::report {
 
 namespace {
-
-Value real(double v) {
-    return std::isfinite(v) ? Value(v) : Value();
-}
-
-void text_column(Table & t, const std::string & name, const std::string & header) {
-    t.add_column(name, header, 0);
-    t.columns.back().right_align = false;
-}
 
 // The scheme as the tables show it; levels of `serve --tuned` say so.
 std::string scheme_of(const ServeLevelRecord & l) {
@@ -71,12 +64,12 @@ metrics::Slo report_slo(const ReportInput & in) {
 Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
     Table t;
     t.title = "Served levels: energy per request against throughput";
-    text_column(t, "model_name", "model");
-    text_column(t, "host_name", "host");
-    text_column(t, "scheme", "scheme");
-    text_column(t, "level", "level");
-    text_column(t, "server", "server settings");
-    text_column(t, "status", "status");
+    t.add_text_column("model_name", "model");
+    t.add_text_column("host_name", "host");
+    t.add_text_column("scheme", "scheme");
+    t.add_text_column("level", "level");
+    t.add_text_column("server", "server settings");
+    t.add_text_column("status", "status");
     t.add_column("sent", "sent", 0);
     t.add_column("completed", "completed", 0);
     t.add_column("failed", "failed", 0);
@@ -86,16 +79,16 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
     t.add_column("j_per_request", "J/request", 4);
     t.add_column("j_per_output_token", "J/out token", 5);
     t.add_column("wh_per_1000_requests", "Wh/1k req", 4);
-    text_column(t, "window", "window");
+    t.add_text_column("window", "window");
     t.add_column("level_j_per_request", "J/request (level)", 4);
     t.add_column("level_j_per_output_token", "J/out token (level)", 5);
     t.add_column("avg_power_w", "avg W", 1);
     t.add_column("energy_j", "energy (J)", 2);
     t.add_column("steady_s", "steady (s)", 2);
-    text_column(t, "tokens", "tokens vs /metrics");
+    t.add_text_column("tokens", "tokens vs /metrics");
     t.add_column("load_cpu_s", "loadgen CPU (s)", 3);
-    text_column(t, "energy_estimated", "estimated");
-    text_column(t, "note", "note");
+    t.add_text_column("energy_estimated", "estimated");
+    t.add_text_column("note", "note");
     bool any_estimated = false;
     for (const ServeLevelRecord * l : ordered(levels)) {
         any_estimated = any_estimated || l->energy_estimated;
@@ -143,10 +136,10 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
 Table serve_latency_table(const std::vector<ServeLevelRecord> & levels, const metrics::Slo & slo) {
     Table t;
     t.title = fmt::format("Served levels: latency percentiles (ms; SLO {})", slo.str());
-    text_column(t, "model_name", "model");
-    text_column(t, "host_name", "host");
-    text_column(t, "scheme", "scheme");
-    text_column(t, "level", "level");
+    t.add_text_column("model_name", "model");
+    t.add_text_column("host_name", "host");
+    t.add_text_column("scheme", "scheme");
+    t.add_text_column("level", "level");
     for (const char * m : {"ttft", "tpot", "itl"}) {
         for (int p : {50, 90, 99}) {
             std::string up = m;
@@ -157,7 +150,7 @@ Table serve_latency_table(const std::vector<ServeLevelRecord> & levels, const me
     t.add_column("e2e_p50_ms", "E2E p50", 1);
     t.add_column("e2e_p99_ms", "E2E p99", 1);
     t.add_column("queue_p99_ms", "queue p99", 1);
-    text_column(t, "meets_slo", "meets SLO");
+    t.add_text_column("meets_slo", "meets SLO");
     for (const ServeLevelRecord * l : ordered(levels)) {
         const std::string v = metrics::slo_violation(*l, slo);
         t.add_row({l->model_name, l->host_name, scheme_of(*l), l->level, real(l->ttft_p50_ms), real(l->ttft_p90_ms),
@@ -175,10 +168,10 @@ Table serve_latency_table(const std::vector<ServeLevelRecord> & levels, const me
 Table serve_frontier_table(const std::vector<ServeLevelRecord> & levels, const metrics::Slo & slo) {
     Table t;
     t.title = fmt::format("Operating point per scheme: the lowest J/request that meets {}", slo.str());
-    text_column(t, "model_name", "model");
-    text_column(t, "host_name", "host");
-    text_column(t, "scheme", "scheme");
-    text_column(t, "level", "operating point");
+    t.add_text_column("model_name", "model");
+    t.add_text_column("host_name", "host");
+    t.add_text_column("scheme", "scheme");
+    t.add_text_column("level", "operating point");
     t.add_column("j_per_request", "J/request", 4);
     t.add_column("wh_per_1000_requests", "Wh/1k req", 4);
     t.add_column("j_per_output_token", "J/out token", 5);
@@ -186,8 +179,8 @@ Table serve_frontier_table(const std::vector<ServeLevelRecord> & levels, const m
     t.add_column("ttft_p99_ms", "TTFT p99 (ms)", 1);
     t.add_column("tpot_p99_ms", "TPOT p99 (ms)", 1);
     t.add_column("saving_pct", "saving vs fp16 (%)", 1);
-    text_column(t, "choice", "choice");
-    text_column(t, "note", "note");
+    t.add_text_column("choice", "choice");
+    t.add_text_column("note", "note");
     const auto frontiers = metrics::serving_frontier(levels, slo);
     for (const auto & f : frontiers) {
         if (!f.operating_point) {

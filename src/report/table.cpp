@@ -19,6 +19,12 @@ Table & Table::add_flag_column(std::string name, std::string header) {
     return *this;
 }
 
+Table & Table::add_text_column(std::string name, std::string header) {
+    add_column(std::move(name), std::move(header), 0);
+    columns.back().right_align = false;
+    return *this;
+}
+
 Table & Table::add_column(std::string name, std::string header, int precision) {
     Column c;
     c.header = header.empty() ? name : std::move(header);

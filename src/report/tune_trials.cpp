@@ -7,26 +7,15 @@
 #include <utility>
 #include <vector>
 
+#include "report/report_util.hpp"
+
 namespace jb::report {
-
-namespace {
-
-Value real(double v) {
-    return std::isfinite(v) ? Value(v) : Value();
-}
-Value pct(double fraction) {
-    return std::isfinite(fraction) ? Value(100.0 * fraction) : Value();
-}
-
-}  // namespace
 
 Table tune_trials_table(const TuneOutcome & out) {
     Table t;
     t.title = "Engine settings tried";
-    for (auto [name, header] : {std::pair{"settings", "settings"}, {"role", "role"}}) {
-        t.add_column(name, header);
-        t.columns.back().right_align = false;
-    }
+    t.add_text_column("settings", "settings");
+    t.add_text_column("role", "role");
     const bool served = out.serving;
     bool slo = false;
     for (const auto & s : out.settings) slo = slo || std::isfinite(s.latency_ratio);
@@ -40,8 +29,7 @@ Table tune_trials_table(const TuneOutcome & out) {
     t.add_flag_column("feasible", "feasible");
     t.add_flag_column("pareto", "Pareto");
     t.add_column("stored", "from earlier tunes", 0);
-    t.add_column("error", "error");
-    t.columns.back().right_align = false;
+    t.add_text_column("error", "error");
     const double ref = out.defaults >= 0 ? out.settings[size_t(out.defaults)].j_per_token : NAN;
     for (size_t i = 0; i < out.settings.size(); ++i) {
         const TuneSetting & s = out.settings[i];

@@ -18,16 +18,6 @@ namespace jb::report {
 
 namespace {
 
-Value real(double v) {
-    return std::isfinite(v) ? Value(v) : Value();
-}
-Value pct(double fraction) {
-    return std::isfinite(fraction) ? Value(fraction * 100.0) : Value();
-}
-void add_text_column(Table & t, const std::string & name, const std::string & header) {
-    t.add_column(name, header, 0);
-    t.columns.back().right_align = false;
-}
 // Each repeat's energy: its J/token times the tokens of a run (constant over a summary's repeats).
 std::vector<double> energy_runs(const metrics::Summary & s) {
     std::vector<double> out;
@@ -47,11 +37,11 @@ Value interval_pct(double lo, double hi) {
 Table tuned_table(const Analysis & a) {
     Table t;
     t.title = "Tuned vs default engine settings";
-    add_text_column(t, "host_name", "host");
-    add_text_column(t, "model_name", "model");
-    add_text_column(t, "task", "workload");
-    add_text_column(t, "scheme", "scheme");
-    add_text_column(t, "settings", "tuned settings");
+    t.add_text_column("host_name", "host");
+    t.add_text_column("model_name", "model");
+    t.add_text_column("task", "workload");
+    t.add_text_column("scheme", "scheme");
+    t.add_text_column("settings", "tuned settings");
     t.add_column("default_n", "n default", 0);
     t.add_column("default_j_per_token", "J/token default", 5);
     t.add_column("default_ci95_pct", "\u00b1 95 % (%)", 1);
@@ -61,7 +51,7 @@ Table tuned_table(const Analysis & a) {
     t.add_column("default_energy_j", "energy/run default (J)", 3);
     t.add_column("tuned_energy_j", "energy/run tuned (J)", 3);
     t.add_column("saving_pct", "energy saving per run vs default (%)", 1);
-    add_text_column(t, "saving_ci95_pct", "saving 95 % CI (%)");
+    t.add_text_column("saving_ci95_pct", "saving 95 % CI (%)");
     t.add_column("default_tok_s", "tok/s default", 1);
     t.add_column("tuned_tok_s", "tok/s tuned", 1);
     const std::string marker = kTunedSuffix;
@@ -102,12 +92,12 @@ Table tuned_table(const Analysis & a) {
 Table host_spread_table(const Analysis & a) {
     Table t;
     t.title = "Spread across hosts of the same hardware";
-    add_text_column(t, "device", "hardware");
-    add_text_column(t, "model_name", "model");
-    add_text_column(t, "task", "workload");
-    add_text_column(t, "scheme", "scheme");
+    t.add_text_column("device", "hardware");
+    t.add_text_column("model_name", "model");
+    t.add_text_column("task", "workload");
+    t.add_text_column("scheme", "scheme");
     t.add_column("hosts", "hosts", 0);
-    add_text_column(t, "host_names", "host names");
+    t.add_text_column("host_names", "host names");
     t.add_column("j_per_token_min", "J/token least", 5);
     t.add_column("j_per_token_max", "J/token most", 5);
     t.add_column("spread_pct", "spread (%)", 1);

@@ -16,6 +16,7 @@
 #include "metrics/family.hpp"
 #include "quant/scheme.hpp"
 #include "report/report.hpp"
+#include "report/report_util.hpp"
 #include "results/family.hpp"
 #include "results/store_rows.hpp"
 
@@ -57,12 +58,8 @@ std::string join(const std::vector<std::string> & names, const char * sep = ", "
     return out;
 }
 
-Value pct_value(double fraction) {
-    return std::isfinite(fraction) ? Value(fraction * 100.0) : Value();
-}
-Value real_value(double v) {
-    return std::isfinite(v) ? Value(v) : Value();
-}
+using report::pct;
+using report::real;
 
 // The flags a row carries, and once per table what each means.
 struct Flags {
@@ -185,26 +182,26 @@ Table candidate_table(const std::vector<metrics::Candidate> & cands, const Recom
                                   metrics::candidate_hardware(c),
                                   c.scheme,
                                   int64_t(c.n_tasks),
-                                  pct_value(c.score),
-                                  pct_value(c.score_stderr),
-                                  pct_value(c.retention),
-                                  pct_value(lo),
-                                  pct_value(hi),
-                                  real_value(c.energy_wh),
-                                  pct_value(c.energy_saving),
-                                  real_value(c.eor),
-                                  pct_value(c.gain),
-                                  real_value(c.tweor),
-                                  real_value(c.latency_s),
-                                  real_value(c.ttft_s),
-                                  real_value(c.j_per_token),
+                                  pct(c.score),
+                                  pct(c.score_stderr),
+                                  pct(c.retention),
+                                  pct(lo),
+                                  pct(hi),
+                                  real(c.energy_wh),
+                                  pct(c.energy_saving),
+                                  real(c.eor),
+                                  pct(c.gain),
+                                  real(c.tweor),
+                                  real(c.latency_s),
+                                  real(c.ttft_s),
+                                  real(c.j_per_token),
                                   c.model_bytes > 0 ? Value(double(c.model_bytes) / double(1 << 20)) : Value(),
-                                  real_value(c.gco2e),
-                                  real_value(c.tok_s),
+                                  real(c.gco2e),
+                                  real(c.tok_s),
                                   c.cost_tier};
         if (cost) {
-            row.push_back(real_value(c.usd));
-            row.push_back(real_value(c.usd_per_mtok));
+            row.push_back(real(c.usd));
+            row.push_back(real(c.usd_per_mtok));
         }
         row.push_back(std::string(c.pareto ? "yes" : ""));
         row.push_back(flags.of(c));
@@ -400,13 +397,13 @@ RecommendResult recommend(const Store & store, const std::string & db, const Rec
                            const std::string & why) {
                 std::vector<Value> row = {profile.name, model_name, std::string(rank)};
                 if (c) {
-                    row.insert(row.end(), {metrics::candidate_hardware(*c), c->scheme, pct_value(c->retention),
-                                           pct_value(c->gain), pct_value(c->energy_saving), real_value(c->eor),
-                                           real_value(c->energy_wh), real_value(c->latency_s), real_value(c->gco2e),
+                    row.insert(row.end(), {metrics::candidate_hardware(*c), c->scheme, pct(c->retention),
+                                           pct(c->gain), pct(c->energy_saving), real(c->eor),
+                                           real(c->energy_wh), real(c->latency_s), real(c->gco2e),
                                            c->cost_tier});
                     if (cost) {
-                        row.push_back(real_value(c->usd));
-                        row.push_back(real_value(c->usd_per_mtok));
+                        row.push_back(real(c->usd));
+                        row.push_back(real(c->usd_per_mtok));
                     }
                     row.push_back(lead);
                     row.push_back(flags.of(*c));

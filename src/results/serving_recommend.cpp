@@ -9,28 +9,22 @@
 #include "joulebench/serving.hpp"
 #include "joulebench/store.hpp"
 #include "joulebench/table.hpp"
+#include "report/report_util.hpp"
 #include "report/serving.hpp"
 
 namespace jb::results {
 
 namespace {
 
-Value real(double v) {
-    return std::isfinite(v) ? Value(v) : Value();
-}
-
-void text_column(Table & t, const char * name, const char * header) {
-    t.add_column(name, header, 0);
-    t.columns.back().right_align = false;
-}
+using report::real;
 
 Table traffic_table(const metrics::TrafficRecommendation & rec) {
     Table t;
     t.title = fmt::format("Serving recommendation for traffic {} (profile serving)", rec.traffic.str());
-    text_column(t, "model_name", "model");
-    text_column(t, "host_name", "host");
-    text_column(t, "scheme", "scheme");
-    text_column(t, "source", "source");
+    t.add_text_column("model_name", "model");
+    t.add_text_column("host_name", "host");
+    t.add_text_column("scheme", "scheme");
+    t.add_text_column("source", "source");
     t.add_column("j_per_request", "J/request", 4);
     t.add_column("wh_per_1000_requests", "Wh/1k req", 4);
     t.add_column("j_per_output_token", "J/out token", 5);
@@ -38,9 +32,9 @@ Table traffic_table(const metrics::TrafficRecommendation & rec) {
     t.add_column("ttft_p99_ms", "TTFT p99 (ms)", 1);
     t.add_column("tpot_p99_ms", "TPOT p99 (ms)", 1);
     t.add_column("retention_pct", "retention (%)", 2);
-    text_column(t, "meets_slo", "meets SLO");
-    text_column(t, "choice", "choice");
-    text_column(t, "basis", "basis");
+    t.add_text_column("meets_slo", "meets SLO");
+    t.add_text_column("choice", "choice");
+    t.add_text_column("basis", "basis");
     for (const auto & a : rec.answers) {
         t.add_row({a.model_name, a.host_name, a.scheme, std::string(a.served ? "served" : "offline"),
                    real(a.j_per_request), real(a.wh_per_1000_requests), real(a.j_per_output_token),

@@ -21,19 +21,17 @@ double nan_if_zero(double v) {
 EvalTables eval_tables(const EvalRun & run, const std::string & model, const std::string & scheme) {
     Table acc;
     acc.title = fmt::format("Accuracy — {}{}", model, scheme.empty() ? "" : " (" + scheme + ")");
-    acc.add_column("task", "Task");
-    acc.add_column("metric", "Metric");
+    acc.add_text_column("task", "Task");
+    acc.add_text_column("metric", "Metric");
     acc.add_column("value_pct", "Value (%)", 2);
     acc.add_column("stderr_pct", "± (%)", 2);
     acc.add_column("items", "Items", 0);
     acc.add_column("shots", "Shots", 0);
-    acc.columns[0].right_align = acc.columns[1].right_align = false;
     Table groups = acc;
     groups.title = "Per subject and category";
     Table en;
     en.title = "Energy and speed";
-    en.add_column("task", "Task");
-    en.columns[0].right_align = false;
+    en.add_text_column("task", "Task");
     en.add_column("energy_j", "Energy (J)", 2);
     en.add_column("net_energy_j", "Net (J)", 2);
     en.add_column("prefill_j_per_token", "Prefill J/tok", 5);
@@ -44,8 +42,7 @@ EvalTables eval_tables(const EvalRun & run, const std::string & model, const std
     en.add_column("decode_tokens_per_s", "Decode tok/s", 1);
     en.add_column("ttft_s", "TTFT (s)", 3);
     en.add_column("wall_s", "Time (s)", 2);
-    en.add_column("method", "Method");
-    en.columns.back().right_align = false;
+    en.add_text_column("method", "Method");
 
     bool any_estimated_only = false;
     for (const auto & t : run.tasks) {
