@@ -132,6 +132,25 @@ struct ServeLevelRecord {
     double best_wh_per_1000_requests() const {
         return std::isfinite(steady_wh_per_1000_requests) ? steady_wh_per_1000_requests : wh_per_1000_requests;
     }
+    // Requests/s and output tokens/s of the steady window: its output tokens over steady_s, in
+    // requests of the level's mean output (the requests its J/request divides by); NaN without one.
+    double steady_requests_per_s() const {
+        if (!std::isfinite(steady_j_per_request) || !(steady_s > 0) || completed <= 0 || completion_tokens <= 0) {
+            return kUnmeasured;
+        }
+        return steady_output_tokens / (static_cast<double>(completion_tokens) / completed) / steady_s;
+    }
+    double steady_output_tokens_per_s() const {
+        return std::isfinite(steady_j_per_request) && steady_s > 0 ? steady_output_tokens / steady_s : kUnmeasured;
+    }
+    // Throughput over the same window as best_j_per_request(), so that a point's J/request x
+    // requests/s is the power drawn while it was measured.
+    double best_requests_per_s() const {
+        return std::isfinite(steady_j_per_request) ? steady_requests_per_s() : requests_per_s;
+    }
+    double best_output_tokens_per_s() const {
+        return std::isfinite(steady_j_per_request) ? steady_output_tokens_per_s() : output_tokens_per_s;
+    }
 };
 
 struct ServeLevelField {

@@ -113,6 +113,10 @@ struct TrafficAnswer {
     double ttft_p99_ms = kServeNaN, tpot_p99_ms = kServeNaN;
     double retention = kServeNaN;  // accuracy retention vs the reference from offline scored cells (NaN: not measured)
     std::string violation;    // "" meets the SLO (offline answers have no latency to judge: "" with a note)
+    // Served answers that miss the SLO: the level of the same load mode with the most requests/s
+    // that meets it ("" when none does), its requests/s and J/request: how much this server takes.
+    std::string within_slo_level;
+    double within_slo_requests_per_s = kServeNaN, within_slo_j_per_request = kServeNaN;
     bool best = false;        // the scheme to choose on its host and model
 };
 

@@ -390,8 +390,8 @@ std::vector<std::string> frontier_headlines(const std::vector<SchemeFrontier> & 
         std::string s = fmt::format("{}: choose {} at {}: {} per request ({:.4g} Wh per 1,000 requests, {:.4g} J per "
                                     "output token, {:.3g} requests/s) within {}",
                                     where, best->label, op.level, j_text(op.best_j_per_request()),
-                                    op.best_wh_per_1000_requests(), op.best_j_per_output_token(), op.requests_per_s,
-                                    slo.str());
+                                    op.best_wh_per_1000_requests(), op.best_j_per_output_token(),
+                                    op.best_requests_per_s(), slo.str());
         std::vector<std::string> others;
         for (const auto * f : members) {
             if (f == best) continue;
@@ -532,7 +532,7 @@ TrafficRecommendation recommend_traffic(const std::vector<ServeLevelRecord> & le
             if (!pick) {
                 // The smallest closed level that sustains the rate.
                 for (const auto * l : ls) {
-                    if (l->mode != "closed" || !(l->requests_per_s >= traffic.rate_rps)) continue;
+                    if (l->mode != "closed" || !(l->best_requests_per_s() >= traffic.rate_rps)) continue;
                     if (!pick || l->concurrency < pick->concurrency) pick = l;
                 }
                 if (pick) how = fmt::format(" (the fewest clients that sustain {:g} requests/s)", traffic.rate_rps);
@@ -552,10 +552,22 @@ TrafficRecommendation recommend_traffic(const std::vector<ServeLevelRecord> & le
         a.j_per_request = pick->best_j_per_request();
         a.wh_per_1000_requests = pick->best_wh_per_1000_requests();
         a.j_per_output_token = pick->best_j_per_output_token();
-        a.requests_per_s = pick->requests_per_s;
+        a.requests_per_s = pick->best_requests_per_s();
         a.ttft_p99_ms = pick->ttft_p99_ms;
         a.tpot_p99_ms = pick->tpot_p99_ms;
         a.violation = slo_violation(*pick, traffic.slo);
+        if (!a.violation.empty()) {
+            const ServeLevelRecord * most = nullptr;
+            for (const auto * l : ls) {
+                if (l->mode != pick->mode || !slo_violation(*l, traffic.slo).empty()) continue;
+                if (!most || l->best_requests_per_s() > most->best_requests_per_s()) most = l;
+            }
+            if (most) {
+                a.within_slo_level = most->level;
+                a.within_slo_requests_per_s = most->best_requests_per_s();
+                a.within_slo_j_per_request = most->best_j_per_request();
+            }
+        }
         const HostModel hm{a.host, a.model};
         if (!answers.count(hm)) order.push_back(hm);
         served_pairs.insert(hm);
@@ -636,8 +648,20 @@ TrafficRecommendation recommend_traffic(const std::vector<ServeLevelRecord> & le
                                                                           "of this model at these lengths)";
         for (const auto & a : list) rec.answers.push_back(a);
         if (!best) {
-            rec.why += fmt::format("{}{}: no scheme meets {} (from {}).", rec.why.empty() ? "" : " ", where,
-                                   traffic.slo.str(), source);
+            // Served: how much load each scheme's server does take within the targets.
+            std::vector<std::string> most;
+            for (const auto & a : list) {
+                if (!a.served || a.violation.empty()) continue;
+                most.push_back(a.within_slo_level.empty()
+                                   ? fmt::format("{} none", a.scheme)
+                                   : fmt::format("{} {} ({:.3g} requests/s, {} per request)", a.scheme,
+                                                 a.within_slo_level, a.within_slo_requests_per_s,
+                                                 j_text(a.within_slo_j_per_request)));
+            }
+            const std::string within =
+                most.empty() ? "" : fmt::format("; the most load measured within it: {}", fmt::join(most, ", "));
+            rec.why += fmt::format("{}{}: no scheme meets {} (from {}){}.", rec.why.empty() ? "" : " ", where,
+                                   traffic.slo.str(), source, within);
             continue;
         }
         rec.answers[rec.answers.size() - list.size() + size_t(best - list.data())].best = true;

@@ -48,7 +48,7 @@ std::string chart_for(const std::vector<ServeLevelRecord> & levels,
         miss.hollow = true;
         for (size_t i = 0; i < f.levels.size(); ++i) {
             const ServeLevelRecord & l = levels[f.levels[i]];
-            const double x = l.requests_per_s, y = l.best_j_per_request();
+            const double x = l.best_requests_per_s(), y = l.best_j_per_request();
             if (!std::isfinite(x) || !std::isfinite(y)) continue;
             svg::Series & curve = l.mode == "open" ? open_line : line;
             curve.x.push_back(x);

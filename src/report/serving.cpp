@@ -80,6 +80,8 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
     t.add_column("j_per_output_token", "J/out token", 5);
     t.add_column("wh_per_1000_requests", "Wh/1k req", 4);
     t.add_text_column("window", "window");
+    t.add_column("level_requests_per_s", "req/s (level)", 3);
+    t.add_column("level_output_tok_s", "out tok/s (level)", 1);
     t.add_column("level_j_per_request", "J/request (level)", 4);
     t.add_column("level_j_per_output_token", "J/out token (level)", 5);
     t.add_column("avg_power_w", "avg W", 1);
@@ -107,12 +109,14 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
                    l->completed,
                    l->failed,
                    l->timed_out,
-                   real(l->requests_per_s),
-                   real(l->output_tokens_per_s),
+                   real(l->best_requests_per_s()),
+                   real(l->best_output_tokens_per_s()),
                    real(l->best_j_per_request()),
                    real(l->best_j_per_output_token()),
                    real(l->best_wh_per_1000_requests()),
                    window_of(*l),
+                   real(l->requests_per_s),
+                   real(l->output_tokens_per_s),
                    real(l->j_per_request),
                    real(l->j_per_output_token),
                    real(l->avg_power_w),
@@ -124,9 +128,9 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
                    note});
     }
     t.notes.push_back(
-        "J/request, J/out token, Wh/1k req: over the steady-state window (every client busy; ramp-up and drain left "
-        "out) where the level has one (window = steady), else over the whole level; the (level) columns are the "
-        "whole level's. Energy is gross (every measured domain, idle included); sent = completed + failed + timed "
+        "req/s, out tok/s, J/request, J/out token, Wh/1k req: over the steady-state window (every client busy; ramp-up "
+        "and drain left out) where the level has one (window = steady), else over the whole level; the (level) columns "
+        "are the whole level's. Energy is gross (every measured domain, idle included); sent = completed + failed + timed "
         "out.");
     if (any_estimated)
         t.notes.push_back("estimated: no energy counter on this host; the energy is a model (TDP x utilisation)");
@@ -190,12 +194,17 @@ Table serve_frontier_table(const std::vector<ServeLevelRecord> & levels, const m
         }
         const ServeLevelRecord & l = levels[*f.operating_point];
         t.add_row({f.model_name, f.host_name, f.label, l.level, real(l.best_j_per_request()),
-                   real(l.best_wh_per_1000_requests()), real(l.best_j_per_output_token()), real(l.requests_per_s),
+                   real(l.best_wh_per_1000_requests()), real(l.best_j_per_output_token()),
+                   real(l.best_requests_per_s()),
                    real(l.ttft_p99_ms), real(l.tpot_p99_ms),
                    std::isfinite(f.saving_vs_reference) ? Value(f.saving_vs_reference * 100.0) : Value(),
                    std::string(f.chosen ? "choose" : ""), std::string()});
     }
     for (const auto & h : metrics::frontier_headlines(frontiers, levels, slo)) t.notes.push_back(h);
+    if (!frontiers.empty()) {
+        t.notes.push_back("J/request, Wh/1k req, J/out token and req/s: over the level's steady-state window where it "
+                          "has one, else over the whole level");
+    }
     return t;
 }
 

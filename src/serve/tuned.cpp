@@ -86,7 +86,7 @@ metrics::Trial level_trial(const ServeLevelRecord & l, const metrics::Slo * slo)
     metrics::Trial t;
     t.ok = l.ok() && std::isfinite(l.best_j_per_output_token());
     t.j_per_token = l.best_j_per_output_token();
-    t.tok_s = l.output_tokens_per_s;
+    t.tok_s = l.best_output_tokens_per_s();  // the window of j_per_token
     t.ttft_s = l.ttft_p99_ms / 1000.0;
     if (slo) t.latency_ratio = metrics::slo_ratio(l, *slo);
     return t;

@@ -34,6 +34,8 @@ ServeLevelRecord level(const std::string & scheme, int c, double j_per_request, 
     l.prompt_tokens = 512 * l.completed;  // 512-token prompts
     l.completion_tokens = 256 * l.completed;  // 256-token outputs
     l.requests_per_s = c * 0.5;
+    l.steady_s = 10.0;  // a window as fast as the level: c x 0.5 requests/s in it too
+    l.steady_output_tokens = l.requests_per_s * l.steady_s * 256.0;
     l.steady_j_per_request = j_per_request;
     l.steady_j_per_output_token = j_per_request / 256.0;
     l.steady_wh_per_1000_requests = j_per_request * 1000.0 / 3600.0;
@@ -196,6 +198,44 @@ TEST(ServingCautions, an_open_level_off_its_rate_or_behind_its_arrivals_is_said_
     EXPECT_TRUE(serve_cautions(l).empty());
 }
 
+TEST(ServingThroughput, a_levels_requests_per_s_are_of_the_window_its_joules_are) {
+    // 40 requests of 256 tokens in 20 s: 2 requests/s over the whole level. Its steady window: 8 s
+    // holding 5120 output tokens = 20 request equivalents, so 2.5 requests/s and 640 tokens/s there,
+    // the rate its 100 J/request was spent at (250 W).
+    ServeLevelRecord l = level("fp16", 8, 100, 500, 20);
+    l.sent = l.completed = 40;
+    l.prompt_tokens = 512 * 40;
+    l.completion_tokens = 256 * 40;
+    l.requests_per_s = 2.0;
+    l.output_tokens_per_s = 512.0;
+    l.steady_s = 8.0;
+    l.steady_output_tokens = 5120.0;
+    EXPECT_DOUBLE_EQ(l.steady_requests_per_s(), 2.5);
+    EXPECT_DOUBLE_EQ(l.best_requests_per_s(), 2.5);
+    EXPECT_DOUBLE_EQ(l.best_output_tokens_per_s(), 640.0);
+
+    const std::vector<ServeLevelRecord> levels = {l};
+    const auto heads = frontier_headlines(serving_frontier(levels, Slo{}), levels, Slo{});
+    ASSERT_EQ(heads.size(), 1u);
+    EXPECT_NE(heads[0].find("2.5 requests/s"), std::string::npos) << heads[0];
+    const TrafficRecommendation rec =
+        recommend_traffic(levels, {}, {}, parse_traffic("prompt=512,output=256,concurrency=8"));
+    ASSERT_EQ(rec.answers.size(), 1u);
+    EXPECT_DOUBLE_EQ(rec.answers[0].requests_per_s, 2.5);
+    // A rate of 2.2/s: this closed level sustains it in its steady state, not over its whole level.
+    const TrafficRecommendation rate =
+        recommend_traffic(levels, {}, {}, parse_traffic("prompt=512,output=256,rate=2.2"));
+    ASSERT_EQ(rate.answers.size(), 1u);
+    EXPECT_NE(rate.answers[0].basis.find("the fewest clients that sustain 2.2"), std::string::npos)
+        << rate.answers[0].basis;
+
+    // Without a steady window, J/request and requests/s are both the whole level's.
+    l.steady_j_per_request = kUnmeasured;
+    EXPECT_TRUE(std::isnan(l.steady_requests_per_s()));
+    EXPECT_DOUBLE_EQ(l.best_requests_per_s(), 2.0);
+    EXPECT_DOUBLE_EQ(l.best_output_tokens_per_s(), 512.0);
+}
+
 TEST(ServingTraffic, parses_concurrency_or_rate_with_targets) {
     const Traffic t = parse_traffic("prompt=512,output=256,concurrency=8,ttft_p99=2s");
     EXPECT_EQ(t.prompt_tokens, 512);
@@ -241,6 +281,41 @@ TEST(ServingTraffic, served_levels_answer_when_their_lengths_match) {
     EXPECT_FALSE(strict.answers[0].best);
     EXPECT_TRUE(strict.answers[1].best);
     EXPECT_EQ(strict.answers[1].scheme, "fp16");
+}
+
+TEST(ServingTraffic, when_no_scheme_meets_the_slo_at_the_rate_it_says_how_much_load_each_takes_within_it) {
+    // Poisson arrivals at 1, 2 and 3 requests/s; at 3 the server falls behind (2.5 served) and
+    // TTFT p99 reads 6 s. int8 was measured at 3 only.
+    auto open = [](const std::string & scheme, int rate, double rps, double j, double ttft_p99_ms) {
+        ServeLevelRecord l = level(scheme, int(rps * 2), j, ttft_p99_ms, 30);  // rps = c x 0.5
+        l.mode = "open";
+        l.level = "r=" + std::to_string(rate);
+        l.rate_rps = rate;
+        l.concurrency = 16;
+        return l;
+    };
+    const std::vector<ServeLevelRecord> levels = {
+        open("q4_k_m", 1, 1.0, 340, 200),  open("q4_k_m", 2, 2.0, 160, 680), open("q4_k_m", 3, 2.5, 110, 6000),
+        open("fp16", 1, 1.0, 380, 190),    open("fp16", 2, 2.0, 195, 140),   open("fp16", 3, 2.5, 130, 4000),
+        open("int8", 3, 2.5, 120, 5000)};
+    const TrafficRecommendation rec =
+        recommend_traffic(levels, {}, {}, parse_traffic("prompt=512,output=256,rate=3,ttft_p99=2s"));
+    ASSERT_EQ(rec.answers.size(), 3u);
+    for (const auto & a : rec.answers) EXPECT_FALSE(a.best) << a.scheme;
+    EXPECT_EQ(rec.answers[0].scheme, "q4_k_m");
+    EXPECT_EQ(rec.answers[0].within_slo_level, "r=2");
+    EXPECT_DOUBLE_EQ(rec.answers[0].within_slo_requests_per_s, 2.0);
+    EXPECT_DOUBLE_EQ(rec.answers[0].within_slo_j_per_request, 160.0);
+    EXPECT_EQ(rec.why,
+              "qwen.gguf on node1: no scheme meets ttft_p99=2s (from served measurements); the most load measured "
+              "within it: q4_k_m r=2 (2 requests/s, 160 J per request), int8 none, fp16 r=2 (2 requests/s, 195 J per "
+              "request).");
+
+    // At 2 requests/s both meet it: the usual choice, without the sentence.
+    const TrafficRecommendation two =
+        recommend_traffic(levels, {}, {}, parse_traffic("prompt=512,output=256,rate=2,ttft_p99=2s"));
+    EXPECT_EQ(two.why.find("the most load"), std::string::npos) << two.why;
+    EXPECT_NE(two.why.find("choose q4_k_m: 160 J per request"), std::string::npos) << two.why;
 }
 
 TEST(ServingTraffic, offline_per_phase_j_per_token_answers_otherwise) {

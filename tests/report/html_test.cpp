@@ -397,6 +397,51 @@ TEST(HtmlReportUnscored, two_hosts_of_the_same_workloads_compare_side_by_side) {
 
 // A chart holding two frontiers of one scheme (levels run with other llama-server settings) names
 // each by the settings that tell them apart, not "fp16" twice.
+TEST(ServingTables, throughput_beside_joules_is_of_the_same_window_and_the_levels_beside_it) {
+    // 40 requests in 20 s (2/s); the steady window: 8 s, 5120 of their 256-token outputs (2.5/s).
+    jb::ServeLevelRecord l;
+    l.host_fingerprint = "h1";
+    l.host_name = "node1";
+    l.model_hash = "m";
+    l.model_name = "qwen.gguf";
+    l.scheme_canonical = "w=f16";
+    l.scheme_name = "fp16";
+    l.level = "r=2";
+    l.mode = "open";
+    l.rate_rps = 2.0;
+    l.status = jb::kServeOk;
+    l.sent = l.completed = 40;
+    l.completion_tokens = 256 * 40;
+    l.requests_per_s = 2.0;
+    l.output_tokens_per_s = 512.0;
+    l.steady_s = 8.0;
+    l.steady_output_tokens = 5120.0;
+    l.steady_j_per_request = 100.0;
+    l.steady_j_per_output_token = 100.0 / 256.0;
+    l.j_per_request = 110.0;
+    l.ttft_p99_ms = 100;
+    l.tpot_p99_ms = 10;
+    const jb::Table levels = serve_levels_table({l});
+    ASSERT_EQ(levels.rows.size(), 1u);
+    const auto cell = [](const jb::Table & t, const std::string & column) {
+        return std::get<double>(t.rows[0][t.column_index(column)]);
+    };
+    EXPECT_DOUBLE_EQ(cell(levels, "requests_per_s"), 2.5);
+    EXPECT_DOUBLE_EQ(cell(levels, "output_tok_s"), 640.0);
+    EXPECT_DOUBLE_EQ(cell(levels, "j_per_request"), 100.0);
+    EXPECT_DOUBLE_EQ(cell(levels, "level_requests_per_s"), 2.0);
+    EXPECT_DOUBLE_EQ(cell(levels, "level_output_tok_s"), 512.0);
+    EXPECT_DOUBLE_EQ(cell(levels, "level_j_per_request"), 110.0);
+    const jb::Table frontier = serve_frontier_table({l}, jb::metrics::Slo{});
+    ASSERT_EQ(frontier.rows.size(), 1u);
+    EXPECT_DOUBLE_EQ(cell(frontier, "requests_per_s"), 2.5);
+    // The chart's point: (2.5 req/s, 100 J), its tooltip saying so.
+    ReportInput in;
+    in.serve_levels = {l};
+    const std::string h = serving_html_section(in);
+    EXPECT_NE(h.find("100 J/request, 0.3906 J/output token, 2.5 req/s"), std::string::npos) << h;
+}
+
 TEST(HtmlServing, two_frontiers_of_one_scheme_are_named_by_the_settings_that_differ) {
     auto level = [](const std::string & settings_fp, const std::string & server_json, int c, double j) {
         jb::ServeLevelRecord l;
@@ -414,6 +459,9 @@ TEST(HtmlServing, two_frontiers_of_one_scheme_are_named_by_the_settings_that_dif
         l.status = jb::kServeOk;
         l.sent = l.completed = 4 * c;
         l.requests_per_s = c * 0.5;
+        l.completion_tokens = 256 * l.completed;
+        l.steady_s = 10.0;
+        l.steady_output_tokens = l.requests_per_s * l.steady_s * 256.0;
         l.steady_j_per_request = j;
         l.j_per_request = j;
         l.ttft_p99_ms = 100;
