@@ -16,7 +16,7 @@
 # minutes; then a second call does the serving), and sends them back as $OUT/jb-serve-cuda.tar.xz.partNN.
 #
 # Settings (environment): MODEL (synth shape), SCHEMES, CONCURRENCY, RATES (open-loop levels,
-# default none), INPUT_LEN, OUTPUT_LEN, DURATION_S, SLO, SETTLE_S, WORK, OUT, DEADLINE_S, DB (the
+# default none), REPEATS (runs of every level, in rounds; default 1), INPUT_LEN, OUTPUT_LEN, DURATION_S, SLO, SETTLE_S, WORK, OUT, DEADLINE_S, DB (the
 # database, default $WORK/serve.db), SERVER_ARGS (more joulebench serve options, e.g. the server's
 # "--ubatch-size 1024 --flash-attn on": bench/gpu_serve_settings.sh); for a
 # quick local test on the CPU build: JB, LS (binaries), SYNTH_ARGS ("--layers 2 --scale 1/16"), NGL.
@@ -73,6 +73,7 @@ level_args=()
 [ -n "$RATES" ] && level_args+=(--rate "$RATES")
 [ ${#level_args[@]} -gt 0 ] || { log "neither CONCURRENCY nor RATES: nothing to serve"; exit 1; }
 log "serve $MODEL: $SCHEMES x${CONCURRENCY:+ c=$CONCURRENCY}${RATES:+ r=$RATES}, $INPUT_LEN+$OUTPUT_LEN tokens, ${DURATION_S}s per level ($(left) s left)"
+[ "${REPEATS:-1}" -gt 1 ] && level_args+=(--repeats "$REPEATS")
 timed "serve $MODEL" stop_after "$(( $(left) - 40 ))" "$JB" serve -m "$src" --schemes "$SCHEMES" "${level_args[@]}" \
     --input-len "$INPUT_LEN" --output-len "$OUTPUT_LEN" --duration "$DURATION_S" --slo "$SLO" \
     --n-gpu-layers "${NGL:-99}" ${SERVER_ARGS:-} --db "$DB" --cache-dir "$WORK/models/cache" --server-bin "$LS" \

@@ -60,6 +60,11 @@ struct ServeSpec {
     // least 16) for a closed level, 20 s of arrivals (at least 16) for an open one.
     long requests = 0;
     double duration_s = 0.0;
+    // Each level is run this many times, every scheme's server started afresh for each round
+    // (round 1 of every scheme and model, then round 2, ...), with the same prompts and arrivals.
+    // Round k >= 2 is stored with "|repeat=k" on its workload fingerprint; metrics::pool_repeats
+    // gives the mean with its 95 % interval.
+    int repeats = 1;
 
     // Request shapes. Synthetic (prompts = ""): prompt and output token lengths, each fixed
     // ("256"), uniform ("uniform:128-512") or normal ("normal:256,64"). prompts = "tasks:NAME"

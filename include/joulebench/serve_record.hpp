@@ -116,6 +116,12 @@ struct ServeLevelRecord {
     std::string finished_at;
     std::string committed_at;  // set by the store
 
+    // Set by metrics::pool_repeats on a level that pools repeated runs (serve --repeats); not
+    // stored: each run is its own row.
+    int64_t runs = 1;
+    std::vector<double> run_j_per_request;           // each pooled run's best_j_per_request()
+    double j_per_request_ci95 = kUnmeasured;         // half-width of the 95 % interval of their mean
+
     ServeLevelKey key() const {
         return {host_fingerprint, model_hash, scheme_canonical, level, workload_fp, settings_fp};
     }

@@ -66,6 +66,19 @@ double slo_ratio(const ServeLevelRecord & level, const Slo & slo);
 // not ok (failed or partial: some requests failed) does not meet an SLO.
 std::string slo_violation(const ServeLevelRecord & level, const Slo & slo);
 
+// Repeated runs of a level (serve --repeats): run k >= 2 is stored with repeat_suffix(k) on its
+// workload fingerprint ("" for run 1, so a level run once is its own run 1).
+std::string repeat_suffix(int run);
+// The fingerprint without it; `run` (when given) gets the run's number.
+std::string repeat_base(const std::string & workload_fp, int * run = nullptr);
+// One level per (host, model, scheme, level, workload without its run, server settings): the runs
+// that ended ok pooled (a level none of whose runs is ok stays as its first run). Per-level values
+// (energies, J/request, throughputs, latency percentiles, power) are the runs' means; counts
+// (requests, tokens) their sums; runs, run_j_per_request and j_per_request_ci95 say how many and
+// how far apart. The steady-window values are pooled only when every run has a window (else the
+// whole level's stand, as for a level without one). Order: each group at its first run's place.
+std::vector<ServeLevelRecord> pool_repeats(const std::vector<ServeLevelRecord> & levels);
+
 // One scheme's levels on one host, model, workload and server settings, with its operating point.
 struct SchemeFrontier {
     std::string host, host_name, model, model_name, scheme, scheme_canonical, workload_fp, settings_fp;
@@ -79,6 +92,8 @@ struct SchemeFrontier {
     std::string label;
     bool chosen = false;                     // the lowest operating point of its host, model and workload
     double saving_vs_reference = kServeNaN;       // 1 - J/request / J/request(reference's operating point)
+    // Its 95 % interval where both operating points pool two or more runs (serve --repeats); else NaN.
+    double saving_ci95_lo = kServeNaN, saving_ci95_hi = kServeNaN;
 };
 std::vector<SchemeFrontier> serving_frontier(const std::vector<ServeLevelRecord> & levels, const Slo & slo,
                                              const std::string & reference = "fp16");
@@ -107,6 +122,7 @@ struct TrafficAnswer {
     bool served = false;  // from a served level (else from offline per-phase J/token)
     std::string basis;    // which level, or which workloads' J/token
     double j_per_request = kServeNaN;
+    double j_per_request_ci95 = kServeNaN;  // served level of repeated runs: half-width of its 95 % interval
     double wh_per_1000_requests = kServeNaN;
     double j_per_output_token = kServeNaN;
     double requests_per_s = kServeNaN;  // served only

@@ -106,10 +106,11 @@ void run_serve_command(ServeOptions & o) {
         return;
     }
     const Store store = Store::open_readonly(s.db);
-    std::vector<ServeLevelRecord> levels;
+    std::vector<ServeLevelRecord> runs;
     for (const auto & key : out.levels) {
-        if (auto l = store.find_serve_level(key)) levels.push_back(std::move(*l));
+        if (auto l = store.find_serve_level(key)) runs.push_back(std::move(*l));
     }
+    const std::vector<ServeLevelRecord> levels = metrics::pool_repeats(runs);
     print_table(std::cout, report::serve_levels_table(levels), format);
     if (format == Format::table || format == Format::md) {
         std::cout << "\n";
@@ -142,6 +143,9 @@ void add_serve_command(CLI::App & app) {
     cmd->add_option("--requests", s.requests, "Requests per level (default: 4 x concurrency, at least 16; open "
                                               "loop: 20 s of arrivals)");
     cmd->add_option("--duration", s.duration_s, "Seconds per level (no request is sent after it)");
+    cmd->add_option("--repeats", s.repeats, "Run every level N times, each scheme's server started afresh for each "
+                                            "round; tables show the mean with its 95 % interval")
+        ->capture_default_str();
     cmd->add_option("--input-len", s.input_len, "Prompt tokens: N, uniform:MIN-MAX or normal:MEAN,SD[,MIN-MAX]")->capture_default_str();
     cmd->add_option("--output-len", s.output_len, "Output tokens (max_tokens, with ignore_eos): same forms")->capture_default_str();
     cmd->add_option("--prompts", s.prompts, "tasks:NAME (gsm8k, mmlu, truthfulqa_mc1, ...; mixes short, medium, long) "

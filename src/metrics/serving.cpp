@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "joulebench/error.hpp"
+#include "metrics/confidence.hpp"
 #include "util/strings.hpp"
 
 namespace jb::metrics {
@@ -115,7 +116,154 @@ std::string j_text(double j) {
     return fmt::format("{:.4g} J", j);
 }
 
+// A level's J/request, with its interval where it pools repeated runs: "110 J ± 24.84 (3 runs)".
+std::string j_text(const ServeLevelRecord & l) {
+    if (l.runs < 2 || !std::isfinite(l.j_per_request_ci95)) return j_text(l.best_j_per_request());
+    return fmt::format("{:.4g} J ± {:.4g} ({} runs)", l.best_j_per_request(), l.j_per_request_ci95, l.runs);
+}
+
 }  // namespace
+
+// ---- repeated runs
+
+std::string repeat_suffix(int run) {
+    return run <= 1 ? std::string() : fmt::format("|repeat={}", run);
+}
+
+std::string repeat_base(const std::string & workload_fp, int * run) {
+    static const std::string kTag = "|repeat=";
+    const size_t at = workload_fp.rfind(kTag);
+    const std::optional<int> n =
+        at == std::string::npos ? std::nullopt : parse_int(workload_fp.substr(at + kTag.size()));
+    if (!n || *n < 2) {
+        if (run) *run = 1;
+        return workload_fp;
+    }
+    if (run) *run = *n;
+    return workload_fp.substr(0, at);
+}
+
+namespace {
+
+// Per-level values: a pooled level holds the mean of its runs'.
+constexpr double ServeLevelRecord::*kMeanFields[] = {
+    &ServeLevelRecord::duration_s,         &ServeLevelRecord::requests_per_s,
+    &ServeLevelRecord::output_tokens_per_s, &ServeLevelRecord::input_tokens_per_s,
+    &ServeLevelRecord::ttft_p50_ms,        &ServeLevelRecord::ttft_p90_ms,
+    &ServeLevelRecord::ttft_p99_ms,        &ServeLevelRecord::tpot_p50_ms,
+    &ServeLevelRecord::tpot_p90_ms,        &ServeLevelRecord::tpot_p99_ms,
+    &ServeLevelRecord::itl_p50_ms,         &ServeLevelRecord::itl_p90_ms,
+    &ServeLevelRecord::itl_p99_ms,         &ServeLevelRecord::e2e_p50_ms,
+    &ServeLevelRecord::e2e_p99_ms,         &ServeLevelRecord::queue_p99_ms,
+    &ServeLevelRecord::energy_j,           &ServeLevelRecord::energy_net_j,
+    &ServeLevelRecord::j_per_request,      &ServeLevelRecord::j_per_output_token,
+    &ServeLevelRecord::wh_per_1000_requests, &ServeLevelRecord::j_per_input_token,
+    &ServeLevelRecord::avg_power_w,        &ServeLevelRecord::idle_power_w,
+    &ServeLevelRecord::load_cpu_s};
+constexpr double ServeLevelRecord::*kSteadyFields[] = {
+    &ServeLevelRecord::steady_s,                  &ServeLevelRecord::steady_energy_j,
+    &ServeLevelRecord::steady_energy_net_j,       &ServeLevelRecord::steady_output_tokens,
+    &ServeLevelRecord::steady_j_per_request,      &ServeLevelRecord::steady_j_per_output_token,
+    &ServeLevelRecord::steady_wh_per_1000_requests};
+constexpr int64_t ServeLevelRecord::*kSumFields[] = {
+    &ServeLevelRecord::sent,          &ServeLevelRecord::completed,
+    &ServeLevelRecord::failed,        &ServeLevelRecord::timed_out,
+    &ServeLevelRecord::not_sent,      &ServeLevelRecord::prompt_tokens,
+    &ServeLevelRecord::cached_prompt_tokens, &ServeLevelRecord::completion_tokens};
+
+// Mean of the finite values (NaN when none is).
+double finite_mean(const std::vector<const ServeLevelRecord *> & runs, double ServeLevelRecord::*field) {
+    double sum = 0;
+    int n = 0;
+    for (const auto * r : runs) {
+        if (std::isfinite(r->*field)) {
+            sum += r->*field;
+            ++n;
+        }
+    }
+    return n > 0 ? sum / n : kServeNaN;
+}
+
+ServeLevelRecord pool(const std::vector<const ServeLevelRecord *> & all) {
+    std::vector<const ServeLevelRecord *> runs;
+    for (const auto * r : all) {
+        if (r->status == kServeOk) runs.push_back(r);
+    }
+    ServeLevelRecord p = runs.empty() ? *all.front() : *runs.front();
+    p.workload_fp = repeat_base(p.workload_fp);
+    if (runs.empty() || all.size() == 1) {
+        if (std::isfinite(p.best_j_per_request())) p.run_j_per_request = {p.best_j_per_request()};
+        return p;
+    }
+    std::vector<double> rps, j;
+    for (const auto * r : runs) {
+        rps.push_back(r->best_requests_per_s());
+        j.push_back(r->best_j_per_request());
+    }
+    for (auto f : kMeanFields) p.*f = finite_mean(runs, f);
+    for (auto f : kSumFields) {
+        p.*f = 0;
+        for (const auto * r : runs) p.*f += r->*f;
+    }
+    const bool all_steady = std::all_of(runs.begin(), runs.end(),
+                                        [](const auto * r) { return std::isfinite(r->steady_j_per_request); });
+    for (auto f : kSteadyFields) p.*f = all_steady ? finite_mean(runs, f) : kServeNaN;
+    if (all_steady) {
+        // The window's requests/s as the runs' mean (best_requests_per_s() derives it from these).
+        const double per_request = static_cast<double>(p.completion_tokens) / std::max<int64_t>(p.completed, 1);
+        p.steady_output_tokens = mean_ci95(rps).mean * per_request * p.steady_s;
+    } else {
+        p.steady_note = "not every run had a steady window: the whole levels' values";
+    }
+    p.tokens_match = -1;
+    for (const auto * r : runs) {
+        if (r->tokens_match == 0) p.tokens_match = 0;
+        if (r->tokens_match == 1 && p.tokens_match == -1) p.tokens_match = 1;
+        p.energy_estimated = p.energy_estimated || r->energy_estimated;
+    }
+    p.runs = int64_t(runs.size());
+    p.run_j_per_request = j;
+    p.j_per_request_ci95 = mean_ci95(j).half_width;
+    if (runs.size() < all.size()) {
+        const auto bad = std::find_if(all.begin(), all.end(), [](const auto * r) { return r->status != kServeOk; });
+        p.reason = fmt::format("{} of {} runs not ok, left out: {}", all.size() - runs.size(), all.size(),
+                               (*bad)->reason);
+    }
+    return p;
+}
+
+}  // namespace
+
+std::vector<ServeLevelRecord> pool_repeats(const std::vector<ServeLevelRecord> & levels) {
+    using Key = std::tuple<std::string, std::string, std::string, std::string, std::string, std::string>;
+    std::map<Key, size_t> at;
+    std::vector<std::vector<const ServeLevelRecord *>> groups;
+    std::vector<std::vector<int>> numbers;
+    for (const ServeLevelRecord & l : levels) {
+        int run = 1;
+        const Key k{l.host_fingerprint, l.model_hash, l.scheme_canonical, l.level,
+                    repeat_base(l.workload_fp, &run), l.settings_fp};
+        auto [it, added] = at.emplace(k, groups.size());
+        if (added) {
+            groups.emplace_back();
+            numbers.emplace_back();
+        }
+        groups[it->second].push_back(&l);
+        numbers[it->second].push_back(run);
+    }
+    std::vector<ServeLevelRecord> out;
+    out.reserve(groups.size());
+    for (size_t g = 0; g < groups.size(); ++g) {
+        // Runs in their order (1, 2, ...), whatever the store's.
+        std::vector<size_t> order(groups[g].size());
+        for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return numbers[g][a] < numbers[g][b]; });
+        std::vector<const ServeLevelRecord *> runs;
+        for (size_t i : order) runs.push_back(groups[g][i]);
+        out.push_back(pool(runs));
+    }
+    return out;
+}
 
 // ---- SLO
 
@@ -357,7 +505,15 @@ std::vector<SchemeFrontier> serving_frontier(const std::vector<ServeLevelRecord>
             const double jr = levels[*out[*ref].operating_point].best_j_per_request();
             for (size_t i : members) {
                 if (out[i].operating_point) {
-                    out[i].saving_vs_reference = 1.0 - levels[*out[i].operating_point].best_j_per_request() / jr;
+                    const ServeLevelRecord & op = levels[*out[i].operating_point];
+                    out[i].saving_vs_reference = 1.0 - op.best_j_per_request() / jr;
+                    // Repeated runs on both sides: the saving's 95 % interval.
+                    const auto & ref_runs = levels[*out[*ref].operating_point].run_j_per_request;
+                    if (i != *ref && op.run_j_per_request.size() >= 2 && ref_runs.size() >= 2) {
+                        const SavingInterval s = saving_ci95(op.run_j_per_request, ref_runs);
+                        out[i].saving_ci95_lo = s.lo;
+                        out[i].saving_ci95_hi = s.hi;
+                    }
                 }
             }
         }
@@ -389,7 +545,7 @@ std::vector<std::string> frontier_headlines(const std::vector<SchemeFrontier> & 
         const ServeLevelRecord & op = levels[*best->operating_point];
         std::string s = fmt::format("{}: choose {} at {}: {} per request ({:.4g} Wh per 1,000 requests, {:.4g} J per "
                                     "output token, {:.3g} requests/s) within {}",
-                                    where, best->label, op.level, j_text(op.best_j_per_request()),
+                                    where, best->label, op.level, j_text(op),
                                     op.best_wh_per_1000_requests(), op.best_j_per_output_token(),
                                     op.best_requests_per_s(), slo.str());
         std::vector<std::string> others;
@@ -400,7 +556,7 @@ std::vector<std::string> frontier_headlines(const std::vector<SchemeFrontier> & 
                 continue;
             }
             const ServeLevelRecord & o = levels[*f->operating_point];
-            others.push_back(fmt::format("{} at {}: {} ({:+.1f} %)", f->label, o.level, j_text(o.best_j_per_request()),
+            others.push_back(fmt::format("{} at {}: {} ({:+.1f} %)", f->label, o.level, j_text(o),
                                          (o.best_j_per_request() / op.best_j_per_request() - 1.0) * 100.0));
         }
         if (!others.empty()) {
@@ -546,10 +702,12 @@ TrafficRecommendation recommend_traffic(const std::vector<ServeLevelRecord> & le
         a.model_name = pick->model_name;
         a.scheme = pick->scheme_name.empty() ? pick->scheme_canonical : pick->scheme_name;
         a.served = true;
+        if (pick->runs > 1) how += fmt::format(" ({} runs)", pick->runs);
         a.basis = fmt::format("served {}{}: prompt {:.0f}, output {:.0f} tokens", pick->level, how,
                               mean_per_completed(pick->prompt_tokens + pick->cached_prompt_tokens, pick->completed),
                               mean_per_completed(pick->completion_tokens, pick->completed));
         a.j_per_request = pick->best_j_per_request();
+        a.j_per_request_ci95 = pick->j_per_request_ci95;
         a.wh_per_1000_requests = pick->best_wh_per_1000_requests();
         a.j_per_output_token = pick->best_j_per_output_token();
         a.requests_per_s = pick->best_requests_per_s();

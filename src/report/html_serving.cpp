@@ -59,9 +59,13 @@ std::string chart_for(const std::vector<ServeLevelRecord> & levels,
             const bool op = f.operating_point && *f.operating_point == f.levels[i];
             s.labels.push_back(op ? l.level + " \u2605" : l.level);
             s.tips.push_back(
-                fmt::format("{} {}: {:.4g} J/request, {:.4g} J/output token, {:.3g} req/s, TTFT p99 "
+                fmt::format("{} {}: {:.4g} J/request{}, {:.4g} J/output token, {:.3g} req/s, TTFT p99 "
                             "{:.0f} ms{}",
-                            f.label, l.level, y, l.best_j_per_output_token(), x, l.ttft_p99_ms,
+                            f.label, l.level, y,
+                            l.runs > 1 && std::isfinite(l.j_per_request_ci95)
+                                ? fmt::format(" ± {:.3g} ({} runs)", l.j_per_request_ci95, l.runs)
+                                : std::string(),
+                            l.best_j_per_output_token(), x, l.ttft_p99_ms,
                             f.violations[i].empty() ? "" : "; " + f.violations[i]));
         }
         if (!line.x.empty() && !open_line.x.empty()) open_line.name = line.name + ", Poisson arrivals";

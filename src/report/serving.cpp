@@ -70,6 +70,7 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
     t.add_text_column("level", "level");
     t.add_text_column("server", "server settings");
     t.add_text_column("status", "status");
+    t.add_column("runs", "runs", 0);
     t.add_column("sent", "sent", 0);
     t.add_column("completed", "completed", 0);
     t.add_column("failed", "failed", 0);
@@ -77,6 +78,7 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
     t.add_column("requests_per_s", "req/s", 3);
     t.add_column("output_tok_s", "out tok/s", 1);
     t.add_column("j_per_request", "J/request", 4);
+    t.add_column("j_per_request_ci95", "± 95 %", 4);
     t.add_column("j_per_output_token", "J/out token", 5);
     t.add_column("wh_per_1000_requests", "Wh/1k req", 4);
     t.add_text_column("window", "window");
@@ -90,10 +92,14 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
     t.add_text_column("tokens", "tokens vs /metrics");
     t.add_column("load_cpu_s", "loadgen CPU (s)", 3);
     t.add_text_column("energy_estimated", "estimated");
+    t.add_text_column("run_j_per_request", "J/request per run");
     t.add_text_column("note", "note");
-    bool any_estimated = false;
+    bool any_estimated = false, any_pooled = false;
     for (const ServeLevelRecord * l : ordered(levels)) {
         any_estimated = any_estimated || l->energy_estimated;
+        any_pooled = any_pooled || l->runs > 1;
+        std::string per_run;
+        if (l->run_j_per_request.size() > 1) per_run = fmt::format("{:.4g}", fmt::join(l->run_j_per_request, ", "));
         std::string note = l->reason;
         if (!std::isfinite(l->steady_j_per_request) && !l->steady_note.empty() && l->status != kServeFailed) {
             note += (note.empty() ? "" : "; ") + l->steady_note;
@@ -105,6 +111,7 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
                    l->level,
                    server_of(*l),
                    l->status,
+                   l->runs,
                    l->sent,
                    l->completed,
                    l->failed,
@@ -112,6 +119,7 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
                    real(l->best_requests_per_s()),
                    real(l->best_output_tokens_per_s()),
                    real(l->best_j_per_request()),
+                   real(l->j_per_request_ci95),
                    real(l->best_j_per_output_token()),
                    real(l->best_wh_per_1000_requests()),
                    window_of(*l),
@@ -125,6 +133,7 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
                    token_check(*l),
                    real(l->load_cpu_s),
                    std::string(l->energy_estimated ? "yes" : ""),
+                   per_run,
                    note});
     }
     t.notes.push_back(
@@ -134,6 +143,11 @@ Table serve_levels_table(const std::vector<ServeLevelRecord> & levels) {
         "out.");
     if (any_estimated)
         t.notes.push_back("estimated: no energy counter on this host; the energy is a model (TDP x utilisation)");
+    if (any_pooled) {
+        t.notes.push_back("runs: the level's repeated runs that ended ok (serve --repeats), pooled: values and latency "
+                          "percentiles are the runs' means, counts their sums; ± 95 %: half-width of the 95 % t interval "
+                          "of the mean J/request");
+    }
     return t;
 }
 
@@ -176,28 +190,31 @@ Table serve_frontier_table(const std::vector<ServeLevelRecord> & levels, const m
     t.add_text_column("host_name", "host");
     t.add_text_column("scheme", "scheme");
     t.add_text_column("level", "operating point");
+    t.add_column("runs", "runs", 0);
     t.add_column("j_per_request", "J/request", 4);
+    t.add_column("j_per_request_ci95", "± 95 %", 4);
     t.add_column("wh_per_1000_requests", "Wh/1k req", 4);
     t.add_column("j_per_output_token", "J/out token", 5);
     t.add_column("requests_per_s", "req/s", 3);
     t.add_column("ttft_p99_ms", "TTFT p99 (ms)", 1);
     t.add_column("tpot_p99_ms", "TPOT p99 (ms)", 1);
     t.add_column("saving_pct", "saving vs fp16 (%)", 1);
+    t.add_column("saving_lo_pct", "saving 95 % lo", 1);
+    t.add_column("saving_hi_pct", "saving 95 % hi", 1);
     t.add_text_column("choice", "choice");
     t.add_text_column("note", "note");
     const auto frontiers = metrics::serving_frontier(levels, slo);
     for (const auto & f : frontiers) {
         if (!f.operating_point) {
             t.add_row({f.model_name, f.host_name, f.label, Value(), Value(), Value(), Value(), Value(), Value(),
-                       Value(), Value(), std::string(), f.note});
+                       Value(), Value(), Value(), Value(), Value(), Value(), std::string(), f.note});
             continue;
         }
         const ServeLevelRecord & l = levels[*f.operating_point];
-        t.add_row({f.model_name, f.host_name, f.label, l.level, real(l.best_j_per_request()),
-                   real(l.best_wh_per_1000_requests()), real(l.best_j_per_output_token()),
-                   real(l.best_requests_per_s()),
-                   real(l.ttft_p99_ms), real(l.tpot_p99_ms),
-                   std::isfinite(f.saving_vs_reference) ? Value(f.saving_vs_reference * 100.0) : Value(),
+        t.add_row({f.model_name, f.host_name, f.label, l.level, l.runs, real(l.best_j_per_request()),
+                   real(l.j_per_request_ci95), real(l.best_wh_per_1000_requests()), real(l.best_j_per_output_token()),
+                   real(l.best_requests_per_s()), real(l.ttft_p99_ms), real(l.tpot_p99_ms),
+                   pct(f.saving_vs_reference), pct(f.saving_ci95_lo), pct(f.saving_ci95_hi),
                    std::string(f.chosen ? "choose" : ""), std::string()});
     }
     for (const auto & h : metrics::frontier_headlines(frontiers, levels, slo)) t.notes.push_back(h);

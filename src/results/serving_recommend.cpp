@@ -26,6 +26,7 @@ Table traffic_table(const metrics::TrafficRecommendation & rec) {
     t.add_text_column("scheme", "scheme");
     t.add_text_column("source", "source");
     t.add_column("j_per_request", "J/request", 4);
+    t.add_column("j_per_request_ci95", "± 95 %", 4);
     t.add_column("wh_per_1000_requests", "Wh/1k req", 4);
     t.add_column("j_per_output_token", "J/out token", 5);
     t.add_column("requests_per_s", "req/s", 3);
@@ -37,7 +38,8 @@ Table traffic_table(const metrics::TrafficRecommendation & rec) {
     t.add_text_column("basis", "basis");
     for (const auto & a : rec.answers) {
         t.add_row({a.model_name, a.host_name, a.scheme, std::string(a.served ? "served" : "offline"),
-                   real(a.j_per_request), real(a.wh_per_1000_requests), real(a.j_per_output_token),
+                   real(a.j_per_request), real(a.j_per_request_ci95), real(a.wh_per_1000_requests),
+                   real(a.j_per_output_token),
                    real(a.requests_per_s), real(a.ttft_p99_ms), real(a.tpot_p99_ms),
                    std::isfinite(a.retention) ? Value(a.retention * 100.0) : Value(),
                    std::string(!a.served ? "n/a" : a.violation.empty() ? "yes" : "no: " + a.violation),

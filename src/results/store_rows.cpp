@@ -8,6 +8,7 @@
 
 #include "energy/sensor.hpp"
 #include "joulebench/engine_params.hpp"
+#include "joulebench/serving.hpp"
 
 namespace jb::results {
 
@@ -62,7 +63,7 @@ bool is_tune_trial(const std::string & workload_fp) { return workload_fp.find("|
 std::vector<ServeLevelRecord> reported_serve_levels(const Store & store) {
     std::vector<ServeLevelRecord> levels = store.list_serve_levels();
     std::erase_if(levels, [](const ServeLevelRecord & l) { return is_tune_trial(l.workload_fp); });
-    return levels;
+    return metrics::pool_repeats(levels);
 }
 
 bool is_estimated_domain(const nlohmann::json & domain) {

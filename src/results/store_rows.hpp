@@ -42,7 +42,8 @@ std::string placement_label(const std::string & workload_fp);
 // the rows that reports and recommendations read.
 bool is_tune_trial(const std::string & workload_fp);
 // The store's served levels without the trials of `joulebench tune` (ServeSpec::workload_suffix
-// "|tune=r<repeat>|<settings>"): what reports and recommendations read.
+// "|tune=r<repeat>|<settings>"), a level's repeated runs pooled (metrics::pool_repeats): what
+// reports and recommendations read.
 std::vector<ServeLevelRecord> reported_serve_levels(const Store & store);
 
 // Whether one domain entry of a cell's energy_json is modelled (method "estimate", the CPU

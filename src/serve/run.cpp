@@ -174,6 +174,7 @@ void check_spec(const ServeSpec & spec) {
         if (!(r > 0) || !std::isfinite(r)) throw UsageError(fmt::format("--rate: {} is not a rate > 0 requests/s", r));
     }
     if (spec.requests < 0) throw UsageError(fmt::format("--requests must be >= 0 (got {})", spec.requests));
+    if (spec.repeats < 1) throw UsageError(fmt::format("--repeats must be >= 1 (got {})", spec.repeats));
     if (!(spec.duration_s >= 0)) throw UsageError(fmt::format("--duration must be >= 0 s (got {})", spec.duration_s));
     for (double r : spec.rates) {
         // Arrivals are rate x duration, rounded (serve::open_loop_schedule): under one, the level
@@ -488,7 +489,7 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
     for (const auto & u : found.unavailable) notify.info(fmt::format("not measured: {}: {}", u.what, u.reason));
 
     const std::vector<std::string> model_list = spec.models.empty() ? std::vector<std::string>{""} : spec.models;
-    const size_t total = model_list.size() * spec.schemes.size() * levels.size();
+    const size_t total = model_list.size() * spec.schemes.size() * levels.size() * size_t(spec.repeats);
     size_t index = 0;
     bool unsettled_said = false;
     const std::string cache_dir = spec.cache_dir.empty() ? default_cache_dir() : spec.cache_dir;
@@ -496,7 +497,11 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
     for (const Level & l : levels) n_shapes = std::max(n_shapes, requests_of(spec, l) > 0 ? requests_of(spec, l) : 256L);
     n_shapes = std::min<long>(n_shapes, 4096);
 
-    for (const std::string & model_path : model_list) {
+    // Rounds (--repeats) outermost: every model and scheme once, then again, each with a fresh server.
+    for (size_t mi = 0; mi < model_list.size() * size_t(spec.repeats); ++mi) {
+        const int round = int(mi / model_list.size()) + 1;
+        const std::string & model_path = model_list[mi % model_list.size()];
+        const std::string level_fp = workload.fp + metrics::repeat_suffix(round);
         if (out.stopped) break;
         ModelRecord model;
         if (!model_path.empty()) {
@@ -588,7 +593,7 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
                 const Level & l = levels[li];
                 const ServerPlan & pl = plans[li];
                 ServeLevelRecord rec;
-                rec.set_key({host.fingerprint, model.hash, srec.canonical, l.name(), workload.fp, pl.settings_fp});
+                rec.set_key({host.fingerprint, model.hash, srec.canonical, l.name(), level_fp, pl.settings_fp});
                 rec.run_id = run_id;
                 rec.mode = l.mode == serve::LoadMode::closed ? "closed" : "open";
                 // Open loop: at most --max-in-flight, else the server's slots (16 for an endpoint's unknown ones).
@@ -609,7 +614,7 @@ ServeOutcome run_serve(const ServeSpec & spec, ServeObserver * observer) {
                 v.total = total;
                 v.model_file = model.file_name;
                 v.scheme = scheme_name;
-                v.level = l.name();
+                v.level = spec.repeats > 1 ? fmt::format("{} (run {}/{})", l.name(), round, spec.repeats) : l.name();
                 return v;
             };
 

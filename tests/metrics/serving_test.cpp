@@ -8,6 +8,7 @@
 
 #include "joulebench/error.hpp"
 #include "joulebench/serving.hpp"
+#include "metrics/confidence.hpp"
 
 using namespace jb;
 using namespace jb::metrics;
@@ -234,6 +235,80 @@ TEST(ServingThroughput, a_levels_requests_per_s_are_of_the_window_its_joules_are
     EXPECT_TRUE(std::isnan(l.steady_requests_per_s()));
     EXPECT_DOUBLE_EQ(l.best_requests_per_s(), 2.0);
     EXPECT_DOUBLE_EQ(l.best_output_tokens_per_s(), 512.0);
+}
+
+TEST(ServingRepeats, runs_of_a_level_pool_into_their_mean_with_its_interval) {
+    EXPECT_EQ(repeat_suffix(1), "");
+    EXPECT_EQ(repeat_suffix(3), "|repeat=3");
+    int run = 0;
+    EXPECT_EQ(repeat_base("wf|repeat=3", &run), "wf");
+    EXPECT_EQ(run, 3);
+    EXPECT_EQ(repeat_base("wf", &run), "wf");
+    EXPECT_EQ(run, 1);
+    EXPECT_EQ(repeat_base("wf|repeat=x", &run), "wf|repeat=x") << "not a run number: part of the fingerprint";
+
+    // fp16 c=8 run three times: 100, 110 and 120 J/request in windows of 2.0, 2.5 and 3.0 requests/s
+    // (8 s, 256-token outputs), TTFT p99 300, 400, 500 ms; a fourth run failed; q4_k_m run once.
+    auto run_of = [](int k, double j, double rps, double ttft) {
+        ServeLevelRecord l = level("fp16", 8, j, ttft, 20);
+        l.workload_fp = "wf" + repeat_suffix(k);
+        l.steady_s = 8.0;
+        l.steady_output_tokens = rps * 8.0 * 256.0;
+        return l;
+    };
+    ServeLevelRecord failed = run_of(4, 90, 3.5, 100);
+    failed.status = kServeFailed;
+    failed.reason = "llama-server died";
+    const std::vector<ServeLevelRecord> levels = {run_of(2, 110, 2.5, 400), level("q4_k_m", 8, 80, 700, 20),
+                                                  failed, run_of(1, 100, 2.0, 300), run_of(3, 120, 3.0, 500)};
+    const auto pooled = pool_repeats(levels);
+    ASSERT_EQ(pooled.size(), 2u);
+    const ServeLevelRecord & f = pooled[0];
+    EXPECT_EQ(f.scheme_name, "fp16") << "each group where its first row was";
+    EXPECT_EQ(f.workload_fp, "wf");
+    EXPECT_EQ(f.status, kServeOk);
+    EXPECT_EQ(f.runs, 3);
+    EXPECT_DOUBLE_EQ(f.best_j_per_request(), 110.0);
+    EXPECT_DOUBLE_EQ(f.best_requests_per_s(), 2.5);
+    EXPECT_DOUBLE_EQ(f.ttft_p99_ms, 400.0);
+    EXPECT_EQ(f.completed, 3 * 32) << "counts are summed";
+    EXPECT_EQ(f.run_j_per_request, (std::vector<double>{100, 110, 120})) << "in run order";
+    // sd 10, t(0.975, 2) = 4.303: 4.303 x 10 / sqrt(3) = 24.84.
+    EXPECT_NEAR(f.j_per_request_ci95, 4.303 * 10 / std::sqrt(3.0), 0.01);
+    EXPECT_EQ(f.reason, "1 of 4 runs not ok, left out: llama-server died");
+    const ServeLevelRecord & q = pooled[1];
+    EXPECT_EQ(q.runs, 1);
+    EXPECT_TRUE(std::isnan(q.j_per_request_ci95));
+    EXPECT_DOUBLE_EQ(q.best_j_per_request(), 80.0);
+
+    // The frontier gives a saving's interval only where both operating points have runs.
+    const auto fs = serving_frontier(pooled, Slo{});
+    ASSERT_EQ(fs.size(), 2u);
+    for (const auto & fr : fs) EXPECT_TRUE(std::isnan(fr.saving_ci95_lo)) << fr.scheme;
+    std::vector<ServeLevelRecord> both = levels;
+    for (int k = 1; k <= 2; ++k) {
+        ServeLevelRecord l = level("q4_k_m", 8, k == 1 ? 78 : 82, 700, 20);
+        l.workload_fp = "wf" + repeat_suffix(k + 1);
+        both.push_back(l);
+    }
+    const auto pooled_both = pool_repeats(both);
+    const auto fs2 = serving_frontier(pooled_both, Slo{});
+    const SavingInterval want = saving_ci95({80, 78, 82}, {100, 110, 120});
+    bool seen = false;
+    for (const auto & fr : fs2) {
+        if (fr.scheme != "q4_k_m") continue;
+        seen = true;
+        EXPECT_NEAR(fr.saving_vs_reference, 1 - 80.0 / 110.0, 1e-12);
+        EXPECT_DOUBLE_EQ(fr.saving_ci95_lo, want.lo);
+        EXPECT_DOUBLE_EQ(fr.saving_ci95_hi, want.hi);
+        EXPECT_LT(fr.saving_ci95_lo, fr.saving_vs_reference);
+        EXPECT_GT(fr.saving_ci95_hi, fr.saving_vs_reference);
+    }
+    EXPECT_TRUE(seen);
+    const auto heads = frontier_headlines(fs2, pooled_both, Slo{});
+    ASSERT_EQ(heads.size(), 1u);
+    EXPECT_NE(heads[0].find("choose q4_k_m at c=8: 80 J ± 4.968 (3 runs) per request"), std::string::npos) << heads[0];
+    EXPECT_NE(heads[0].find("fp16 at c=8: 110 J ± 24.84 (3 runs) (+37.5 %)"), std::string::npos) << heads[0];
 }
 
 TEST(ServingTraffic, parses_concurrency_or_rate_with_targets) {

@@ -304,6 +304,50 @@ TEST(ServeCli, open_loop_arrivals_that_wait_for_a_place_count_the_wait) {
     EXPECT_NE(md.out.find("for one of the 1 places in flight: the server fell behind"), std::string::npos) << md.out;
 }
 
+TEST(ServeCli, repeats_run_every_level_again_with_a_fresh_server_and_pool_into_a_mean) {
+    require_server_binary();
+    jb::test::TempDir dir;
+    const auto run = joulebench(serve_args(dir, {"--concurrency", "1", "--requests", "2", "--repeats", "2", "-o",
+                                                 "json"}));
+    ASSERT_EQ(run.status, 0) << run.err;
+    // Two rounds, each with its own server; the second stored as a run of the same level.
+    size_t starts = 0;
+    for (size_t at = run.err.find("starting llama-server"); at != std::string::npos;
+         at = run.err.find("starting llama-server", at + 1)) {
+        ++starts;
+    }
+    EXPECT_EQ(starts, 2u) << run.err;
+    EXPECT_NE(run.err.find("c=1 (run 2/2)"), std::string::npos) << run.err;
+    const auto rows = jb::Store::open_readonly(dir.file("r.db")).list_serve_levels();
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[1].workload_fp, rows[0].workload_fp + "|repeat=2");
+    EXPECT_EQ(rows[0].level, rows[1].level);
+    // Printed: one level, pooled from both runs.
+    const auto doc = nlohmann::json::parse(run.out);
+    ASSERT_EQ(doc["rows"].size(), 1u) << run.out;
+    const auto & row = doc["rows"][0];
+    EXPECT_EQ(row["runs"], 2) << row;
+    EXPECT_EQ(row["completed"], 4) << row;
+    const double mean = (rows[0].best_j_per_request() + rows[1].best_j_per_request()) / 2;
+    EXPECT_NEAR(row["j_per_request"].get<double>(), mean, 1e-9 * mean) << row;
+    EXPECT_TRUE(row["j_per_request_ci95"].is_number()) << row;
+
+    // Again: both runs are stored, nothing runs; --repeats 3 runs only the third.
+    const auto again = joulebench(serve_args(dir, {"--concurrency", "1", "--requests", "2", "--repeats", "2"}));
+    ASSERT_EQ(again.status, 0) << again.err;
+    EXPECT_NE(again.err.find("0 levels ok, 0 partial, 0 failed, 2 already in"), std::string::npos) << again.err;
+    const auto third = joulebench(serve_args(dir, {"--concurrency", "1", "--requests", "2", "--repeats", "3"}));
+    ASSERT_EQ(third.status, 0) << third.err;
+    EXPECT_NE(third.err.find("1 levels ok, 0 partial, 0 failed, 2 already in"), std::string::npos) << third.err;
+    const auto md = joulebench({"report", dir.file("r.db"), "-o", "md", "--table", "serving"});
+    ASSERT_EQ(md.status, 0) << md.err;
+    EXPECT_NE(md.out.find("runs: the level's repeated runs that ended ok"), std::string::npos) << md.out;
+
+    const auto zero = joulebench(serve_args(dir, {"--concurrency", "1", "--repeats", "0"}));
+    EXPECT_EQ(zero.status, 2);
+    EXPECT_NE(zero.err.find("--repeats must be >= 1 (got 0)"), std::string::npos) << zero.err;
+}
+
 TEST(ServeCli, url_drives_an_endpoint_that_is_already_running) {
     jb::serve::StubServer stub([](long, const nlohmann::json &) {
         jb::serve::StubReply r;
