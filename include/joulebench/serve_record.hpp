@@ -120,6 +120,7 @@ struct ServeLevelRecord {
     // stored: each run is its own row.
     int64_t runs = 1;
     std::vector<double> run_j_per_request;           // each pooled run's best_j_per_request()
+    std::vector<int> run_numbers;                    // their rounds (1, 2, ...), in the same order
     double j_per_request_ci95 = kUnmeasured;         // half-width of the 95 % interval of their mean
 
     ServeLevelKey key() const {

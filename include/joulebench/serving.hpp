@@ -93,7 +93,9 @@ struct SchemeFrontier {
     bool chosen = false;                     // the lowest operating point of its host, model and workload
     double saving_vs_reference = kServeNaN;       // 1 - J/request / J/request(reference's operating point)
     // Its 95 % interval where both operating points pool two or more runs (serve --repeats); else NaN.
+    // Paired by round when both pool the same rounds (the rounds' drift cancels), else Welch's.
     double saving_ci95_lo = kServeNaN, saving_ci95_hi = kServeNaN;
+    bool saving_paired = false;
 };
 std::vector<SchemeFrontier> serving_frontier(const std::vector<ServeLevelRecord> & levels, const Slo & slo,
                                              const std::string & reference = "fp16");

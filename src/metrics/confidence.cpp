@@ -82,6 +82,22 @@ SavingInterval saving_ci95(const std::vector<double> & candidate, const std::vec
     return out;
 }
 
+SavingInterval paired_saving_ci95(const std::vector<double> & candidate, const std::vector<double> & reference) {
+    SavingInterval out = saving_ci95(candidate, reference);
+    out.lo = out.hi = NAN;
+    if (candidate.size() != reference.size() || candidate.size() < 2 || !std::isfinite(out.saving)) return out;
+    std::vector<double> log_ratio;
+    for (size_t i = 0; i < candidate.size(); ++i) {
+        if (!(candidate[i] > 0) || !(reference[i] > 0)) return out;
+        log_ratio.push_back(std::log(candidate[i] / reference[i]));
+    }
+    const Interval d = mean_ci95(log_ratio);
+    const double q = 1.0 - out.saving;
+    out.lo = 1.0 - q * std::exp(d.half_width);
+    out.hi = 1.0 - q * std::exp(-d.half_width);
+    return out;
+}
+
 const char * repeat_stop_name(RepeatStop s) {
     switch (s) {
         case RepeatStop::ci:

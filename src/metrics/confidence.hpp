@@ -37,6 +37,11 @@ struct SavingInterval {
     double lo = 0.0, hi = 0.0;
 };
 SavingInterval saving_ci95(const std::vector<double> & candidate, const std::vector<double> & reference);
+// The same saving when the runs are paired (candidate[i] and reference[i] measured in the same
+// round): centred on the ratio of the means, its spread t(0.975, n-1) x sd / sqrt(n) of the pairs'
+// log ratios, so that what moves both sides of a pair (the round) leaves the interval. lo/hi are
+// NaN for fewer than two pairs, unequal lengths or a value <= 0.
+SavingInterval paired_saving_ci95(const std::vector<double> & candidate, const std::vector<double> & reference);
 
 // sweep --ci: repeat a cell until the 95 % interval of its J/token is within target_pct of the
 // mean (at least min_n repeats), or max_s seconds of repeats or max_n repeats have been spent.

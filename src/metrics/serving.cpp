@@ -184,15 +184,22 @@ double finite_mean(const std::vector<const ServeLevelRecord *> & runs, double Se
     return n > 0 ? sum / n : kServeNaN;
 }
 
-ServeLevelRecord pool(const std::vector<const ServeLevelRecord *> & all) {
+// `all`: one level's runs in round order, `numbers` their rounds.
+ServeLevelRecord pool(const std::vector<const ServeLevelRecord *> & all, const std::vector<int> & numbers) {
     std::vector<const ServeLevelRecord *> runs;
-    for (const auto * r : all) {
-        if (r->status == kServeOk) runs.push_back(r);
+    std::vector<int> ok_numbers;
+    for (size_t i = 0; i < all.size(); ++i) {
+        if (all[i]->status != kServeOk) continue;
+        runs.push_back(all[i]);
+        ok_numbers.push_back(numbers[i]);
     }
     ServeLevelRecord p = runs.empty() ? *all.front() : *runs.front();
     p.workload_fp = repeat_base(p.workload_fp);
     if (runs.empty() || all.size() == 1) {
-        if (std::isfinite(p.best_j_per_request())) p.run_j_per_request = {p.best_j_per_request()};
+        if (std::isfinite(p.best_j_per_request())) {
+            p.run_j_per_request = {p.best_j_per_request()};
+            p.run_numbers = {numbers.front()};
+        }
         return p;
     }
     std::vector<double> rps, j;
@@ -223,6 +230,7 @@ ServeLevelRecord pool(const std::vector<const ServeLevelRecord *> & all) {
     }
     p.runs = int64_t(runs.size());
     p.run_j_per_request = j;
+    p.run_numbers = ok_numbers;
     p.j_per_request_ci95 = mean_ci95(j).half_width;
     if (runs.size() < all.size()) {
         const auto bad = std::find_if(all.begin(), all.end(), [](const auto * r) { return r->status != kServeOk; });
@@ -259,8 +267,12 @@ std::vector<ServeLevelRecord> pool_repeats(const std::vector<ServeLevelRecord> &
         for (size_t i = 0; i < order.size(); ++i) order[i] = i;
         std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return numbers[g][a] < numbers[g][b]; });
         std::vector<const ServeLevelRecord *> runs;
-        for (size_t i : order) runs.push_back(groups[g][i]);
-        out.push_back(pool(runs));
+        std::vector<int> run_numbers;
+        for (size_t i : order) {
+            runs.push_back(groups[g][i]);
+            run_numbers.push_back(numbers[g][i]);
+        }
+        out.push_back(pool(runs, run_numbers));
     }
     return out;
 }
@@ -507,12 +519,18 @@ std::vector<SchemeFrontier> serving_frontier(const std::vector<ServeLevelRecord>
                 if (out[i].operating_point) {
                     const ServeLevelRecord & op = levels[*out[i].operating_point];
                     out[i].saving_vs_reference = 1.0 - op.best_j_per_request() / jr;
-                    // Repeated runs on both sides: the saving's 95 % interval.
-                    const auto & ref_runs = levels[*out[*ref].operating_point].run_j_per_request;
-                    if (i != *ref && op.run_j_per_request.size() >= 2 && ref_runs.size() >= 2) {
-                        const SavingInterval s = saving_ci95(op.run_j_per_request, ref_runs);
+                    // Repeated runs on both sides: the saving's 95 % interval, paired by round when
+                    // both ran the same rounds (serve --repeats interleaves them).
+                    const ServeLevelRecord & rop = levels[*out[*ref].operating_point];
+                    if (i != *ref && op.run_j_per_request.size() >= 2 && rop.run_j_per_request.size() >= 2) {
+                        const bool paired = op.run_numbers == rop.run_numbers &&
+                                            op.run_numbers.size() == op.run_j_per_request.size();
+                        const auto & c = op.run_j_per_request;
+                        const auto & r = rop.run_j_per_request;
+                        const SavingInterval s = paired ? paired_saving_ci95(c, r) : saving_ci95(c, r);
                         out[i].saving_ci95_lo = s.lo;
                         out[i].saving_ci95_hi = s.hi;
+                        out[i].saving_paired = paired;
                     }
                 }
             }
@@ -808,8 +826,10 @@ TrafficRecommendation recommend_traffic(const std::vector<ServeLevelRecord> & le
         if (!best) {
             // Served: how much load each scheme's server does take within the targets.
             std::vector<std::string> most;
+            bool any_within = false;
             for (const auto & a : list) {
                 if (!a.served || a.violation.empty()) continue;
+                any_within = any_within || !a.within_slo_level.empty();
                 most.push_back(a.within_slo_level.empty()
                                    ? fmt::format("{} none", a.scheme)
                                    : fmt::format("{} {} ({:.3g} requests/s, {} per request)", a.scheme,
@@ -817,7 +837,9 @@ TrafficRecommendation recommend_traffic(const std::vector<ServeLevelRecord> & le
                                                  j_text(a.within_slo_j_per_request)));
             }
             const std::string within =
-                most.empty() ? "" : fmt::format("; the most load measured within it: {}", fmt::join(most, ", "));
+                most.empty()  ? ""
+                : any_within ? fmt::format("; the most load measured within it: {}", fmt::join(most, ", "))
+                             : "; no measured load of any scheme meets it";
             rec.why += fmt::format("{}{}: no scheme meets {} (from {}){}.", rec.why.empty() ? "" : " ", where,
                                    traffic.slo.str(), source, within);
             continue;

@@ -218,6 +218,10 @@ Table serve_frontier_table(const std::vector<ServeLevelRecord> & levels, const m
                    std::string(f.chosen ? "choose" : ""), std::string()});
     }
     for (const auto & h : metrics::frontier_headlines(frontiers, levels, slo)) t.notes.push_back(h);
+    if (std::any_of(frontiers.begin(), frontiers.end(), [](const auto & f) { return std::isfinite(f.saving_ci95_lo); })) {
+        t.notes.push_back("saving 95 % lo/hi: where both operating points pool repeated runs (serve --repeats), paired "
+                          "by round when both ran the same rounds (each round's drift cancels), else Welch's");
+    }
     if (!frontiers.empty()) {
         t.notes.push_back("J/request, Wh/1k req, J/out token and req/s: over the level's steady-state window where it "
                           "has one, else over the whole level");

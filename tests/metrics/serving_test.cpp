@@ -292,19 +292,38 @@ TEST(ServingRepeats, runs_of_a_level_pool_into_their_mean_with_its_interval) {
         both.push_back(l);
     }
     const auto pooled_both = pool_repeats(both);
+    EXPECT_EQ(pooled_both[0].run_numbers, (std::vector<int>{1, 2, 3})) << "run 4 failed";
     const auto fs2 = serving_frontier(pooled_both, Slo{});
-    const SavingInterval want = saving_ci95({80, 78, 82}, {100, 110, 120});
+    // Both ran rounds 1-3: paired. Log ratios log(80/100), log(78/110), log(82/120): mean -0.3159,
+    // sd 0.08243, t(2) 4.303: spread 0.2048 around 80/110: saving 27.3 %, interval 10.7 to 40.7 %.
+    const SavingInterval want = paired_saving_ci95({80, 78, 82}, {100, 110, 120});
+    EXPECT_NEAR(want.lo, 0.1075, 0.0005);
+    EXPECT_NEAR(want.hi, 0.4074, 0.0005);
+    EXPECT_TRUE(std::isnan(paired_saving_ci95({80, 78}, {100, 110, 120}).lo)) << "pairs need equal lengths";
+    EXPECT_TRUE(std::isnan(paired_saving_ci95({80}, {100}).lo)) << "and two of them";
     bool seen = false;
     for (const auto & fr : fs2) {
         if (fr.scheme != "q4_k_m") continue;
         seen = true;
         EXPECT_NEAR(fr.saving_vs_reference, 1 - 80.0 / 110.0, 1e-12);
+        EXPECT_TRUE(fr.saving_paired);
         EXPECT_DOUBLE_EQ(fr.saving_ci95_lo, want.lo);
         EXPECT_DOUBLE_EQ(fr.saving_ci95_hi, want.hi);
-        EXPECT_LT(fr.saving_ci95_lo, fr.saving_vs_reference);
-        EXPECT_GT(fr.saving_ci95_hi, fr.saving_vs_reference);
+        // Unpaired (Welch) the same runs give a wider interval: the rounds' drift stays in it.
+        const SavingInterval welch = saving_ci95({80, 78, 82}, {100, 110, 120});
+        EXPECT_LT(welch.lo, want.lo);
+        EXPECT_GT(welch.hi, want.hi);
     }
     EXPECT_TRUE(seen);
+    // Rounds that differ (q4_k_m's third run missing): Welch's interval.
+    std::vector<ServeLevelRecord> two = both;
+    two.pop_back();
+    const auto fs3 = serving_frontier(pool_repeats(two), Slo{});
+    for (const auto & fr : fs3) {
+        if (fr.scheme != "q4_k_m") continue;
+        EXPECT_FALSE(fr.saving_paired);
+        EXPECT_DOUBLE_EQ(fr.saving_ci95_lo, saving_ci95({80, 78}, {100, 110, 120}).lo);
+    }
     const auto heads = frontier_headlines(fs2, pooled_both, Slo{});
     ASSERT_EQ(heads.size(), 1u);
     EXPECT_NE(heads[0].find("choose q4_k_m at c=8: 80 J ± 4.968 (3 runs) per request"), std::string::npos) << heads[0];
@@ -385,6 +404,13 @@ TEST(ServingTraffic, when_no_scheme_meets_the_slo_at_the_rate_it_says_how_much_l
               "qwen.gguf on node1: no scheme meets ttft_p99=2s (from served measurements); the most load measured "
               "within it: q4_k_m r=2 (2 requests/s, 160 J per request), int8 none, fp16 r=2 (2 requests/s, 195 J per "
               "request).");
+
+    // Only the levels that miss: said so, not "none" per scheme.
+    const std::vector<ServeLevelRecord> missing = {levels[2], levels[5], levels[6]};
+    const TrafficRecommendation none =
+        recommend_traffic(missing, {}, {}, parse_traffic("prompt=512,output=256,rate=3,ttft_p99=2s"));
+    EXPECT_EQ(none.why, "qwen.gguf on node1: no scheme meets ttft_p99=2s (from served measurements); no measured "
+                        "load of any scheme meets it.");
 
     // At 2 requests/s both meet it: the usual choice, without the sentence.
     const TrafficRecommendation two =
