@@ -202,18 +202,19 @@ ServeLevelRecord pool(const std::vector<const ServeLevelRecord *> & all, const s
         }
         return p;
     }
+    // One window for every run: the steady one where each has it, else the whole level.
+    const bool all_steady = std::all_of(runs.begin(), runs.end(),
+                                        [](const auto * r) { return std::isfinite(r->steady_j_per_request); });
     std::vector<double> rps, j;
     for (const auto * r : runs) {
-        rps.push_back(r->best_requests_per_s());
-        j.push_back(r->best_j_per_request());
+        rps.push_back(all_steady ? r->best_requests_per_s() : r->requests_per_s);
+        j.push_back(all_steady ? r->best_j_per_request() : r->j_per_request);
     }
     for (auto f : kMeanFields) p.*f = finite_mean(runs, f);
     for (auto f : kSumFields) {
         p.*f = 0;
         for (const auto * r : runs) p.*f += r->*f;
     }
-    const bool all_steady = std::all_of(runs.begin(), runs.end(),
-                                        [](const auto * r) { return std::isfinite(r->steady_j_per_request); });
     for (auto f : kSteadyFields) p.*f = all_steady ? finite_mean(runs, f) : kServeNaN;
     if (all_steady) {
         // The window's requests/s as the runs' mean (best_requests_per_s() derives it from these).

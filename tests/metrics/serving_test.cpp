@@ -282,6 +282,16 @@ TEST(ServingRepeats, runs_of_a_level_pool_into_their_mean_with_its_interval) {
     EXPECT_DOUBLE_EQ(q.best_j_per_request(), 80.0);
 
     // The frontier gives a saving's interval only where both operating points have runs.
+    // A run without a steady window: the pooled level is of the whole levels, its runs' too.
+    std::vector<ServeLevelRecord> unsteady = {run_of(1, 100, 2.0, 300), run_of(2, 110, 2.5, 400)};
+    unsteady[1].steady_j_per_request = kUnmeasured;
+    const ServeLevelRecord u = pool_repeats(unsteady)[0];
+    EXPECT_TRUE(std::isnan(u.steady_j_per_request));
+    ASSERT_EQ(u.run_j_per_request.size(), 2u);
+    EXPECT_NEAR(u.run_j_per_request[0], 110.0, 1e-9) << "each run's whole-level J (1.1 x)";
+    EXPECT_NEAR(u.run_j_per_request[1], 121.0, 1e-9);
+    EXPECT_NEAR(u.best_j_per_request(), 115.5, 1e-9);
+
     const auto fs = serving_frontier(pooled, Slo{});
     ASSERT_EQ(fs.size(), 2u);
     for (const auto & fr : fs) EXPECT_TRUE(std::isnan(fr.saving_ci95_lo)) << fr.scheme;

@@ -395,10 +395,10 @@ TEST(HtmlReportUnscored, two_hosts_of_the_same_workloads_compare_side_by_side) {
     EXPECT_EQ(h.find("share no model, scheme and task set"), std::string::npos);
 }
 
-// A chart holding two frontiers of one scheme (levels run with other llama-server settings) names
-// each by the settings that tell them apart, not "fp16" twice.
-TEST(ServingTables, throughput_beside_joules_is_of_the_same_window_and_the_levels_beside_it) {
-    // 40 requests in 20 s (2/s); the steady window: 8 s, 5120 of their 256-token outputs (2.5/s).
+namespace {
+
+// An ok level of qwen.gguf served as fp16 on node1.
+jb::ServeLevelRecord served_fp16(const std::string & level) {
     jb::ServeLevelRecord l;
     l.host_fingerprint = "h1";
     l.host_name = "node1";
@@ -406,10 +406,18 @@ TEST(ServingTables, throughput_beside_joules_is_of_the_same_window_and_the_level
     l.model_name = "qwen.gguf";
     l.scheme_canonical = "w=f16";
     l.scheme_name = "fp16";
-    l.level = "r=2";
+    l.level = level;
+    l.status = jb::kServeOk;
+    return l;
+}
+
+}  // namespace
+
+TEST(ServingTables, throughput_beside_joules_is_of_the_same_window_and_the_levels_beside_it) {
+    // 40 requests in 20 s (2/s); the steady window: 8 s, 5120 of their 256-token outputs (2.5/s).
+    jb::ServeLevelRecord l = served_fp16("r=2");
     l.mode = "open";
     l.rate_rps = 2.0;
-    l.status = jb::kServeOk;
     l.sent = l.completed = 40;
     l.completion_tokens = 256 * 40;
     l.requests_per_s = 2.0;
@@ -442,21 +450,15 @@ TEST(ServingTables, throughput_beside_joules_is_of_the_same_window_and_the_level
     EXPECT_NE(h.find("100 J/request, 0.3906 J/output token, 2.5 req/s"), std::string::npos) << h;
 }
 
+// A chart holding two frontiers of one scheme (levels run with other llama-server settings) names
+// each by the settings that tell them apart, not "fp16" twice.
 TEST(HtmlServing, two_frontiers_of_one_scheme_are_named_by_the_settings_that_differ) {
     auto level = [](const std::string & settings_fp, const std::string & server_json, int c, double j) {
-        jb::ServeLevelRecord l;
-        l.host_fingerprint = "h1";
-        l.host_name = "node1";
-        l.model_hash = "m";
-        l.model_name = "qwen.gguf";
-        l.scheme_canonical = "w=f16";
-        l.scheme_name = "fp16";
-        l.level = "c=" + std::to_string(c);
+        jb::ServeLevelRecord l = served_fp16("c=" + std::to_string(c));
         l.workload_fp = "wf";
         l.settings_fp = settings_fp;
         l.mode = "closed";
         l.concurrency = c;
-        l.status = jb::kServeOk;
         l.sent = l.completed = 4 * c;
         l.requests_per_s = c * 0.5;
         l.completion_tokens = 256 * l.completed;
