@@ -56,6 +56,7 @@ std::string chart_for(const std::vector<ServeLevelRecord> & levels,
             svg::Series & s = f.violations[i].empty() ? hit : miss;
             s.x.push_back(x);
             s.y.push_back(y);
+            s.y_err.push_back(l.runs > 1 ? l.j_per_request_ci95 : 0.0);  // repeated runs: the mean's 95 % interval
             const bool op = f.operating_point && *f.operating_point == f.levels[i];
             s.labels.push_back(op ? l.level + " \u2605" : l.level);
             s.tips.push_back(
@@ -78,7 +79,8 @@ std::string chart_for(const std::vector<ServeLevelRecord> & levels,
     return fmt::format("<figure class=\"chart serving\">\n{}<figcaption>{}</figcaption>\n</figure>\n", svg::render(c),
                        esc("Each point is one load level (c = concurrent clients, solid; r = requests/s of Poisson "
                            "arrivals, dashed); \u2605 marks the scheme's operating point: its lowest J/request that "
-                           "meets the SLO."));
+                           "meets the SLO. Where a level was run repeatedly (serve --repeats), a bar spans the 95 % "
+                           "interval of its mean."));
 }
 
 }  // namespace

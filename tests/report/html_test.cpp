@@ -448,6 +448,18 @@ TEST(ServingTables, throughput_beside_joules_is_of_the_same_window_and_the_level
     in.serve_levels = {l};
     const std::string h = serving_html_section(in);
     EXPECT_NE(h.find("100 J/request, 0.3906 J/output token, 2.5 req/s"), std::string::npos) << h;
+    EXPECT_EQ(h.find("class=\"error-bar\""), std::string::npos) << "one run: no interval to draw";
+
+    // Two runs of the level, 100 and 120 J: pooled, the point is their mean with its interval
+    // (sd 14.14, t(1) 12.71: ± 127.1) as a bar, and the tooltip says so.
+    jb::ServeLevelRecord second = l;
+    second.workload_fp = l.workload_fp + "|repeat=2";
+    second.steady_j_per_request = 120.0;
+    in.serve_levels = jb::metrics::pool_repeats({l, second});
+    ASSERT_EQ(in.serve_levels.size(), 1u);
+    const std::string pooled = serving_html_section(in);
+    EXPECT_NE(pooled.find("class=\"error-bar\""), std::string::npos) << pooled;
+    EXPECT_NE(pooled.find("110 J/request \u00b1 127 (2 runs)"), std::string::npos) << pooled;
 }
 
 // A chart holding two frontiers of one scheme (levels run with other llama-server settings) names
