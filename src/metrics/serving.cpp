@@ -515,19 +515,17 @@ std::vector<SchemeFrontier> serving_frontier(const std::vector<ServeLevelRecord>
         }
         if (best) out[*best].chosen = true;
         if (ref) {
-            const double jr = levels[*out[*ref].operating_point].best_j_per_request();
+            const ServeLevelRecord & rop = levels[*out[*ref].operating_point];
+            const auto & r = rop.run_j_per_request;
             for (size_t i : members) {
                 if (out[i].operating_point) {
                     const ServeLevelRecord & op = levels[*out[i].operating_point];
-                    out[i].saving_vs_reference = 1.0 - op.best_j_per_request() / jr;
+                    const auto & c = op.run_j_per_request;
+                    out[i].saving_vs_reference = 1.0 - op.best_j_per_request() / rop.best_j_per_request();
                     // Repeated runs on both sides: the saving's 95 % interval, paired by round when
                     // both ran the same rounds (serve --repeats interleaves them).
-                    const ServeLevelRecord & rop = levels[*out[*ref].operating_point];
-                    if (i != *ref && op.run_j_per_request.size() >= 2 && rop.run_j_per_request.size() >= 2) {
-                        const bool paired = op.run_numbers == rop.run_numbers &&
-                                            op.run_numbers.size() == op.run_j_per_request.size();
-                        const auto & c = op.run_j_per_request;
-                        const auto & r = rop.run_j_per_request;
+                    if (i != *ref && c.size() >= 2 && r.size() >= 2) {
+                        const bool paired = op.run_numbers == rop.run_numbers && op.run_numbers.size() == c.size();
                         const SavingInterval s = paired ? paired_saving_ci95(c, r) : saving_ci95(c, r);
                         out[i].saving_ci95_lo = s.lo;
                         out[i].saving_ci95_hi = s.hi;
